@@ -1,0 +1,44 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+# Each first builds what it needs: a Python virtual environment with the pinned
+# toolchain, Anvil from npm, and the compiled contracts.
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3.11
+export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+
+CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
+
+.PHONY: setup demo test test-deep lint clean
+
+setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+.build/__local__.json: $(VENV)/.installed $(CONTRACTS)
+	$(BIN)/ape compile
+	touch $@
+
+demo: setup
+	$(BIN)/ape run demo
+
+test: setup
+	$(BIN)/ape test
+
+test-deep: setup
+	HYPOTHESIS_PROFILE=deep $(BIN)/ape test tests/fuzz
+
+lint: setup
+	$(BIN)/ruff check inverse scripts tests
+	$(BIN)/ruff format --check inverse scripts tests
+
+clean:
+	rm -rf $(VENV) node_modules .build

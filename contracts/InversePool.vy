@@ -1,0 +1,839 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title Inverse token pool
+@license MIT
+@author Inverse token contributors
+@notice One market: an underlying price feed, a collateral token and a leverage L.
+        The pool holds all collateral and is itself the inverse ERC-20: each token
+        is worth the live NAV, which moves -L times the price between rebalances:
+
+            nav = reference_nav * max(0, 1 - L * (price - reference_price) / reference_price)
+
+        capped at total_assets / totalSupply. Liquidity providers own the rest
+        (`lp_value = total_assets - inverse_value`), take the other side and earn
+        the fees. A permissionless `rebalance`, due daily or when the price has
+        moved past the threshold, resets the reference and so the exposure.
+@custom:security Trusts the oracle adapter for prices and the collateral to be a
+        plain ERC-20 (fee-on-transfer tokens are refused by balance checks). The
+        owner sets bounded parameters and can shut down; the guardian can pause
+        new risk. Neither can move user funds. Assets are tracked internally, so
+        donations change nothing.
+@custom:kill `pause` (guardian or owner) stops mint and LP deposit while redeem,
+        LP withdraw and rebalance stay open. `shutdown` (owner, irreversible)
+        settles the NAV once; afterwards holders and LPs exit without the oracle.
+"""
+
+from ethereum.ercs import IERC20
+from ethereum.ercs import IERC20Detailed
+from snekmate.auth import ownable
+from snekmate.auth import ownable_2step
+from snekmate.tokens import erc20
+
+from .interfaces import ILpToken
+from .interfaces import IOracle
+from .interfaces import IPool
+from . import constants
+
+implements: IPool
+
+initializes: ownable
+initializes: ownable_2step[ownable := ownable]
+initializes: erc20[ownable := ownable]
+
+# Left out on purpose: `erc20.mint`, `erc20.burn`, `erc20.burn_from`,
+# `erc20.set_minter`, `erc20.is_minter` (tokens are created and destroyed only by
+# `mint` and `redeem` at the NAV) and `erc20`'s ownership functions (ownership is
+# two-step, from `ownable_2step`). `renounce_ownership` is left out too: an
+# ownerless pool could never be shut down.
+exports: (
+    erc20.name,
+    erc20.symbol,
+    erc20.decimals,
+    erc20.totalSupply,
+    erc20.balanceOf,
+    erc20.allowance,
+    erc20.transfer,
+    erc20.transferFrom,
+    erc20.approve,
+    erc20.permit,
+    erc20.nonces,
+    erc20.DOMAIN_SEPARATOR,
+    erc20.eip712Domain,
+    ownable.owner,
+    ownable_2step.pending_owner,
+    ownable_2step.transfer_ownership,
+    ownable_2step.accept_ownership,
+)
+
+
+WAD: constant(uint256) = constants.WAD
+
+# The collateral token every value is paid in.
+collateral: public(immutable(address))
+
+# The price adapter (see `ChainlinkOracle.vy`).
+oracle: public(immutable(address))
+
+# The LP share token, created by this pool from a blueprint.
+lp_token: public(immutable(address))
+
+# Leverage L (WAD): the token moves -L times the underlying between rebalances.
+leverage: public(immutable(uint256))
+
+# Collateral (own decimals) = tokens * nav / _VALUE_SCALE, i.e. 10**(36 - decimals).
+_VALUE_SCALE: immutable(uint256)
+
+# Virtual LP shares (and one virtual asset) against first-depositor inflation;
+# 10**(18 - decimals) also makes one LP share worth about one collateral unit.
+_LP_VIRTUAL_SHARES: immutable(uint256)
+
+# One whole collateral unit (10**decimals): the keeper bounty bound is in units.
+_COLLATERAL_UNIT: immutable(uint256)
+
+# Collateral the pool accounts for (A). Never read from `balanceOf`.
+total_assets: public(uint256)
+
+# Oracle price at the last rebalance (P0, WAD).
+reference_price: public(uint256)
+
+# NAV at the last rebalance (n0, WAD), after the management fee. After shutdown:
+# the settled NAV.
+reference_nav: public(uint256)
+
+# Timestamp of the last rebalance (or of deployment).
+last_rebalance: public(uint256)
+
+# Seconds between scheduled rebalances.
+interval: public(uint256)
+
+# Price move |P - P0| / P0 (WAD) that makes a rebalance due.
+threshold: public(uint256)
+
+# Mint fee, WAD fraction of the collateral paid in; goes to LPs.
+mint_fee: public(uint256)
+
+# Redeem fee, WAD fraction of the gross payout; goes to LPs.
+redeem_fee: public(uint256)
+
+# Yearly management fee (WAD), holders to LPs, accrued at each rebalance.
+management_fee: public(uint256)
+
+# Collateral paid from LP value to whoever rebalances.
+keeper_bounty: public(uint256)
+
+# Required LP value per unit of inverse value (WAD) after a mint or LP withdrawal.
+min_backing: public(uint256)
+
+# May pause (not unpause): a fast-response key for new risk only.
+guardian: public(address)
+
+# True while mint and LP deposit are stopped.
+paused: public(bool)
+
+# True once the owner has shut the market down (irreversible).
+is_shutdown: public(bool)
+
+
+# Everything one operation needs to know about the market, read once.
+struct Market:
+    # Tracked collateral (A).
+    assets: uint256
+    # Inverse token supply (S).
+    supply: uint256
+    # Oracle price, or 0 after shutdown (not read).
+    price: uint256
+    # NAV before the cap at assets / supply.
+    raw_nav: uint256
+    # Live NAV: raw_nav capped at assets / supply.
+    nav: uint256
+
+
+@deploy
+def __init__(
+    name_: String[25],
+    symbol_: String[5],
+    collateral_: address,
+    oracle_: address,
+    leverage_: uint256,
+    lp_blueprint: address,
+    lp_name: String[25],
+    lp_symbol: String[5],
+    guardian_: address,
+    params: IPool.Parameters,
+):
+    """
+    @notice Creates a market. Reads the collateral's decimals and the current
+            oracle price (which must be valid) as the first reference.
+    @param name_ Inverse token name, also its EIP-712 domain name.
+    @param symbol_ Inverse token symbol.
+    @param collateral_ The collateral ERC-20 (up to 18 decimals, no transfer fee).
+    @param oracle_ The price adapter.
+    @param leverage_ L as a WAD, between 0.5 and 5.
+    @param lp_blueprint An EIP-5202 blueprint of `LpToken.vy`.
+    @param lp_name LP token name.
+    @param lp_symbol LP token symbol.
+    @param guardian_ The address allowed to pause.
+    @param params Initial parameters, checked against their bounds.
+    """
+    assert collateral_ != empty(address), "pool: zero collateral"
+    assert oracle_ != empty(address), "pool: zero oracle"
+    assert leverage_ >= constants.MIN_LEVERAGE and leverage_ <= constants.MAX_LEVERAGE, "pool: leverage out of bounds"
+    collateral_decimals: uint8 = staticcall IERC20Detailed(collateral_).decimals()
+    assert collateral_decimals <= constants.MAX_COLLATERAL_DECIMALS, "pool: collateral decimals above 18"
+
+    ownable.__init__()
+    ownable_2step.__init__()
+    erc20.__init__(name_, symbol_, 18, name_, "1")
+
+    collateral = collateral_
+    oracle = oracle_
+    leverage = leverage_
+    _COLLATERAL_UNIT = 10 ** convert(collateral_decimals, uint256)
+    _VALUE_SCALE = 10 ** convert(36 - collateral_decimals, uint256)
+    _LP_VIRTUAL_SHARES = 10 ** convert(18 - collateral_decimals, uint256)
+    lp_token = create_from_blueprint(lp_blueprint, lp_name, lp_symbol)
+
+    self._set_parameters(params)
+    self._set_guardian(guardian_)
+    self.reference_price = staticcall IOracle(oracle_).price()
+    self.reference_nav = WAD
+    self.last_rebalance = block.timestamp
+
+
+# ---------------------------------------------------------------- holders
+
+
+@external
+def mint(assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Pays in collateral for inverse tokens at the live NAV, less the mint fee.
+    @param assets Collateral to pay in (needs an allowance).
+    @param min_shares_out Fewest tokens accepted (slippage bound).
+    @param receiver Who gets the tokens.
+    @param deadline Last timestamp at which the call may execute.
+    @return uint256 The tokens minted.
+    """
+    self._check_open()
+    self._check_request(assets, receiver, deadline)
+    m: Market = self._market()
+    assert m.nav != 0, "pool: nav is zero"
+    assert m.nav == m.raw_nav, "pool: exhausted"
+    fee: uint256 = self._fee(assets, self.mint_fee)
+    shares: uint256 = (assets - fee) * _VALUE_SCALE // m.nav
+    assert shares != 0, "pool: zero shares"
+    assert assets <= self._mint_capacity(m), "pool: exceeds max mint"
+    assert shares >= min_shares_out, "pool: slippage"
+
+    self._pull(assets)
+    self.total_assets = m.assets + assets
+    erc20._mint(receiver, shares)
+    log IPool.Mint(sender=msg.sender, receiver=receiver, assets=assets, shares=shares, fee=fee, nav=m.nav)
+    return shares
+
+
+@external
+def redeem(shares: uint256, min_assets_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Burns the caller's inverse tokens for collateral at the live NAV, less
+            the redeem fee. Open while paused; after shutdown it needs no oracle.
+    @param shares Tokens to redeem.
+    @param min_assets_out Least collateral accepted (slippage bound).
+    @param receiver Who gets the collateral.
+    @param deadline Last timestamp at which the call may execute.
+    @return uint256 The collateral paid out.
+    """
+    self._check_request(shares, receiver, deadline)
+    assert shares <= erc20.balanceOf[msg.sender], "pool: redeem exceeds balance"
+    m: Market = self._market()
+    assets: uint256 = 0
+    fee: uint256 = 0
+    assets, fee = self._redeem_amounts(shares, m.nav)
+    assert assets >= min_assets_out, "pool: slippage"
+
+    erc20._burn(msg.sender, shares)
+    self.total_assets = m.assets - assets
+    self._push(receiver, assets)
+    log IPool.Redeem(sender=msg.sender, receiver=receiver, shares=shares, assets=assets, fee=fee, nav=m.nav)
+    return assets
+
+
+@external
+@view
+def preview_mint(assets: uint256) -> uint256:
+    """
+    @notice Tokens `mint(assets, ...)` would give now, fee included (0 if the NAV
+            is zero). Limits (`max_mint`, pause) are not applied.
+    @param assets Collateral paid in.
+    @return uint256 Tokens out.
+    """
+    m: Market = self._market()
+    if m.nav == 0:
+        return 0
+    return (assets - self._fee(assets, self.mint_fee)) * _VALUE_SCALE // m.nav
+
+
+@external
+@view
+def preview_redeem(shares: uint256) -> uint256:
+    """
+    @notice Collateral `redeem(shares, ...)` would pay now, fee included.
+    @param shares Tokens redeemed.
+    @return uint256 Collateral out.
+    """
+    m: Market = self._market()
+    assets: uint256 = 0
+    fee: uint256 = 0
+    assets, fee = self._redeem_amounts(shares, m.nav)
+    return assets
+
+
+@external
+@view
+def max_mint() -> uint256:
+    """
+    @notice The most collateral a mint can take now without breaking the backing
+            rule (`lp_value >= min_backing * inverse_value` afterwards); 0 while
+            paused, shut down, exhausted or at a zero NAV.
+    @return uint256 Collateral, in its own decimals.
+    """
+    if self.paused or self.is_shutdown:
+        return 0
+    m: Market = self._market()
+    if m.nav == 0 or m.nav != m.raw_nav:
+        return 0
+    return self._mint_capacity(m)
+
+
+# ---------------------------------------------------------------- liquidity providers
+
+
+@external
+def lp_deposit(assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Adds collateral to the LP side for LP shares. Into an exhausted pool
+            part of it first restores what holders are owed (recapitalisation),
+            and only what reaches LP value earns shares.
+    @param assets Collateral to pay in (needs an allowance).
+    @param min_lp_out Fewest LP shares accepted (slippage bound).
+    @param receiver Who gets the LP shares.
+    @param deadline Last timestamp at which the call may execute.
+    @return uint256 The LP shares minted.
+    """
+    self._check_open()
+    self._check_request(assets, receiver, deadline)
+    m: Market = self._market()
+    lp_shares: uint256 = self._lp_deposit_shares(m, assets)
+    assert lp_shares != 0, "pool: zero shares"
+    assert lp_shares >= min_lp_out, "pool: slippage"
+
+    self._pull(assets)
+    self.total_assets = m.assets + assets
+    extcall ILpToken(lp_token).mint(receiver, lp_shares)
+    log IPool.LpDeposit(sender=msg.sender, receiver=receiver, assets=assets, lp_shares=lp_shares)
+    return lp_shares
+
+
+@external
+def lp_withdraw(lp_shares: uint256, min_assets_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Burns the caller's LP shares for their part of the LP value, as long
+            as the backing rule holds afterwards while holders remain (lifted after
+            shutdown). Open while paused.
+    @param lp_shares LP shares to burn.
+    @param min_assets_out Least collateral accepted (slippage bound).
+    @param receiver Who gets the collateral.
+    @param deadline Last timestamp at which the call may execute.
+    @return uint256 The collateral paid out.
+    """
+    self._check_request(lp_shares, receiver, deadline)
+    assert lp_shares <= staticcall ILpToken(lp_token).balanceOf(msg.sender), "pool: withdraw exceeds balance"
+    m: Market = self._market()
+    inverse: uint256 = self._inverse_value(m.supply, m.nav)
+    assets: uint256 = self._lp_withdraw_assets(m.assets - inverse, lp_shares)
+    assert assets <= self._lp_withdraw_capacity(m.assets - inverse, inverse), "pool: insufficient backing"
+    assert assets >= min_assets_out, "pool: slippage"
+
+    extcall ILpToken(lp_token).burn(msg.sender, lp_shares)
+    self.total_assets = m.assets - assets
+    self._push(receiver, assets)
+    log IPool.LpWithdraw(sender=msg.sender, receiver=receiver, lp_shares=lp_shares, assets=assets)
+    return assets
+
+
+@external
+@view
+def preview_lp_deposit(assets: uint256) -> uint256:
+    """
+    @notice LP shares `lp_deposit(assets, ...)` would give now.
+    @param assets Collateral paid in.
+    @return uint256 LP shares out.
+    """
+    return self._lp_deposit_shares(self._market(), assets)
+
+
+@external
+@view
+def preview_lp_withdraw(lp_shares: uint256) -> uint256:
+    """
+    @notice Collateral `lp_withdraw(lp_shares, ...)` would pay now (the backing
+            rule is not applied: see `max_lp_withdraw`).
+    @param lp_shares LP shares burned.
+    @return uint256 Collateral out.
+    """
+    m: Market = self._market()
+    return self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), lp_shares)
+
+
+@external
+@view
+def max_lp_withdraw() -> uint256:
+    """
+    @notice The most collateral LPs together can withdraw now under the backing rule.
+    @return uint256 Collateral, in its own decimals.
+    """
+    m: Market = self._market()
+    inverse: uint256 = self._inverse_value(m.supply, m.nav)
+    return self._lp_withdraw_capacity(m.assets - inverse, inverse)
+
+
+# ---------------------------------------------------------------- rebalance
+
+
+@external
+def rebalance() -> uint256:
+    """
+    @notice Resets the exposure when due (interval elapsed or price moved past the
+            threshold): accrues the management fee, makes the current price and
+            NAV the new reference and pays the caller the keeper bounty.
+    @return uint256 The bounty paid, in collateral.
+    """
+    return self._rebalance()
+
+
+@external
+@view
+def rebalance_due() -> bool:
+    """
+    @notice Whether `rebalance()` would succeed now. False (not a revert) while
+            the oracle has no valid price or after shutdown.
+    @return bool True when due.
+    """
+    return self._rebalance_due()
+
+
+@external
+@view
+def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[32]):
+    """
+    @notice Chainlink Automation: whether `performUpkeep` should be called.
+    @param check_data Ignored.
+    @return bool Whether a rebalance is due.
+    @return Bytes[32] Empty perform data.
+    """
+    return self._rebalance_due(), b""
+
+
+@external
+def performUpkeep(perform_data: Bytes[1024]):
+    """
+    @notice Chainlink Automation: rebalances if (re-checked) due, else reverts
+            and changes nothing, so a repeated call is harmless.
+    @param perform_data Ignored.
+    """
+    self._rebalance()
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def nav() -> uint256:
+    """
+    @notice Live NAV: collateral per whole token, as a WAD of whole collateral units.
+    @return uint256 The NAV.
+    """
+    return self._market().nav
+
+
+@external
+@view
+def oracle_price() -> uint256:
+    """
+    @notice The oracle's current price (reverts with its reason if invalid).
+    @return uint256 The price, WAD.
+    """
+    return staticcall IOracle(oracle).price()
+
+
+@external
+@view
+def inverse_value() -> uint256:
+    """
+    @notice What all inverse tokens are worth now, rounded up (the pool's obligation).
+    @return uint256 Collateral, in its own decimals.
+    """
+    m: Market = self._market()
+    return self._inverse_value(m.supply, m.nav)
+
+
+@external
+@view
+def lp_value() -> uint256:
+    """
+    @notice What the LP side owns now: total assets less the inverse value.
+    @return uint256 Collateral, in its own decimals.
+    """
+    m: Market = self._market()
+    return m.assets - self._inverse_value(m.supply, m.nav)
+
+
+# ---------------------------------------------------------------- admin
+
+
+@external
+def pause():
+    """
+    @notice Stops mint and LP deposit. Redeem, LP withdraw and rebalance stay open.
+    """
+    assert msg.sender == self.guardian or msg.sender == ownable.owner, "pool: caller is not the guardian"
+    assert not self.paused, "pool: already paused"
+    self.paused = True
+    log IPool.Paused(account=msg.sender)
+
+
+@external
+def unpause():
+    """
+    @notice Lets mint and LP deposit resume (owner only).
+    """
+    ownable._check_owner()
+    assert self.paused, "pool: not paused"
+    self.paused = False
+    log IPool.Unpaused(account=msg.sender)
+
+
+@external
+def shutdown():
+    """
+    @notice Ends the market for good: settles the NAV once at the current price
+            (at the last reference NAV if the oracle has no valid price). Then
+            redeem and LP withdraw work without the oracle; mint, LP deposit and
+            rebalance are off.
+    """
+    ownable._check_owner()
+    assert not self.is_shutdown, "pool: shut down"
+    m: Market = Market(
+        assets=self.total_assets, supply=erc20.totalSupply, price=0, raw_nav=self.reference_nav, nav=0
+    )
+    valid: bool = False
+    valid, m.price = self._try_price()
+    if valid:
+        m.raw_nav = self._raw_nav(m.price, self.reference_price, m.raw_nav)
+        self.reference_price = m.price
+    m.nav = self._capped(m)
+    self.reference_nav = m.nav
+    self.is_shutdown = True
+    log IPool.Shutdown(account=msg.sender, price=m.price, nav=m.nav)
+
+
+@external
+def set_parameters(params: IPool.Parameters):
+    """
+    @notice Sets the fees and rebalance parameters, each within its on-chain bounds.
+    @param params The new parameters (all of them).
+    """
+    ownable._check_owner()
+    assert not self.is_shutdown, "pool: shut down"
+    self._set_parameters(params)
+
+
+@external
+def set_guardian(new_guardian: address):
+    """
+    @notice Names the address allowed to pause (the zero address: nobody but the owner).
+    @param new_guardian The new guardian.
+    """
+    ownable._check_owner()
+    self._set_guardian(new_guardian)
+
+
+# ---------------------------------------------------------------- internal
+
+
+@internal
+@view
+def _check_open():
+    assert not self.paused, "pool: paused"
+    assert not self.is_shutdown, "pool: shut down"
+
+
+@internal
+@view
+def _check_request(amount: uint256, receiver: address, deadline: uint256):
+    assert amount != 0, "pool: zero amount"
+    assert receiver != empty(address), "pool: zero receiver"
+    assert block.timestamp <= deadline, "pool: deadline passed"
+
+
+@internal
+@view
+def _market() -> Market:
+    """
+    @dev Reads the state once and prices it; reverts with the oracle's reason
+         unless shut down (then the settled NAV stands, no oracle needed).
+    """
+    m: Market = Market(
+        assets=self.total_assets, supply=erc20.totalSupply, price=0, raw_nav=self.reference_nav, nav=0
+    )
+    if not self.is_shutdown:
+        m.price = staticcall IOracle(oracle).price()
+        m.raw_nav = self._raw_nav(m.price, self.reference_price, m.raw_nav)
+    m.nav = self._capped(m)
+    return m
+
+
+@internal
+@view
+def _raw_nav(price: uint256, ref_price: uint256, ref_nav: uint256) -> uint256:
+    """
+    @dev n0 * max(0, 1 - L * (P - P0) / P0). The relative move is rounded against
+         holders (a loss up, a gain down), then the NAV down.
+    """
+    if price >= ref_price:
+        loss: uint256 = self._ceil_div(leverage * (price - ref_price), ref_price)
+        if loss >= WAD:
+            return 0
+        return ref_nav * (WAD - loss) // WAD
+    gain: uint256 = leverage * (ref_price - price) // ref_price
+    return ref_nav * (WAD + gain) // WAD
+
+
+@internal
+@view
+def _capped(m: Market) -> uint256:
+    """
+    @dev Holders can never be owed more than the pool holds: nav <= A / S.
+    """
+    if m.supply == 0:
+        return m.raw_nav
+    return min(m.raw_nav, m.assets * _VALUE_SCALE // m.supply)
+
+
+@internal
+@view
+def _inverse_value(supply: uint256, nav: uint256) -> uint256:
+    """
+    @dev S * n, in collateral, rounded up: it is what the pool owes.
+    """
+    return self._ceil_div(supply * nav, _VALUE_SCALE)
+
+
+@internal
+@pure
+def _fee(amount: uint256, rate: uint256) -> uint256:
+    """
+    @dev Fees are owed by the user: rounded up.
+    """
+    return (amount * rate + WAD - 1) // WAD
+
+
+@internal
+@pure
+def _ceil_div(x: uint256, y: uint256) -> uint256:
+    return (x + y - 1) // y
+
+
+@internal
+@view
+def _redeem_amounts(shares: uint256, nav: uint256) -> (uint256, uint256):
+    """
+    @dev Gross payout rounded down, fee rounded up; returns (net, fee).
+    """
+    gross: uint256 = shares * nav // _VALUE_SCALE
+    fee: uint256 = self._fee(gross, self.redeem_fee)
+    return gross - fee, fee
+
+
+@internal
+@view
+def _mint_capacity(m: Market) -> uint256:
+    """
+    @dev Largest `a` with (V + fee) * WAD >= b * (I + a - fee), fee = a * f, for LP
+         value V, inverse value I, backing b, fee rate f:
+         a <= WAD * (V * WAD - b * I) / (b * (WAD - f) - f * WAD). Rounding of the
+         real fee (up) and of the minted value (down) only adds backing, so a
+         mint of this size always satisfies the rule. The bounds keep the
+         denominator positive (b >= 0.1, f <= 1%).
+    """
+    inverse: uint256 = self._inverse_value(m.supply, m.nav)
+    surplus: uint256 = (m.assets - inverse) * WAD
+    backing: uint256 = self.min_backing
+    required: uint256 = backing * inverse
+    if surplus <= required:
+        return 0
+    fee: uint256 = self.mint_fee
+    return WAD * (surplus - required) // (backing * (WAD - fee) - fee * WAD)
+
+
+@internal
+@view
+def _lp_withdraw_capacity(lp_value: uint256, inverse: uint256) -> uint256:
+    """
+    @dev LP value above `min_backing * inverse`; all of it after shutdown, when
+         prices no longer move and holders' claim is fixed.
+    """
+    if self.is_shutdown:
+        return lp_value
+    required: uint256 = self._ceil_div(self.min_backing * inverse, WAD)
+    if lp_value <= required:
+        return 0
+    return lp_value - required
+
+
+@internal
+@view
+def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
+    """
+    @dev Shares for the LP value the deposit adds, at the pre-deposit share price
+         with the virtual offset. That is all of `assets` unless the pool is
+         exhausted, where the deposit first lifts the capped NAV for holders.
+    """
+    value_before: uint256 = m.assets - self._inverse_value(m.supply, m.nav)
+    after: Market = m
+    after.assets = m.assets + assets
+    after.nav = self._capped(after)
+    value_after: uint256 = after.assets - self._inverse_value(after.supply, after.nav)
+    lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
+    return (value_after - value_before) * (lp_supply + _LP_VIRTUAL_SHARES) // (value_before + 1)
+
+
+@internal
+@view
+def _lp_withdraw_assets(lp_value: uint256, lp_shares: uint256) -> uint256:
+    lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
+    return lp_shares * (lp_value + 1) // (lp_supply + _LP_VIRTUAL_SHARES)
+
+
+@internal
+@view
+def _due_reason(price: uint256) -> uint8:
+    """
+    @dev Bit set of why a rebalance is due at `price`; 0 when it is not.
+    """
+    reason: uint8 = 0
+    if block.timestamp >= self.last_rebalance + self.interval:
+        reason = constants.REASON_TIME
+    ref_price: uint256 = self.reference_price
+    move: uint256 = price - ref_price if price >= ref_price else ref_price - price
+    if move * WAD >= self.threshold * ref_price:
+        reason |= constants.REASON_THRESHOLD
+    return reason
+
+
+@internal
+@view
+def _try_price() -> (bool, uint256):
+    """
+    @dev The oracle price without reverting: (False, 0) while it has none.
+    """
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(
+        oracle, method_id("price()"), max_outsize=32, is_static_call=True, revert_on_failure=False
+    )
+    if not ok or len(response) != 32:
+        return False, 0
+    return True, abi_decode(response, uint256)
+
+
+@internal
+@view
+def _rebalance_due() -> bool:
+    if self.is_shutdown:
+        return False
+    valid: bool = False
+    price: uint256 = 0
+    valid, price = self._try_price()
+    return valid and self._due_reason(price) != 0
+
+
+@internal
+def _rebalance() -> uint256:
+    assert not self.is_shutdown, "pool: shut down"
+    m: Market = self._market()
+    reason: uint8 = self._due_reason(m.price)
+    assert reason != 0, "pool: rebalance not due"
+
+    # Management fee, pro rata to the time since the last rebalance, rounded
+    # against holders; it stays in the pool as LP value.
+    elapsed: uint256 = block.timestamp - self.last_rebalance
+    fee_rate: uint256 = min(self._ceil_div(self.management_fee * elapsed, constants.YEAR), WAD)
+    new_nav: uint256 = m.nav * (WAD - fee_rate) // WAD
+    inverse: uint256 = self._inverse_value(m.supply, new_nav)
+    fee_assets: uint256 = self._inverse_value(m.supply, m.nav) - inverse
+
+    # The bounty comes out of LP value, never more than there is.
+    bounty: uint256 = min(self.keeper_bounty, m.assets - inverse)
+
+    self.reference_price = m.price
+    self.reference_nav = new_nav
+    self.last_rebalance = block.timestamp
+    self.total_assets = m.assets - bounty
+    self._push(msg.sender, bounty)
+    log IPool.Rebalance(
+        keeper=msg.sender, reason=reason, price=m.price, nav=new_nav, management_fee=fee_assets, bounty=bounty
+    )
+    return bounty
+
+
+@internal
+def _pull(assets: uint256):
+    """
+    @dev transferFrom the caller, accepting tokens that return no bool, and
+         refusing any that delivers less than asked (fee-on-transfer).
+    """
+    balance_before: uint256 = staticcall IERC20(collateral).balanceOf(self)
+    assert extcall IERC20(collateral).transferFrom(msg.sender, self, assets, default_return_value=True), "pool: transfer failed"
+    balance_after: uint256 = staticcall IERC20(collateral).balanceOf(self)
+    assert balance_after - balance_before == assets, "pool: fee-on-transfer collateral"
+
+
+@internal
+def _push(receiver: address, assets: uint256):
+    if assets != 0:
+        assert extcall IERC20(collateral).transfer(receiver, assets, default_return_value=True), "pool: transfer failed"
+
+
+@internal
+def _set_parameters(params: IPool.Parameters):
+    assert params.interval >= constants.MIN_INTERVAL and params.interval <= constants.MAX_INTERVAL, "pool: interval out of bounds"
+    assert params.threshold >= constants.MIN_THRESHOLD and params.threshold <= constants.MAX_THRESHOLD, "pool: threshold out of bounds"
+    assert params.mint_fee <= constants.MAX_TRADE_FEE, "pool: mint fee out of bounds"
+    assert params.redeem_fee <= constants.MAX_TRADE_FEE, "pool: redeem fee out of bounds"
+    assert params.management_fee <= constants.MAX_MANAGEMENT_FEE, "pool: management fee out of bounds"
+    assert params.keeper_bounty <= constants.MAX_KEEPER_BOUNTY_UNITS * _COLLATERAL_UNIT, "pool: keeper bounty out of bounds"
+    assert params.min_backing >= constants.MIN_MIN_BACKING and params.min_backing <= constants.MAX_MIN_BACKING, "pool: min backing out of bounds"
+    self.interval = params.interval
+    self.threshold = params.threshold
+    self.mint_fee = params.mint_fee
+    self.redeem_fee = params.redeem_fee
+    self.management_fee = params.management_fee
+    self.keeper_bounty = params.keeper_bounty
+    self.min_backing = params.min_backing
+    log IPool.ParametersUpdated(
+        interval=params.interval,
+        threshold=params.threshold,
+        mint_fee=params.mint_fee,
+        redeem_fee=params.redeem_fee,
+        management_fee=params.management_fee,
+        keeper_bounty=params.keeper_bounty,
+        min_backing=params.min_backing,
+    )
+
+
+@internal
+def _set_guardian(new_guardian: address):
+    log IPool.GuardianUpdated(previous_guardian=self.guardian, new_guardian=new_guardian)
+    self.guardian = new_guardian

@@ -1,0 +1,1 @@
+"""Python side of the inverse token: constants, reference model, deployment, keeper."""

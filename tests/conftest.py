@@ -1,0 +1,217 @@
+"""Shared fixtures: roles, factories for feeds, collateral, oracles and pools, and
+a model of the default pool that tests compare the contract with."""
+
+import ape
+import pytest
+
+from inverse.constants import WAD, default_parameters
+from inverse.deploy import ZERO_ADDRESS, deploy_lp_blueprint, deploy_oracle, deploy_pool, leverage_wad
+from inverse.model import PoolModel
+
+FEED_DECIMALS = 8
+INITIAL_PRICE = 2_000 * 10**FEED_DECIMALS  # 2,000 USD, as the feed reports it
+HEARTBEAT = 3_600
+MAX_AGE = HEARTBEAT + HEARTBEAT // 10
+
+
+def price_wad(answer: int, decimals: int = FEED_DECIMALS) -> int:
+    return answer * 10 ** (18 - decimals)
+
+
+@pytest.fixture(scope="session")
+def owner(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def guardian(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def keeper(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def lp(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="session")
+def minter(accounts):
+    return accounts[4]
+
+
+@pytest.fixture(scope="session")
+def redeemer(accounts):
+    return accounts[5]
+
+
+@pytest.fixture(scope="session")
+def stranger(accounts):
+    return accounts[6]
+
+
+@pytest.fixture(scope="session")
+def create_feed(owner, project):
+    def create(answer: int = INITIAL_PRICE, decimals: int = FEED_DECIMALS, description: str = "ETH / USD"):
+        return owner.deploy(project.MockAggregator, decimals, description, answer)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def create_collateral(owner, project):
+    def create(decimals: int = 6):
+        return owner.deploy(project.MockCollateral, "Mock USD Coin", "USDC", decimals)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def create_oracle(owner):
+    def create(feed, max_age: int = MAX_AGE, sequencer=ZERO_ADDRESS, grace_period: int = 0):
+        return deploy_oracle(owner, feed, max_age, sequencer, grace_period)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def lp_blueprint(owner):
+    return deploy_lp_blueprint(owner)
+
+
+@pytest.fixture(scope="session")
+def create_pool(owner, guardian, lp_blueprint):
+    def create(collateral, oracle, leverage=1, params=None):
+        return deploy_pool(
+            owner,
+            collateral=collateral,
+            oracle=oracle,
+            leverage=leverage_wad(leverage),
+            lp_blueprint=lp_blueprint,
+            guardian=guardian.address,
+            params=params,
+        )
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def feed(create_feed):
+    return create_feed()
+
+
+@pytest.fixture(scope="session")
+def collateral(create_collateral):
+    return create_collateral(6)
+
+
+@pytest.fixture(scope="session")
+def oracle(create_oracle, feed):
+    return create_oracle(feed)
+
+
+@pytest.fixture(scope="session")
+def pool(create_pool, collateral, oracle):
+    return create_pool(collateral, oracle, 1)
+
+
+@pytest.fixture(scope="session")
+def lp_token(pool, project):
+    return project.LpToken.at(pool.lp_token())
+
+
+@pytest.fixture
+def deadline(chain):
+    return chain.pending_timestamp + 3_600
+
+
+def fund(token, account, pool, amount):
+    """Mint mock collateral to `account` and approve `pool` for all of it."""
+    token.mint(account, amount, sender=account)
+    token.approve(pool, amount, sender=account)
+
+
+@pytest.fixture
+def funded(collateral, pool, lp, minter, redeemer):
+    """The default pool's users, each with 1,000,000 USDC approved to it."""
+    for account in (lp, minter, redeemer):
+        fund(collateral, account, pool, 1_000_000 * 10**6)
+
+
+@pytest.fixture
+def seeded(pool, funded, lp, minter, deadline):
+    """The default pool with 100,000 USDC of LP liquidity and a 10,000 USDC mint."""
+    pool.lp_deposit(100_000 * 10**6, 0, lp, deadline, sender=lp)
+    pool.mint(10_000 * 10**6, 0, minter, deadline, sender=minter)
+    return pool
+
+
+def model_of(pool, collateral_decimals: int) -> PoolModel:
+    """A model holding the pool's current on-chain state (balances not included)."""
+    return PoolModel(
+        leverage=pool.leverage(),
+        collateral_decimals=collateral_decimals,
+        reference_price=pool.reference_price(),
+        reference_nav=pool.reference_nav(),
+        last_rebalance=pool.last_rebalance(),
+        total_assets=pool.total_assets(),
+        interval=pool.interval(),
+        threshold=pool.threshold(),
+        mint_fee=pool.mint_fee(),
+        redeem_fee=pool.redeem_fee(),
+        management_fee=pool.management_fee(),
+        keeper_bounty=pool.keeper_bounty(),
+        min_backing=pool.min_backing(),
+        paused=pool.paused(),
+        is_shutdown=pool.is_shutdown(),
+    )
+
+
+def snapshot_state(pool, collateral, accounts) -> dict:
+    """Every number a user could check, to show a failed call changed nothing."""
+    lp_token = ape.project.LpToken.at(pool.lp_token())
+    state = {
+        "total_assets": pool.total_assets(),
+        "supply": pool.totalSupply(),
+        "lp_supply": lp_token.totalSupply(),
+        "reference_price": pool.reference_price(),
+        "reference_nav": pool.reference_nav(),
+        "last_rebalance": pool.last_rebalance(),
+        "paused": pool.paused(),
+        "is_shutdown": pool.is_shutdown(),
+        "params": [getattr(pool, name)() for name in (
+            "interval", "threshold", "mint_fee", "redeem_fee", "management_fee", "keeper_bounty", "min_backing"
+        )],
+        "pool_collateral": collateral.balanceOf(pool),
+    }
+    for account in accounts:
+        state[account.address] = (
+            pool.balanceOf(account),
+            lp_token.balanceOf(account),
+            collateral.balanceOf(account),
+        )
+    return state
+
+
+@pytest.fixture
+def unchanged(pool, collateral, accounts):
+    """`with unchanged("pool: reason"):` asserts the call reverts with that reason
+    and that no balance, supply, reference or parameter moved."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def check(reason, target=None, token=None):
+        target = target or pool
+        token = token or collateral
+        before = snapshot_state(target, token, list(accounts)[:8])
+        with ape.reverts(reason):
+            yield
+        assert snapshot_state(target, token, list(accounts)[:8]) == before
+
+    return check
+
+
+DEFAULTS_1X_6DEC = default_parameters(WAD, 6)
