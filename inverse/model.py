@@ -15,12 +15,12 @@ import copy
 from dataclasses import dataclass, field
 
 from .constants import (
+    MAX_INTERVAL,
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
     MAX_MIN_BACKING,
     MAX_THRESHOLD,
     MAX_TRADE_FEE,
-    MAX_INTERVAL,
     MIN_INTERVAL,
     MIN_MIN_BACKING,
     MIN_THRESHOLD,

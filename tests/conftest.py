@@ -182,9 +182,18 @@ def snapshot_state(pool, collateral, accounts) -> dict:
         "last_rebalance": pool.last_rebalance(),
         "paused": pool.paused(),
         "is_shutdown": pool.is_shutdown(),
-        "params": [getattr(pool, name)() for name in (
-            "interval", "threshold", "mint_fee", "redeem_fee", "management_fee", "keeper_bounty", "min_backing"
-        )],
+        "params": [
+            getattr(pool, name)()
+            for name in (
+                "interval",
+                "threshold",
+                "mint_fee",
+                "redeem_fee",
+                "management_fee",
+                "keeper_bounty",
+                "min_backing",
+            )
+        ],
         "pool_collateral": collateral.balanceOf(pool),
     }
     for account in accounts:

@@ -111,7 +111,17 @@ def test_constructor__checks_its_inputs(create_oracle, create_feed, feed, sequen
 
 @pytest.mark.parametrize(
     "operation",
-    ["mint", "redeem", "lp_deposit", "lp_withdraw", "rebalance", "nav", "preview_mint", "max_mint", "lp_value"],
+    [
+        "mint",
+        "redeem",
+        "lp_deposit",
+        "lp_withdraw",
+        "rebalance",
+        "nav",
+        "preview_mint",
+        "max_mint",
+        "lp_value",
+    ],
 )
 def test_pool__without_valid_price__reverts_with_oracle_reason(seeded, pool, feed, owner, minter, lp, chain, operation):
     feed.set_answer(-5, sender=owner)

@@ -20,7 +20,15 @@ DAY = 86_400
 
 
 def params_of(pool, **changes):
-    names = ("interval", "threshold", "mint_fee", "redeem_fee", "management_fee", "keeper_bounty", "min_backing")
+    names = (
+        "interval",
+        "threshold",
+        "mint_fee",
+        "redeem_fee",
+        "management_fee",
+        "keeper_bounty",
+        "min_backing",
+    )
     params = {name: getattr(pool, name)() for name in names}
     params.update(changes)
     return params
@@ -121,9 +129,16 @@ def test_lp_deposit__after_shutdown__reverts(seeded, pool, owner, lp, deadline, 
 
 
 def test_set_parameters__within_bounds__updates_and_emits(pool, owner):
-    new = params_of(pool, interval=MAX_INTERVAL, threshold=MIN_THRESHOLD, mint_fee=MAX_TRADE_FEE, redeem_fee=0,
-                    management_fee=MAX_MANAGEMENT_FEE, keeper_bounty=MAX_KEEPER_BOUNTY_UNITS * USDC,
-                    min_backing=MIN_MIN_BACKING)
+    new = params_of(
+        pool,
+        interval=MAX_INTERVAL,
+        threshold=MIN_THRESHOLD,
+        mint_fee=MAX_TRADE_FEE,
+        redeem_fee=0,
+        management_fee=MAX_MANAGEMENT_FEE,
+        keeper_bounty=MAX_KEEPER_BOUNTY_UNITS * USDC,
+        min_backing=MIN_MIN_BACKING,
+    )
     tx = pool.set_parameters(new, sender=owner)
     assert params_of(pool) == new
     assert tx.events.filter(pool.ParametersUpdated) == [pool.ParametersUpdated(**new)]

@@ -1,4 +1,3 @@
-import ape
 import pytest
 
 from inverse.constants import WAD
@@ -132,7 +131,9 @@ def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
     nav_before = pool.nav()
 
     deposit = 5_000 * USDC
-    expected = model.lp_deposit(redeemer.address, deposit, 0, redeemer.address, deadline, price_wad(INITIAL_PRICE * 40 // 100), 0)
+    expected = model.lp_deposit(
+        redeemer.address, deposit, 0, redeemer.address, deadline, price_wad(INITIAL_PRICE * 40 // 100), 0
+    )
     shares = pool.lp_deposit(deposit, 0, redeemer, deadline, sender=redeemer).return_value
 
     assert shares == expected

@@ -1,4 +1,3 @@
-import ape
 import pytest
 
 from inverse.constants import WAD
@@ -32,9 +31,7 @@ def test_mint__emits_mint_and_transfer(seeded, pool, minter, redeemer, deadline)
     assert tx.events.filter(pool.Mint) == [
         pool.Mint(sender=minter, receiver=redeemer, assets=assets, shares=shares, fee=assets // 1_000, nav=WAD)
     ]
-    assert tx.events.filter(pool.Transfer) == [
-        pool.Transfer(sender="0x" + "00" * 20, receiver=redeemer, value=shares)
-    ]
+    assert tx.events.filter(pool.Transfer) == [pool.Transfer(sender="0x" + "00" * 20, receiver=redeemer, value=shares)]
     assert pool.balanceOf(redeemer) == shares
 
 

@@ -39,8 +39,14 @@ def test_rebalance__after_interval__resets_reference_accrues_fee_pays_bounty(
     assert pool.total_assets() == model.total_assets
     assert expected["nav"] < WAD * 98 // 100  # -2% from the price, less a day of management fee
     assert tx.events.filter(pool.Rebalance) == [
-        pool.Rebalance(keeper=keeper, reason=REASON_TIME, price=expected["price"], nav=expected["nav"],
-                       management_fee=expected["management_fee"], bounty=USDC)
+        pool.Rebalance(
+            keeper=keeper,
+            reason=REASON_TIME,
+            price=expected["price"],
+            nav=expected["nav"],
+            management_fee=expected["management_fee"],
+            bounty=USDC,
+        )
     ]
     assert not pool.rebalance_due()
 
@@ -75,8 +81,18 @@ def test_rebalance__resets_exposure__next_move_compounds(seeded, pool, feed, own
 
 def test_rebalance__volatility_drag__round_trip_ends_below_start(seeded, pool, feed, owner, keeper, chain):
     """100 -> 110 -> 100 with a rebalance at 110: -1x ends below where it started."""
-    pool.set_parameters(dict(interval=3_600, threshold=pool.threshold(), mint_fee=0, redeem_fee=0,
-                             management_fee=0, keeper_bounty=0, min_backing=pool.min_backing()), sender=owner)
+    pool.set_parameters(
+        dict(
+            interval=3_600,
+            threshold=pool.threshold(),
+            mint_fee=0,
+            redeem_fee=0,
+            management_fee=0,
+            keeper_bounty=0,
+            min_backing=pool.min_backing(),
+        ),
+        sender=owner,
+    )
     chain.mine(deltatime=3_600)
     feed.set_answer(INITIAL_PRICE * 110 // 100, sender=owner)
     pool.rebalance(sender=keeper)
@@ -90,8 +106,18 @@ def test_rebalance__volatility_drag__round_trip_ends_below_start(seeded, pool, f
 def test_rebalance__bounty__never_more_than_lp_value(pool, funded, lp, minter, feed, owner, keeper, deadline, chain):
     pool.lp_deposit(10 * USDC, 0, lp, deadline, sender=lp)
     pool.mint(pool.max_mint(), 0, minter, deadline, sender=minter)
-    pool.set_parameters(dict(interval=3_600, threshold=pool.threshold(), mint_fee=0, redeem_fee=0,
-                             management_fee=0, keeper_bounty=100 * USDC, min_backing=pool.min_backing()), sender=owner)
+    pool.set_parameters(
+        dict(
+            interval=3_600,
+            threshold=pool.threshold(),
+            mint_fee=0,
+            redeem_fee=0,
+            management_fee=0,
+            keeper_bounty=100 * USDC,
+            min_backing=pool.min_backing(),
+        ),
+        sender=owner,
+    )
     chain.mine(deltatime=3_600)
     feed.set_answer(INITIAL_PRICE, sender=owner)
     lp_value = pool.lp_value()

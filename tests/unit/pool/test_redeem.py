@@ -28,7 +28,9 @@ def test_redeem__after_price_fall__pays_the_inverse_gain(seeded, pool, feed, own
     shares = pool.balanceOf(minter)
     model = model_of(pool, 6)
     model.balances[minter.address] = shares
-    expected, _ = model.redeem(minter.address, shares, 0, redeemer.address, deadline, price_wad(INITIAL_PRICE * 90 // 100), 0)
+    expected, _ = model.redeem(
+        minter.address, shares, 0, redeemer.address, deadline, price_wad(INITIAL_PRICE * 90 // 100), 0
+    )
 
     assets = pool.redeem(shares, 0, redeemer, deadline, sender=minter).return_value
 

@@ -1,0 +1,119 @@
+"""What a market looks like right now, read from its views: for the CLI, the demo and the keeper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ape import chain
+from ape.exceptions import ContractLogicError
+
+from .constants import REASON_THRESHOLD, REASON_TIME, WAD
+
+
+@dataclass
+class MarketStatus:
+    leverage: int
+    price: int | None  # None while the oracle has no valid price
+    oracle_error: str | None
+    nav: int | None
+    reference_price: int
+    reference_nav: int
+    last_rebalance: int
+    next_scheduled: int
+    threshold: int
+    due: bool
+    total_assets: int
+    inverse_value: int | None
+    lp_value: int | None
+    max_mint: int | None
+    total_supply: int
+    paused: bool
+    is_shutdown: bool
+    collateral_decimals: int
+
+    def due_reasons(self, now: int) -> str:
+        """Why a rebalance is due (or when it will be)."""
+        if self.is_shutdown:
+            return "never: shut down"
+        if self.price is None:
+            return f"unknown: {self.oracle_error}"
+        reasons = []
+        if now >= self.next_scheduled:
+            reasons.append("interval elapsed")
+        if abs(self.price - self.reference_price) * WAD >= self.threshold * self.reference_price:
+            reasons.append("price past threshold")
+        if reasons:
+            return "due now: " + ", ".join(reasons)
+        return f"in {max(self.next_scheduled - now, 0)} s, or on a {fmt_wad(self.threshold * 100)}% move"
+
+
+def reason_names(reason: int) -> str:
+    names = []
+    if reason & REASON_TIME:
+        names.append("time")
+    if reason & REASON_THRESHOLD:
+        names.append("threshold")
+    return "+".join(names) or "none"
+
+
+def fmt_wad(value: int | None, places: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    return f"{Decimal(value) / WAD:,.{places}f}"
+
+
+def fmt_units(value: int | None, decimals: int, places: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    return f"{Decimal(value) / 10**decimals:,.{places}f}"
+
+
+def _try(view):
+    try:
+        return view(), None
+    except ContractLogicError as error:
+        return None, str(error.message or error)
+
+
+def read_status(pool, collateral) -> MarketStatus:
+    price, error = _try(pool.oracle_price)
+    priced = price is not None or pool.is_shutdown()
+    last = pool.last_rebalance()
+    return MarketStatus(
+        leverage=pool.leverage(),
+        price=price,
+        oracle_error=error,
+        nav=pool.nav() if priced else None,
+        reference_price=pool.reference_price(),
+        reference_nav=pool.reference_nav(),
+        last_rebalance=last,
+        next_scheduled=last + pool.interval(),
+        threshold=pool.threshold(),
+        due=pool.rebalance_due(),
+        total_assets=pool.total_assets(),
+        inverse_value=pool.inverse_value() if priced else None,
+        lp_value=pool.lp_value() if priced else None,
+        max_mint=pool.max_mint() if priced else None,
+        total_supply=pool.totalSupply(),
+        paused=pool.paused(),
+        is_shutdown=pool.is_shutdown(),
+        collateral_decimals=collateral.decimals(),
+    )
+
+
+def format_status(name: str, status: MarketStatus) -> str:
+    d = status.collateral_decimals
+    state = "shut down" if status.is_shutdown else ("paused" if status.paused else "open")
+    lines = [
+        f"{name}  (-{fmt_wad(status.leverage, 2)}x, {state})",
+        f"  oracle price     {fmt_wad(status.price, 2) if status.price else 'none: ' + str(status.oracle_error)}",
+        f"  NAV              {fmt_wad(status.nav, 6)}",
+        f"  reference        price {fmt_wad(status.reference_price, 2)}, NAV {fmt_wad(status.reference_nav, 6)}",
+        f"  next rebalance   {status.due_reasons(chain.blocks.head.timestamp)}",
+        f"  total assets     {fmt_units(status.total_assets, d)}",
+        f"  inverse value    {fmt_units(status.inverse_value, d)}  ({fmt_wad(status.total_supply, 4)} tokens)",
+        f"  LP value         {fmt_units(status.lp_value, d)}",
+        f"  mint capacity    {fmt_units(status.max_mint, d)}",
+    ]
+    return "\n".join(lines)
