@@ -284,7 +284,7 @@ class PoolModel:
     def transfer(self, sender, receiver, amount) -> None:
         if amount > self.balances.get(sender, 0):
             raise Revert("erc20: transfer amount exceeds balance")
-        self.balances[sender] -= amount
+        self.balances[sender] = self.balances.get(sender, 0) - amount
         self.balances[receiver] = self.balances.get(receiver, 0) + amount
 
     def lp_deposit(self, sender, assets, min_lp_out, receiver, deadline, price, now) -> int:
