@@ -24,9 +24,10 @@ settings.register_profile(
     "ci", max_examples=20, stateful_step_count=30, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
 )
 settings.register_profile(
-    "deep", max_examples=250, stateful_step_count=40, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
+    "deep", max_examples=150, stateful_step_count=40, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
 )
 settings.register_profile(
+    # No shrinking: fast feedback while developing.
     "debug", parent=settings.get_profile("ci"), phases=list(Phase)[:4], verbosity=Verbosity.normal
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
