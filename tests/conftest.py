@@ -28,7 +28,10 @@ settings.register_profile(
 )
 settings.register_profile(
     # No shrinking: fast feedback while developing.
-    "debug", parent=settings.get_profile("ci"), phases=list(Phase)[:4], verbosity=Verbosity.normal
+    "debug",
+    parent=settings.get_profile("ci"),
+    phases=list(Phase)[:4],
+    verbosity=Verbosity.normal,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

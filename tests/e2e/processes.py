@@ -1,0 +1,122 @@
+"""Real processes for end-to-end tests: an Anvil node we can kill and restart (its
+state kept in a file), and the keeper bot run with the documented silverback command."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AnvilNode:
+    """`anvil` on a fixed port, auto-mining, dumping its state on exit so a restart
+    resumes the same chain."""
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        self.state = workdir / "anvil-state.json"
+        self.log = workdir / "anvil.log"
+        self.process = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        # Chain id 1337: what ape expects of an `ethereum:local` network given by URL.
+        command = [
+            "anvil",
+            "--port",
+            str(self.port),
+            "--state",
+            str(self.state),
+            "--hardfork",
+            "prague",
+            "--chain-id",
+            "1337",
+        ]
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.post(self.uri, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=1)
+                return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise RuntimeError(f"anvil did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # graceful: dumps the state file
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+class KeeperBot:
+    """The keeper, started exactly as the README says, logging to a file."""
+
+    def __init__(self, workdir: Path, node: AnvilNode, pools: list[str], account: str = "TEST::2", env=None):
+        self.log = workdir / "keeper.log"
+        self.command = [
+            str(BIN / "silverback"),
+            "run",
+            "--runner",
+            "inverse.runner:ResilientRunner",
+            "--network",
+            f"ethereum:local:{node.uri}",
+            "--account",
+            account,
+            # Last: silverback imports the bot while parsing, and it needs the network by then.
+            "inverse.keeper:bot",
+        ]
+        self.env = os.environ | {"INVERSE_POOLS": ",".join(pools), "PYTHONUNBUFFERED": "1"} | (env or {})
+        self.process = None
+
+    def start(self):
+        self.offset = self.log.stat().st_size if self.log.exists() else 0
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_for_log("keeper: watching", timeout=120)
+
+    def output(self) -> str:
+        return self.log.read_text()[self.offset :] if self.log.exists() else ""
+
+    def wait_for_log(self, text: str, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.output():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"keeper exited:\n{self.output()[-4000:]}")
+            time.sleep(0.3)
+        raise TimeoutError(f"no {text!r} in the keeper's log:\n{self.output()[-4000:]}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self):
+        if self.alive():
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
