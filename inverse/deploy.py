@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
-from ape import chain, project
+import yaml
+from ape import Contract, chain, project
 from ape.api import AccountAPI
 
-from .constants import DEFAULT_SEQUENCER_GRACE, WAD, default_parameters
+from .constants import (
+    DEFAULT_SEQUENCER_GRACE,
+    MAX_COLLATERAL_DECIMALS,
+    MAX_LEVERAGE,
+    MIN_LEVERAGE,
+    PARAMETER_NAMES,
+    WAD,
+    default_parameters,
+)
+from .model import Revert, check_parameters
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -140,3 +152,180 @@ def deploy_mock_system(
             params=params,
         )
     return system
+
+
+# ---------------------------------------------------------------- deploying from a config file
+
+CONFIG_PATH = "deployments/config.yaml"
+_ERC20_ABI = [
+    {
+        "type": "function",
+        "name": "decimals",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint8"}],
+    },
+]
+_FEED_ABI = _ERC20_ABI + [
+    {
+        "type": "function",
+        "name": "latestRoundData",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": n, "type": t}
+            for n, t in (
+                ("roundId", "uint80"),
+                ("answer", "int256"),
+                ("startedAt", "uint256"),
+                ("updatedAt", "uint256"),
+                ("answeredInRound", "uint80"),
+            )
+        ],
+    },
+]
+
+
+class ConfigError(ValueError):
+    """The deployment config cannot work; nothing has been sent."""
+
+
+def load_config(path: str | Path, network: str) -> dict:
+    config = yaml.safe_load(Path(path).read_text()) or {}
+    if network not in config:
+        raise ConfigError(f"{path} has no section for network '{network}' (it has: {', '.join(config)})")
+    return config[network]
+
+
+def plan_deployment(config: dict, is_local: bool) -> dict:
+    """Check everything that can be checked before sending a transaction; return
+    the plan with every parameter filled in."""
+    for key in ("feed", "collateral", "markets"):
+        if key not in config:
+            raise ConfigError(f"config: missing '{key}'")
+    plan = {
+        "asset": str(config.get("asset", "ETH")),
+        "heartbeat": int(config.get("heartbeat", 3_600)),
+        "sequencer_feed": config.get("sequencer_feed") or ZERO_ADDRESS,
+        "grace_period": int(config.get("grace_period", DEFAULT_SEQUENCER_GRACE)),
+        "markets": [],
+    }
+    if plan["heartbeat"] <= 0:
+        raise ConfigError("config: heartbeat must be positive")
+    for key in ("feed", "collateral"):
+        value = config[key]
+        if value == "mock":
+            if not is_local:
+                raise ConfigError(f"config: '{key}: mock' is for local networks only; give an address")
+        elif not _is_address(value):
+            raise ConfigError(f"config: {key} '{value}' is not an address")
+        elif not chain.provider.get_code(value):
+            raise ConfigError(f"config: no contract at {key} {value} on this network")
+        plan[key] = value
+    if plan["feed"] != "mock":
+        feed = Contract(plan["feed"], abi=_FEED_ABI)
+        if feed.decimals() > 18:
+            raise ConfigError(f"config: feed has {feed.decimals()} decimals; at most 18")
+        if feed.latestRoundData()[1] <= 0:
+            raise ConfigError("config: feed answers a non-positive price")
+    decimals = int(config.get("collateral_decimals", 6))
+    if plan["collateral"] != "mock":
+        decimals = Contract(plan["collateral"], abi=_ERC20_ABI).decimals()
+    if decimals > MAX_COLLATERAL_DECIMALS:
+        raise ConfigError(f"config: collateral has {decimals} decimals; at most 18")
+    plan["collateral_decimals"] = decimals
+    if not config["markets"]:
+        raise ConfigError("config: no markets")
+    for market in config["markets"]:
+        leverage = leverage_wad(market.get("leverage", 1))
+        if not MIN_LEVERAGE <= leverage <= MAX_LEVERAGE:
+            raise ConfigError(f"config: leverage {market.get('leverage')} outside 0.5 .. 5")
+        params = default_parameters(leverage, decimals) | {
+            name: int(value) for name, value in (market.get("parameters") or {}).items()
+        }
+        unknown = set(params) - set(PARAMETER_NAMES)
+        if unknown:
+            raise ConfigError(f"config: unknown parameter(s) {', '.join(sorted(unknown))}")
+        try:
+            check_parameters(params, decimals)
+        except Revert as error:
+            raise ConfigError(f"config: leverage {leverage_label(leverage)}: {error.reason}") from error
+        plan["markets"].append({"leverage": leverage, "parameters": params})
+    return plan
+
+
+def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
+    """Send the deployment; return the manifest."""
+    start_block = chain.blocks.head.number + 1
+    transactions = []
+    contracts = {}
+    if plan["feed"] == "mock":
+        feed = deployer.deploy(project.MockAggregator, 8, f"{plan['asset']} / USD", 2_000 * 10**8)
+        transactions.append(feed.txn_hash)
+        plan["feed"] = feed.address
+    if plan["collateral"] == "mock":
+        collateral = deployer.deploy(project.MockCollateral, "Mock USD Coin", "USDC", plan["collateral_decimals"])
+        transactions.append(collateral.txn_hash)
+    else:
+        collateral = Contract(plan["collateral"], abi=_ERC20_ABI)
+    oracle = deploy_oracle(
+        deployer,
+        plan["feed"],
+        plan["heartbeat"] + plan["heartbeat"] // 10,
+        plan["sequencer_feed"],
+        plan["grace_period"] if plan["sequencer_feed"] != ZERO_ADDRESS else 0,
+    )
+    transactions.append(oracle.txn_hash)
+    blueprint_receipt = deployer.declare(project.LpToken)
+    transactions.append(blueprint_receipt.txn_hash)
+    contracts |= {
+        "feed": plan["feed"],
+        "collateral": collateral.address,
+        "oracle": oracle.address,
+        "lp_blueprint": blueprint_receipt.contract_address,
+    }
+    markets = []
+    for market in plan["markets"]:
+        pool = deploy_pool(
+            deployer,
+            collateral=collateral,
+            oracle=oracle,
+            leverage=market["leverage"],
+            lp_blueprint=blueprint_receipt.contract_address,
+            asset=plan["asset"],
+            params=market["parameters"],
+        )
+        transactions.append(pool.txn_hash)
+        markets.append(
+            {
+                "leverage": leverage_label(market["leverage"]),
+                "pool": pool.address,
+                "lp_token": pool.lp_token(),
+                "symbol": pool.symbol(),
+                "parameters": market["parameters"],
+            }
+        )
+    return {
+        "network": network,
+        "chain_id": chain.chain_id,
+        "deployer": deployer.address,
+        "block": start_block,
+        "contracts": contracts,
+        "markets": markets,
+        "transactions": [str(tx) for tx in transactions],
+    }
+
+
+def manifest_path(network: str) -> Path:
+    return Path("deployments") / f"{network.split(':')[-1] if ':' in network else network}.json"
+
+
+def write_manifest(manifest: dict, path: Path, force: bool = False) -> None:
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists: pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _is_address(value) -> bool:
+    return isinstance(value, str) and len(value) == 42 and value.startswith("0x")

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from ape import chain, networks
 
 from inverse.deploy import deploy_mock_system
-from tests.e2e.processes import AnvilNode, KeeperBot
+from inverse.processes import AnvilNode, KeeperBot
 
 DAY = 86_400
 PRICE = 2_000 * 10**8

@@ -1,5 +1,6 @@
-"""Real processes for end-to-end tests: an Anvil node we can kill and restart (its
-state kept in a file), and the keeper bot run with the documented silverback command."""
+"""Real processes, for the demo and the end-to-end tests: an Anvil node that can be
+killed and restarted (its state kept in a file), and the keeper bot run with the
+documented silverback command."""
 
 import os
 import signal
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -31,6 +32,13 @@ class AnvilNode:
         self.log = workdir / "anvil.log"
         self.process = None
 
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     @property
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
@@ -49,7 +57,7 @@ class AnvilNode:
             "1337",
         ]
         with open(self.log, "a") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -1,0 +1,38 @@
+"""Deploy the markets of a network's config section and write its manifest.
+
+ape run deploy --network ethereum:sepolia:node --account <alias>
+"""
+
+import click
+from ape.cli import ConnectedProviderCommand, account_option
+
+from inverse.deploy import (
+    CONFIG_PATH,
+    ConfigError,
+    deploy_plan,
+    load_config,
+    manifest_path,
+    plan_deployment,
+    write_manifest,
+)
+
+
+@click.command(cls=ConnectedProviderCommand)
+@account_option()
+@click.option("--config", "config_path", default=CONFIG_PATH, show_default=True, help="Deployment config file.")
+@click.option("--force", is_flag=True, help="Replace an existing manifest for this network.")
+def cli(network, account, config_path, force):
+    """Deploy inverse-token markets as the config says, then write deployments/<network>.json."""
+    name = network.name
+    path = manifest_path(name)
+    try:
+        if path.exists() and not force:
+            raise ConfigError(f"{path} exists: pass --force to replace it")
+        plan = plan_deployment(load_config(config_path, name), network.is_local)
+        manifest = deploy_plan(account, plan, f"{network.ecosystem.name}:{name}")
+        write_manifest(manifest, path, force=force)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
+    for market in manifest["markets"]:
+        click.echo(f"{market['symbol']} (-{market['leverage']}x): pool {market['pool']}, LP token {market['lp_token']}")
+    click.echo(f"manifest: {path}")
