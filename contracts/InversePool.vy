@@ -705,6 +705,10 @@ def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
     after.assets = m.assets + assets
     after.nav = self._capped(after)
     value_after: uint256 = after.assets - self._inverse_value(after.supply, after.nav)
+    # Exhausted, a small deposit can go wholly to holders; the cap's rounding can
+    # then even leave LP value a few wei lower. No shares for that.
+    if value_after <= value_before:
+        return 0
     lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
     return (value_after - value_before) * (lp_supply + _LP_VIRTUAL_SHARES) // (value_before + 1)
 

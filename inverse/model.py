@@ -180,6 +180,8 @@ class PoolModel:
         after.assets = m.assets + assets
         after.nav = self._capped(after)
         value_after = after.assets - self._inverse_value(after.supply, after.nav)
+        if value_after <= value_before:
+            return 0
         return (value_after - value_before) * (self.lp_supply + self.lp_virtual_shares) // (value_before + 1)
 
     def _lp_withdraw_assets(self, lp_value: int, lp_shares: int) -> int:

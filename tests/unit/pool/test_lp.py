@@ -1,3 +1,4 @@
+import ape
 import pytest
 
 from inverse.constants import WAD
@@ -147,3 +148,34 @@ def test_lp_withdraw__at_zero_nav__lets_lps_take_everything(seeded, pool, feed, 
     assert pool.inverse_value() == 0
     assets = pool.lp_withdraw(lp_token.balanceOf(lp), 0, lp, deadline, sender=lp).return_value
     assert pool.total_assets() - assets <= 1 or pool.total_assets() <= 1
+
+
+def test_lp_deposit__small_into_exhausted_18_decimal_pool__gets_no_shares_and_reverts(
+    create_collateral, create_pool, oracle, feed, owner, lp, minter, redeemer, chain
+):
+    """Found by the fuzzer: with 18-decimal collateral the NAV cap's rounding can make
+    LP value after a small recapitalising deposit a few wei lower than before, and
+    `preview_lp_deposit`/`lp_deposit` reverted with an arithmetic underflow. Amounts
+    from a search with the reference model for such a state."""
+    unit = 10**18
+    token = create_collateral(18)
+    pool = create_pool(token, oracle, 1)
+    for account in (lp, minter, redeemer):
+        token.mint(account, 10**9 * unit, sender=account)
+        token.approve(pool, 10**9 * unit, sender=account)
+    deadline = chain.pending_timestamp + 3_600
+    params = {name: getattr(pool, name)() for name in (
+        "interval", "threshold", "mint_fee", "redeem_fee", "management_fee", "keeper_bounty", "min_backing")}
+    pool.set_parameters(params | {"min_backing": WAD // 10}, sender=owner)
+    pool.lp_deposit(939080865602304989007359, 0, lp, deadline, sender=lp)
+    pool.mint(8840083780341212788330143, 0, minter, deadline, sender=minter)
+    feed.set_answer(INITIAL_PRICE * 45 // 100, sender=owner)  # crash: holders are owed more than there is
+    assert pool.nav() < pool.reference_nav() * 155 // 100  # capped: exhausted
+
+    deposit = 1_000 * unit  # all of it goes to holders, and rounding shaves LP value
+    assert pool.preview_lp_deposit(deposit) == 0
+    with ape.reverts("pool: zero shares"):
+        pool.lp_deposit(deposit, 0, redeemer, deadline, sender=redeemer)
+    # A deposit that makes holders whole earns shares for the rest.
+    assert pool.lp_deposit(10**7 * unit, 1, redeemer, deadline, sender=redeemer).return_value > 0
+    assert pool.nav() == pool.reference_nav() * 155 // 100
