@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: setup demo test test-deep lint clean
+.PHONY: setup demo test test-deep bench lint clean
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
@@ -43,3 +43,6 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) node_modules .build
+
+bench: setup
+	$(BIN)/ape run bench
