@@ -70,8 +70,9 @@ class FastChain:
         self.due_calls = [(m.pool.address, m.pool.rebalance_due.encode_input()) for m in markets]
 
     def hourly_answer(self, answer: int) -> None:
-        timestamp = chain.blocks.head.timestamp + 3_600
-        self.web3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+        # Move the node's clock (not one block's timestamp): the keeper's own
+        # transactions then keep seeing time that only goes forward.
+        self.web3.provider.make_request("evm_increaseTime", [3_600])
         data = self.set_answer.encode_input(answer)
         self.web3.eth.send_transaction({"from": self.owner, "to": self.feed, "data": data, "gas": 100_000})
 

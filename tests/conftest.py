@@ -33,7 +33,6 @@ settings.register_profile(
     phases=list(Phase)[:4],
     verbosity=Verbosity.normal,
 )
-settings.register_profile("hunt", parent=settings.get_profile("debug"), max_examples=150, stateful_step_count=40)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
