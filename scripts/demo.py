@@ -20,6 +20,8 @@ from pathlib import Path
 
 import click
 from ape import accounts, chain, networks
+from ape.exceptions import ContractLogicError
+from ape.logging import logger
 
 from inverse import wallet
 from inverse.constants import REASON_THRESHOLD, WAD
@@ -104,6 +106,7 @@ def wait_for_keeper(fast: FastChain, markets, last: dict, timeout: float = 30) -
 @click.option("--plot", "plot_path", default="out/demo.png", show_default=True, help="Where to write the plot.")
 def cli(days, seed, plot_path):
     """Replay a seeded price path through -1x and -3x markets with the keeper bot running."""
+    logger.set_level("WARNING")  # the table, not a line per transaction
     workdir = Path(tempfile.mkdtemp(prefix="inverse-demo-"))
     with AnvilNode(workdir) as node, networks.parse_network_choice(f"ethereum:local:{node.uri}"):
         ok = run(node, workdir, days, seed, Path(plot_path))
@@ -190,12 +193,25 @@ def trade(markets, users, rng) -> None:
         m = rng.choice(markets)
         balance = m.pool.balanceOf(user)
         if balance and rng.random() < 0.4:
-            wallet.redeem(m.pool, user, balance * rng.randint(20, 100) // 100)
+            shares = balance * rng.randint(20, 100) // 100
+            as_a_user_would(wallet.redeem, m.pool, user, shares)
         elif rng.random() < 0.6:
             room = m.pool.max_mint()
             assets = min(rng.randint(1_000, 50_000) * USDC, room * 9 // 10)
             if assets > USDC:
-                wallet.mint(m.pool, user, assets)
+                as_a_user_would(wallet.mint, m.pool, user, assets)
+
+
+def as_a_user_would(action, *args) -> None:
+    """Send; if the quote went stale before the transaction landed (the slippage
+    bound did its job), quote again and send once more, as a wallet user would."""
+    try:
+        action(*args)
+    except ContractLogicError as error:
+        if error.message != "pool: slippage":
+            raise
+        click.echo("      (a quote moved past its 0.5% slippage bound before it landed: quoted again)")
+        action(*args)
 
 
 def plot(rows, markets, path: Path) -> None:
