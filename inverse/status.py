@@ -8,7 +8,7 @@ from decimal import Decimal
 from ape import chain
 from ape.exceptions import ContractLogicError
 
-from .constants import REASON_THRESHOLD, REASON_TIME, WAD
+from .constants import PARAMETER_NAMES, REASON_THRESHOLD, REASON_TIME, WAD
 
 
 @dataclass
@@ -46,6 +46,11 @@ class MarketStatus:
         if reasons:
             return "due now: " + ", ".join(reasons)
         return f"in {max(self.next_scheduled - now, 0)} s, or on a {fmt_wad(self.threshold * 100)}% move"
+
+
+def read_parameters(pool) -> dict:
+    """The pool's parameters, as its `Parameters` struct (what `set_parameters` takes)."""
+    return {name: getattr(pool, name)() for name in PARAMETER_NAMES}
 
 
 def reason_names(reason: int) -> str:

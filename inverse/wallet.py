@@ -4,6 +4,7 @@ slippage, approve only what is missing, send."""
 from __future__ import annotations
 
 from ape import Contract, chain
+from eth_account import Account
 
 from .deploy import _ERC20_ABI
 
@@ -66,3 +67,41 @@ def lp_deposit(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_
 def lp_withdraw(pool, account, lp_shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
     min_out = with_slippage(pool.preview_lp_withdraw(lp_shares), slippage_bps)
     return pool.lp_withdraw(lp_shares, min_out, receiver or account, deadline(), sender=account)
+
+
+def sign_permit(token, owner, spender, value: int, deadline: int) -> tuple[int, bytes, bytes]:
+    """EIP-2612 signature (v, r, s) by a local key (test accounts) for `token.permit`."""
+    typed = {
+        "types": {
+            "EIP712Domain": [
+                {"name": name, "type": kind}
+                for name, kind in (
+                    ("name", "string"),
+                    ("version", "string"),
+                    ("chainId", "uint256"),
+                    ("verifyingContract", "address"),
+                )
+            ],
+            "Permit": [
+                {"name": name, "type": kind}
+                for name, kind in (
+                    ("owner", "address"),
+                    ("spender", "address"),
+                    ("value", "uint256"),
+                    ("nonce", "uint256"),
+                    ("deadline", "uint256"),
+                )
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {"name": token.name(), "version": "1", "chainId": chain.chain_id, "verifyingContract": token.address},
+        "message": {
+            "owner": owner.address,
+            "spender": spender.address,
+            "value": value,
+            "nonce": token.nonces(owner),
+            "deadline": deadline,
+        },
+    }
+    signed = Account.sign_typed_data(owner.private_key, full_message=typed)
+    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")

@@ -10,48 +10,11 @@ from pathlib import Path
 import click
 from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand
-from eth_account import Account
 
 from inverse.deploy import deploy_mock_system
+from inverse.wallet import sign_permit
 
 USDC = 10**6
-
-
-def permit_signature(token, owner, spender, value, deadline):
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": n, "type": t}
-                for n, t in (
-                    ("name", "string"),
-                    ("version", "string"),
-                    ("chainId", "uint256"),
-                    ("verifyingContract", "address"),
-                )
-            ],
-            "Permit": [
-                {"name": n, "type": t}
-                for n, t in (
-                    ("owner", "address"),
-                    ("spender", "address"),
-                    ("value", "uint256"),
-                    ("nonce", "uint256"),
-                    ("deadline", "uint256"),
-                )
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token.name(), "version": "1", "chainId": chain.chain_id, "verifyingContract": token.address},
-        "message": {
-            "owner": owner.address,
-            "spender": spender.address,
-            "value": value,
-            "nonce": token.nonces(owner),
-            "deadline": deadline,
-        },
-    }
-    signed = Account.sign_typed_data(owner.private_key, full_message=typed)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
 
 def measure() -> tuple[dict, dict]:
@@ -72,7 +35,7 @@ def measure() -> tuple[dict, dict]:
     ours["redeem (partial)"] = pool.redeem(10**20, 0, holder, far, sender=holder).gas_used
     pool.transfer(other, 10**18, sender=holder)  # the receiver now holds some, as the anchor's does
     ours["transfer (inverse token)"] = pool.transfer(other, 10**18, sender=holder).gas_used
-    v, r, s = permit_signature(pool, holder, other, 10**18, far)
+    v, r, s = sign_permit(pool, holder, other, 10**18, far)
     ours["permit (inverse token)"] = pool.permit(holder, other, 10**18, far, v, r, s, sender=other).gas_used
     chain.mine(deltatime=86_400)
     feed.set_answer(2_000 * 10**8, sender=owner)

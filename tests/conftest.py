@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from inverse.constants import WAD, default_parameters
 from inverse.deploy import ZERO_ADDRESS, deploy_lp_blueprint, deploy_oracle, deploy_pool, leverage_wad
 from inverse.model import PoolModel
+from inverse.status import read_parameters
 
 FEED_DECIMALS = 8
 INITIAL_PRICE = 2_000 * 10**FEED_DECIMALS  # 2,000 USD, as the feed reports it
@@ -219,18 +220,7 @@ def snapshot_state(pool, collateral, accounts) -> dict:
         "last_rebalance": pool.last_rebalance(),
         "paused": pool.paused(),
         "is_shutdown": pool.is_shutdown(),
-        "params": [
-            getattr(pool, name)()
-            for name in (
-                "interval",
-                "threshold",
-                "mint_fee",
-                "redeem_fee",
-                "management_fee",
-                "keeper_bounty",
-                "min_backing",
-            )
-        ],
+        "params": read_parameters(pool),
         "pool_collateral": collateral.balanceOf(pool),
     }
     for account in accounts:

@@ -8,6 +8,7 @@ from ape import chain, networks
 
 from inverse.deploy import deploy_mock_system
 from inverse.processes import AnvilNode, KeeperBot
+from inverse.status import read_parameters
 
 DAY = 86_400
 PRICE = 2_000 * 10**8
@@ -181,18 +182,7 @@ def test_keeper__unprofitable_gas__refuses_unless_told(tmp_path, accounts):
             world["keeper"],
             world["bot"],
         )
-        params = {
-            name: getattr(pool, name)()
-            for name in (
-                "interval",
-                "threshold",
-                "mint_fee",
-                "redeem_fee",
-                "management_fee",
-                "keeper_bounty",
-                "min_backing",
-            )
-        }
+        params = read_parameters(pool)
         pool.set_parameters(params | {"keeper_bounty": 1}, sender=owner)  # one millionth of a dollar
         nonce = keeper.nonce
         warp(DAY)

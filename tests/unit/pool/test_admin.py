@@ -13,6 +13,7 @@ from inverse.constants import (
     MIN_THRESHOLD,
     WAD,
 )
+from inverse.status import read_parameters
 from tests.conftest import INITIAL_PRICE, price_wad
 
 USDC = 10**6
@@ -20,18 +21,7 @@ DAY = 86_400
 
 
 def params_of(pool, **changes):
-    names = (
-        "interval",
-        "threshold",
-        "mint_fee",
-        "redeem_fee",
-        "management_fee",
-        "keeper_bounty",
-        "min_backing",
-    )
-    params = {name: getattr(pool, name)() for name in names}
-    params.update(changes)
-    return params
+    return read_parameters(pool) | changes
 
 
 # ------------------------------------------------------------ pause

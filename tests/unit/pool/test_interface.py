@@ -2,7 +2,8 @@
 
 import ape
 import pytest
-from eth_account import Account
+
+from inverse.wallet import sign_permit
 
 SPEC_NAMES = """
 mint redeem preview_mint preview_redeem lp_deposit lp_withdraw preview_lp_deposit preview_lp_withdraw
@@ -24,42 +25,6 @@ def test_abi__oracle_adapter_has_spec_names(oracle):
     assert {"price", "feed", "max_age"} <= names
 
 
-def sign_permit(token, owner, spender, value, deadline, chain):
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": token.name(),
-            "version": "1",
-            "chainId": chain.chain_id,
-            "verifyingContract": token.address,
-        },
-        "message": {
-            "owner": owner.address,
-            "spender": spender.address,
-            "value": value,
-            "nonce": token.nonces(owner),
-            "deadline": deadline,
-        },
-    }
-    signed = Account.sign_typed_data(owner.private_key, full_message=typed)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
-
-
 @pytest.mark.parametrize("which", ["pool", "lp_token"])
 def test_permit__signed_off_chain__sets_allowance_without_a_transaction(
     seeded, pool, lp_token, minter, lp, stranger, chain, which
@@ -67,7 +32,7 @@ def test_permit__signed_off_chain__sets_allowance_without_a_transaction(
     token = pool if which == "pool" else lp_token
     holder = minter if which == "pool" else lp
     deadline = chain.pending_timestamp + 600
-    v, r, s = sign_permit(token, holder, stranger, 10**18, deadline, chain)
+    v, r, s = sign_permit(token, holder, stranger, 10**18, deadline)
 
     tx = token.permit(holder, stranger, 10**18, deadline, v, r, s, sender=stranger)
 

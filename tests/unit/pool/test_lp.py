@@ -164,8 +164,18 @@ def test_lp_deposit__small_into_exhausted_18_decimal_pool__gets_no_shares_and_re
         token.mint(account, 10**9 * unit, sender=account)
         token.approve(pool, 10**9 * unit, sender=account)
     deadline = chain.pending_timestamp + 3_600
-    params = {name: getattr(pool, name)() for name in (
-        "interval", "threshold", "mint_fee", "redeem_fee", "management_fee", "keeper_bounty", "min_backing")}
+    params = {
+        name: getattr(pool, name)()
+        for name in (
+            "interval",
+            "threshold",
+            "mint_fee",
+            "redeem_fee",
+            "management_fee",
+            "keeper_bounty",
+            "min_backing",
+        )
+    }
     pool.set_parameters(params | {"min_backing": WAD // 10}, sender=owner)
     pool.lp_deposit(939080865602304989007359, 0, lp, deadline, sender=lp)
     pool.mint(8840083780341212788330143, 0, minter, deadline, sender=minter)
