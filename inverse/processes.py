@@ -3,6 +3,7 @@ killed and restarted (its state kept in a file), and the keeper bot run with the
 documented silverback command."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,14 +96,26 @@ class KeeperBot:
             # Last: silverback imports the bot while parsing, and it needs the network by then.
             "inverse.keeper:bot",
         ]
-        self.env = os.environ | {"INVERSE_POOLS": ",".join(pools), "PYTHONUNBUFFERED": "1"} | (env or {})
+        # Silverback remembers the last block it processed per bot name (under
+        # .silverback-sessions/); a fresh chain needs a fresh name, or the bot would
+        # wait for a block number the new chain has not reached.
+        self.name = f"keeper-{workdir.name}"
+        self.env = (
+            os.environ
+            | {
+                "INVERSE_POOLS": ",".join(pools),
+                "PYTHONUNBUFFERED": "1",
+                "SILVERBACK_BOT_NAME": self.name,
+            }
+            | (env or {})
+        )
         self.process = None
 
     def start(self):
         self.offset = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.wait_for_log("keeper: watching", timeout=120)
+        self.wait_for_log("Startup complete", timeout=120)
 
     def output(self) -> str:
         return self.log.read_text()[self.offset :] if self.log.exists() else ""
@@ -119,6 +132,10 @@ class KeeperBot:
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def forget(self):
+        """Drop the bot's remembered state once its chain is gone."""
+        shutil.rmtree(ROOT / ".silverback-sessions" / self.name, ignore_errors=True)
 
     def stop(self):
         if self.alive():

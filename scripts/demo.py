@@ -21,7 +21,6 @@ from pathlib import Path
 import click
 from ape import accounts, chain, networks
 from ape.exceptions import ContractLogicError
-from ape.logging import logger
 
 from inverse import wallet
 from inverse.constants import REASON_THRESHOLD, WAD
@@ -91,7 +90,9 @@ def wait_for_keeper(fast: FastChain, markets, last: dict, timeout: float = 30) -
     while fast.any_due():
         if time.monotonic() > deadline:
             raise click.ClickException("the keeper bot did not rebalance in time")
-        time.sleep(0.2)
+        time.sleep(0.25)
+        # A real chain keeps making blocks; Anvil only mines on transactions.
+        fast.web3.provider.make_request("evm_mine", [])
     for m in markets:
         stamp = m.pool.last_rebalance()
         if stamp != last[m.label]:
@@ -106,7 +107,6 @@ def wait_for_keeper(fast: FastChain, markets, last: dict, timeout: float = 30) -
 @click.option("--plot", "plot_path", default="out/demo.png", show_default=True, help="Where to write the plot.")
 def cli(days, seed, plot_path):
     """Replay a seeded price path through -1x and -3x markets with the keeper bot running."""
-    logger.set_level("WARNING")  # the table, not a line per transaction
     workdir = Path(tempfile.mkdtemp(prefix="inverse-demo-"))
     with AnvilNode(workdir) as node, networks.parse_network_choice(f"ethereum:local:{node.uri}"):
         ok = run(node, workdir, days, seed, Path(plot_path))
@@ -135,6 +135,7 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
         rows = replay(markets, feed, users, days, seed)
     finally:
         bot.stop()
+        bot.forget()
     rebalances = sum(row["rebalances"] for row in rows)
     keeper_earned = collateral.balanceOf(keeper)
     click.echo(f"\nThe keeper bot rebalanced {rebalances} times and earned {fmt_units(keeper_earned, 6)} USDC.")

@@ -38,6 +38,7 @@ def keeper_world(tmp_path, accounts, env=None):
     finally:
         if bot:
             bot.stop()
+            bot.forget()
         node.stop()
 
 
