@@ -81,24 +81,15 @@ class FastChain:
         return any(int.from_bytes(self.web3.eth.call({"to": to, "data": data}), "big") for to, data in self.due_calls)
 
 
-def wait_for_keeper(fast: FastChain, markets, last: dict, timeout: float = 30) -> int:
-    """Wait until the bot has rebalanced every due market; return how many it did."""
-    done = 0
+def wait_for_keeper(fast: FastChain, timeout: float = 30) -> None:
+    """Wait until the bot has rebalanced every due market."""
     deadline = time.monotonic() + timeout
-    if not fast.any_due():
-        return 0
     while fast.any_due():
         if time.monotonic() > deadline:
             raise click.ClickException("the keeper bot did not rebalance in time")
         time.sleep(0.25)
         # A real chain keeps making blocks; Anvil only mines on transactions.
         fast.web3.provider.make_request("evm_mine", [])
-    for m in markets:
-        stamp = m.pool.last_rebalance()
-        if stamp != last[m.label]:
-            done += 1
-            last[m.label] = stamp
-    return done
 
 
 @click.command()
@@ -148,7 +139,6 @@ def replay(markets, feed, users, days: int, seed: int) -> list[dict]:
     crash_day = days // 2
     path = price_path(days, crash_day, seed)
     rng = random.Random(seed + 1)
-    last = {m.label: m.pool.last_rebalance() for m in markets}
     header = f"{'day':>4} {'ETH':>9}"
     for m in markets:
         header += f" | {m.label + ' NAV':>9} {'naive':>7} {'drag':>7} {'LP value':>12}"
@@ -156,19 +146,15 @@ def replay(markets, feed, users, days: int, seed: int) -> list[dict]:
     rows = []
     fast = FastChain(feed, accounts.test_accounts[0], markets)
     for day in range(days):
-        day_rebalances = 0
         first_block = chain.blocks.head.number + 1
         for hour in range(24):
             fast.hourly_answer(path[day * 24 + hour])
-            day_rebalances += wait_for_keeper(fast, markets, last)
+            wait_for_keeper(fast)
             if hour == 12:
                 trade(markets, users, rng)
-        threshold_rebalances = sum(
-            1
-            for m in markets
-            for e in m.pool.Rebalance.range(first_block, chain.blocks.head.number + 1)
-            if e.reason & REASON_THRESHOLD
-        )
+        reasons = [e.reason for m in markets for e in m.pool.Rebalance.range(first_block, chain.blocks.head.number + 1)]
+        day_rebalances = len(reasons)
+        threshold_rebalances = sum(1 for reason in reasons if reason & REASON_THRESHOLD)
         row = {
             "day": day + 1,
             "price": path[day * 24 + 23],
@@ -178,10 +164,12 @@ def replay(markets, feed, users, days: int, seed: int) -> list[dict]:
         }
         line = f"{day + 1:>4} {path[day * 24 + 23] / 1e8:>9,.2f}"
         for m in markets:
-            nav = Decimal(m.pool.nav()) / WAD
+            nav = Decimal(as_a_user_would(m.pool.nav)) / WAD
             naive = m.naive(path[day * 24 + 23], START_PRICE)
             row[m.label] = (nav, naive)
-            line += f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {m.pool.lp_value() / USDC:>12,.0f}"
+            line += (
+                f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {as_a_user_would(m.pool.lp_value) / USDC:>12,.0f}"
+            )
         note = f" ({threshold_rebalances} on the threshold)" if threshold_rebalances else ""
         click.echo(line + f"  {day_rebalances}{note}" + ("  <- crash day" if row["crash"] else ""))
         rows.append(row)
@@ -197,22 +185,25 @@ def trade(markets, users, rng) -> None:
             shares = balance * rng.randint(20, 100) // 100
             as_a_user_would(wallet.redeem, m.pool, user, shares)
         elif rng.random() < 0.6:
-            room = m.pool.max_mint()
+            room = as_a_user_would(m.pool.max_mint)
             assets = min(rng.randint(1_000, 50_000) * USDC, room * 9 // 10)
             if assets > USDC:
                 as_a_user_would(wallet.mint, m.pool, user, assets)
 
 
-def as_a_user_would(action, *args) -> None:
-    """Send; if the quote went stale before the transaction landed (the slippage
-    bound did its job), quote again and send once more, as a wallet user would."""
-    try:
-        action(*args)
-    except ContractLogicError as error:
-        if error.message != "pool: slippage":
-            raise
-        click.echo("      (a quote moved past its 0.5% slippage bound before it landed: quoted again)")
-        action(*args)
+def as_a_user_would(action, *args):
+    """Send (or read) again when a moment ago's view no longer holds, as a wallet
+    user would: a quote that moved past its 0.5% slippage bound before it landed,
+    or a price just written in a block the node is still sealing ("future
+    timestamp": Anvil serving a call between two of the keeper's blocks)."""
+    for attempt in range(4):
+        try:
+            return action(*args)
+        except ContractLogicError as error:
+            if error.message not in ("pool: slippage", "oracle: future timestamp", "future timestamp") or attempt == 3:
+                raise
+            click.echo(f"      ({error.message}: quoted again)")
+            time.sleep(0.3)
 
 
 def plot(rows, markets, path: Path) -> None:
