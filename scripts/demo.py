@@ -145,14 +145,16 @@ def replay(markets, feed, users, days: int, seed: int) -> list[dict]:
     click.echo("\n" + header + "  rebalances")
     rows = []
     fast = FastChain(feed, accounts.test_accounts[0], markets)
+    first_block = chain.blocks.head.number + 1  # each day's events: from here to the day's last block
     for day in range(days):
-        first_block = chain.blocks.head.number + 1
         for hour in range(24):
             fast.hourly_answer(path[day * 24 + hour])
             wait_for_keeper(fast)
             if hour == 12:
                 trade(markets, users, rng)
-        reasons = [e.reason for m in markets for e in m.pool.Rebalance.range(first_block, chain.blocks.head.number + 1)]
+        last_block = chain.blocks.head.number
+        reasons = [e.reason for m in markets for e in m.pool.Rebalance.range(first_block, last_block + 1)]
+        first_block = last_block + 1
         day_rebalances = len(reasons)
         threshold_rebalances = sum(1 for reason in reasons if reason & REASON_THRESHOLD)
         row = {
@@ -160,7 +162,6 @@ def replay(markets, feed, users, days: int, seed: int) -> list[dict]:
             "price": path[day * 24 + 23],
             "rebalances": day_rebalances,
             "crash": day == crash_day,
-            "threshold": threshold_rebalances,
         }
         line = f"{day + 1:>4} {path[day * 24 + 23] / 1e8:>9,.2f}"
         for m in markets:
