@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
-from ape import accounts, chain, networks
+from ape import accounts, chain, networks, project
 from ape.exceptions import ContractLogicError
 
 from inverse import wallet
@@ -108,8 +108,6 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
     owner, _, keeper, lp, *users = accounts.test_accounts[:8]
     click.echo(f"Anvil at {node.uri}; deploying with deployments/config.yaml (local) ...")
     manifest = deploy_plan(owner, plan_deployment(load_config("deployments/config.yaml", "local"), True), "local")
-    from ape import project
-
     feed = project.MockAggregator.at(manifest["contracts"]["feed"])
     collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
     markets = [Market(project.InversePool.at(m["pool"]), collateral) for m in manifest["markets"]]
@@ -253,7 +251,7 @@ def check_solvency(markets, collateral, people) -> bool:
             f"  {m.label}: holds {held / USDC:,.2f} USDC for {assets / USDC:,.2f} accounted "
             f"({'ok' if fine else 'BROKEN'})"
         )
-        lp_token = __import__("ape").project.LpToken.at(pool.lp_token())
+        lp_token = project.LpToken.at(pool.lp_token())
         for person in people:
             if shares := pool.balanceOf(person):
                 wallet.redeem(pool, person, shares)

@@ -10,6 +10,7 @@ and lp-withdraw), or `all`. Every write shows its preview and slippage bound and
 asks before sending (`--yes` skips the question).
 """
 
+import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -56,8 +57,6 @@ def load_pool(network, manifest, market, pool_address):
     path = Path(manifest) if manifest else manifest_path(network.name)
     if not path.exists():
         raise click.ClickException(f"no manifest at {path}: deploy first, or pass --pool")
-    import json
-
     for entry in json.loads(path.read_text())["markets"]:
         if entry["leverage"] == market:
             return project.InversePool.at(entry["pool"])
