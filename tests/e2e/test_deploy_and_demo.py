@@ -13,7 +13,8 @@ from inverse.deploy import ConfigError, deploy_plan, load_config, plan_deploymen
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_deploy__local_config__deploys_both_markets_and_writes_manifest(owner, tmp_path, project):
+def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts, tmp_path, project):
+    owner = accounts[11]  # its own deployer: see tests/fuzz/test_pool_machine.py
     plan = plan_deployment(load_config(ROOT / "deployments/config.yaml", "local"), is_local=True)
     manifest = deploy_plan(owner, plan, "ethereum:local")
 
