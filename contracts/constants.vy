@@ -4,6 +4,8 @@
 @license MIT
 @notice One place for the fixed-point base and for every bound the pool enforces
         on-chain. The Python side mirrors these in `inverse/constants.py`.
+@custom:security Constants only: no state, no functions.
+@custom:kill Nothing to stop: a module compiled into the pool, never deployed alone.
 """
 
 # 1.0 in 18-decimal fixed point: prices, NAV, leverage, fees and rates.
