@@ -219,10 +219,11 @@ def mint(assets: uint256, min_shares_out: uint256, receiver: address, deadline: 
     m: Market = self._market()
     assert m.nav != 0, "pool: nav is zero"
     assert m.nav == m.raw_nav, "pool: exhausted"
-    fee: uint256 = self._fee(assets, self.mint_fee)
+    fee_rate: uint256 = self.mint_fee
+    fee: uint256 = self._fee(assets, fee_rate)
     shares: uint256 = (assets - fee) * _VALUE_SCALE // m.nav
     assert shares != 0, "pool: zero shares"
-    assert assets <= self._mint_capacity(m), "pool: exceeds max mint"
+    assert assets <= self._mint_capacity(m, fee_rate), "pool: exceeds max mint"
     assert shares >= min_shares_out, "pool: slippage"
 
     self._pull(assets)
@@ -302,7 +303,7 @@ def max_mint() -> uint256:
     m: Market = self._market()
     if m.nav == 0 or m.nav != m.raw_nav:
         return 0
-    return self._mint_capacity(m)
+    return self._mint_capacity(m, self.mint_fee)
 
 
 # ---------------------------------------------------------------- liquidity providers
@@ -658,7 +659,7 @@ def _redeem_amounts(shares: uint256, nav: uint256) -> (uint256, uint256):
 
 @internal
 @view
-def _mint_capacity(m: Market) -> uint256:
+def _mint_capacity(m: Market, fee_rate: uint256) -> uint256:
     """
     @dev Largest `a` with (V + fee) * WAD >= b * (I + a - fee), fee = a * f, for LP
          value V, inverse value I, backing b, fee rate f:
@@ -673,8 +674,7 @@ def _mint_capacity(m: Market) -> uint256:
     required: uint256 = backing * inverse
     if surplus <= required:
         return 0
-    fee: uint256 = self.mint_fee
-    return WAD * (surplus - required) // (backing * (WAD - fee) - fee * WAD)
+    return WAD * (surplus - required) // (backing * (WAD - fee_rate) - fee_rate * WAD)
 
 
 @internal
