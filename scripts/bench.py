@@ -118,7 +118,9 @@ def parts_table(parts: dict) -> str:
     lines.append("| total (receipt) | " + " | ".join(f"{gas:,}" for gas in totals) + " |")
     lines.append("| **lower bound** (bold rows) | " + " | ".join(f"{gas:,}" for gas in bounds) + " |")
     lines.append(
-        "| above the bound | " + " | ".join(f"{t - b:,} ({(t - b) / t:.0%})" for t, b in zip(totals, bounds)) + " |"
+        "| above the bound | "
+        + " | ".join(f"{t - b:,} ({(t - b) / t:.0%})" for t, b in zip(totals, bounds, strict=True))
+        + " |"
     )
     return "\n".join(lines)
 
