@@ -6,7 +6,7 @@
 @author Inverse token contributors
 @notice Reads a Chainlink `AggregatorV3Interface` feed and returns its answer as a
         WAD, or reverts with a clear reason when the answer cannot be trusted:
-        non-positive, from an unfinished round, from the future, older than
+        non-positive, absurdly large, from an unfinished round, from the future, older than
         `max_age`, or, when an L2 sequencer uptime feed is configured, while the
         sequencer is down or inside the grace period after it came back.
 @custom:security Trusts the Chainlink feed (and the sequencer uptime feed, if any)
@@ -17,6 +17,7 @@
 
 from .interfaces import IAggregatorV3
 from .interfaces import IOracle
+from . import constants
 
 implements: IOracle
 
@@ -84,6 +85,7 @@ def price() -> uint256:
     updated_at: uint256 = 0
     answer, started_at, updated_at = self._latest(feed)
     assert answer > 0, "oracle: non-positive price"
+    assert convert(answer, uint256) <= constants.MAX_PRICE // _TO_WAD, "oracle: price too large"
     assert updated_at != 0, "oracle: incomplete round"
     assert updated_at <= block.timestamp, "oracle: future timestamp"
     assert block.timestamp - updated_at <= max_age, "oracle: stale price"

@@ -91,48 +91,65 @@ _LP_VIRTUAL_SHARES: immutable(uint256)
 # One whole collateral unit (10**decimals): the keeper bounty bound is in units.
 _COLLATERAL_UNIT: immutable(uint256)
 
-# Collateral the pool accounts for (A). Never read from `balanceOf`.
-total_assets: public(uint256)
+# ---------------------------------------------------------------- storage
+# Vyper gives every variable a slot of its own, and the first read of a slot in a
+# transaction costs 2,100 gas. So the values one operation reads together share a
+# word, packed by hand and decoded once per call:
+#
+#   _ledger_word    total_assets (bits 0-127), reference_price (128-255)
+#   _settings_word  paused (bit 0), is_shutdown (bit 1), mint_fee (bits 8-71),
+#                   redeem_fee (72-135), min_backing (136-199)
+#   _schedule_word  last_rebalance (bits 0-63), interval (64-127),
+#                   threshold (128-191), management_fee (192-255)
+#
+# Each bounded parameter fits its 64 bits (the largest, min_backing, is at most
+# 5e18 < 1.8e19); total_assets and reference_price are checked against 128 bits
+# when written. Each has a getter of its own name below.
 
-# Oracle price at the last rebalance (P0, WAD).
-reference_price: public(uint256)
+_ledger_word: uint256
+_settings_word: uint256
+_schedule_word: uint256
 
 # NAV at the last rebalance (n0, WAD), after the management fee. After shutdown:
-# the settled NAV.
+# the settled NAV. A word of its own: repeated gains can grow it past 128 bits.
 reference_nav: public(uint256)
 
-# Timestamp of the last rebalance (or of deployment).
-last_rebalance: public(uint256)
-
-# Seconds between scheduled rebalances.
-interval: public(uint256)
-
-# Price move |P - P0| / P0 (WAD) that makes a rebalance due.
-threshold: public(uint256)
-
-# Mint fee, WAD fraction of the collateral paid in; goes to LPs.
-mint_fee: public(uint256)
-
-# Redeem fee, WAD fraction of the gross payout; goes to LPs.
-redeem_fee: public(uint256)
-
-# Yearly management fee (WAD), holders to LPs, accrued at each rebalance.
-management_fee: public(uint256)
-
-# Collateral paid from LP value to whoever rebalances.
+# Collateral paid from LP value to whoever rebalances (up to 100 units: 67 bits).
 keeper_bounty: public(uint256)
-
-# Required LP value per unit of inverse value (WAD) after a mint or LP withdrawal.
-min_backing: public(uint256)
 
 # May pause (not unpause): a fast-response key for new risk only.
 guardian: public(address)
 
-# True while mint and LP deposit are stopped.
-paused: public(bool)
+_MASK_64: constant(uint256) = 2**64 - 1
+_MASK_128: constant(uint256) = 2**128 - 1
+_PAUSED: constant(uint256) = 1
+_SHUT_DOWN: constant(uint256) = 2
 
-# True once the owner has shut the market down (irreversible).
-is_shutdown: public(bool)
+
+# `_settings_word`, decoded: what mint, redeem and the LP functions check.
+struct Settings:
+    # True while mint and LP deposit are stopped.
+    paused: bool
+    # True once the owner has shut the market down (irreversible).
+    is_shutdown: bool
+    # Mint fee, WAD fraction of the collateral paid in; goes to LPs.
+    mint_fee: uint256
+    # Redeem fee, WAD fraction of the gross payout; goes to LPs.
+    redeem_fee: uint256
+    # Required LP value per unit of inverse value (WAD) after a mint or LP withdrawal.
+    min_backing: uint256
+
+
+# `_schedule_word`, decoded: what a rebalance checks and updates.
+struct Schedule:
+    # Timestamp of the last rebalance (or of deployment).
+    last_rebalance: uint256
+    # Seconds between scheduled rebalances.
+    interval: uint256
+    # Price move |P - P0| / P0 (WAD) that makes a rebalance due.
+    threshold: uint256
+    # Yearly management fee (WAD), holders to LPs, accrued at each rebalance.
+    management_fee: uint256
 
 
 # Everything one operation needs to know about the market, read once.
@@ -141,6 +158,8 @@ struct Market:
     assets: uint256
     # Inverse token supply (S).
     supply: uint256
+    # Oracle price at the last rebalance (P0).
+    reference_price: uint256
     # Oracle price, or 0 after shutdown (not read).
     price: uint256
     # NAV before the cap at assets / supply.
@@ -196,9 +215,11 @@ def __init__(
 
     self._set_parameters(params)
     self._set_guardian(guardian_)
-    self.reference_price = staticcall IOracle(oracle_).price()
+    self._store_ledger(0, staticcall IOracle(oracle_).price())
     self.reference_nav = WAD
-    self.last_rebalance = block.timestamp
+    schedule: Schedule = self._schedule()
+    schedule.last_rebalance = block.timestamp
+    self._store_schedule(schedule)
 
 
 # ---------------------------------------------------------------- holders
@@ -214,20 +235,20 @@ def mint(assets: uint256, min_shares_out: uint256, receiver: address, deadline: 
     @param deadline Last timestamp at which the call may execute.
     @return uint256 The tokens minted.
     """
-    self._check_open()
+    settings: Settings = self._settings()
+    self._check_open(settings)
     self._check_request(assets, receiver, deadline)
-    m: Market = self._market()
+    m: Market = self._market(settings.is_shutdown)
     assert m.nav != 0, "pool: nav is zero"
     assert m.nav == m.raw_nav, "pool: exhausted"
-    fee_rate: uint256 = self.mint_fee
-    fee: uint256 = self._fee(assets, fee_rate)
+    fee: uint256 = self._fee(assets, settings.mint_fee)
     shares: uint256 = (assets - fee) * _VALUE_SCALE // m.nav
     assert shares != 0, "pool: zero shares"
-    assert assets <= self._mint_capacity(m, fee_rate), "pool: exceeds max mint"
+    assert assets <= self._mint_capacity(m, settings), "pool: exceeds max mint"
     assert shares >= min_shares_out, "pool: slippage"
 
     self._pull(assets)
-    self.total_assets = m.assets + assets
+    self._store_ledger(m.assets + assets, m.reference_price)
     erc20._mint(receiver, shares)
     log IPool.Mint(sender=msg.sender, receiver=receiver, assets=assets, shares=shares, fee=fee, nav=m.nav)
     return shares
@@ -246,14 +267,15 @@ def redeem(shares: uint256, min_assets_out: uint256, receiver: address, deadline
     """
     self._check_request(shares, receiver, deadline)
     assert shares <= erc20.balanceOf[msg.sender], "pool: redeem exceeds balance"
-    m: Market = self._market()
+    settings: Settings = self._settings()
+    m: Market = self._market(settings.is_shutdown)
     assets: uint256 = 0
     fee: uint256 = 0
-    assets, fee = self._redeem_amounts(shares, m.nav)
+    assets, fee = self._redeem_amounts(shares, m.nav, settings.redeem_fee)
     assert assets >= min_assets_out, "pool: slippage"
 
     erc20._burn(msg.sender, shares)
-    self.total_assets = m.assets - assets
+    self._store_ledger(m.assets - assets, m.reference_price)
     self._push(receiver, assets)
     log IPool.Redeem(sender=msg.sender, receiver=receiver, shares=shares, assets=assets, fee=fee, nav=m.nav)
     return assets
@@ -268,10 +290,11 @@ def preview_mint(assets: uint256) -> uint256:
     @param assets Collateral paid in.
     @return uint256 Tokens out.
     """
-    m: Market = self._market()
+    settings: Settings = self._settings()
+    m: Market = self._market(settings.is_shutdown)
     if m.nav == 0:
         return 0
-    return (assets - self._fee(assets, self.mint_fee)) * _VALUE_SCALE // m.nav
+    return (assets - self._fee(assets, settings.mint_fee)) * _VALUE_SCALE // m.nav
 
 
 @external
@@ -282,10 +305,11 @@ def preview_redeem(shares: uint256) -> uint256:
     @param shares Tokens redeemed.
     @return uint256 Collateral out.
     """
-    m: Market = self._market()
+    settings: Settings = self._settings()
+    m: Market = self._market(settings.is_shutdown)
     assets: uint256 = 0
     fee: uint256 = 0
-    assets, fee = self._redeem_amounts(shares, m.nav)
+    assets, fee = self._redeem_amounts(shares, m.nav, settings.redeem_fee)
     return assets
 
 
@@ -298,12 +322,13 @@ def max_mint() -> uint256:
             paused, shut down, exhausted or at a zero NAV.
     @return uint256 Collateral, in its own decimals.
     """
-    if self.paused or self.is_shutdown:
+    settings: Settings = self._settings()
+    if settings.paused or settings.is_shutdown:
         return 0
-    m: Market = self._market()
+    m: Market = self._market(False)
     if m.nav == 0 or m.nav != m.raw_nav:
         return 0
-    return self._mint_capacity(m, self.mint_fee)
+    return self._mint_capacity(m, settings)
 
 
 # ---------------------------------------------------------------- liquidity providers
@@ -321,15 +346,16 @@ def lp_deposit(assets: uint256, min_lp_out: uint256, receiver: address, deadline
     @param deadline Last timestamp at which the call may execute.
     @return uint256 The LP shares minted.
     """
-    self._check_open()
+    settings: Settings = self._settings()
+    self._check_open(settings)
     self._check_request(assets, receiver, deadline)
-    m: Market = self._market()
+    m: Market = self._market(settings.is_shutdown)
     lp_shares: uint256 = self._lp_deposit_shares(m, assets)
     assert lp_shares != 0, "pool: zero shares"
     assert lp_shares >= min_lp_out, "pool: slippage"
 
     self._pull(assets)
-    self.total_assets = m.assets + assets
+    self._store_ledger(m.assets + assets, m.reference_price)
     extcall ILpToken(lp_token).mint(receiver, lp_shares)
     log IPool.LpDeposit(sender=msg.sender, receiver=receiver, assets=assets, lp_shares=lp_shares)
     return lp_shares
@@ -349,14 +375,15 @@ def lp_withdraw(lp_shares: uint256, min_assets_out: uint256, receiver: address, 
     """
     self._check_request(lp_shares, receiver, deadline)
     assert lp_shares <= staticcall ILpToken(lp_token).balanceOf(msg.sender), "pool: withdraw exceeds balance"
-    m: Market = self._market()
+    settings: Settings = self._settings()
+    m: Market = self._market(settings.is_shutdown)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
     assets: uint256 = self._lp_withdraw_assets(m.assets - inverse, lp_shares)
-    assert assets <= self._lp_withdraw_capacity(m.assets - inverse, inverse), "pool: insufficient backing"
+    assert assets <= self._lp_withdraw_capacity(m.assets - inverse, inverse, settings), "pool: insufficient backing"
     assert assets >= min_assets_out, "pool: slippage"
 
     extcall ILpToken(lp_token).burn(msg.sender, lp_shares)
-    self.total_assets = m.assets - assets
+    self._store_ledger(m.assets - assets, m.reference_price)
     self._push(receiver, assets)
     log IPool.LpWithdraw(sender=msg.sender, receiver=receiver, lp_shares=lp_shares, assets=assets)
     return assets
@@ -370,7 +397,7 @@ def preview_lp_deposit(assets: uint256) -> uint256:
     @param assets Collateral paid in.
     @return uint256 LP shares out.
     """
-    return self._lp_deposit_shares(self._market(), assets)
+    return self._lp_deposit_shares(self._live_market(), assets)
 
 
 @external
@@ -382,7 +409,7 @@ def preview_lp_withdraw(lp_shares: uint256) -> uint256:
     @param lp_shares LP shares burned.
     @return uint256 Collateral out.
     """
-    m: Market = self._market()
+    m: Market = self._live_market()
     return self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), lp_shares)
 
 
@@ -393,9 +420,10 @@ def max_lp_withdraw() -> uint256:
     @notice The most collateral LPs together can withdraw now under the backing rule.
     @return uint256 Collateral, in its own decimals.
     """
-    m: Market = self._market()
+    settings: Settings = self._settings()
+    m: Market = self._market(settings.is_shutdown)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    return self._lp_withdraw_capacity(m.assets - inverse, inverse)
+    return self._lp_withdraw_capacity(m.assets - inverse, inverse, settings)
 
 
 # ---------------------------------------------------------------- rebalance
@@ -455,7 +483,7 @@ def nav() -> uint256:
     @notice Live NAV: collateral per whole token, as a WAD of whole collateral units.
     @return uint256 The NAV.
     """
-    return self._market().nav
+    return self._live_market().nav
 
 
 @external
@@ -475,7 +503,7 @@ def inverse_value() -> uint256:
     @notice What all inverse tokens are worth now, rounded up (the pool's obligation).
     @return uint256 Collateral, in its own decimals.
     """
-    m: Market = self._market()
+    m: Market = self._live_market()
     return self._inverse_value(m.supply, m.nav)
 
 
@@ -486,8 +514,119 @@ def lp_value() -> uint256:
     @notice What the LP side owns now: total assets less the inverse value.
     @return uint256 Collateral, in its own decimals.
     """
-    m: Market = self._market()
+    m: Market = self._live_market()
     return m.assets - self._inverse_value(m.supply, m.nav)
+
+
+@external
+@view
+def total_assets() -> uint256:
+    """
+    @notice Collateral the pool accounts for (A). Never read from `balanceOf`,
+            so donations change nothing.
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._ledger_word & _MASK_128
+
+
+@external
+@view
+def reference_price() -> uint256:
+    """
+    @notice Oracle price at the last rebalance (P0), from which the NAV moves.
+    @return uint256 The price, WAD.
+    """
+    return self._ledger_word >> 128
+
+
+@external
+@view
+def last_rebalance() -> uint256:
+    """
+    @notice Timestamp of the last rebalance (or of deployment).
+    @return uint256 Seconds since the epoch.
+    """
+    return self._schedule().last_rebalance
+
+
+@external
+@view
+def interval() -> uint256:
+    """
+    @notice Seconds between scheduled rebalances.
+    @return uint256 Seconds.
+    """
+    return self._schedule().interval
+
+
+@external
+@view
+def threshold() -> uint256:
+    """
+    @notice Price move |P - P0| / P0 that makes a rebalance due.
+    @return uint256 WAD fraction.
+    """
+    return self._schedule().threshold
+
+
+@external
+@view
+def management_fee() -> uint256:
+    """
+    @notice Yearly fee from holders to LPs, accrued at each rebalance.
+    @return uint256 WAD fraction a year.
+    """
+    return self._schedule().management_fee
+
+
+@external
+@view
+def mint_fee() -> uint256:
+    """
+    @notice Fee on mint, a fraction of the collateral paid in; goes to LPs.
+    @return uint256 WAD fraction.
+    """
+    return self._settings().mint_fee
+
+
+@external
+@view
+def redeem_fee() -> uint256:
+    """
+    @notice Fee on redeem, a fraction of the gross payout; goes to LPs.
+    @return uint256 WAD fraction.
+    """
+    return self._settings().redeem_fee
+
+
+@external
+@view
+def min_backing() -> uint256:
+    """
+    @notice LP value required per unit of inverse value after a mint or LP withdrawal.
+    @return uint256 WAD ratio.
+    """
+    return self._settings().min_backing
+
+
+@external
+@view
+def paused() -> bool:
+    """
+    @notice True while mint and LP deposit are stopped.
+    @return bool Whether paused.
+    """
+    return self._settings().paused
+
+
+@external
+@view
+def is_shutdown() -> bool:
+    """
+    @notice True once the owner has shut the market down (irreversible).
+    @return bool Whether shut down.
+    """
+    return self._settings().is_shutdown
 
 
 # ---------------------------------------------------------------- admin
@@ -499,8 +638,10 @@ def pause():
     @notice Stops mint and LP deposit. Redeem, LP withdraw and rebalance stay open.
     """
     assert msg.sender == self.guardian or msg.sender == ownable.owner, "pool: caller is not the guardian"
-    assert not self.paused, "pool: already paused"
-    self.paused = True
+    settings: Settings = self._settings()
+    assert not settings.paused, "pool: already paused"
+    settings.paused = True
+    self._store_settings(settings)
     log IPool.Paused(account=msg.sender)
 
 
@@ -510,8 +651,10 @@ def unpause():
     @notice Lets mint and LP deposit resume (owner only).
     """
     ownable._check_owner()
-    assert self.paused, "pool: not paused"
-    self.paused = False
+    settings: Settings = self._settings()
+    assert settings.paused, "pool: not paused"
+    settings.paused = False
+    self._store_settings(settings)
     log IPool.Unpaused(account=msg.sender)
 
 
@@ -524,18 +667,18 @@ def shutdown():
             rebalance are off.
     """
     ownable._check_owner()
-    assert not self.is_shutdown, "pool: shut down"
-    m: Market = Market(
-        assets=self.total_assets, supply=erc20.totalSupply, price=0, raw_nav=self.reference_nav, nav=0
-    )
+    settings: Settings = self._settings()
+    assert not settings.is_shutdown, "pool: shut down"
+    m: Market = self._market(True)  # priced at the last reference NAV
     valid: bool = False
     valid, m.price = self._try_price()
     if valid:
-        m.raw_nav = self._raw_nav(m.price, self.reference_price, m.raw_nav)
-        self.reference_price = m.price
-    m.nav = self._capped(m)
+        m.raw_nav = self._raw_nav(m.price, m.reference_price, m.raw_nav)
+        m.nav = self._capped(m)
+        self._store_ledger(m.assets, m.price)
     self.reference_nav = m.nav
-    self.is_shutdown = True
+    settings.is_shutdown = True
+    self._store_settings(settings)
     log IPool.Shutdown(account=msg.sender, price=m.price, nav=m.nav)
 
 
@@ -546,7 +689,7 @@ def set_parameters(params: IPool.Parameters):
     @param params The new parameters (all of them).
     """
     ownable._check_owner()
-    assert not self.is_shutdown, "pool: shut down"
+    assert not self._settings().is_shutdown, "pool: shut down"
     self._set_parameters(params)
 
 
@@ -564,10 +707,10 @@ def set_guardian(new_guardian: address):
 
 
 @internal
-@view
-def _check_open():
-    assert not self.paused, "pool: paused"
-    assert not self.is_shutdown, "pool: shut down"
+@pure
+def _check_open(settings: Settings):
+    assert not settings.paused, "pool: paused"
+    assert not settings.is_shutdown, "pool: shut down"
 
 
 @internal
@@ -580,19 +723,31 @@ def _check_request(amount: uint256, receiver: address, deadline: uint256):
 
 @internal
 @view
-def _market() -> Market:
+def _market(is_shutdown: bool) -> Market:
     """
     @dev Reads the state once and prices it; reverts with the oracle's reason
          unless shut down (then the settled NAV stands, no oracle needed).
     """
+    ledger: uint256 = self._ledger_word
     m: Market = Market(
-        assets=self.total_assets, supply=erc20.totalSupply, price=0, raw_nav=self.reference_nav, nav=0
+        assets=ledger & _MASK_128,
+        supply=erc20.totalSupply,
+        reference_price=ledger >> 128,
+        price=0,
+        raw_nav=self.reference_nav,
+        nav=0,
     )
-    if not self.is_shutdown:
+    if not is_shutdown:
         m.price = staticcall IOracle(oracle).price()
-        m.raw_nav = self._raw_nav(m.price, self.reference_price, m.raw_nav)
+        m.raw_nav = self._raw_nav(m.price, m.reference_price, m.raw_nav)
     m.nav = self._capped(m)
     return m
+
+
+@internal
+@view
+def _live_market() -> Market:
+    return self._market(self._settings().is_shutdown)
 
 
 @internal
@@ -648,18 +803,18 @@ def _ceil_div(x: uint256, y: uint256) -> uint256:
 
 @internal
 @view
-def _redeem_amounts(shares: uint256, nav: uint256) -> (uint256, uint256):
+def _redeem_amounts(shares: uint256, nav: uint256, fee_rate: uint256) -> (uint256, uint256):
     """
     @dev Gross payout rounded down, fee rounded up; returns (net, fee).
     """
     gross: uint256 = shares * nav // _VALUE_SCALE
-    fee: uint256 = self._fee(gross, self.redeem_fee)
+    fee: uint256 = self._fee(gross, fee_rate)
     return gross - fee, fee
 
 
 @internal
 @view
-def _mint_capacity(m: Market, fee_rate: uint256) -> uint256:
+def _mint_capacity(m: Market, settings: Settings) -> uint256:
     """
     @dev Largest `a` with (V + fee) * WAD >= b * (I + a - fee), fee = a * f, for LP
          value V, inverse value I, backing b, fee rate f:
@@ -670,7 +825,8 @@ def _mint_capacity(m: Market, fee_rate: uint256) -> uint256:
     """
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
     surplus: uint256 = (m.assets - inverse) * WAD
-    backing: uint256 = self.min_backing
+    backing: uint256 = settings.min_backing
+    fee_rate: uint256 = settings.mint_fee
     required: uint256 = backing * inverse
     if surplus <= required:
         return 0
@@ -679,14 +835,14 @@ def _mint_capacity(m: Market, fee_rate: uint256) -> uint256:
 
 @internal
 @view
-def _lp_withdraw_capacity(lp_value: uint256, inverse: uint256) -> uint256:
+def _lp_withdraw_capacity(lp_value: uint256, inverse: uint256, settings: Settings) -> uint256:
     """
     @dev LP value above `min_backing * inverse`; all of it after shutdown, when
          prices no longer move and holders' claim is fixed.
     """
-    if self.is_shutdown:
+    if settings.is_shutdown:
         return lp_value
-    required: uint256 = self._ceil_div(self.min_backing * inverse, WAD)
+    required: uint256 = self._ceil_div(settings.min_backing * inverse, WAD)
     if lp_value <= required:
         return 0
     return lp_value - required
@@ -722,16 +878,15 @@ def _lp_withdraw_assets(lp_value: uint256, lp_shares: uint256) -> uint256:
 
 @internal
 @view
-def _due_reason(price: uint256) -> uint8:
+def _due_reason(price: uint256, ref_price: uint256, schedule: Schedule) -> uint8:
     """
     @dev Bit set of why a rebalance is due at `price`; 0 when it is not.
     """
     reason: uint8 = 0
-    if block.timestamp >= self.last_rebalance + self.interval:
+    if block.timestamp >= schedule.last_rebalance + schedule.interval:
         reason = constants.REASON_TIME
-    ref_price: uint256 = self.reference_price
     move: uint256 = price - ref_price if price >= ref_price else ref_price - price
-    if move * WAD >= self.threshold * ref_price:
+    if move * WAD >= schedule.threshold * ref_price:
         reason |= constants.REASON_THRESHOLD
     return reason
 
@@ -755,25 +910,26 @@ def _try_price() -> (bool, uint256):
 @internal
 @view
 def _rebalance_due() -> bool:
-    if self.is_shutdown:
+    if self._settings().is_shutdown:
         return False
     valid: bool = False
     price: uint256 = 0
     valid, price = self._try_price()
-    return valid and self._due_reason(price) != 0
+    return valid and self._due_reason(price, self._ledger_word >> 128, self._schedule()) != 0
 
 
 @internal
 def _rebalance() -> uint256:
-    assert not self.is_shutdown, "pool: shut down"
-    m: Market = self._market()
-    reason: uint8 = self._due_reason(m.price)
+    assert not self._settings().is_shutdown, "pool: shut down"
+    m: Market = self._market(False)
+    schedule: Schedule = self._schedule()
+    reason: uint8 = self._due_reason(m.price, m.reference_price, schedule)
     assert reason != 0, "pool: rebalance not due"
 
     # Management fee, pro rata to the time since the last rebalance, rounded
     # against holders; it stays in the pool as LP value.
-    elapsed: uint256 = block.timestamp - self.last_rebalance
-    fee_rate: uint256 = min(self._ceil_div(self.management_fee * elapsed, constants.YEAR), WAD)
+    elapsed: uint256 = block.timestamp - schedule.last_rebalance
+    fee_rate: uint256 = min(self._ceil_div(schedule.management_fee * elapsed, constants.YEAR), WAD)
     new_nav: uint256 = m.nav * (WAD - fee_rate) // WAD
     inverse: uint256 = self._inverse_value(m.supply, new_nav)
     fee_assets: uint256 = self._inverse_value(m.supply, m.nav) - inverse
@@ -781,10 +937,10 @@ def _rebalance() -> uint256:
     # The bounty comes out of LP value, never more than there is.
     bounty: uint256 = min(self.keeper_bounty, m.assets - inverse)
 
-    self.reference_price = m.price
+    self._store_ledger(m.assets - bounty, m.price)
     self.reference_nav = new_nav
-    self.last_rebalance = block.timestamp
-    self.total_assets = m.assets - bounty
+    schedule.last_rebalance = block.timestamp
+    self._store_schedule(schedule)
     self._push(msg.sender, bounty)
     log IPool.Rebalance(
         keeper=msg.sender, reason=reason, price=m.price, nav=new_nav, management_fee=fee_assets, bounty=bounty
@@ -819,13 +975,17 @@ def _set_parameters(params: IPool.Parameters):
     assert params.management_fee <= constants.MAX_MANAGEMENT_FEE, "pool: management fee out of bounds"
     assert params.keeper_bounty <= constants.MAX_KEEPER_BOUNTY_UNITS * _COLLATERAL_UNIT, "pool: keeper bounty out of bounds"
     assert params.min_backing >= constants.MIN_MIN_BACKING and params.min_backing <= constants.MAX_MIN_BACKING, "pool: min backing out of bounds"
-    self.interval = params.interval
-    self.threshold = params.threshold
-    self.mint_fee = params.mint_fee
-    self.redeem_fee = params.redeem_fee
-    self.management_fee = params.management_fee
+    settings: Settings = self._settings()
+    settings.mint_fee = params.mint_fee
+    settings.redeem_fee = params.redeem_fee
+    settings.min_backing = params.min_backing
+    self._store_settings(settings)
+    schedule: Schedule = self._schedule()
+    schedule.interval = params.interval
+    schedule.threshold = params.threshold
+    schedule.management_fee = params.management_fee
+    self._store_schedule(schedule)
     self.keeper_bounty = params.keeper_bounty
-    self.min_backing = params.min_backing
     log IPool.ParametersUpdated(
         interval=params.interval,
         threshold=params.threshold,
@@ -841,3 +1001,60 @@ def _set_parameters(params: IPool.Parameters):
 def _set_guardian(new_guardian: address):
     log IPool.GuardianUpdated(previous_guardian=self.guardian, new_guardian=new_guardian)
     self.guardian = new_guardian
+
+
+# ---------------------------------------------------------------- packed storage
+
+
+@internal
+@view
+def _settings() -> Settings:
+    word: uint256 = self._settings_word
+    return Settings(
+        paused=word & _PAUSED != 0,
+        is_shutdown=word & _SHUT_DOWN != 0,
+        mint_fee=(word >> 8) & _MASK_64,
+        redeem_fee=(word >> 72) & _MASK_64,
+        min_backing=(word >> 136) & _MASK_64,
+    )
+
+
+@internal
+def _store_settings(settings: Settings):
+    # Fees and backing are bounded far below 2**64 by `_set_parameters`.
+    word: uint256 = settings.mint_fee << 8 | settings.redeem_fee << 72 | settings.min_backing << 136
+    if settings.paused:
+        word |= _PAUSED
+    if settings.is_shutdown:
+        word |= _SHUT_DOWN
+    self._settings_word = word
+
+
+@internal
+@view
+def _schedule() -> Schedule:
+    word: uint256 = self._schedule_word
+    return Schedule(
+        last_rebalance=word & _MASK_64,
+        interval=(word >> 64) & _MASK_64,
+        threshold=(word >> 128) & _MASK_64,
+        management_fee=word >> 192,
+    )
+
+
+@internal
+def _store_schedule(schedule: Schedule):
+    # A timestamp fits 64 bits; the parameters are bounded by `_set_parameters`.
+    self._schedule_word = (
+        schedule.last_rebalance
+        | schedule.interval << 64
+        | schedule.threshold << 128
+        | schedule.management_fee << 192
+    )
+
+
+@internal
+def _store_ledger(total_assets: uint256, reference_price: uint256):
+    assert total_assets <= _MASK_128, "pool: assets too large"
+    assert reference_price <= _MASK_128, "pool: price too large"
+    self._ledger_word = total_assets | reference_price << 128

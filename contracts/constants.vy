@@ -17,6 +17,10 @@ YEAR: constant(uint256) = 365 * 86_400
 # Collateral with more decimals than the inverse token cannot be priced exactly.
 MAX_COLLATERAL_DECIMALS: constant(uint8) = 18
 
+# Largest price (WAD) an oracle may report: 1e18 per unit of the underlying. Far
+# above any real market, and it keeps prices within the pool's 128-bit field.
+MAX_PRICE: constant(uint256) = 10**36
+
 # Leverage L (WAD), fixed at deployment.
 MIN_LEVERAGE: constant(uint256) = WAD // 2
 MAX_LEVERAGE: constant(uint256) = 5 * WAD

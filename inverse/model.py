@@ -243,6 +243,12 @@ class PoolModel:
         if now > deadline:
             raise Revert("pool: deadline passed")
 
+    @staticmethod
+    def _check_assets_fit(total_assets: int) -> None:
+        # The pool keeps total assets in 128 bits of a packed storage word.
+        if total_assets >= 2**128:
+            raise Revert("pool: assets too large")
+
     def _check_open(self) -> None:
         if self.paused:
             raise Revert("pool: paused")
@@ -266,6 +272,7 @@ class PoolModel:
             raise Revert("pool: exceeds max mint")
         if shares < min_shares_out:
             raise Revert("pool: slippage")
+        self._check_assets_fit(m.assets + assets)
         self.total_assets = m.assets + assets
         self.balances[receiver] = self.balances.get(receiver, 0) + shares
         return shares, fee
@@ -298,6 +305,7 @@ class PoolModel:
             raise Revert("pool: zero shares")
         if lp_shares < min_lp_out:
             raise Revert("pool: slippage")
+        self._check_assets_fit(m.assets + assets)
         self.total_assets = m.assets + assets
         self.lp_balances[receiver] = self.lp_balances.get(receiver, 0) + lp_shares
         return lp_shares

@@ -36,6 +36,7 @@ from inverse.constants import (
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
     MAX_MIN_BACKING,
+    MAX_PRICE,
     MAX_THRESHOLD,
     MAX_TRADE_FEE,
     MIN_INTERVAL,
@@ -83,6 +84,8 @@ class FeedModel:
             return None, "oracle: feed unavailable"
         if self.answer <= 0:
             return None, "oracle: non-positive price"
+        if self.answer * 10 ** (18 - FEED_DECIMALS) > MAX_PRICE:
+            return None, "oracle: price too large"
         if self.updated_at == 0:
             return None, "oracle: incomplete round"
         if self.updated_at > now:

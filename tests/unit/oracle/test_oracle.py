@@ -3,6 +3,8 @@
 import ape
 import pytest
 
+from inverse.constants import MAX_PRICE
+
 from tests.conftest import INITIAL_PRICE, MAX_AGE, price_wad
 
 ZERO = "0x" + "00" * 20
@@ -24,6 +26,18 @@ def test_price__18_decimal_feed__is_unchanged(create_feed, create_oracle):
 def test_price__non_positive_answer__reverts(oracle, feed, owner, answer):
     feed.set_answer(answer, sender=owner)
     with ape.reverts("oracle: non-positive price"):
+        oracle.price()
+
+
+def test_price__largest_answer__is_accepted_and_one_more_reverts(oracle, feed, owner):
+    largest = MAX_PRICE // 10**10  # the feed has 8 decimals
+    feed.set_answer(largest, sender=owner)
+    assert oracle.price() == MAX_PRICE
+    feed.set_answer(largest + 1, sender=owner)
+    with ape.reverts("oracle: price too large"):
+        oracle.price()
+    feed.set_answer(2**255 - 1, sender=owner)  # would overflow the WAD scaling
+    with ape.reverts("oracle: price too large"):
         oracle.price()
 
 

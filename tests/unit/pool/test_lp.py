@@ -2,7 +2,7 @@ import ape
 import pytest
 
 from inverse.constants import WAD
-from tests.conftest import INITIAL_PRICE, model_of, price_wad
+from tests.conftest import INITIAL_PRICE, fund, model_of, price_wad
 
 USDC = 10**6
 ZERO = "0x" + "00" * 20
@@ -72,6 +72,15 @@ def test_lp_deposit__while_paused__reverts(seeded, pool, guardian, lp, deadline,
     pool.pause(sender=guardian)
     with unchanged("pool: paused"):
         pool.lp_deposit(USDC, 0, lp, deadline, sender=lp)
+
+
+def test_lp_deposit__past_the_128_bit_asset_field__reverts(seeded, pool, collateral, lp, deadline, unchanged):
+    room = 2**128 - 1 - pool.total_assets()
+    fund(collateral, lp, pool, room + 1)
+    with unchanged("pool: assets too large"):
+        pool.lp_deposit(room + 1, 0, lp, deadline, sender=lp)
+    pool.lp_deposit(room, 0, lp, deadline, sender=lp)
+    assert pool.total_assets() == 2**128 - 1
 
 
 @pytest.mark.parametrize(
