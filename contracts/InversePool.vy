@@ -235,6 +235,31 @@ def mint(assets: uint256, min_shares_out: uint256, receiver: address, deadline: 
     @param deadline Last timestamp at which the call may execute.
     @return uint256 The tokens minted.
     """
+    return self._mint_tokens(assets, min_shares_out, receiver, deadline)
+
+
+@external
+def mint_with_permit(
+    assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256, v: uint8, r: bytes32, s: bytes32
+) -> uint256:
+    """
+    @notice `mint` with no approval transaction: first applies the caller's
+            EIP-2612 permit on the collateral for `assets`, valid until `deadline`.
+    @param assets Collateral to pay in.
+    @param min_shares_out Fewest tokens accepted (slippage bound).
+    @param receiver Who gets the tokens.
+    @param deadline Last timestamp at which the call (and the permit) may execute.
+    @param v The permit signature's v.
+    @param r The permit signature's r.
+    @param s The permit signature's s.
+    @return uint256 The tokens minted.
+    """
+    self._permit_collateral(assets, deadline, v, r, s)
+    return self._mint_tokens(assets, min_shares_out, receiver, deadline)
+
+
+@internal
+def _mint_tokens(assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256) -> uint256:
     settings: Settings = self._settings()
     self._check_open(settings)
     self._check_request(assets, receiver, deadline)
@@ -346,6 +371,31 @@ def lp_deposit(assets: uint256, min_lp_out: uint256, receiver: address, deadline
     @param deadline Last timestamp at which the call may execute.
     @return uint256 The LP shares minted.
     """
+    return self._deposit_lp(assets, min_lp_out, receiver, deadline)
+
+
+@external
+def lp_deposit_with_permit(
+    assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256, v: uint8, r: bytes32, s: bytes32
+) -> uint256:
+    """
+    @notice `lp_deposit` with no approval transaction: first applies the caller's
+            EIP-2612 permit on the collateral for `assets`, valid until `deadline`.
+    @param assets Collateral to pay in.
+    @param min_lp_out Fewest LP shares accepted (slippage bound).
+    @param receiver Who gets the LP shares.
+    @param deadline Last timestamp at which the call (and the permit) may execute.
+    @param v The permit signature's v.
+    @param r The permit signature's r.
+    @param s The permit signature's s.
+    @return uint256 The LP shares minted.
+    """
+    self._permit_collateral(assets, deadline, v, r, s)
+    return self._deposit_lp(assets, min_lp_out, receiver, deadline)
+
+
+@internal
+def _deposit_lp(assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256) -> uint256:
     settings: Settings = self._settings()
     self._check_open(settings)
     self._check_request(assets, receiver, deadline)
@@ -958,6 +1008,34 @@ def _pull(assets: uint256):
     assert extcall IERC20(collateral).transferFrom(msg.sender, self, assets, default_return_value=True), "pool: transfer failed"
     balance_after: uint256 = staticcall IERC20(collateral).balanceOf(self)
     assert balance_after - balance_before == assets, "pool: fee-on-transfer collateral"
+
+
+@internal
+def _permit_collateral(assets: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+    """
+    @dev Applies the caller's permit for this pool. A failed permit is ignored if
+         the allowance is there anyway: anyone can submit a signature seen in the
+         mempool first, and that must not block the call. The owner is always
+         the caller, so a token whose `permit` silently does nothing only ever
+         lets the pool spend what the caller approved.
+    """
+    applied: bool = raw_call(
+        collateral,
+        abi_encode(
+            msg.sender,
+            self,
+            assets,
+            deadline,
+            v,
+            r,
+            s,
+            method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"),
+        ),
+        revert_on_failure=False,
+    )
+    if not applied:
+        assert block.timestamp <= deadline, "pool: deadline passed"
+        assert staticcall IERC20(collateral).allowance(msg.sender, self) >= assets, "pool: permit failed"
 
 
 @internal

@@ -8,8 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import yaml
-from ape import Contract, chain, project
+from ape import chain, project
 from ape.api import AccountAPI
+from ape.contracts import ContractInstance
+from ethpm_types import ContractType
 
 from .constants import (
     DEFAULT_SEQUENCER_GRACE,
@@ -186,6 +188,13 @@ _FEED_ABI = _ERC20_ABI + [
 ]
 
 
+def partial_contract(address: str, abi: list[dict]) -> ContractInstance:
+    """A contract object for the few functions in `abi`. Unlike `Contract(address,
+    abi=...)` it leaves ape's contract-type cache alone, which would otherwise
+    decode that address's events and errors with this partial ABI from then on."""
+    return ContractInstance(chain.provider.network.ecosystem.decode_address(address), ContractType(abi=abi))
+
+
 class ConfigError(ValueError):
     """The deployment config cannot work; nothing has been sent."""
 
@@ -223,14 +232,14 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
             raise ConfigError(f"config: no contract at {key} {value} on this network")
         plan[key] = value
     if plan["feed"] != "mock":
-        feed = Contract(plan["feed"], abi=_FEED_ABI)
+        feed = partial_contract(plan["feed"], _FEED_ABI)
         if feed.decimals() > 18:
             raise ConfigError(f"config: feed has {feed.decimals()} decimals; at most 18")
         if feed.latestRoundData()[1] <= 0:
             raise ConfigError("config: feed answers a non-positive price")
     decimals = int(config.get("collateral_decimals", 6))
     if plan["collateral"] != "mock":
-        decimals = Contract(plan["collateral"], abi=_ERC20_ABI).decimals()
+        decimals = partial_contract(plan["collateral"], _ERC20_ABI).decimals()
     if decimals > MAX_COLLATERAL_DECIMALS:
         raise ConfigError(f"config: collateral has {decimals} decimals; at most 18")
     plan["collateral_decimals"] = decimals
@@ -267,7 +276,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
         collateral = deployer.deploy(project.MockCollateral, "Mock USD Coin", "USDC", plan["collateral_decimals"])
         transactions.append(collateral.txn_hash)
     else:
-        collateral = Contract(plan["collateral"], abi=_ERC20_ABI)
+        collateral = partial_contract(plan["collateral"], _ERC20_ABI)
     oracle = deploy_oracle(
         deployer,
         plan["feed"],

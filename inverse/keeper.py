@@ -33,12 +33,13 @@ import threading
 import time
 from pathlib import Path
 
-from ape import Contract, chain, project
+from ape import chain, project
 from ape.exceptions import ApeException, ContractLogicError
 from ape.logging import logger
 from silverback import SilverbackBot
 
 from .constants import WAD
+from .deploy import partial_contract
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
@@ -194,7 +195,7 @@ _DECIMALS_ABI = [
 def _decimals(pool) -> int:
     """The collateral's decimals (read once per pool)."""
     if pool.address not in _decimals_cache:
-        _decimals_cache[pool.address] = Contract(pool.collateral(), abi=_DECIMALS_ABI).decimals()
+        _decimals_cache[pool.address] = partial_contract(pool.collateral(), _DECIMALS_ABI).decimals()
     return _decimals_cache[pool.address]
 
 

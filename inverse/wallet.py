@@ -3,10 +3,12 @@ slippage, approve only what is missing, send."""
 
 from __future__ import annotations
 
-from ape import Contract, chain
-from eth_account import Account
+import click
+from ape import chain
+from eip712.messages import EIP712Domain, EIP712Message
+from eth_pydantic_types import abi
 
-from .deploy import _ERC20_ABI
+from .deploy import _ERC20_ABI, ZERO_ADDRESS, partial_contract
 
 # Default slippage bound on previews: 0.5%.
 DEFAULT_SLIPPAGE_BPS = 50
@@ -31,6 +33,43 @@ _ALLOWANCE_ABI = _ERC20_ABI + [
 ]
 
 
+def _view_fn(name: str, inputs: list, output: str) -> dict:
+    return {
+        "type": "function",
+        "name": name,
+        "stateMutability": "view",
+        "inputs": [{"name": f"arg{i}", "type": kind} for i, kind in enumerate(inputs)],
+        "outputs": [{"name": "", "type": output}],
+    }
+
+
+# What a wallet needs of an EIP-2612 token.
+PERMIT_ABI = [
+    _view_fn("name", [], "string"),
+    _view_fn("version", [], "string"),
+    _view_fn("nonces", ["address"], "uint256"),
+    _view_fn("DOMAIN_SEPARATOR", [], "bytes32"),
+    {
+        "type": "function",
+        "name": "eip712Domain",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [
+            {"name": name, "type": kind}
+            for name, kind in (
+                ("fields", "bytes1"),
+                ("name", "string"),
+                ("version", "string"),
+                ("chainId", "uint256"),
+                ("verifyingContract", "address"),
+                ("salt", "bytes32"),
+                ("extensions", "uint256[]"),
+            )
+        ],
+    },
+]
+
+
 def with_slippage(preview: int, slippage_bps: int) -> int:
     return preview * (10_000 - slippage_bps) // 10_000
 
@@ -42,15 +81,44 @@ def deadline(seconds: int = DEFAULT_DEADLINE_SECONDS) -> int:
 def ensure_allowance(pool, account, assets: int) -> None:
     """Approve the pool for `assets` if the current allowance is short (the ABI
     without a return value also fits USDT-style tokens)."""
-    token = Contract(pool.collateral(), abi=_ALLOWANCE_ABI)
+    token = partial_contract(pool.collateral(), _ALLOWANCE_ABI)
     if token.allowance(account, pool) < assets:
         token.approve(pool, assets, sender=account)
 
 
+def how_to_pay(pool, account, assets: int) -> str:
+    """How `mint` and `lp_deposit` get the pool its collateral: "allowance" (already
+    approved), "permit" (a signature, no extra transaction) or "approve" (an extra
+    transaction first, for collateral without EIP-2612)."""
+    token = partial_contract(pool.collateral(), _ALLOWANCE_ABI)
+    if token.allowance(account, pool) >= assets:
+        return "allowance"
+    return "permit" if permit_domain(token.address) else "approve"
+
+
 def mint(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
-    ensure_allowance(pool, account, assets)
     min_out = with_slippage(pool.preview_mint(assets), slippage_bps)
-    return pool.mint(assets, min_out, receiver or account, deadline(), sender=account)
+    return _pay_in(pool.mint, pool.mint_with_permit, pool, account, assets, min_out, receiver)
+
+
+def lp_deposit(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
+    min_out = with_slippage(pool.preview_lp_deposit(assets), slippage_bps)
+    return _pay_in(pool.lp_deposit, pool.lp_deposit_with_permit, pool, account, assets, min_out, receiver)
+
+
+def _pay_in(plain, with_permit, pool, account, assets: int, min_out: int, receiver):
+    """Sends a mint or LP deposit, with a permit signature when one is needed and
+    the collateral takes it, else after approving what is missing."""
+    until = deadline()
+    receiver = receiver or account
+    way = how_to_pay(pool, account, assets)
+    if way == "permit":
+        collateral = pool.collateral()
+        v, r, s = sign_permit(partial_contract(collateral, PERMIT_ABI), account, pool, assets, until)
+        return with_permit(assets, min_out, receiver, until, v, r, s, sender=account)
+    if way == "approve":
+        ensure_allowance(pool, account, assets)
+    return plain(assets, min_out, receiver, until, sender=account)
 
 
 def redeem(pool, account, shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
@@ -58,50 +126,65 @@ def redeem(pool, account, shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
     return pool.redeem(shares, min_out, receiver or account, deadline(), sender=account)
 
 
-def lp_deposit(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
-    ensure_allowance(pool, account, assets)
-    min_out = with_slippage(pool.preview_lp_deposit(assets), slippage_bps)
-    return pool.lp_deposit(assets, min_out, receiver or account, deadline(), sender=account)
-
-
 def lp_withdraw(pool, account, lp_shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
     min_out = with_slippage(pool.preview_lp_withdraw(lp_shares), slippage_bps)
     return pool.lp_withdraw(lp_shares, min_out, receiver or account, deadline(), sender=account)
 
 
+class Permit(EIP712Message):
+    """EIP-2612 `Permit`: what the owner signs (the domain is the token's own)."""
+
+    owner: abi.address
+    spender: abi.address
+    value: abi.uint256
+    nonce: abi.uint256
+    deadline: abi.uint256
+
+
+def permit_domain(token_address: str) -> EIP712Domain | None:
+    """The token's EIP-712 domain if it takes EIP-2612 permits, else None. The name
+    and version come from ERC-5267 `eip712Domain()` when the token has it, else
+    from `name()` and `version()` (or "1"); either way they must reproduce the
+    token's own `DOMAIN_SEPARATOR()`, so a signature is never made for a domain
+    the token would not accept."""
+    token = partial_contract(token_address, PERMIT_ABI)
+    separator = _view(token.DOMAIN_SEPARATOR)
+    if separator is None or _view(token.nonces, ZERO_ADDRESS) is None:
+        return None
+    declared = _view(token.eip712Domain)
+    if declared is not None:
+        name, version = declared[1], declared[2]
+    else:
+        name, version = _view(token.name), _view(token.version) or "1"
+    domain = EIP712Domain(name=name, version=version, chainId=chain.chain_id, verifyingContract=token_address)
+    return domain if bytes(domain.separator) == bytes(separator) else None
+
+
 def sign_permit(token, owner, spender, value: int, deadline: int) -> tuple[int, bytes, bytes]:
-    """EIP-2612 signature (v, r, s) by a local key (test accounts) for `token.permit`."""
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": name, "type": kind}
-                for name, kind in (
-                    ("name", "string"),
-                    ("version", "string"),
-                    ("chainId", "uint256"),
-                    ("verifyingContract", "address"),
-                )
-            ],
-            "Permit": [
-                {"name": name, "type": kind}
-                for name, kind in (
-                    ("owner", "address"),
-                    ("spender", "address"),
-                    ("value", "uint256"),
-                    ("nonce", "uint256"),
-                    ("deadline", "uint256"),
-                )
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {"name": token.name(), "version": "1", "chainId": chain.chain_id, "verifyingContract": token.address},
-        "message": {
-            "owner": owner.address,
-            "spender": spender.address,
-            "value": value,
-            "nonce": token.nonces(owner),
-            "deadline": deadline,
-        },
-    }
-    signed = Account.sign_typed_data(owner.private_key, full_message=typed)
-    return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+    """EIP-2612 signature (v, r, s) of `owner` letting `spender` take `value` of
+    `token` until `deadline`. Any ape account signs it (a keyfile account shows
+    the domain and fields and asks first)."""
+    domain = permit_domain(token.address)
+    if domain is None:
+        raise ValueError(f"{token.address} takes no EIP-2612 permit")
+    permit = Permit(
+        owner=owner.address,
+        spender=getattr(spender, "address", spender),
+        value=value,
+        nonce=token.nonces(owner),
+        deadline=deadline,
+        eip712_domain=domain,
+    )
+    signature = owner.sign_message(permit)
+    if signature is None:
+        raise click.Abort("permit not signed")
+    # r and s are integers as bytes: a short one is missing leading zeros.
+    return signature.v, bytes(signature.r).rjust(32, b"\0"), bytes(signature.s).rjust(32, b"\0")
+
+
+def _view(method, *args):
+    """A view's answer, or None when the contract has no such function."""
+    try:
+        return method(*args)
+    except Exception:  # a revert, no code, an empty or undecodable answer: all mean "not there"
+        return None

@@ -27,7 +27,7 @@ UNAVOIDABLE = ("intrinsic", "call: oracle.price", "call: collateral.transfer", "
 
 
 def measure() -> tuple[dict, dict, dict]:
-    owner, keeper, lp, holder, other = accounts.test_accounts[:5]
+    owner, keeper, lp, holder, other, signer = accounts.test_accounts[:6]
     system = deploy_mock_system(owner, leverages=(1,))
     pool, feed, usdc = next(iter(system.pools.values())), system.feed, system.collateral
     vault = owner.deploy(project.BenchVault, usdc)
@@ -43,6 +43,16 @@ def measure() -> tuple[dict, dict, dict]:
     ours["mint (first, new holder)"] = pool.mint(1_000 * USDC, 0, holder, far, sender=holder).gas_used
     receipts["mint (repeat)"] = pool.mint(1_000 * USDC, 0, holder, far, sender=holder)
     ours["mint (repeat)"] = receipts["mint (repeat)"].gas_used
+    # A holder who approves nothing: one transaction with a permit, against approve + mint.
+    usdc.mint(signer, 10**12, sender=signer)
+    for _ in range(2):  # measure the second: the first also starts the signer's nonce
+        v, r, s = sign_permit(usdc, signer, pool, 1_000 * USDC, far)
+        gas = pool.mint_with_permit(1_000 * USDC, 0, signer, far, v, r, s, sender=signer).gas_used
+    ours["mint_with_permit (repeat, no approval)"] = gas
+    ours["approve + mint (repeat)"] = (
+        usdc.approve(pool, 1_000 * USDC, sender=signer).gas_used
+        + pool.mint(1_000 * USDC, 0, signer, far, sender=signer).gas_used
+    )
     receipts["redeem (partial)"] = pool.redeem(10**20, 0, holder, far, sender=holder)
     ours["redeem (partial)"] = receipts["redeem (partial)"].gas_used
     pool.transfer(other, 10**18, sender=holder)  # the receiver now holds some, as the anchor's does

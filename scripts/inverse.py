@@ -15,12 +15,12 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
-from ape import Contract, project
+from ape import project
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.exceptions import ContractLogicError
 
 from inverse import wallet
-from inverse.deploy import _ERC20_ABI, manifest_path
+from inverse.deploy import _ERC20_ABI, manifest_path, partial_contract
 from inverse.status import fmt_units, fmt_wad, format_status, read_status
 
 # Reverts in plain words; anything else is shown as the contract said it.
@@ -35,6 +35,14 @@ EXPLANATIONS = {
     "pool: rebalance not due": "nothing to do: the pool is not due for a rebalance",
     "oracle: stale price": "the price feed has not updated recently; try again once it does",
     "oracle: sequencer down": "the L2 sequencer is down; prices cannot be trusted until it is back",
+    "pool: permit failed": "the collateral did not accept the permit signature and the pool is not approved",
+}
+
+# How the pool gets the collateral for a mint or LP deposit (`wallet.how_to_pay`).
+PAYMENT = {
+    "allowance": "Collateral: already approved.",
+    "permit": "Collateral: by a permit signature (you sign it next), no approval transaction.",
+    "approve": "Collateral: this token takes no permit, so an approval for this amount is sent first.",
 }
 
 
@@ -89,9 +97,9 @@ def send(description: str, action, yes: bool):
 
 
 def collateral_of(pool):
-    return Contract(
+    return partial_contract(
         pool.collateral(),
-        abi=_ERC20_ABI
+        _ERC20_ABI
         + [
             {
                 "type": "function",
@@ -148,7 +156,8 @@ def mint(network, account, manifest, market, pool_address, slippage, yes, amount
     bps = int(slippage * 100)
     send(
         f"Mint: pay {fmt_units(assets, decimals)}, receive about {fmt_wad(preview, 6)} {pool.symbol()} "
-        f"(at least {fmt_wad(wallet.with_slippage(preview, bps), 6)}); NAV {fmt_wad(pool.nav(), 6)}.",
+        f"(at least {fmt_wad(wallet.with_slippage(preview, bps), 6)}); NAV {fmt_wad(pool.nav(), 6)}.\n"
+        + PAYMENT[wallet.how_to_pay(pool, account, assets)],
         lambda: wallet.mint(pool, account, assets, bps),
         yes,
     )
@@ -188,7 +197,8 @@ def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, 
     bps = int(slippage * 100)
     send(
         f"LP deposit: pay {fmt_units(assets, decimals)}, receive about {fmt_wad(preview, 6)} LP shares "
-        f"(at least {fmt_wad(wallet.with_slippage(preview, bps), 6)}).",
+        f"(at least {fmt_wad(wallet.with_slippage(preview, bps), 6)}).\n"
+        + PAYMENT[wallet.how_to_pay(pool, account, assets)],
         lambda: wallet.lp_deposit(pool, account, assets, bps),
         yes,
     )

@@ -55,6 +55,8 @@ def test_cli__lp_deposit_mint_status_redeem_withdraw(world):
     run, manifest, user, project = world["run"], world["manifest"], world["user"], world["project"]
     pool = project.InversePool.at(manifest["markets"][0]["pool"])
 
+    collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
+
     result = run("lp-deposit", "50000", "--yes")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LP deposit: pay 50,000.00" in result.stdout
@@ -63,6 +65,10 @@ def test_cli__lp_deposit_mint_status_redeem_withdraw(world):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "at least" in result.stdout  # the slippage bound is shown
     assert pool.balanceOf(user) == 999 * 10**18
+    # The mock collateral takes EIP-2612 permits: two signatures, no approval transaction.
+    assert "by a permit signature" in result.stdout
+    assert collateral.nonces(user) == 2
+    assert collateral.allowance(user, pool) == 0
 
     result = run("status")
     assert result.returncode == 0, result.stderr[-2000:]

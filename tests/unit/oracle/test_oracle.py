@@ -4,7 +4,6 @@ import ape
 import pytest
 
 from inverse.constants import MAX_PRICE
-
 from tests.conftest import INITIAL_PRICE, MAX_AGE, price_wad
 
 ZERO = "0x" + "00" * 20
