@@ -97,13 +97,15 @@ _COLLATERAL_UNIT: immutable(uint256)
 # word, packed by hand and decoded once per call:
 #
 #   _ledger_word    total_assets (bits 0-127), reference_price (128-255)
-#   _settings_word  paused (bit 0), is_shutdown (bit 1), mint_fee (bits 8-71),
-#                   redeem_fee (72-135), min_backing (136-199)
+#   _settings_word  paused (bit 0), is_shutdown (bit 1), mint_fee (bits 8-63),
+#                   redeem_fee (64-119), min_backing (120-183),
+#                   keeper_bounty (184-255)
 #   _schedule_word  last_rebalance (bits 0-63), interval (64-127),
 #                   threshold (128-191), management_fee (192-255)
 #
-# Each bounded parameter fits its 64 bits (the largest, min_backing, is at most
-# 5e18 < 1.8e19); total_assets and reference_price are checked against 128 bits
+# Each parameter's bound fits its field: trade fees <= 1e16 < 2**56, min_backing
+# <= 5e18 < 2**64, keeper_bounty <= 100 units of 18 decimals < 2**72, the rest
+# far below 2**64. total_assets and reference_price are checked against 128 bits
 # when written. Each has a getter of its own name below.
 
 _ledger_word: uint256
@@ -114,12 +116,10 @@ _schedule_word: uint256
 # the settled NAV. A word of its own: repeated gains can grow it past 128 bits.
 reference_nav: public(uint256)
 
-# Collateral paid from LP value to whoever rebalances (up to 100 units: 67 bits).
-keeper_bounty: public(uint256)
-
 # May pause (not unpause): a fast-response key for new risk only.
 guardian: public(address)
 
+_MASK_56: constant(uint256) = 2**56 - 1
 _MASK_64: constant(uint256) = 2**64 - 1
 _MASK_128: constant(uint256) = 2**128 - 1
 _PAUSED: constant(uint256) = 1
@@ -138,6 +138,8 @@ struct Settings:
     redeem_fee: uint256
     # Required LP value per unit of inverse value (WAD) after a mint or LP withdrawal.
     min_backing: uint256
+    # Collateral paid from LP value to whoever rebalances.
+    keeper_bounty: uint256
 
 
 # `_schedule_word`, decoded: what a rebalance checks and updates.
@@ -661,6 +663,16 @@ def min_backing() -> uint256:
 
 @external
 @view
+def keeper_bounty() -> uint256:
+    """
+    @notice Collateral paid from LP value to whoever rebalances.
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._settings().keeper_bounty
+
+
+@external
+@view
 def paused() -> bool:
     """
     @notice True while mint and LP deposit are stopped.
@@ -970,7 +982,8 @@ def _rebalance_due() -> bool:
 
 @internal
 def _rebalance() -> uint256:
-    assert not self._settings().is_shutdown, "pool: shut down"
+    settings: Settings = self._settings()
+    assert not settings.is_shutdown, "pool: shut down"
     m: Market = self._market(False)
     schedule: Schedule = self._schedule()
     reason: uint8 = self._due_reason(m.price, m.reference_price, schedule)
@@ -985,7 +998,7 @@ def _rebalance() -> uint256:
     fee_assets: uint256 = self._inverse_value(m.supply, m.nav) - inverse
 
     # The bounty comes out of LP value, never more than there is.
-    bounty: uint256 = min(self.keeper_bounty, m.assets - inverse)
+    bounty: uint256 = min(settings.keeper_bounty, m.assets - inverse)
 
     self._store_ledger(m.assets - bounty, m.price)
     self.reference_nav = new_nav
@@ -1057,13 +1070,13 @@ def _set_parameters(params: IPool.Parameters):
     settings.mint_fee = params.mint_fee
     settings.redeem_fee = params.redeem_fee
     settings.min_backing = params.min_backing
+    settings.keeper_bounty = params.keeper_bounty
     self._store_settings(settings)
     schedule: Schedule = self._schedule()
     schedule.interval = params.interval
     schedule.threshold = params.threshold
     schedule.management_fee = params.management_fee
     self._store_schedule(schedule)
-    self.keeper_bounty = params.keeper_bounty
     log IPool.ParametersUpdated(
         interval=params.interval,
         threshold=params.threshold,
@@ -1091,16 +1104,22 @@ def _settings() -> Settings:
     return Settings(
         paused=word & _PAUSED != 0,
         is_shutdown=word & _SHUT_DOWN != 0,
-        mint_fee=(word >> 8) & _MASK_64,
-        redeem_fee=(word >> 72) & _MASK_64,
-        min_backing=(word >> 136) & _MASK_64,
+        mint_fee=(word >> 8) & _MASK_56,
+        redeem_fee=(word >> 64) & _MASK_56,
+        min_backing=(word >> 120) & _MASK_64,
+        keeper_bounty=word >> 184,
     )
 
 
 @internal
 def _store_settings(settings: Settings):
-    # Fees and backing are bounded far below 2**64 by `_set_parameters`.
-    word: uint256 = settings.mint_fee << 8 | settings.redeem_fee << 72 | settings.min_backing << 136
+    # Each field is bounded by `_set_parameters` to fit (see the layout above).
+    word: uint256 = (
+        settings.mint_fee << 8
+        | settings.redeem_fee << 64
+        | settings.min_backing << 120
+        | settings.keeper_bounty << 184
+    )
     if settings.paused:
         word |= _PAUSED
     if settings.is_shutdown:

@@ -155,5 +155,16 @@ def cli(output):
         "pays: the transaction, the oracle read, the collateral transfer, the state writes and the events.\n"
         "The oracle here reads the mock feed, whose storage layout costs more than a Chainlink proxy's.\n\n"
         + split
-        + "\n"
+        + "\n\n"
+        "What is above the bound:\n\n"
+        "* Cold reads. The pool keeps what one operation reads together in shared words (ledger: total\n"
+        "  assets and reference price; settings: flags, fees, backing, bounty; schedule: last rebalance,\n"
+        "  interval, threshold, management fee), so a mint reads five slots: the settings, the ledger,\n"
+        "  the reference NAV, the token supply and the receiver's balance. The last three of those are\n"
+        "  also written, and a write to a slot not yet read would pay the same 2,100 cold surcharge, so\n"
+        "  only the settings and reference NAV reads are really extra. The reference NAV keeps a word\n"
+        "  of its own because repeated gains can grow it past any narrower field.\n"
+        "* The fee-on-transfer check (SPEC 7): `balanceOf` before and after `transferFrom`. Most of the\n"
+        "  first call's cost is the cold access to the token that `transferFrom` would otherwise pay.\n"
+        "* Computation: calldata decoding, checked arithmetic of the NAV, fee and backing rule.\n"
     )

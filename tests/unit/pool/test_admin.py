@@ -13,6 +13,7 @@ from inverse.constants import (
     MIN_THRESHOLD,
     WAD,
 )
+from inverse.deploy import deploy_pool
 from inverse.status import read_parameters
 from tests.conftest import INITIAL_PRICE, price_wad
 
@@ -152,6 +153,45 @@ def test_set_parameters__within_bounds__updates_and_emits(pool, owner):
 def test_set_parameters__out_of_bounds__reverts(pool, owner, unchanged, change, reason):
     with unchanged(reason):
         pool.set_parameters(params_of(pool, **change), sender=owner)
+
+
+@pytest.mark.parametrize("paused", [False, True])
+def test_set_parameters__every_bound__survives_the_packed_storage(
+    accounts, project, lp_blueprint, oracle, guardian, paused
+):
+    # 18 decimals: the largest keeper bounty the bounds allow (100 * 1e18). A deployer
+    # of its own, as ape caches contract types by address (see the fuzz suite).
+    owner = accounts[9]
+    collateral = owner.deploy(project.MockCollateral, "Mock DAI", "DAI", 18)
+    pool = deploy_pool(
+        owner, collateral=collateral, oracle=oracle, leverage=WAD, lp_blueprint=lp_blueprint, guardian=guardian.address
+    )
+    if paused:
+        pool.pause(sender=guardian)
+    highest = {
+        "interval": MAX_INTERVAL,
+        "threshold": MAX_THRESHOLD,
+        "mint_fee": MAX_TRADE_FEE,
+        "redeem_fee": MAX_TRADE_FEE,
+        "management_fee": MAX_MANAGEMENT_FEE,
+        "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * 10**18,
+        "min_backing": MAX_MIN_BACKING,
+    }
+    lowest = {
+        "interval": MIN_INTERVAL,
+        "threshold": MIN_THRESHOLD,
+        "mint_fee": 0,
+        "redeem_fee": 0,
+        "management_fee": 0,
+        "keeper_bounty": 0,
+        "min_backing": MIN_MIN_BACKING,
+    }
+    last_rebalance, reference_price = pool.last_rebalance(), pool.reference_price()
+    for params in (highest, lowest, highest):
+        pool.set_parameters(params, sender=owner)
+        assert read_parameters(pool) == params
+        assert (pool.paused(), pool.is_shutdown()) == (paused, False)
+        assert (pool.last_rebalance(), pool.reference_price()) == (last_rebalance, reference_price)
 
 
 def test_set_parameters__by_non_owner__reverts(pool, guardian, unchanged):
