@@ -61,10 +61,12 @@ class System:
     sequencer_feed: object | None = None
 
 
-def deploy_lp_blueprint(deployer: AccountAPI, **tx) -> str:
-    """An EIP-5202 blueprint of the LP token; every pool creates its LP token from it."""
-    receipt = deployer.declare(project.LpToken, **tx)
-    return receipt.contract_address
+def deploy_lp_blueprint(deployer: AccountAPI, **tx):
+    """An EIP-5202 blueprint of the LP token; every pool creates its LP token from it.
+    Returns the receipt (`contract_address` is the blueprint)."""
+    # ape's `declare` leaves the sender out of the transaction; a live network's gas
+    # estimate then runs from the zero address and fails for lack of funds.
+    return deployer.declare(project.LpToken, sender=deployer, **tx)
 
 
 def deploy_oracle(
@@ -140,7 +142,7 @@ def deploy_mock_system(
         sequencer.address if sequencer else ZERO_ADDRESS,
         DEFAULT_SEQUENCER_GRACE if sequencer else 0,
     )
-    blueprint = deploy_lp_blueprint(deployer)
+    blueprint = deploy_lp_blueprint(deployer).contract_address
     system = System(feed=feed, oracle=oracle, collateral=collateral, lp_blueprint=blueprint, sequencer_feed=sequencer)
     for lev in leverages:
         lev_wad = leverage_wad(lev)
@@ -285,7 +287,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
         plan["grace_period"] if plan["sequencer_feed"] != ZERO_ADDRESS else 0,
     )
     transactions.append(oracle.txn_hash)
-    blueprint_receipt = deployer.declare(project.LpToken)
+    blueprint_receipt = deploy_lp_blueprint(deployer)
     transactions.append(blueprint_receipt.txn_hash)
     contracts |= {
         "feed": plan["feed"],

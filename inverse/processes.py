@@ -23,14 +23,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class AnvilNode:
-    """`anvil` on a fixed port, auto-mining, dumping its state on exit so a restart
-    resumes the same chain."""
+# The chain id ape expects of each network it is given by URL.
+CHAIN_IDS = {"local": 1337, "sepolia": 11_155_111}
 
-    def __init__(self, workdir: Path):
+
+class AnvilNode:
+    """`anvil` on a fixed port, dumping its state on exit so a restart resumes the
+    same chain. It mines on each transaction, or every `block_time` seconds; with
+    `network="sepolia"` it stands in for Sepolia (its chain id) in a rehearsal."""
+
+    def __init__(self, workdir: Path, network: str = "local", block_time: float | None = None):
         self.port = free_port()
         self.state = workdir / "anvil-state.json"
         self.log = workdir / "anvil.log"
+        self.network = network
+        self.block_time = block_time
         self.process = None
 
     def __enter__(self):
@@ -44,8 +51,12 @@ class AnvilNode:
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def network_choice(self) -> str:
+        """What `--network` takes to reach this node."""
+        return f"ethereum:{self.network}:{self.uri}"
+
     def start(self):
-        # Chain id 1337: what ape expects of an `ethereum:local` network given by URL.
         command = [
             "anvil",
             "--port",
@@ -55,8 +66,10 @@ class AnvilNode:
             "--hardfork",
             "prague",
             "--chain-id",
-            "1337",
+            str(CHAIN_IDS[self.network]),
         ]
+        if self.block_time:
+            command += ["--block-time", str(self.block_time)]
         with open(self.log, "a") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + 30
@@ -82,7 +95,8 @@ class AnvilNode:
 class KeeperBot:
     """The keeper, started exactly as the README says, logging to a file."""
 
-    def __init__(self, workdir: Path, node: AnvilNode, pools: list[str], account: str = "TEST::2", env=None):
+    def __init__(self, workdir: Path, node: AnvilNode, pools: list[str] | None, account: str = "TEST::2", env=None):
+        """Watches `pools`, or (None) those of the manifest named by INVERSE_MANIFEST in `env`."""
         self.log = workdir / "keeper.log"
         self.command = [
             str(BIN / "silverback"),
@@ -90,7 +104,7 @@ class KeeperBot:
             "--runner",
             "inverse.runner:ResilientRunner",
             "--network",
-            f"ethereum:local:{node.uri}",
+            node.network_choice,
             "--account",
             account,
             # Last: silverback imports the bot while parsing, and it needs the network by then.
@@ -100,15 +114,9 @@ class KeeperBot:
         # .silverback-sessions/); a fresh chain needs a fresh name, or the bot would
         # wait for a block number the new chain has not reached.
         self.name = f"keeper-{workdir.name}"
-        self.env = (
-            os.environ
-            | {
-                "INVERSE_POOLS": ",".join(pools),
-                "PYTHONUNBUFFERED": "1",
-                "SILVERBACK_BOT_NAME": self.name,
-            }
-            | (env or {})
-        )
+        self.env = os.environ | {"PYTHONUNBUFFERED": "1", "SILVERBACK_BOT_NAME": self.name} | (env or {})
+        if pools is not None:
+            self.env["INVERSE_POOLS"] = ",".join(pools)
         self.process = None
 
     def start(self):

@@ -99,7 +99,7 @@ def wait_for_keeper(fast: FastChain, timeout: float = 30) -> None:
 def cli(days, seed, plot_path):
     """Replay a seeded price path through -1x and -3x markets with the keeper bot running."""
     workdir = Path(tempfile.mkdtemp(prefix="inverse-demo-"))
-    with AnvilNode(workdir) as node, networks.parse_network_choice(f"ethereum:local:{node.uri}"):
+    with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
         ok = run(node, workdir, days, seed, Path(plot_path))
     sys.exit(0 if ok else 1)
 

@@ -3,6 +3,8 @@
 ape run deploy --network ethereum:sepolia:node --account <alias>
 """
 
+from pathlib import Path
+
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
@@ -20,11 +22,12 @@ from inverse.deploy import (
 @click.command(cls=ConnectedProviderCommand)
 @account_option()
 @click.option("--config", "config_path", default=CONFIG_PATH, show_default=True, help="Deployment config file.")
+@click.option("--manifest", "manifest_file", help="Where to write the manifest (default: deployments/<network>.json).")
 @click.option("--force", is_flag=True, help="Replace an existing manifest for this network.")
-def cli(network, account, config_path, force):
+def cli(network, account, config_path, manifest_file, force):
     """Deploy inverse-token markets as the config says, then write deployments/<network>.json."""
     name = network.name
-    path = manifest_path(name)
+    path = Path(manifest_file) if manifest_file else manifest_path(name)
     try:
         if path.exists() and not force:
             raise ConfigError(f"{path} exists: pass --force to replace it")

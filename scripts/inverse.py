@@ -15,8 +15,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
-from ape import project
+from ape import chain, project
 from ape.cli import ConnectedProviderCommand, account_option
+from ape.contracts import ContractInstance
 from ape.exceptions import ContractLogicError
 
 from inverse import wallet
@@ -60,15 +61,25 @@ def write_options(command):
 
 
 def load_pool(network, manifest, market, pool_address):
-    if pool_address:
-        return project.InversePool.at(pool_address)
+    return _pool_at(pool_address) if pool_address else _pool_at(_manifest_pool(network, manifest, market))
+
+
+def _manifest_pool(network, manifest, market) -> str:
     path = Path(manifest) if manifest else manifest_path(network.name)
     if not path.exists():
         raise click.ClickException(f"no manifest at {path}: deploy first, or pass --pool")
     for entry in json.loads(path.read_text())["markets"]:
         if entry["leverage"] == market:
-            return project.InversePool.at(entry["pool"])
+            return entry["pool"]
     raise click.ClickException(f"no -{market}x market in {path}")
+
+
+def _pool_at(address: str):
+    if not chain.provider.get_code(address):
+        raise click.ClickException(f"no contract at {address} on this network")
+    # Not `.at()`: on a live network ape would remember the pool's type for that
+    # address on disk, even for a mistyped one.
+    return ContractInstance(chain.provider.network.ecosystem.decode_address(address), project.InversePool.contract_type)
 
 
 def parse_amount(text: str, decimals: int, available: int) -> int:

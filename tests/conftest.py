@@ -117,7 +117,7 @@ def create_oracle(owner):
 
 @pytest.fixture(scope="session")
 def lp_blueprint(owner):
-    return deploy_lp_blueprint(owner)
+    return deploy_lp_blueprint(owner).contract_address
 
 
 @pytest.fixture(scope="session")

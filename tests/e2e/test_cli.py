@@ -20,7 +20,7 @@ def world(tmp_path_factory, accounts):
     node = AnvilNode(workdir)
     node.start()
     try:
-        with networks.parse_network_choice(f"ethereum:local:{node.uri}"):
+        with networks.parse_network_choice(node.network_choice):
             owner, user = accounts[0], accounts[4]
             manifest = deploy_plan(
                 owner, plan_deployment(load_config(ROOT / "deployments/config.yaml", "local"), True), "ethereum:local"
@@ -38,7 +38,7 @@ def world(tmp_path_factory, accounts):
                     "inverse",
                     *args,
                     "--network",
-                    f"ethereum:local:{node.uri}",
+                    node.network_choice,
                     "--account",
                     "TEST::4",
                     "--manifest",
@@ -103,3 +103,9 @@ def test_cli__revert_is_explained_in_plain_words(world):
     result = run("rebalance", "--yes")
     assert result.returncode != 0
     assert "not due" in result.stderr + result.stdout
+
+
+def test_cli__pool_address_without_a_contract__is_refused(world):
+    result = world["run"]("status", "--pool", "0x000000000000000000000000000000000000dEaD")
+    assert result.returncode != 0
+    assert "no contract at 0x000000000000000000000000000000000000dEaD" in result.stderr + result.stdout

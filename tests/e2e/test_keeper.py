@@ -22,7 +22,7 @@ def keeper_world(tmp_path, accounts, env=None):
     node.start()
     bot = None
     try:
-        with networks.parse_network_choice(f"ethereum:local:{node.uri}"):
+        with networks.parse_network_choice(node.network_choice):
             owner, keeper, lp, minter = accounts[0], accounts[2], accounts[3], accounts[4]
             system = deploy_mock_system(owner, leverages=(1,))
             pool = next(iter(system.pools.values()))
