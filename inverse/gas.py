@@ -57,6 +57,18 @@ def intrinsic_gas(calldata: bytes) -> int:
     return 21_000 + sum(4 if byte == 0 else 16 for byte in calldata)
 
 
+def call_labels(contracts: dict) -> tuple[dict[str, str], dict[bytes, str]]:
+    """From {"label": ape contract}: names by lowercase address and function names
+    by selector, to label the external calls of a `breakdown`."""
+    names = {contract.address.lower(): label for label, contract in contracts.items()}
+    selectors = {
+        bytes.fromhex(selector[2:]): signature.split("(")[0]
+        for contract in contracts.values()
+        for signature, selector in contract.contract_type.method_identifiers.items()
+    }
+    return names, selectors
+
+
 def breakdown(web3, tx_hash: str, names: dict[str, str], selectors: dict[bytes, str]) -> Breakdown:
     """Splits the gas of `tx_hash`. `names` labels addresses (lowercase hex),
     `selectors` labels 4-byte function selectors, for the external calls."""

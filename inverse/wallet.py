@@ -1,5 +1,6 @@
 """What a holder or LP does, as the CLI and the demo both do it: preview, bound the
-slippage, approve only what is missing, send."""
+slippage, pay by permit where the collateral takes one (else approve only what is
+missing), send."""
 
 from __future__ import annotations
 
@@ -15,23 +16,6 @@ DEFAULT_SLIPPAGE_BPS = 50
 # Default time a signed transaction stays valid.
 DEFAULT_DEADLINE_SECONDS = 20 * 60
 
-_ALLOWANCE_ABI = _ERC20_ABI + [
-    {
-        "type": "function",
-        "name": "allowance",
-        "stateMutability": "view",
-        "inputs": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "approve",
-        "stateMutability": "nonpayable",
-        "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
-        "outputs": [],
-    },
-]
-
 
 def _view_fn(name: str, inputs: list, output: str) -> dict:
     return {
@@ -42,6 +26,18 @@ def _view_fn(name: str, inputs: list, output: str) -> dict:
         "outputs": [{"name": "", "type": output}],
     }
 
+
+_ALLOWANCE_ABI = _ERC20_ABI + [
+    _view_fn("allowance", ["address", "address"], "uint256"),
+    {
+        # No return value in the ABI: it also fits USDT-style tokens.
+        "type": "function",
+        "name": "approve",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
+        "outputs": [],
+    },
+]
 
 # What a wallet needs of an EIP-2612 token.
 PERMIT_ABI = [
@@ -79,8 +75,7 @@ def deadline(seconds: int = DEFAULT_DEADLINE_SECONDS) -> int:
 
 
 def ensure_allowance(pool, account, assets: int) -> None:
-    """Approve the pool for `assets` if the current allowance is short (the ABI
-    without a return value also fits USDT-style tokens)."""
+    """Approve the pool for `assets` if the current allowance is short."""
     token = partial_contract(pool.collateral(), _ALLOWANCE_ABI)
     if token.allowance(account, pool) < assets:
         token.approve(pool, assets, sender=account)
@@ -113,8 +108,7 @@ def _pay_in(plain, with_permit, pool, account, assets: int, min_out: int, receiv
     receiver = receiver or account
     way = how_to_pay(pool, account, assets)
     if way == "permit":
-        collateral = pool.collateral()
-        v, r, s = sign_permit(partial_contract(collateral, PERMIT_ABI), account, pool, assets, until)
+        v, r, s = sign_permit(partial_contract(pool.collateral(), PERMIT_ABI), account, pool, assets, until)
         return with_permit(assets, min_out, receiver, until, v, r, s, sender=account)
     if way == "approve":
         ensure_allowance(pool, account, assets)

@@ -12,7 +12,7 @@ from ape import accounts, chain, project
 from ape.cli import ConnectedProviderCommand
 
 from inverse.deploy import deploy_mock_system
-from inverse.gas import breakdown
+from inverse.gas import breakdown, call_labels
 from inverse.wallet import sign_permit
 
 USDC = 10**6
@@ -70,13 +70,9 @@ def measure() -> tuple[dict, dict, dict]:
     ours["lp_withdraw"] = pool.lp_withdraw(10**20, 0, lp, far, sender=lp).gas_used
     ours["redeem (full)"] = pool.redeem(pool.balanceOf(holder), 0, holder, far, sender=holder).gas_used
 
-    labels = {"oracle": system.oracle, "collateral": usdc, "lp_token": project.LpToken.at(pool.lp_token())}
-    names = {contract.address.lower(): label for label, contract in labels.items()}
-    selectors = {
-        bytes.fromhex(selector[2:]): signature.split("(")[0]
-        for contract in labels.values()
-        for signature, selector in contract.contract_type.method_identifiers.items()
-    }
+    names, selectors = call_labels(
+        {"oracle": system.oracle, "collateral": usdc, "lp_token": project.LpToken.at(pool.lp_token())}
+    )
     web3 = chain.provider.web3
     parts = {name: breakdown(web3, receipts[name].txn_hash, names, selectors) for name in TRACED}
 

@@ -1,16 +1,10 @@
 """The trace split behind `make bench` (inverse/gas.py) against what the EVM charges."""
 
-from inverse.gas import breakdown, intrinsic_gas
+from inverse.gas import breakdown, call_labels, intrinsic_gas
 
 
 def _split(chain, receipt, labels):
-    names = {contract.address.lower(): label for label, contract in labels.items()}
-    selectors = {
-        bytes.fromhex(selector[2:]): signature.split("(")[0]
-        for contract in labels.values()
-        for signature, selector in contract.contract_type.method_identifiers.items()
-    }
-    return breakdown(chain.provider.web3, receipt.txn_hash, names, selectors)
+    return breakdown(chain.provider.web3, receipt.txn_hash, *call_labels(labels))
 
 
 def test_breakdown__mint__parts_sum_to_the_receipt_and_name_every_call(
