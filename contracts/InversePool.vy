@@ -18,7 +18,8 @@
         plain ERC-20 (fee-on-transfer tokens are refused by balance checks). The
         owner sets bounded parameters and can shut down; the guardian can pause
         new risk. Neither can move user funds. Assets are tracked internally, so
-        donations change nothing.
+        donations change nothing. The `*_with_permit` functions apply only the
+        caller's own permit on the collateral.
 @custom:kill `pause` (guardian or owner) stops mint and LP deposit while redeem,
         LP withdraw and rebalance stay open. `shutdown` (owner, irreversible)
         settles the NAV once; afterwards holders and LPs exit without the oracle.
