@@ -149,7 +149,7 @@ def cli(output):
         "events and lock by opcode; each external call by all the gas it took (access, the callee's\n"
         "execution); intrinsic gas and the refund from the receipt. The bold rows are what any design\n"
         "pays: the transaction, the oracle read, the collateral transfer, the state writes and the events.\n"
-        "The oracle here reads the mock feed, whose storage layout costs more than a Chainlink proxy's.\n\n"
+        "The oracle here reads the mock feed (five cold slots); a real Chainlink proxy costs somewhat differently.\n\n"
         + split
         + "\n\n"
         "What is above the bound:\n\n"
