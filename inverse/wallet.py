@@ -74,21 +74,19 @@ def deadline(seconds: int = DEFAULT_DEADLINE_SECONDS) -> int:
     return chain.blocks.head.timestamp + seconds
 
 
-def ensure_allowance(pool, account, assets: int) -> None:
-    """Approve the pool for `assets` if the current allowance is short."""
-    token = partial_contract(pool.collateral(), _ALLOWANCE_ABI)
-    if token.allowance(account, pool) < assets:
-        token.approve(pool, assets, sender=account)
-
-
 def how_to_pay(pool, account, assets: int) -> str:
     """How `mint` and `lp_deposit` get the pool its collateral: "allowance" (already
     approved), "permit" (a signature, no extra transaction) or "approve" (an extra
     transaction first, for collateral without EIP-2612)."""
-    token = partial_contract(pool.collateral(), _ALLOWANCE_ABI)
-    if token.allowance(account, pool) >= assets:
-        return "allowance"
-    return "permit" if permit_domain(token.address) else "approve"
+    return _payment(pool.collateral(), pool, account, assets)[0]
+
+
+def _payment(collateral: str, pool, account, assets: int) -> tuple[str, EIP712Domain | None]:
+    """`how_to_pay`, with the permit domain when it is "permit"."""
+    if partial_contract(collateral, _ALLOWANCE_ABI).allowance(account, pool) >= assets:
+        return "allowance", None
+    domain = permit_domain(collateral)
+    return ("permit", domain) if domain else ("approve", None)
 
 
 def mint(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
@@ -106,12 +104,14 @@ def _pay_in(plain, with_permit, pool, account, assets: int, min_out: int, receiv
     the collateral takes it, else after approving what is missing."""
     until = deadline()
     receiver = receiver or account
-    way = how_to_pay(pool, account, assets)
+    collateral = pool.collateral()
+    way, domain = _payment(collateral, pool, account, assets)
     if way == "permit":
-        v, r, s = sign_permit(partial_contract(pool.collateral(), PERMIT_ABI), account, pool, assets, until)
+        token = partial_contract(collateral, PERMIT_ABI)
+        v, r, s = sign_permit(token, account, pool, assets, until, domain)
         return with_permit(assets, min_out, receiver, until, v, r, s, sender=account)
     if way == "approve":
-        ensure_allowance(pool, account, assets)
+        partial_contract(collateral, _ALLOWANCE_ABI).approve(pool, assets, sender=account)
     return plain(assets, min_out, receiver, until, sender=account)
 
 
@@ -154,11 +154,13 @@ def permit_domain(token_address: str) -> EIP712Domain | None:
     return domain if bytes(domain.separator) == bytes(separator) else None
 
 
-def sign_permit(token, owner, spender, value: int, deadline: int) -> tuple[int, bytes, bytes]:
+def sign_permit(
+    token, owner, spender, value: int, deadline: int, domain: EIP712Domain | None = None
+) -> tuple[int, bytes, bytes]:
     """EIP-2612 signature (v, r, s) of `owner` letting `spender` take `value` of
-    `token` until `deadline`. Any ape account signs it (a keyfile account shows
-    the domain and fields and asks first)."""
-    domain = permit_domain(token.address)
+    `token` until `deadline`, in the token's `domain` (looked up if not given). Any
+    ape account signs it (a keyfile account shows the domain and fields and asks first)."""
+    domain = domain or permit_domain(token.address)
     if domain is None:
         raise ValueError(f"{token.address} takes no EIP-2612 permit")
     permit = Permit(

@@ -161,8 +161,9 @@ def _try(view, *args):
 def mint(network, account, manifest, market, pool_address, slippage, yes, amount):
     """Pay AMOUNT collateral for inverse tokens."""
     pool = load_pool(network, manifest, market, pool_address)
-    decimals = collateral_of(pool).decimals()
-    assets = parse_amount(amount, decimals, collateral_of(pool).balanceOf(account))
+    collateral = collateral_of(pool)
+    decimals = collateral.decimals()
+    assets = parse_amount(amount, decimals, collateral.balanceOf(account))
     preview = pool.preview_mint(assets)
     bps = int(slippage * 100)
     send(
@@ -202,8 +203,9 @@ def redeem(network, account, manifest, market, pool_address, slippage, yes, amou
 def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, amount):
     """Add AMOUNT collateral to the LP side."""
     pool = load_pool(network, manifest, market, pool_address)
-    decimals = collateral_of(pool).decimals()
-    assets = parse_amount(amount, decimals, collateral_of(pool).balanceOf(account))
+    collateral = collateral_of(pool)
+    decimals = collateral.decimals()
+    assets = parse_amount(amount, decimals, collateral.balanceOf(account))
     preview = pool.preview_lp_deposit(assets)
     bps = int(slippage * 100)
     send(

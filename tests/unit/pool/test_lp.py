@@ -2,6 +2,7 @@ import ape
 import pytest
 
 from inverse.constants import WAD
+from inverse.status import read_parameters
 from tests.conftest import INITIAL_PRICE, fund, model_of, price_wad
 
 USDC = 10**6
@@ -173,19 +174,7 @@ def test_lp_deposit__small_into_exhausted_18_decimal_pool__gets_no_shares_and_re
         token.mint(account, 10**9 * unit, sender=account)
         token.approve(pool, 10**9 * unit, sender=account)
     deadline = chain.pending_timestamp + 3_600
-    params = {
-        name: getattr(pool, name)()
-        for name in (
-            "interval",
-            "threshold",
-            "mint_fee",
-            "redeem_fee",
-            "management_fee",
-            "keeper_bounty",
-            "min_backing",
-        )
-    }
-    pool.set_parameters(params | {"min_backing": WAD // 10}, sender=owner)
+    pool.set_parameters(read_parameters(pool) | {"min_backing": WAD // 10}, sender=owner)
     pool.lp_deposit(939080865602304989007359, 0, lp, deadline, sender=lp)
     pool.mint(8840083780341212788330143, 0, minter, deadline, sender=minter)
     feed.set_answer(INITIAL_PRICE * 45 // 100, sender=owner)  # crash: holders are owed more than there is

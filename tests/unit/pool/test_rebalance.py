@@ -1,6 +1,7 @@
 import pytest
 
 from inverse.constants import REASON_THRESHOLD, REASON_TIME, WAD, YEAR
+from inverse.status import read_parameters
 from tests.conftest import INITIAL_PRICE, model_of, price_wad
 
 USDC = 10**6
@@ -82,15 +83,7 @@ def test_rebalance__resets_exposure__next_move_compounds(seeded, pool, feed, own
 def test_rebalance__volatility_drag__round_trip_ends_below_start(seeded, pool, feed, owner, keeper, chain):
     """100 -> 110 -> 100 with a rebalance at 110: -1x ends below where it started."""
     pool.set_parameters(
-        dict(
-            interval=3_600,
-            threshold=pool.threshold(),
-            mint_fee=0,
-            redeem_fee=0,
-            management_fee=0,
-            keeper_bounty=0,
-            min_backing=pool.min_backing(),
-        ),
+        read_parameters(pool) | dict(interval=3_600, mint_fee=0, redeem_fee=0, management_fee=0, keeper_bounty=0),
         sender=owner,
     )
     chain.mine(deltatime=3_600)
@@ -107,15 +100,8 @@ def test_rebalance__bounty__never_more_than_lp_value(pool, funded, lp, minter, f
     pool.lp_deposit(10 * USDC, 0, lp, deadline, sender=lp)
     pool.mint(pool.max_mint(), 0, minter, deadline, sender=minter)
     pool.set_parameters(
-        dict(
-            interval=3_600,
-            threshold=pool.threshold(),
-            mint_fee=0,
-            redeem_fee=0,
-            management_fee=0,
-            keeper_bounty=100 * USDC,
-            min_backing=pool.min_backing(),
-        ),
+        read_parameters(pool)
+        | dict(interval=3_600, mint_fee=0, redeem_fee=0, management_fee=0, keeper_bounty=100 * USDC),
         sender=owner,
     )
     chain.mine(deltatime=3_600)
