@@ -4,15 +4,31 @@
 @title Chainlink price adapter
 @license MIT
 @author Inverse token contributors
-@notice Reads a Chainlink `AggregatorV3Interface` feed and returns its answer as a
-        WAD, or reverts with a clear reason when the answer cannot be trusted:
-        non-positive, absurdly large, from an unfinished round, from the future, older than
-        `max_age`, or, when an L2 sequencer uptime feed is configured, while the
-        sequencer is down or inside the grace period after it came back.
+@notice Reads a Chainlink `AggregatorV3Interface` feed (a proxy) and returns prices
+        as WADs. `price()` and `latest()` give the latest answer or revert with a
+        clear reason when it cannot be trusted: non-positive, absurdly large, from an
+        unfinished round, from the future, older than `max_age`, or, when an L2
+        sequencer uptime feed is configured, while the sequencer is down or inside
+        the grace period after it came back. `last_readable()` gives the latest
+        valid answer whatever its age, for a shutdown with a dead oracle.
+        For settlement at the next price, `current_phase()` is recorded with each
+        order and `order_round()` proves that a round is the order's round: the
+        first round of the order's phase with `updatedAt >= not_before` and, where
+        the feed reports an observation time in `startedAt`, `startedAt >=
+        requested_at`. Both times only grow along a phase's rounds, so two reads
+        prove it: the round qualifies and the one before it does not. It also
+        proves an order void: its round is invalid on its own data, came after
+        `expires_at`, or none came by then. A historical round is judged on its
+        own data, never by how old the latest answer is now.
 @custom:security Trusts the Chainlink feed (and the sequencer uptime feed, if any)
-        to report honest answers; everything else is checked here.
+        to report honest answers, and its rounds' `updatedAt` and non-zero
+        `startedAt` never to decrease within a phase; everything else is checked
+        here. Round reads never revert on a feed's failure (a missing round may
+        revert or answer zeros); a read that fails for lack of gas reverts with
+        `oracle: out of gas`, so the gas a caller sends cannot turn a round into
+        a missing one and change an outcome.
 @custom:kill No state and no owner: stop using it by shutting down the pools that
-        read it (their shutdown works with a dead oracle).
+        read it (their shutdown works with a dead oracle, through `last_readable`).
 """
 
 from .interfaces import IAggregatorV3
@@ -37,15 +53,19 @@ grace_period: public(immutable(uint256))
 # Multiplier from the feed's decimals to 18, read once at deployment.
 _TO_WAD: immutable(uint256)
 
-# Size of an ABI-encoded `latestRoundData()` answer: five words.
+# Size of an ABI-encoded `latestRoundData()` or `getRoundData()` answer: five words.
 _ROUND_DATA_SIZE: constant(uint256) = 160
+
+# A proxy round id is `phaseId << 64 | aggregatorRoundId`.
+_PHASE_OFFSET: constant(uint256) = 64
+_AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
 
 
 @deploy
 def __init__(feed_: address, max_age_: uint256, sequencer_feed_: address, grace_period_: uint256):
     """
     @notice Binds the adapter to a feed; reads and stores its decimals.
-    @param feed_ The Chainlink aggregator (or proxy) to read.
+    @param feed_ The Chainlink aggregator proxy to read.
     @param max_age_ Oldest accepted answer in seconds (heartbeat plus margin).
     @param sequencer_feed_ The L2 sequencer uptime feed, or the zero address.
     @param grace_period_ Seconds to wait after the sequencer is back up.
@@ -70,52 +90,267 @@ def price() -> uint256:
     @dev Reverts with `oracle: ...` reasons; callers bubble them up unchanged.
     @return uint256 The price, 18 decimals.
     """
+    price_: uint256 = 0
+    updated_at: uint256 = 0
+    round_id: uint256 = 0
+    price_, updated_at, round_id = self._checked_latest()
+    return price_
+
+
+@external
+@view
+def latest() -> (uint256, uint256, uint256):
+    """
+    @notice The feed's latest answer as a WAD, with the checks of `price()`,
+            and the round it comes from.
+    @dev Reverts with the same `oracle: ...` reasons as `price()`.
+    @return price The price, 18 decimals.
+    @return updated_at The round's `updatedAt`.
+    @return round_id The round's proxy id (`phaseId << 64 | aggregatorRoundId`).
+    """
+    return self._checked_latest()
+
+
+@external
+@view
+def last_readable() -> (bool, uint256, uint256):
+    """
+    @notice The latest answer whatever its age, for fixing a NAV when the oracle
+            is dead: no `max_age` and no sequencer check, but the answer must be
+            valid (positive, not above the largest price, with `0 < updatedAt <=
+            now`).
+    @dev Never reverts because of the feed: a feed that reverts or answers
+         garbage gives `(False, 0, 0)`. Only a caller that sends too little gas
+         for the read gets `oracle: out of gas`.
+    @return ok Whether the latest round could be read and is valid.
+    @return price The price, 18 decimals (0 unless `ok`).
+    @return updated_at The round's `updatedAt` (0 unless `ok`).
+    """
+    ok: bool = False
+    round_id: uint256 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    ok, round_id, answer, started_at, updated_at = self._read(feed, method_id("latestRoundData()"))
+    if not ok or answer <= 0 or updated_at == 0 or updated_at > block.timestamp:
+        return False, 0, 0
+    if convert(answer, uint256) > constants.MAX_PRICE // _TO_WAD:
+        return False, 0, 0
+    return True, convert(answer, uint256) * _TO_WAD, updated_at
+
+
+@external
+@view
+def current_phase() -> uint256:
+    """
+    @notice The feed's current phase (the proxy's `phaseId()`), which an order
+            records so that it settles at a round of that phase.
+    @dev Reverts `oracle: feed unavailable` if the feed reverts or is not a proxy.
+    @return uint256 The phase id.
+    """
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(
+        feed,
+        method_id("phaseId()"),
+        max_outsize=32,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    assert ok and len(response) == 32, "oracle: feed unavailable"
+    return abi_decode(response, uint256)
+
+
+@external
+@view
+def order_round(
+    round_id: uint256, phase: uint256, not_before: uint256, requested_at: uint256, expires_at: uint256
+) -> (uint8, uint256, uint256):
+    """
+    @notice Whether `round_id` settles an order of `phase` (requested at
+            `requested_at`, priced no earlier than `not_before`, void after
+            `expires_at`) and how. A round qualifies when it exists (answered,
+            `0 < updatedAt <= now`), `updatedAt >= not_before` and its `startedAt`
+            is 0 (no observation time reported) or `>= requested_at`. The order's
+            round is the phase's first qualifying round.
+            - `round_id` qualifies: it must be the first (else reverts `oracle: not
+              the order's round`); FILL at its price, or VOID (price 0) if it came
+              after `expires_at` or its answer is invalid (<= 0 or above the largest
+              price). `updated_at` is the round's.
+            - `round_id` exists but does not qualify: VOID if `now > expires_at`
+              and it is the phase's last round (round_id + 1 does not exist), so no
+              round came by `expires_at`; else WAIT.
+            - `round_id` does not exist: WAIT.
+            Aggregator round 0 (`round_id == phase << 64`) is the phase's start:
+            it exists and never qualifies, so a phase with no rounds can be proven
+            void.
+    @dev Reverts `oracle: round not in the order's phase` if `round_id >> 64 !=
+         phase`. A historical round is judged on its own data: no `max_age` and
+         no sequencer check. Reads at most two rounds; never reverts because a
+         round is missing, whether the feed reverts or answers zeros for it.
+    @param round_id A proxy round id of `phase`.
+    @param phase The feed phase the order recorded at its request.
+    @param not_before The order's T: earliest `updatedAt` that may price it.
+    @param requested_at When the order was requested: earliest non-zero `startedAt`.
+    @param expires_at Latest `updatedAt` that may price it (T + max_wait).
+    @return outcome `ROUND_WAIT` (0), `ROUND_FILL` (1) or `ROUND_VOID` (2).
+    @return price The round's price as a WAD on a fill, else 0.
+    @return updated_at The round's `updatedAt` when `round_id` is the order's
+            round (fill, or void for its data or its lateness), else 0.
+    """
+    assert round_id >> _PHASE_OFFSET == phase, "oracle: round not in the order's phase"
+    aggregator_round: uint256 = round_id & _AGGREGATOR_ROUND_MASK
+
+    exists: bool = True  # aggregator round 0: the phase's start
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    if aggregator_round != 0:
+        exists, answer, started_at, updated_at = self._round(round_id)
+        if not exists:
+            return constants.ROUND_WAIT, 0, 0
+
+    if aggregator_round == 0 or not self._qualifies(started_at, updated_at, not_before, requested_at):
+        # Any round after the phase's last one is published later, at
+        # `updatedAt >= now`: past `expires_at`, no round of the phase can price it.
+        if block.timestamp > expires_at:
+            next_exists: bool = False
+            next_answer: int256 = 0
+            next_started_at: uint256 = 0
+            next_updated_at: uint256 = 0
+            next_exists, next_answer, next_started_at, next_updated_at = self._round(round_id + 1)
+            if not next_exists:
+                return constants.ROUND_VOID, 0, 0
+        return constants.ROUND_WAIT, 0, 0
+
+    if aggregator_round > 1:
+        prev_exists: bool = False
+        prev_answer: int256 = 0
+        prev_started_at: uint256 = 0
+        prev_updated_at: uint256 = 0
+        prev_exists, prev_answer, prev_started_at, prev_updated_at = self._round(round_id - 1)
+        assert not prev_exists or not self._qualifies(
+            prev_started_at, prev_updated_at, not_before, requested_at
+        ), "oracle: not the order's round"
+
+    if updated_at > expires_at or answer <= 0:
+        return constants.ROUND_VOID, 0, updated_at
+    if convert(answer, uint256) > constants.MAX_PRICE // _TO_WAD:
+        return constants.ROUND_VOID, 0, updated_at
+    return constants.ROUND_FILL, convert(answer, uint256) * _TO_WAD, updated_at
+
+
+@internal
+@view
+def _checked_latest() -> (uint256, uint256, uint256):
+    """
+    @dev The checks of `price()` and `latest()`: the latest answer as a WAD, its
+         `updatedAt` and its round id, or a revert with an `oracle: ...` reason.
+    """
     if sequencer_feed != empty(address):
+        status_round: uint256 = 0
         status: int256 = 0
         status_since: uint256 = 0
         unused: uint256 = 0
-        status, status_since, unused = self._latest(sequencer_feed)
+        status_round, status, status_since, unused = self._latest(sequencer_feed)
         # Chainlink's uptime feed: 0 = up, 1 = down; startedAt = when it changed.
         assert status == 0, "oracle: sequencer down"
         assert status_since != 0, "oracle: sequencer status unknown"
         assert block.timestamp - status_since > grace_period, "oracle: sequencer grace period"
 
+    round_id: uint256 = 0
     answer: int256 = 0
     started_at: uint256 = 0
     updated_at: uint256 = 0
-    answer, started_at, updated_at = self._latest(feed)
+    round_id, answer, started_at, updated_at = self._latest(feed)
     assert answer > 0, "oracle: non-positive price"
     assert convert(answer, uint256) <= constants.MAX_PRICE // _TO_WAD, "oracle: price too large"
     assert updated_at != 0, "oracle: incomplete round"
     assert updated_at <= block.timestamp, "oracle: future timestamp"
     assert block.timestamp - updated_at <= max_age, "oracle: stale price"
-    return convert(answer, uint256) * _TO_WAD
+    return convert(answer, uint256) * _TO_WAD, updated_at, round_id
 
 
 @internal
 @view
-def _latest(aggregator: address) -> (int256, uint256, uint256):
+def _latest(aggregator: address) -> (uint256, int256, uint256, uint256):
     """
-    @dev Reads `latestRoundData` (answer, startedAt, updatedAt) so that a feed
-         which reverts, or answers garbage, gives `oracle: feed unavailable`
+    @dev Reads `latestRoundData` (roundId, answer, startedAt, updatedAt) so that a
+         feed which reverts, or answers garbage, gives `oracle: feed unavailable`
          instead of an empty revert.
     """
+    ok: bool = False
+    round_id: uint256 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    ok, round_id, answer, started_at, updated_at = self._read(aggregator, method_id("latestRoundData()"))
+    assert ok, "oracle: feed unavailable"
+    return round_id, answer, started_at, updated_at
+
+
+@internal
+@view
+def _round(round_id: uint256) -> (bool, int256, uint256, uint256):
+    """
+    @dev Reads round `round_id` of the feed: whether it exists (answered with
+         `0 < updatedAt <= now`; a revert, a short answer or zeros mean it does
+         not), then answer, startedAt and updatedAt.
+    """
+    ok: bool = False
+    unused: uint256 = 0
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    ok, unused, answer, started_at, updated_at = self._read(
+        feed, abi_encode(round_id, method_id=method_id("getRoundData(uint80)"))
+    )
+    return ok and updated_at != 0 and updated_at <= block.timestamp, answer, started_at, updated_at
+
+
+@internal
+@pure
+def _qualifies(started_at: uint256, updated_at: uint256, not_before: uint256, requested_at: uint256) -> bool:
+    """
+    @dev Whether an existing round may price an order: published at or after
+         `not_before`, observed (if the feed says when) at or after `requested_at`.
+    """
+    return updated_at >= not_before and (started_at == 0 or started_at >= requested_at)
+
+
+@internal
+@view
+def _read(aggregator: address, data: Bytes[36]) -> (bool, uint256, int256, uint256, uint256):
+    """
+    @dev Calls `latestRoundData()` or `getRoundData(uint80)` (`data`) without
+         reverting: whether it answered five words, then roundId, answer,
+         startedAt and updatedAt (every word decoded as 256 bits, so no answer
+         makes the decoding revert). A failed call that left less than 1/32 of
+         the gas it started with may have run out of gas (the callee gets 63/64
+         of it, and each nested call 63/64 of that): it reverts `oracle: out of
+         gas` rather than pass for a feed's failure.
+    """
+    gas_before: uint256 = msg.gas
     ok: bool = False
     response: Bytes[_ROUND_DATA_SIZE] = b""
     ok, response = raw_call(
         aggregator,
-        method_id("latestRoundData()"),
+        data,
         max_outsize=_ROUND_DATA_SIZE,
         is_static_call=True,
         revert_on_failure=False,
     )
-    assert ok and len(response) == _ROUND_DATA_SIZE, "oracle: feed unavailable"
-    round_id: uint80 = 0
+    if not ok:
+        assert msg.gas > gas_before // 32, "oracle: out of gas"
+        return False, 0, 0, 0, 0
+    if len(response) != _ROUND_DATA_SIZE:
+        return False, 0, 0, 0, 0
+    round_id: uint256 = 0
     answer: int256 = 0
     started_at: uint256 = 0
     updated_at: uint256 = 0
-    answered_in_round: uint80 = 0
+    answered_in_round: uint256 = 0
     round_id, answer, started_at, updated_at, answered_in_round = abi_decode(
-        response, (uint80, int256, uint256, uint256, uint80)
+        response, (uint256, int256, uint256, uint256, uint256)
     )
-    return answer, started_at, updated_at
+    return True, round_id, answer, started_at, updated_at

@@ -26,7 +26,8 @@ initializes: erc20[ownable := ownable]
 # Left out on purpose: `erc20.mint`, `erc20.set_minter`, `erc20.is_minter`,
 # `erc20.transfer_ownership`, `erc20.renounce_ownership` (only the pool mints,
 # through `mint` below, and the minter set never changes) and `erc20.burn`,
-# `erc20.burn_from` (shares are burned only by the pool when it pays them out).
+# `erc20.burn_from` (shares are burned only by the pool when it pays them out;
+# an LP withdrawal request moves them into the pool's escrow with `escrow`).
 exports: (
     erc20.name,
     erc20.symbol,
@@ -80,3 +81,15 @@ def burn(owner: address, amount: uint256):
     """
     assert msg.sender == pool, "lp: caller is not the pool"
     erc20._burn(owner, amount)
+
+
+@external
+def escrow(owner: address, amount: uint256):
+    """
+    @notice Moves LP shares of an LP withdrawal request into the pool's escrow,
+            where they stay in the supply until the order settles.
+    @param owner The holder who requested the withdrawal.
+    @param amount The number of shares.
+    """
+    assert msg.sender == pool, "lp: caller is not the pool"
+    erc20._transfer(owner, pool, amount)

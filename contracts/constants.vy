@@ -42,6 +42,20 @@ MAX_MANAGEMENT_FEE: constant(uint256) = WAD // 10
 # Keeper bounty, in whole collateral units.
 MAX_KEEPER_BOUNTY_UNITS: constant(uint256) = 100
 
+# Settle fee per order, in whole collateral units.
+MAX_SETTLE_FEE_UNITS: constant(uint256) = 5
+
+# Seconds from a request to the earliest round that may price it.
+MIN_MIN_DELAY: constant(uint256) = 30
+MAX_MIN_DELAY: constant(uint256) = 3_600
+
+# Seconds after an order's earliest time before it is void without a round.
+MIN_MAX_WAIT: constant(uint256) = 300
+MAX_MAX_WAIT: constant(uint256) = 2 * 86_400
+
+# Smallest order, in whole collateral units.
+MAX_MIN_ORDER_UNITS: constant(uint256) = 10_000
+
 # LP value required per unit of inverse value (WAD).
 MIN_MIN_BACKING: constant(uint256) = WAD // 10
 MAX_MIN_BACKING: constant(uint256) = 5 * WAD
@@ -49,3 +63,37 @@ MAX_MIN_BACKING: constant(uint256) = 5 * WAD
 # Rebalance reasons, a bit set: both can hold at once.
 REASON_TIME: constant(uint8) = 1
 REASON_THRESHOLD: constant(uint8) = 2
+
+# Order kinds (`Order.kind`).
+ORDER_MINT: constant(uint256) = 1
+ORDER_REDEEM: constant(uint256) = 2
+ORDER_LP_DEPOSIT: constant(uint256) = 3
+ORDER_LP_WITHDRAW: constant(uint256) = 4
+ORDER_SHUTDOWN: constant(uint256) = 5
+
+# Settlement outcomes (`OrderSettled.outcome`).
+# Filled whole.
+OUTCOME_FILLED: constant(uint256) = 1
+# Filled as far as the backing allows; the rest refunded.
+OUTCOME_PARTIAL: constant(uint256) = 2
+# Nothing filled: slippage bound broken, nothing fits, or shut down; input refunded.
+OUTCOME_REFUNDED: constant(uint256) = 3
+# Its round is invalid, or none came in time: everything refunded, settle fee included.
+OUTCOME_VOID: constant(uint256) = 4
+
+# `order(order_id).status`.
+ORDER_UNKNOWN: constant(uint256) = 0
+ORDER_PENDING: constant(uint256) = 1
+ORDER_SETTLED: constant(uint256) = 2
+
+# `IOracle.order_round` outcomes.
+ROUND_WAIT: constant(uint8) = 0
+ROUND_FILL: constant(uint8) = 1
+ROUND_VOID: constant(uint8) = 2
+
+# Most orders one `settle` call takes.
+MAX_BATCH: constant(uint256) = 32
+
+# Gas handed to each collateral transfer out of settlement. A settler must send
+# enough for it, so the gas sent can never turn a payout into a `claimable` credit.
+PAYOUT_GAS: constant(uint256) = 100_000

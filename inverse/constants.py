@@ -19,6 +19,12 @@ MAX_THRESHOLD = WAD // 2
 MAX_TRADE_FEE = WAD // 100
 MAX_MANAGEMENT_FEE = WAD // 10
 MAX_KEEPER_BOUNTY_UNITS = 100
+MAX_SETTLE_FEE_UNITS = 5
+MIN_MIN_DELAY = 30
+MAX_MIN_DELAY = 3_600
+MIN_MAX_WAIT = 300
+MAX_MAX_WAIT = 2 * 86_400
+MAX_MIN_ORDER_UNITS = 10_000
 
 MIN_MIN_BACKING = WAD // 10
 MAX_MIN_BACKING = 5 * WAD
@@ -26,12 +32,24 @@ MAX_MIN_BACKING = 5 * WAD
 REASON_TIME = 1
 REASON_THRESHOLD = 2
 
+# Order kinds, settlement outcomes, order status and round outcomes (constants.vy).
+ORDER_MINT, ORDER_REDEEM, ORDER_LP_DEPOSIT, ORDER_LP_WITHDRAW, ORDER_SHUTDOWN = 1, 2, 3, 4, 5
+ORDER_KINDS = {1: "mint", 2: "redeem", 3: "lp-deposit", 4: "lp-withdraw", 5: "shutdown"}
+OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, OUTCOME_VOID = 1, 2, 3, 4
+OUTCOMES = {1: "filled", 2: "partly filled", 3: "refunded", 4: "void (refunded)"}
+ORDER_UNKNOWN, ORDER_PENDING, ORDER_SETTLED = 0, 1, 2
+ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
+MAX_BATCH = 32
+PAYOUT_GAS = 100_000
+
 # Defaults (SPEC 6).
 DEFAULT_INTERVAL = 86_400
 DEFAULT_MINT_FEE = WAD // 1_000
 DEFAULT_REDEEM_FEE = WAD // 1_000
 DEFAULT_MANAGEMENT_FEE = 2 * WAD // 100
 DEFAULT_KEEPER_BOUNTY_UNITS = 1
+DEFAULT_MIN_DELAY = 120
+DEFAULT_MIN_ORDER_UNITS = 10
 DEFAULT_SEQUENCER_GRACE = 3_600
 
 
@@ -59,6 +77,18 @@ def default_parameters(leverage: int, collateral_decimals: int) -> dict:
     }
 
 
+def default_order_parameters(leverage: int, collateral_decimals: int, max_age: int = 3_960) -> dict:
+    """The SPEC 7 defaults for a market that settles orders at the next price
+    (`InversePoolV2`): the above plus the order parameters. `max_wait` defaults
+    to the oracle's max_age (heartbeat + 10%)."""
+    return default_parameters(leverage, collateral_decimals) | {
+        "settle_fee": 10**collateral_decimals // 10,
+        "min_delay": DEFAULT_MIN_DELAY,
+        "max_wait": max_age,
+        "min_order": DEFAULT_MIN_ORDER_UNITS * 10**collateral_decimals,
+    }
+
+
 PARAMETER_NAMES = (
     "interval",
     "threshold",
@@ -68,3 +98,4 @@ PARAMETER_NAMES = (
     "keeper_bounty",
     "min_backing",
 )
+ORDER_PARAMETER_NAMES = PARAMETER_NAMES + ("settle_fee", "min_delay", "max_wait", "min_order")

@@ -18,8 +18,10 @@ from .constants import (
     MAX_COLLATERAL_DECIMALS,
     MAX_LEVERAGE,
     MIN_LEVERAGE,
+    ORDER_PARAMETER_NAMES,
     PARAMETER_NAMES,
     WAD,
+    default_order_parameters,
     default_parameters,
 )
 from .model import Revert, check_parameters
@@ -67,6 +69,51 @@ def deploy_lp_blueprint(deployer: AccountAPI, **tx):
     # ape's `declare` leaves the sender out of the transaction; a live network's gas
     # estimate then runs from the zero address and fails for lack of funds.
     return deployer.declare(project.LpToken, sender=deployer, **tx)
+
+
+def deploy_order_book_blueprint(deployer: AccountAPI, **tx):
+    """An EIP-5202 blueprint of the order book; every next-price pool creates its book from it."""
+    return deployer.declare(project.OrderBook, sender=deployer, **tx)
+
+
+def order_book_of(pool):
+    """The order book a next-price pool created."""
+    return project.OrderBook.at(pool.order_book())
+
+
+def deploy_order_pool(
+    deployer: AccountAPI,
+    *,
+    collateral,
+    oracle,
+    leverage: int,
+    lp_blueprint: str,
+    order_book_blueprint: str,
+    asset: str = "ETH",
+    guardian: str | None = None,
+    params: dict | None = None,
+    **tx,
+):
+    """A market that settles every order at the next price (`InversePoolV2`, with
+    its LP token and order book). `params` default to SPEC 7."""
+    if params is None:
+        params = default_order_parameters(leverage, collateral.decimals(), oracle.max_age())
+    names = token_names(asset, leverage)
+    return deployer.deploy(
+        project.InversePoolV2,
+        names["name"],
+        names["symbol"],
+        collateral,
+        oracle,
+        leverage,
+        lp_blueprint,
+        order_book_blueprint,
+        names["lp_name"],
+        names["lp_symbol"],
+        guardian or deployer.address,
+        tuple(params[name] for name in ORDER_PARAMETER_NAMES),
+        **tx,
+    )
 
 
 def deploy_oracle(

@@ -8,7 +8,17 @@ import pytest
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from inverse.constants import WAD, default_parameters
-from inverse.deploy import ZERO_ADDRESS, deploy_lp_blueprint, deploy_oracle, deploy_pool, leverage_wad
+from inverse.deploy import (
+    ZERO_ADDRESS,
+    deploy_lp_blueprint,
+    deploy_oracle,
+    deploy_order_book_blueprint,
+    deploy_order_pool,
+    deploy_pool,
+    leverage_wad,
+    order_book_of,
+)
+from inverse.orders import settlement_batch
 from inverse.model import PoolModel
 from inverse.status import read_parameters
 
@@ -121,6 +131,11 @@ def lp_blueprint(owner):
 
 
 @pytest.fixture(scope="session")
+def order_book_blueprint(owner):
+    return deploy_order_book_blueprint(owner).contract_address
+
+
+@pytest.fixture(scope="session")
 def create_pool(owner, guardian, lp_blueprint):
     def create(collateral, oracle, leverage=1, params=None):
         return deploy_pool(
@@ -129,6 +144,25 @@ def create_pool(owner, guardian, lp_blueprint):
             oracle=oracle,
             leverage=leverage_wad(leverage),
             lp_blueprint=lp_blueprint,
+            guardian=guardian.address,
+            params=params,
+        )
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def create_order_pool(owner, guardian, lp_blueprint, order_book_blueprint):
+    """Markets that settle every order at the next price (`InversePoolV2`)."""
+
+    def create(collateral, oracle, leverage=1, params=None):
+        return deploy_order_pool(
+            owner,
+            collateral=collateral,
+            oracle=oracle,
+            leverage=leverage_wad(leverage),
+            lp_blueprint=lp_blueprint,
+            order_book_blueprint=order_book_blueprint,
             guardian=guardian.address,
             params=params,
         )
@@ -161,15 +195,78 @@ def lp_token(pool, project):
     return project.LpToken.at(pool.lp_token())
 
 
+@pytest.fixture(scope="session")
+def order_pool(create_order_pool, collateral, oracle):
+    """The default next-price market (-1x, 6-decimal collateral)."""
+    return create_order_pool(collateral, oracle, 1)
+
+
+@pytest.fixture(scope="session")
+def book(order_pool):
+    """`order_pool`'s order book: where users request and anyone settles."""
+    return order_book_of(order_pool)
+
+
+@pytest.fixture
+def order_funded(collateral, book, lp, minter, redeemer):
+    """`order_pool`'s users, each with 1,000,000 USDC approved to its order book."""
+    for account in (lp, minter, redeemer):
+        fund(collateral, account, book, 1_000_000 * 10**6)
+
+
+@pytest.fixture
+def order_seeded(order_pool, book, order_funded, lp, minter, deadline, settle):
+    """`order_pool` with 100,000 USDC of LP liquidity and a 10,000 USDC mint, settled."""
+    book.request_lp_deposit(100_000 * 10**6, 0, lp, deadline, sender=lp)
+    book.request_mint(10_000 * 10**6, 0, minter, deadline, sender=minter)
+    settle()
+    return order_pool
+
+
+def publish_round(feed, owner, chain, answer=None, after: int | None = None):
+    """Moves the clock past `after` (default: the pool's min delay from now) and
+    publishes a new round with `answer` (default: the latest answer)."""
+    if answer is None:
+        answer = feed.latestRoundData()[1]
+    target = chain.pending_timestamp + 120 if after is None else max(after, chain.pending_timestamp)
+    chain.mine(timestamp=target)
+    return feed.set_answer(answer, sender=owner)
+
+
+def settle_orders(book, feed, settler, chain):
+    """Settles every due order at the head of `book`, as the keeper would; returns
+    the receipt, or None if nothing was due."""
+    batch, round_ids = settlement_batch(book, feed, chain.pending_timestamp)
+    if not batch:
+        return None
+    return book.settle(batch, round_ids, sender=settler)
+
+
+@pytest.fixture
+def settle(book, feed, owner, keeper, chain):
+    """`settle(answer=None)`: publish the next round (after every pending order's
+    T) at `answer`, then settle everything due, by the keeper."""
+
+    def run(answer=None, settler=None):
+        pending = book.pending_orders()
+        after = None
+        if pending:
+            after = book.order(book.next_order() + pending - 1).not_before
+        publish_round(feed, owner, chain, answer, after)
+        return settle_orders(book, feed, settler or keeper, chain)
+
+    return run
+
+
 @pytest.fixture
 def deadline(chain):
     return chain.pending_timestamp + 3_600
 
 
-def fund(token, account, pool, amount):
-    """Mint mock collateral to `account` and approve `pool` for all of it."""
+def fund(token, account, spender, amount):
+    """Mint mock collateral to `account` and approve `spender` for all of it."""
     token.mint(account, amount, sender=account)
-    token.approve(pool, amount, sender=account)
+    token.approve(spender, amount, sender=account)
 
 
 @pytest.fixture

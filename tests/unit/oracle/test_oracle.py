@@ -2,6 +2,8 @@
 
 import ape
 import pytest
+from eth_abi import decode
+from hexbytes import HexBytes
 
 from inverse.constants import MAX_PRICE
 from tests.conftest import INITIAL_PRICE, MAX_AGE, price_wad
@@ -156,3 +158,414 @@ def test_pool__without_valid_price__reverts_with_oracle_reason(seeded, pool, fee
     assert pool.total_assets() == assets
     with ape.reverts("oracle: non-positive price"):
         pool.oracle_price()
+
+
+# --- latest, last_readable, current_phase -------------------------------------------------
+
+ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
+PHASE_OFFSET = 64
+
+
+def rid(phase: int, aggregator_round: int) -> int:
+    """A Chainlink proxy round id."""
+    return phase << PHASE_OFFSET | aggregator_round
+
+
+def test_latest__valid_round__returns_price_updated_at_and_round_id(oracle, feed, owner, chain):
+    updated = chain.blocks.head.timestamp
+    feed.push_round(2_100 * 10**8, updated - 5, updated, sender=owner)
+    assert tuple(oracle.latest()) == (price_wad(2_100 * 10**8), updated, rid(1, 2))
+    feed.new_phase(2_200 * 10**8, sender=owner)
+    price, updated_at, round_id = oracle.latest()
+    assert (price, round_id) == (price_wad(2_200 * 10**8), rid(2, 1))
+    assert updated_at == chain.blocks.head.timestamp
+
+
+@pytest.mark.parametrize(
+    "answer, started_offset, updated_offset, reason",
+    [
+        (0, 0, 0, "oracle: non-positive price"),
+        (MAX_PRICE // 10**10 + 1, 0, 0, "oracle: price too large"),
+        (INITIAL_PRICE, 0, None, "oracle: incomplete round"),
+        (INITIAL_PRICE, 0, 1_000, "oracle: future timestamp"),
+        (INITIAL_PRICE, 0, -MAX_AGE - 1, "oracle: stale price"),
+    ],
+)
+def test_latest__invalid_round__reverts_like_price(
+    oracle, feed, owner, chain, answer, started_offset, updated_offset, reason
+):
+    now = chain.blocks.head.timestamp
+    updated = 0 if updated_offset is None else now + updated_offset
+    feed.push_round(answer, now + started_offset, updated, sender=owner)
+    if updated_offset is not None and updated_offset < 0:
+        chain.mine(timestamp=now + 1)
+    with ape.reverts(reason):
+        oracle.latest()
+    with ape.reverts(reason):
+        oracle.price()
+
+
+def test_latest__sequencer_down__reverts(l2_oracle, sequencer, owner, chain):
+    now = chain.pending_timestamp
+    sequencer.set_round(2, 1, now, now, sender=owner)
+    with ape.reverts("oracle: sequencer down"):
+        l2_oracle.latest()
+
+
+def test_last_readable__valid_round__returns_it(oracle, feed, owner, chain):
+    updated = chain.blocks.head.timestamp
+    feed.push_round(2_100 * 10**8, updated, updated, sender=owner)
+    assert tuple(oracle.last_readable()) == (True, price_wad(2_100 * 10**8), updated)
+
+
+def test_last_readable__stale_round_and_sequencer_down__still_returns_it(l2_oracle, feed, sequencer, owner, chain):
+    updated = chain.blocks.head.timestamp
+    feed.push_round(1_900 * 10**8, updated, updated, sender=owner)
+    now = chain.pending_timestamp
+    sequencer.set_round(2, 1, now, now, sender=owner)
+    chain.mine(timestamp=updated + 30 * 86_400)
+    with ape.reverts("oracle: sequencer down"):
+        l2_oracle.price()
+    assert tuple(l2_oracle.last_readable()) == (True, price_wad(1_900 * 10**8), updated)
+
+
+@pytest.mark.parametrize(
+    "answer, updated_offset",
+    [(0, 0), (-1, 0), (MAX_PRICE // 10**10 + 1, 0), (INITIAL_PRICE, None), (INITIAL_PRICE, 1_000)],
+    ids=["zero", "negative", "too-large", "incomplete", "future"],
+)
+def test_last_readable__invalid_answer__returns_not_ok(oracle, feed, owner, chain, answer, updated_offset):
+    now = chain.blocks.head.timestamp
+    updated = 0 if updated_offset is None else now + updated_offset
+    feed.push_round(answer, now, updated, sender=owner)
+    assert tuple(oracle.last_readable()) == (False, 0, 0)
+
+
+def test_last_readable__largest_answer__is_accepted(oracle, feed, owner):
+    feed.set_answer(MAX_PRICE // 10**10, sender=owner)
+    ok, price, _ = oracle.last_readable()
+    assert (ok, price) == (True, MAX_PRICE)
+
+
+def test_last_readable__reverting_feed__returns_not_ok(oracle, feed, owner):
+    feed.set_reverting(True, sender=owner)
+    assert tuple(oracle.last_readable()) == (False, 0, 0)
+
+
+def test_current_phase__new_feed__is_1(oracle):
+    assert oracle.current_phase() == 1
+
+
+def test_current_phase__after_new_phase__is_the_new_phase(oracle, feed, owner):
+    feed.new_phase(INITIAL_PRICE, sender=owner)
+    assert oracle.current_phase() == 2
+    feed.new_phase(INITIAL_PRICE, sender=owner)
+    assert oracle.current_phase() == 3
+
+
+def test_current_phase__reverting_feed__reverts_clearly(oracle, feed, owner):
+    feed.set_reverting(True, sender=owner)
+    with ape.reverts("oracle: feed unavailable"):
+        oracle.current_phase()
+
+
+# --- order_round ---------------------------------------------------------------------------
+
+DELAY = 60
+MAX_WAIT = 3_600
+
+
+class Order:
+    """The times an order records: its request, T and T + max_wait."""
+
+    def __init__(self, requested_at: int, phase: int = 1):
+        self.phase = phase
+        self.requested_at = requested_at
+        self.not_before = requested_at + DELAY
+        self.expires_at = self.not_before + MAX_WAIT
+
+    def settle(self, oracle, round_id: int, phase: int | None = None, **kwargs):
+        return tuple(
+            oracle.order_round(
+                round_id,
+                self.phase if phase is None else phase,
+                self.not_before,
+                self.requested_at,
+                self.expires_at,
+                **kwargs,
+            )
+        )
+
+
+@pytest.fixture
+def order(chain):
+    """An order of phase 1 requested a little after now (room for the set-up transactions)."""
+    return Order(chain.blocks.head.timestamp + 100)
+
+
+def push(feed, owner, answer, started_at, updated_at) -> int:
+    """Publishes the next round of the current phase; returns its proxy id."""
+    feed.push_round(answer, started_at, updated_at, sender=owner)
+    return feed.latest_round()
+
+
+def test_order_round__first_qualifying_round__fills(oracle, feed, owner, chain, order):
+    early = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    first = push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
+    later = push(feed, owner, 2_200 * 10**8, order.not_before + 10, order.not_before + 15)
+    assert (early, first, later) == (rid(1, 2), rid(1, 3), rid(1, 4))
+    chain.mine(timestamp=order.not_before + 20)
+    assert order.settle(oracle, first) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 5)
+    assert order.settle(oracle, early) == (ROUND_WAIT, 0, 0)
+
+
+def test_order_round__first_round_of_phase_qualifies__fills_without_predecessor(oracle, feed, owner, chain, order):
+    feed.new_phase(2_050 * 10**8, sender=owner)  # round (2, 1), answered now
+    now = chain.blocks.head.timestamp
+    early = Order(now - DELAY, phase=2)
+    assert early.settle(oracle, rid(2, 1)) == (ROUND_FILL, price_wad(2_050 * 10**8), now)
+
+
+def test_order_round__before_any_qualifying_round__waits(oracle, feed, owner, chain, order):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    chain.mine(timestamp=order.not_before + 600)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, rid(1, 1)) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, last + 1) == (ROUND_WAIT, 0, 0)  # not published yet
+    assert order.settle(oracle, rid(1, 0)) == (ROUND_WAIT, 0, 0)  # the phase's start
+
+
+def test_order_round__round_published_in_the_future__waits_until_then(oracle, feed, owner, chain, order):
+    round_id = push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 50)
+    chain.mine(timestamp=order.not_before + 49)
+    assert order.settle(oracle, round_id) == (ROUND_WAIT, 0, 0)
+    chain.mine(timestamp=order.not_before + 50)
+    assert order.settle(oracle, round_id)[0] == ROUND_FILL
+
+
+def test_order_round__predecessor_qualifies__reverts(oracle, feed, owner, chain, order):
+    push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
+    second = push(feed, owner, 2_200 * 10**8, order.requested_at + 20, order.not_before + 15)
+    chain.mine(timestamp=order.not_before + 20)
+    with ape.reverts("oracle: not the order's round"):
+        order.settle(oracle, second)
+
+
+def test_order_round__round_of_another_phase__reverts(oracle, feed, owner, chain, order):
+    feed.new_phase(2_100 * 10**8, sender=owner)
+    with ape.reverts("oracle: round not in the order's phase"):
+        order.settle(oracle, rid(2, 1))
+    with ape.reverts("oracle: round not in the order's phase"):
+        order.settle(oracle, rid(1, 1), phase=2)
+    with ape.reverts("oracle: round not in the order's phase"):
+        order.settle(oracle, 1, phase=1)  # not proxy-shaped
+
+
+def test_order_round__held_transmission__does_not_qualify_and_next_round_fills(oracle, feed, owner, chain, order):
+    # Observed before the request, transmitted (updatedAt) after T: it waited in the mempool.
+    held = push(feed, owner, 1_900 * 10**8, order.requested_at - 1, order.not_before + 30)
+    next_round = push(feed, owner, 2_100 * 10**8, order.requested_at + 40, order.not_before + 45)
+    chain.mine(timestamp=order.not_before + 50)
+    assert order.settle(oracle, held) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, next_round) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 45)
+
+
+def test_order_round__started_at_zero__skips_observation_check(oracle, feed, owner, chain, order):
+    before = push(feed, owner, 1_900 * 10**8, 0, order.not_before - 1)
+    round_id = push(feed, owner, 2_100 * 10**8, 0, order.not_before)
+    chain.mine(timestamp=order.not_before + 1)
+    assert order.settle(oracle, round_id) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before)
+    assert order.settle(oracle, before) == (ROUND_WAIT, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "started_offset, updated_offset, outcome",
+    [(0, 0, ROUND_FILL), (0, -1, ROUND_WAIT), (-1, 0, ROUND_WAIT), (-1, -1, ROUND_WAIT)],
+    ids=["both-exact", "updated-one-early", "started-one-early", "both-one-early"],
+)
+def test_order_round__boundaries__qualifies_exactly_at_not_before_and_requested_at(
+    oracle, feed, owner, chain, order, started_offset, updated_offset, outcome
+):
+    round_id = push(feed, owner, 2_100 * 10**8, order.requested_at + started_offset, order.not_before + updated_offset)
+    chain.mine(timestamp=order.not_before + 1)
+    assert order.settle(oracle, round_id)[0] == outcome
+
+
+@pytest.mark.parametrize("answer", [0, -1, MAX_PRICE // 10**10 + 1, 2**255 - 1])
+def test_order_round__invalid_answer__voids(oracle, feed, owner, chain, order, answer):
+    round_id = push(feed, owner, answer, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.not_before + 10)
+    assert order.settle(oracle, round_id) == (ROUND_VOID, 0, order.not_before + 5)
+
+
+def test_order_round__largest_answer__fills(oracle, feed, owner, chain, order):
+    round_id = push(feed, owner, MAX_PRICE // 10**10, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.not_before + 10)
+    assert order.settle(oracle, round_id) == (ROUND_FILL, MAX_PRICE, order.not_before + 5)
+
+
+def test_order_round__old_round_and_sequencer_down__still_fills(l2_oracle, feed, sequencer, owner, chain, order):
+    round_id = push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
+    now = chain.pending_timestamp
+    sequencer.set_round(2, 1, now, now, sender=owner)
+    chain.mine(timestamp=order.not_before + 30 * 86_400)
+    with ape.reverts("oracle: sequencer down"):
+        l2_oracle.price()
+    assert order.settle(l2_oracle, round_id) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 5)
+
+
+@pytest.mark.parametrize("late, outcome", [(0, ROUND_FILL), (1, ROUND_VOID)])
+def test_order_round__round_after_expires_at__voids(oracle, feed, owner, chain, order, late, outcome):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    round_id = push(feed, owner, 2_100 * 10**8, order.expires_at - 10, order.expires_at + late)
+    chain.mine(timestamp=order.expires_at + 10)
+    expected_price = price_wad(2_100 * 10**8) if outcome == ROUND_FILL else 0
+    assert order.settle(oracle, round_id) == (outcome, expected_price, order.expires_at + late)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)  # a round came after it
+
+
+def test_order_round__none_by_expires_at__waits_at_expires_at_then_voids(oracle, feed, owner, chain, order):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    chain.mine(timestamp=order.expires_at)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)  # a round may still come in this second
+    chain.mine(timestamp=order.expires_at + 1)
+    assert order.settle(oracle, last) == (ROUND_VOID, 0, 0)
+    assert order.settle(oracle, last - 1) == (ROUND_WAIT, 0, 0)  # not the phase's last round
+
+
+def test_order_round__next_round_exists__waits(oracle, feed, owner, chain, order):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    chain.mine(timestamp=order.expires_at + 100)
+    late = push(feed, owner, 2_100 * 10**8, order.expires_at + 150, order.expires_at + 200)
+    chain.mine(timestamp=order.expires_at + 300)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, late) == (ROUND_VOID, 0, order.expires_at + 200)
+
+
+def test_order_round__phase_change__settles_at_old_aggregators_round(oracle, feed, owner, chain, order):
+    before = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    feed.new_phase(2_000 * 10**8, sender=owner)
+    feed.push_round_in_phase(1, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5, sender=owner)
+    round_id = feed.phase_latest(1)
+    assert round_id == before + 1
+    assert feed.latest_round() == rid(2, 1)
+    chain.mine(timestamp=order.expires_at + 1)
+    assert order.settle(oracle, round_id) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 5)
+
+
+def test_order_round__phase_change_and_none_came__voids_after_expiry(oracle, feed, owner, chain, order):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    feed.new_phase(2_100 * 10**8, sender=owner)
+    push(feed, owner, 2_200 * 10**8, order.requested_at + 10, order.not_before + 5)  # phase 2: not the order's
+    chain.mine(timestamp=order.expires_at)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
+    chain.mine(timestamp=order.expires_at + 1)
+    assert order.settle(oracle, last) == (ROUND_VOID, 0, 0)
+
+
+@pytest.mark.parametrize("zeros", [False, True], ids=["reverts", "zeros"])
+def test_order_round__missing_round__waits_and_proves_void_either_way(oracle, feed, owner, chain, order, zeros):
+    feed.set_missing_round_answers_zeros(zeros, sender=owner)
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    chain.mine(timestamp=order.not_before + 10)
+    assert order.settle(oracle, last + 1) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, last + 1_000) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
+    chain.mine(timestamp=order.expires_at + 1)
+    assert order.settle(oracle, last + 1) == (ROUND_WAIT, 0, 0)
+    assert order.settle(oracle, last) == (ROUND_VOID, 0, 0)
+
+
+@pytest.mark.parametrize("zeros", [False, True], ids=["reverts", "zeros"])
+def test_order_round__missing_predecessor__fills(oracle, feed, owner, chain, order, zeros):
+    feed.set_missing_round_answers_zeros(zeros, sender=owner)
+    feed.set_round(rid(1, 5), 2_100 * 10**8, order.requested_at + 10, order.not_before + 5, sender=owner)
+    chain.mine(timestamp=order.not_before + 10)
+    assert order.settle(oracle, rid(1, 5)) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 5)
+
+
+def test_order_round__phase_without_rounds__voids_from_its_start_after_expiry(oracle, chain, order):
+    start = rid(2, 0)  # phase 2 has no rounds (the feed is still in phase 1)
+    early = Order(order.requested_at, phase=2)
+    early.not_before = 0  # even so, the phase's start never qualifies
+    assert early.settle(oracle, start) == (ROUND_WAIT, 0, 0)
+    assert early.settle(oracle, rid(2, 1)) == (ROUND_WAIT, 0, 0)
+    chain.mine(timestamp=early.expires_at + 1)
+    assert early.settle(oracle, start) == (ROUND_VOID, 0, 0)
+
+
+def test_order_round__reverting_feed__waits(oracle, feed, owner, chain, order):
+    round_id = push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.expires_at + 1)
+    feed.set_reverting(True, sender=owner)
+    assert order.settle(oracle, round_id) == (ROUND_WAIT, 0, 0)
+
+
+def eth_call(contract, method, args, gas):
+    """A raw `eth_call` with a gas limit (ape's calls ignore `gas`): the decoded
+    answer, or the error's text."""
+    data = getattr(contract, method).encode_input(*args)
+    tx = {"to": contract.address, "data": HexBytes(data).to_0x_hex(), "gas": hex(gas)}
+    try:
+        result = contract.provider.make_request("eth_call", [tx, "latest"])
+    except Exception as error:  # noqa: BLE001 - the error's text is the answer
+        return str(error)
+    return decode(["uint8", "uint256", "uint256"], HexBytes(result))
+
+
+def test_order_round__too_little_gas__reverts_and_never_voids(oracle, feed, owner, chain, order):
+    # The phase's last round does not qualify but is not the last any more: WAIT, even
+    # if the settler sends just too little gas for reading the next round.
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    chain.mine(timestamp=order.expires_at + 100)
+    push(feed, owner, 2_100 * 10**8, order.expires_at + 150, order.expires_at + 200)
+    chain.mine(timestamp=order.expires_at + 300)
+    feed.set_read_gas(300_000, sender=owner)  # a costly read: its 1/64 would pay for the rest
+    args = (last, 1, order.not_before, order.requested_at, order.expires_at)
+    needed = oracle.order_round.estimate_gas_cost(*args, sender=owner)
+    answers = [eth_call(oracle, "order_round", args, gas) for gas in range(needed - 12_000, needed + 1_000, 200)]
+    assert all(answer == (ROUND_WAIT, 0, 0) or isinstance(answer, str) for answer in answers)
+    assert any(isinstance(answer, str) and "oracle: out of gas" in answer for answer in answers)
+    assert answers[-1] == (ROUND_WAIT, 0, 0)
+
+
+# --- the mock proxy ------------------------------------------------------------------------
+
+
+def test_mock__rounds_and_phases__are_proxy_shaped(feed, owner, chain):
+    assert feed.phaseId() == 1
+    assert feed.latest_round() == feed.phase_latest(1) == rid(1, 1)
+    feed.set_answer(2_100 * 10**8, sender=owner)
+    assert feed.latestRoundData()[0] == feed.latestRoundData()[4] == rid(1, 2)
+    feed.set_round(rid(1, 7), 2_200 * 10**8, 1, 1, sender=owner)
+    feed.set_answer(2_300 * 10**8, sender=owner)
+    assert feed.latest_round() == rid(1, 8)
+    feed.new_phase(2_400 * 10**8, sender=owner)
+    assert (feed.phaseId(), feed.latest_round()) == (2, rid(2, 1))
+    now = chain.blocks.head.timestamp
+    feed.push_round_in_phase(1, 2_500 * 10**8, now - 5, now, sender=owner)
+    assert feed.latest_round() == rid(2, 1)
+    assert feed.phase_latest(1) == rid(1, 9)
+    assert tuple(feed.getRoundData(rid(1, 9))) == (rid(1, 9), 2_500 * 10**8, now - 5, now, rid(1, 9))
+    assert feed.getRoundData(rid(1, 2))[1] == 2_100 * 10**8
+    feed.push_round(2_600 * 10**8, now - 50, now, sender=owner)
+    assert feed.latest_round() == feed.phase_latest(2) == rid(2, 2)
+    with ape.reverts("mock: no such phase"):
+        feed.push_round_in_phase(3, 1, now, now, sender=owner)
+
+
+def test_mock__missing_round__reverts_or_answers_zeros(feed, owner):
+    with ape.reverts("mock: no data for round"):
+        feed.getRoundData(rid(1, 2))
+    with ape.reverts("mock: no data for round"):
+        feed.getRoundData(rid(1, 0))
+    feed.set_missing_round_answers_zeros(True, sender=owner)
+    assert tuple(feed.getRoundData(rid(1, 2))) == (0, 0, 0, 0, 0)
+    assert feed.getRoundData(rid(1, 1))[1] == INITIAL_PRICE
+
+
+def test_mock__reverting__reverts_every_read(feed, owner):
+    feed.set_reverting(True, sender=owner)
+    for read in (feed.latestRoundData, feed.phaseId, lambda: feed.getRoundData(rid(1, 1))):
+        with ape.reverts("mock: feed reverted"):
+            read()

@@ -1,0 +1,517 @@
+# pragma version 0.4.3
+# pragma nonreentrancy on
+"""
+@title Order book of one inverse token market
+@license MIT
+@author Inverse token contributors
+@notice Every mint, redeem, LP deposit and LP withdrawal of a market is an order
+        requested here and settled at the next price. A request escrows what the
+        user pays (collateral goes straight to the pool; tokens and LP shares
+        move into the pool's escrow) and records T = max(now + min_delay, T of
+        the order before it) and the feed's phase. Anyone may `settle` the oldest
+        orders, each at its round (the first round of its phase with
+        `updatedAt >= T`, observed after the request), which the oracle adapter
+        proves from two round reads; the pool then fills or refunds them at that
+        round. So whoever settles, and whenever, the amounts are the same.
+        Only a hash of each order is stored (`OrderRequested` carries the order);
+        the settler hands the order back.
+        Created by its pool from a blueprint; the pool is the only contract it
+        trusts, and it holds no funds.
+@custom:security Trusts its pool (immutable, its creator) for the market's terms
+        and for every fill, and the oracle adapter for round proofs. No owner:
+        nobody can cancel, reorder or price an order.
+@custom:kill Follows its pool: the pool's `pause` closes mint and LP deposit
+        requests here, and its `shutdown` queues the order that fixes the NAV;
+        afterwards exits settle at once.
+"""
+
+from ethereum.ercs import IERC20
+
+from .interfaces import IOracle
+from .interfaces import IPoolV2 as IPool
+from .interfaces import IOrderBook
+from . import constants
+
+implements: IOrderBook
+
+
+# The market this book takes orders for: fills them and holds every token.
+pool: public(immutable(address))
+
+# The market's collateral.
+collateral: public(immutable(address))
+
+# The price adapter that proves each order's round.
+oracle: public(immutable(address))
+
+# The pool's LP share token.
+lp_token: public(immutable(address))
+
+# next order to settle (bits 0-47), next order id (48-95), T of the newest order
+# (96-135), collateral escrowed for pending mints and LP deposits (136-255):
+# what a request reads and writes, in one word.
+_queue_word: uint256
+
+# Each pending order's commitment: T (bits 216-255), phase (200-215) and the top
+# 200 bits of keccak256 of the ABI-encoded order. Cleared when it settles.
+_orders: HashMap[uint256, uint256]
+
+_MASK_16: constant(uint256) = 2**16 - 1
+_MASK_40: constant(uint256) = 2**40 - 1
+_MASK_48: constant(uint256) = 2**48 - 1
+# Collateral the book may hold in escrow.
+_MAX_ESCROW: constant(uint256) = 2**120 - 1
+# Largest slippage bound: keeps `min_out * filled` far inside 256 bits.
+_MAX_MIN_OUT: constant(uint256) = 2**128 - 1
+
+
+# `_queue_word`, decoded.
+struct Queue:
+    # Id of the oldest unsettled order (== tail when none).
+    head: uint256
+    # Id the next request gets.
+    tail: uint256
+    # T of the newest order: T never decreases along the queue.
+    last_not_before: uint256
+    # Collateral held for pending mints and LP deposits (amount plus settle fee).
+    escrowed: uint256
+
+
+@deploy
+def __init__(collateral_: address, oracle_: address, lp_token_: address):
+    """
+    @notice Created by the pool, which becomes the only contract it trusts.
+    @param collateral_ The market's collateral.
+    @param oracle_ The price adapter.
+    @param lp_token_ The pool's LP share token.
+    """
+    pool = msg.sender
+    collateral = collateral_
+    oracle = oracle_
+    lp_token = lp_token_
+    self._queue_word = 1 | 1 << 48  # order ids start at 1
+
+
+# ---------------------------------------------------------------- requests
+
+
+@external
+def request_mint(assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Requests inverse tokens for `assets` collateral at the NAV of the next
+            round, less the mint fee. Escrows `assets` plus the settle fee now;
+            what the backing cannot take at settlement is refunded.
+    @param assets Collateral to pay in (approve this book for it plus `settle_fee()`).
+    @param min_shares_out Fewest tokens accepted for all of `assets` (pro rata on a partial fill).
+    @param receiver Who gets the tokens.
+    @param deadline Last timestamp at which this request may execute.
+    @return uint256 The order id.
+    """
+    return self._request_entry(constants.ORDER_MINT, assets, min_shares_out, receiver, deadline)
+
+
+@external
+def request_mint_with_permit(
+    assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256, v: uint8, r: bytes32, s: bytes32
+) -> uint256:
+    """
+    @notice `request_mint` with no approval transaction: first applies the
+            caller's EIP-2612 permit on the collateral for `assets` plus the
+            settle fee, valid until `deadline`.
+    @param assets Collateral to pay in.
+    @param min_shares_out Fewest tokens accepted (slippage bound).
+    @param receiver Who gets the tokens.
+    @param deadline Last timestamp at which the request (and the permit) may execute.
+    @param v The permit signature's v.
+    @param r The permit signature's r.
+    @param s The permit signature's s.
+    @return uint256 The order id.
+    """
+    self._permit_collateral(assets, deadline, v, r, s)
+    return self._request_entry(constants.ORDER_MINT, assets, min_shares_out, receiver, deadline)
+
+
+@external
+def request_redeem(shares: uint256, min_assets_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Requests collateral for `shares` inverse tokens at the NAV of the next
+            round, less the redeem fee and the settle fee. The tokens move into
+            escrow now and stay exposed until then. Open while paused; after
+            shutdown it settles in this call (and returns 0).
+    @param shares Tokens to redeem.
+    @param min_assets_out Least collateral the receiver accepts.
+    @param receiver Who gets the collateral.
+    @param deadline Last timestamp at which this request may execute.
+    @return uint256 The order id (0 if settled at once).
+    """
+    return self._request_exit(constants.ORDER_REDEEM, shares, min_assets_out, receiver, deadline)
+
+
+@external
+def request_lp_deposit(assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Requests LP shares for `assets` collateral at the LP value of the next
+            round. Escrows `assets` plus the settle fee now. Into an exhausted
+            pool part of it first restores what holders are owed.
+    @param assets Collateral to pay in (approve this book for it plus `settle_fee()`).
+    @param min_lp_out Fewest LP shares accepted (slippage bound).
+    @param receiver Who gets the LP shares.
+    @param deadline Last timestamp at which this request may execute.
+    @return uint256 The order id.
+    """
+    return self._request_entry(constants.ORDER_LP_DEPOSIT, assets, min_lp_out, receiver, deadline)
+
+
+@external
+def request_lp_deposit_with_permit(
+    assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256, v: uint8, r: bytes32, s: bytes32
+) -> uint256:
+    """
+    @notice `request_lp_deposit` with no approval transaction: first applies the
+            caller's EIP-2612 permit on the collateral for `assets` plus the
+            settle fee, valid until `deadline`.
+    @param assets Collateral to pay in.
+    @param min_lp_out Fewest LP shares accepted (slippage bound).
+    @param receiver Who gets the LP shares.
+    @param deadline Last timestamp at which the request (and the permit) may execute.
+    @param v The permit signature's v.
+    @param r The permit signature's r.
+    @param s The permit signature's s.
+    @return uint256 The order id.
+    """
+    self._permit_collateral(assets, deadline, v, r, s)
+    return self._request_entry(constants.ORDER_LP_DEPOSIT, assets, min_lp_out, receiver, deadline)
+
+
+@external
+def request_lp_withdraw(lp_shares: uint256, min_assets_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @notice Requests collateral for `lp_shares` at the LP value of the next round,
+            less the settle fee, as far as the backing rule allows (the rest is
+            refunded). The shares move into escrow now. Open while paused; after
+            shutdown it settles in this call (and returns 0).
+    @param lp_shares LP shares to burn.
+    @param min_assets_out Least collateral the receiver accepts for all of them (pro rata on a partial fill).
+    @param receiver Who gets the collateral.
+    @param deadline Last timestamp at which this request may execute.
+    @return uint256 The order id (0 if settled at once).
+    """
+    return self._request_exit(constants.ORDER_LP_WITHDRAW, lp_shares, min_assets_out, receiver, deadline)
+
+
+@external
+def request_shutdown(owner: address) -> uint256:
+    """
+    @notice Queues the shutdown order (the pool's `shutdown`, by its owner).
+    @param owner The pool's owner, recorded as the requester.
+    @return uint256 The order id.
+    """
+    assert msg.sender == pool, "orders: caller is not the pool"
+    terms: IPool.Terms = staticcall IPool(pool).request_terms()
+    return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, terms)
+
+
+# ---------------------------------------------------------------- settlement
+
+
+@external
+def settle(orders: DynArray[IPool.Order, constants.MAX_BATCH], round_ids: DynArray[uint256, constants.MAX_BATCH]) -> uint256:
+    """
+    @notice Settles the oldest pending orders, each at its round (found off-chain,
+            proven here), and has the pool pay the caller their settle fees.
+            Orders already settled by someone else are skipped; the batch stops
+            at the first order whose round is not out yet. Void orders (an
+            invalid round, or none by T + max_wait) are refunded through here.
+    @param orders The orders, in queue order, exactly as `OrderRequested` gave them.
+    @param round_ids Each order's round id; for a void order without a round, its
+           phase's last round; ignored once the pool is shut down.
+    @return uint256 The number of orders settled by this call.
+    """
+    assert len(orders) == len(round_ids), "orders: lengths differ"
+    queue: Queue = self._queue()
+    shut: bool = staticcall IPool(pool).is_shutdown()
+    batch: DynArray[IPool.Order, constants.MAX_BATCH] = []
+    pricings: DynArray[IPool.Pricing, constants.MAX_BATCH] = []
+    waiting: bool = False
+    for i: uint256 in range(constants.MAX_BATCH):
+        if i == len(orders):
+            break
+        o: IPool.Order = orders[i]
+        if o.id < queue.head:
+            continue  # a competing settler was first
+        assert o.id == queue.head, "orders: not the next order"
+        assert self._orders[o.id] == self._commitment(o), "orders: unknown order"
+        pricing: IPool.Pricing = IPool.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp)
+        if not shut or o.kind == constants.ORDER_SHUTDOWN:
+            pricing.round_id = round_ids[i]
+            pricing.outcome, pricing.price, pricing.at = staticcall IOracle(oracle).order_round(
+                round_ids[i], o.phase, o.not_before, o.requested_at, o.not_before + o.max_wait
+            )
+            if pricing.outcome == constants.ROUND_WAIT:
+                waiting = True
+                break
+        shut = shut or o.kind == constants.ORDER_SHUTDOWN
+        if o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT:
+            queue.escrowed -= o.amount + o.settle_fee
+        self._orders[o.id] = 0
+        queue.head += 1
+        batch.append(o)
+        pricings.append(pricing)
+    assert len(batch) != 0 or not waiting, "orders: order not due"
+    if len(batch) != 0:
+        self._store_queue(queue)
+        extcall IPool(pool).execute(batch, pricings, msg.sender)
+    return len(batch)
+
+
+# ---------------------------------------------------------------- views
+
+
+@external
+@view
+def order(order_id: uint256) -> IPool.OrderStatus:
+    """
+    @notice Where an order stands: unknown, pending (with its T and phase) or
+            settled (what it got is in the pool's `OrderSettled` event).
+    @param order_id The id a request returned.
+    @return IPool.OrderStatus Status, T and phase.
+    """
+    queue: Queue = self._queue()
+    if order_id == 0 or order_id >= queue.tail:
+        return empty(IPool.OrderStatus)
+    if order_id < queue.head:
+        return IPool.OrderStatus(status=constants.ORDER_SETTLED, not_before=0, phase=0)
+    slot: uint256 = self._orders[order_id]
+    return IPool.OrderStatus(status=constants.ORDER_PENDING, not_before=slot >> 216, phase=(slot >> 200) & _MASK_16)
+
+
+@external
+@view
+def pending_orders() -> uint256:
+    """
+    @notice How many orders wait for settlement.
+    @return uint256 The count.
+    """
+    queue: Queue = self._queue()
+    return queue.tail - queue.head
+
+
+@external
+@view
+def next_order() -> uint256:
+    """
+    @notice Id of the oldest pending order (the next to settle); equals the next
+            request's id when none is pending.
+    @return uint256 The order id.
+    """
+    return self._queue().head
+
+
+@external
+@view
+def escrowed() -> uint256:
+    """
+    @notice Collateral held for pending mints and LP deposits (amounts and settle
+            fees), outside the pool's total assets.
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._queue().escrowed
+
+
+@external
+@view
+def head() -> (bool, uint256, uint256):
+    """
+    @notice The oldest pending order's T and phase, which `rebalance` checks.
+    @return bool Whether an order is pending.
+    @return uint256 Its T.
+    @return uint256 Its phase.
+    """
+    queue: Queue = self._queue()
+    if queue.head == queue.tail:
+        return False, 0, 0
+    slot: uint256 = self._orders[queue.head]
+    return True, slot >> 216, (slot >> 200) & _MASK_16
+
+
+# ---------------------------------------------------------------- internal
+
+
+@internal
+def _request_entry(kind: uint256, assets: uint256, min_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @dev Mint and LP deposit: the collateral and the settle fee go to the pool now.
+    """
+    terms: IPool.Terms = staticcall IPool(pool).request_terms()
+    assert not terms.closed, "orders: closed"
+    self._check_request(assets, min_out, receiver, deadline)
+    assert assets >= terms.min_order, "orders: below min order"
+    self._pull(assets + terms.settle_fee)
+    trade_fee: uint256 = terms.mint_fee if kind == constants.ORDER_MINT else 0
+    return self._enqueue(kind, assets, min_out, msg.sender, receiver, trade_fee, terms)
+
+
+@internal
+def _request_exit(kind: uint256, amount: uint256, min_out: uint256, receiver: address, deadline: uint256) -> uint256:
+    """
+    @dev Redeem and LP withdrawal: the pool takes the tokens into escrow. After
+         shutdown the NAV is fixed, so the order settles in this call.
+    """
+    self._check_request(amount, min_out, receiver, deadline)
+    terms: IPool.Terms = staticcall IPool(pool).request_terms()
+    balance: uint256 = 0
+    value: uint256 = 0
+    balance, value = extcall IPool(pool).take(kind, msg.sender, amount)
+    # Valued at the last reference (no oracle read); a whole balance is always taken.
+    assert value >= terms.min_order or amount == balance, "orders: below min order"
+    trade_fee: uint256 = terms.redeem_fee if kind == constants.ORDER_REDEEM else 0
+    if not terms.is_shutdown:
+        return self._enqueue(kind, amount, min_out, msg.sender, receiver, trade_fee, terms)
+    o: IPool.Order = IPool.Order(
+        id=0,
+        kind=kind,
+        requester=msg.sender,
+        receiver=receiver,
+        amount=amount,
+        min_out=min_out,
+        requested_at=block.timestamp,
+        not_before=block.timestamp,
+        phase=0,
+        trade_fee=trade_fee,
+        settle_fee=0,
+        max_wait=0,
+    )
+    extcall IPool(pool).execute(
+        [o], [IPool.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp)], msg.sender
+    )
+    return 0
+
+
+@internal
+def _enqueue(
+    kind: uint256, amount: uint256, min_out: uint256, requester: address, receiver: address, trade_fee: uint256, terms: IPool.Terms
+) -> uint256:
+    """
+    @dev Records the order's commitment with T = max(now + min_delay, T of the
+         order before it) and the feed's current phase.
+    """
+    queue: Queue = self._queue()
+    not_before: uint256 = max(block.timestamp + terms.min_delay, queue.last_not_before)
+    o: IPool.Order = IPool.Order(
+        id=queue.tail,
+        kind=kind,
+        requester=requester,
+        receiver=receiver,
+        amount=amount,
+        min_out=min_out,
+        requested_at=block.timestamp,
+        not_before=not_before,
+        phase=staticcall IOracle(oracle).current_phase(),
+        trade_fee=trade_fee,
+        settle_fee=terms.settle_fee if kind != constants.ORDER_SHUTDOWN else 0,
+        max_wait=terms.max_wait,
+    )
+    self._orders[o.id] = self._commitment(o)
+    queue.tail += 1
+    queue.last_not_before = not_before
+    if kind == constants.ORDER_MINT or kind == constants.ORDER_LP_DEPOSIT:
+        queue.escrowed += amount + o.settle_fee
+        assert queue.escrowed <= _MAX_ESCROW, "orders: amount too large"
+    self._store_queue(queue)
+    log IPool.OrderRequested(
+        order_id=o.id,
+        requester=o.requester,
+        receiver=o.receiver,
+        kind=o.kind,
+        amount=o.amount,
+        min_out=o.min_out,
+        requested_at=o.requested_at,
+        not_before=o.not_before,
+        phase=o.phase,
+        trade_fee=o.trade_fee,
+        settle_fee=o.settle_fee,
+        max_wait=o.max_wait,
+    )
+    return o.id
+
+
+@internal
+@pure
+def _commitment(o: IPool.Order) -> uint256:
+    """
+    @dev What the book keeps of an order: T and phase in the top 56 bits (what
+         `rebalance` checks), the top 200 bits of the order's hash below them.
+    """
+    digest: uint256 = convert(keccak256(abi_encode(o)), uint256)
+    return (o.not_before & _MASK_40) << 216 | (o.phase & _MASK_16) << 200 | digest >> 56
+
+
+@internal
+@view
+def _check_request(amount: uint256, min_out: uint256, receiver: address, deadline: uint256):
+    assert amount != 0, "orders: zero amount"
+    assert receiver != empty(address), "orders: zero receiver"
+    assert receiver != pool and receiver != lp_token and receiver != self, "orders: receiver is the pool"
+    assert block.timestamp <= deadline, "orders: deadline passed"
+    assert min_out <= _MAX_MIN_OUT, "orders: min out too large"
+
+
+@internal
+def _pull(assets: uint256):
+    """
+    @dev transferFrom the caller straight to the pool, accepting tokens that
+         return no bool, and refusing any that delivers less (fee-on-transfer).
+    """
+    balance_before: uint256 = staticcall IERC20(collateral).balanceOf(pool)
+    assert extcall IERC20(collateral).transferFrom(msg.sender, pool, assets, default_return_value=True), "orders: transfer failed"
+    balance_after: uint256 = staticcall IERC20(collateral).balanceOf(pool)
+    assert balance_after - balance_before == assets, "orders: fee-on-transfer collateral"
+
+
+@internal
+def _permit_collateral(assets: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+    """
+    @dev Applies the caller's permit for this book, for `assets` plus the settle
+         fee. A failed permit is ignored if the allowance is there anyway: anyone
+         can submit a signature seen in the mempool first, and that must not
+         block the call. The owner is always the caller, so a token whose
+         `permit` silently does nothing only lets the book spend what the
+         caller approved.
+    """
+    amount: uint256 = assets + (staticcall IPool(pool).request_terms()).settle_fee
+    applied: bool = raw_call(
+        collateral,
+        abi_encode(
+            msg.sender,
+            self,
+            amount,
+            deadline,
+            v,
+            r,
+            s,
+            method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"),
+        ),
+        revert_on_failure=False,
+    )
+    if not applied:
+        assert block.timestamp <= deadline, "orders: deadline passed"
+        assert staticcall IERC20(collateral).allowance(msg.sender, self) >= amount, "orders: permit failed"
+
+
+@internal
+@view
+def _queue() -> Queue:
+    word: uint256 = self._queue_word
+    return Queue(
+        head=word & _MASK_48,
+        tail=(word >> 48) & _MASK_48,
+        last_not_before=(word >> 96) & _MASK_40,
+        escrowed=word >> 136,
+    )
+
+
+@internal
+def _store_queue(queue: Queue):
+    # Ids below 2**48 and T below 2**40 on any real chain; the escrow is checked
+    # against 2**120 when it grows.
+    self._queue_word = queue.head | queue.tail << 48 | queue.last_not_before << 96 | queue.escrowed << 136

@@ -1,0 +1,211 @@
+"""Orders off-chain: read them from `OrderRequested`, find each one's round, settle.
+
+The order book stores only a hash of each order, so whoever settles reads the
+order from its `OrderRequested` event and hands it back. Its round is the first
+round of its phase with `updatedAt >= T` and (where the feed reports it)
+`startedAt >= requested_at`: both times only grow along a phase's rounds, so the
+round is found by a binary search, and the orders behind it in the queue (whose
+T and request time never decrease) by walking forward from there. The keeper,
+the wallet CLI, the demo and the tests all settle through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass
+
+from ape.exceptions import ApeException
+
+from .constants import MAX_BATCH, ORDER_KINDS
+
+PHASE_SHIFT = 64
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as requested (the `IPool.Order` struct, field for field)."""
+
+    id: int
+    kind: int
+    requester: str
+    receiver: str
+    amount: int
+    min_out: int
+    requested_at: int
+    not_before: int
+    phase: int
+    trade_fee: int
+    settle_fee: int
+    max_wait: int
+
+    @property
+    def expires_at(self) -> int:
+        """After this time with no round of its phase, the order is void."""
+        return self.not_before + self.max_wait
+
+    @property
+    def kind_name(self) -> str:
+        return ORDER_KINDS.get(self.kind, str(self.kind))
+
+    def as_struct(self) -> tuple:
+        return astuple(self)
+
+
+def order_from_log(log) -> Order:
+    return Order(
+        id=log.order_id,
+        kind=log.kind,
+        requester=log.requester,
+        receiver=log.receiver,
+        amount=log.amount,
+        min_out=log.min_out,
+        requested_at=log.requested_at,
+        not_before=log.not_before,
+        phase=log.phase,
+        trade_fee=log.trade_fee,
+        settle_fee=log.settle_fee,
+        max_wait=log.max_wait,
+    )
+
+
+def requested_orders(book, start_block: int = 0) -> list[Order]:
+    """Every order requested at `book` since `start_block`, oldest first."""
+    from ape import chain
+
+    logs = book.OrderRequested.range(start_block, chain.blocks.head.number + 1)
+    return sorted((order_from_log(log) for log in logs), key=lambda o: o.id)
+
+
+def pending_orders(book, start_block: int = 0) -> list[Order]:
+    """The orders still waiting in `book`, in queue order."""
+    head = book.next_order()
+    return [order for order in requested_orders(book, start_block) if order.id >= head]
+
+
+@dataclass(frozen=True)
+class Round:
+    round_id: int
+    answer: int
+    started_at: int
+    updated_at: int
+
+
+class RoundReader:
+    """Reads a feed's rounds once each; a round that does not exist (the call
+    reverts, or answers zeros, or is dated after `now`) reads as None."""
+
+    def __init__(self, feed, now: int):
+        self.feed = feed
+        self.now = now
+        self._cache: dict[int, Round | None] = {}
+
+    def get(self, round_id: int) -> Round | None:
+        if round_id not in self._cache:
+            self._cache[round_id] = self._read(round_id)
+        return self._cache[round_id]
+
+    def _read(self, round_id: int) -> Round | None:
+        if round_id & (2**PHASE_SHIFT - 1) == 0:
+            return Round(round_id, 0, 0, 0)  # a phase's start: exists, never qualifies
+        try:
+            _, answer, started_at, updated_at, _ = self.feed.getRoundData(round_id)
+        except (ApeException, ValueError):
+            return None
+        if updated_at == 0 or updated_at > self.now:
+            return None
+        return Round(round_id, answer, started_at, updated_at)
+
+    def exists(self, round_id: int) -> bool:
+        return self.get(round_id) is not None
+
+    def last_of_phase(self, phase: int) -> int:
+        """The newest round id of `phase` (its start, aggregator id 0, if it has none)."""
+        base = phase << PHASE_SHIFT
+        current = int(self.feed.phaseId())
+        if current == phase:
+            latest = int(self.feed.latestRoundData()[0])
+            if latest >> PHASE_SHIFT == phase and self.exists(latest):
+                # A round may have been published after `latest` in the same block.
+                while self.exists(latest + 1):
+                    latest += 1
+                return latest
+        # An older phase: the last aggregator id that exists, by doubling then bisecting.
+        high = 1
+        while self.exists(base + high):
+            high *= 2
+        low = high // 2  # exists (or 0: the phase's start)
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self.exists(base + middle):
+                low = middle
+            else:
+                high = middle
+        return base + low
+
+
+def qualifies(r: Round | None, order: Order) -> bool:
+    return (
+        r is not None
+        and r.updated_at != 0
+        and r.updated_at >= order.not_before
+        and (r.started_at == 0 or r.started_at >= order.requested_at)
+    )
+
+
+def find_round(reader: RoundReader, order: Order, last: int | None = None, at_least: int | None = None) -> int | None:
+    """The round id `settle` needs for `order`: its round, or, when none came by
+    its expiry, its phase's last round (the proof that it is void). None while
+    the order must wait. `at_least`: a round no later than the order's (the round
+    of the order before it in the queue), to walk forward from."""
+    base = order.phase << PHASE_SHIFT
+    if last is None:
+        last = reader.last_of_phase(order.phase)
+    if not qualifies(reader.get(last), order):
+        if reader.now > order.expires_at and not reader.exists(last + 1):
+            return last  # none came by its expiry: void
+        return None
+    if at_least is not None and at_least >> PHASE_SHIFT == order.phase and at_least <= last:
+        r = at_least
+        while not qualifies(reader.get(r), order):
+            r += 1
+        return r
+    low, high = base, last  # low does not qualify (or is the start); high does
+    while high - low > 1:
+        middle = (low + high) // 2
+        if qualifies(reader.get(middle), order):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def settlement_batch(book, feed, now: int, start_block: int = 0, limit: int = MAX_BATCH) -> tuple[list, list]:
+    """The longest run of due orders at the head of `book`'s queue, with their
+    round ids, ready for `book.settle(orders, round_ids)`; empty if the oldest
+    order must still wait. After a shutdown order, orders need no round."""
+    orders = pending_orders(book, start_block)[:limit]
+    reader = RoundReader(feed, now)
+    shut = bool(book_pool_is_shutdown(book))
+    batch, round_ids = [], []
+    previous: int | None = None
+    lasts: dict[int, int] = {}
+    for order in orders:
+        if shut:
+            batch.append(order.as_struct())
+            round_ids.append(0)
+            continue
+        if order.phase not in lasts:
+            lasts[order.phase] = reader.last_of_phase(order.phase)
+        round_id = find_round(reader, order, lasts[order.phase], previous)
+        if round_id is None:
+            break
+        batch.append(order.as_struct())
+        round_ids.append(round_id)
+        previous = round_id if qualifies(reader.get(round_id), order) else None
+        shut = order.kind == 5
+    return batch, round_ids
+
+
+def book_pool_is_shutdown(book) -> bool:
+    from ape import project
+
+    return project.InversePoolV2.at(book.pool()).is_shutdown()
