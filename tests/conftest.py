@@ -18,8 +18,8 @@ from inverse.deploy import (
     leverage_wad,
     order_book_of,
 )
-from inverse.orders import settlement_batch
 from inverse.model import PoolModel
+from inverse.orders import settlement_batch
 from inverse.status import read_parameters
 
 FEED_DECIMALS = 8

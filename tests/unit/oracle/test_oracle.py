@@ -284,7 +284,7 @@ class Order:
         self.not_before = requested_at + DELAY
         self.expires_at = self.not_before + MAX_WAIT
 
-    def settle(self, oracle, round_id: int, phase: int | None = None, **kwargs):
+    def settle(self, oracle, round_id: int, phase: int | None = None):
         return tuple(
             oracle.order_round(
                 round_id,
@@ -292,7 +292,6 @@ class Order:
                 self.not_before,
                 self.requested_at,
                 self.expires_at,
-                **kwargs,
             )
         )
 
@@ -522,11 +521,24 @@ def test_order_round__too_little_gas__reverts_and_never_voids(oracle, feed, owne
     chain.mine(timestamp=order.expires_at + 300)
     feed.set_read_gas(300_000, sender=owner)  # a costly read: its 1/64 would pay for the rest
     args = (last, 1, order.not_before, order.requested_at, order.expires_at)
-    needed = oracle.order_round.estimate_gas_cost(*args, sender=owner)
-    answers = [eth_call(oracle, "order_round", args, gas) for gas in range(needed - 12_000, needed + 1_000, 200)]
+    # From too little for anything to plenty: some of these run out of gas inside a read.
+    answers = [eth_call(oracle, "order_round", args, gas) for gas in range(50_000, 800_000, 10_000)]
     assert all(answer == (ROUND_WAIT, 0, 0) or isinstance(answer, str) for answer in answers)
     assert any(isinstance(answer, str) and "oracle: out of gas" in answer for answer in answers)
     assert answers[-1] == (ROUND_WAIT, 0, 0)
+
+
+def test_order_round__too_little_gas_for_predecessor__reverts_and_never_fills(oracle, feed, owner, chain, order):
+    # The predecessor qualifies, so this is not the order's round, whatever gas is sent.
+    push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
+    second = push(feed, owner, 2_200 * 10**8, order.requested_at + 20, order.not_before + 15)
+    chain.mine(timestamp=order.not_before + 20)
+    feed.set_read_gas(300_000, sender=owner)
+    args = (second, 1, order.not_before, order.requested_at, order.expires_at)
+    answers = [eth_call(oracle, "order_round", args, gas) for gas in range(50_000, 800_000, 10_000)]
+    assert all(isinstance(answer, str) for answer in answers)
+    assert any("oracle: out of gas" in answer for answer in answers)
+    assert "oracle: not the order's round" in answers[-1]
 
 
 # --- the mock proxy ------------------------------------------------------------------------
