@@ -301,6 +301,12 @@ def request_terms() -> IPool.Terms:
             order parameters in force.
     @return IPool.Terms The terms.
     """
+    return self._request_terms()
+
+
+@internal
+@view
+def _request_terms() -> IPool.Terms:
     settings: Settings = self._settings()
     terms: Terms = self._terms()
     return IPool.Terms(
@@ -494,7 +500,7 @@ def rebalance_due() -> bool:
     """
     @notice Whether `rebalance()` would succeed now. False (not a revert) while
             the oracle has no valid price, an order whose round is out waits, or
-            after a shutdown request.
+            once the shutdown order has settled.
     @return bool True when due.
     """
     return self._rebalance_due()
@@ -797,7 +803,7 @@ def shutdown() -> uint256:
     assert not settings.shutdown_requested, "pool: shut down"
     settings.shutdown_requested = True
     self._store_settings(settings)
-    return extcall IOrderBook(order_book).request_shutdown(msg.sender)
+    return extcall IOrderBook(order_book).request_shutdown(msg.sender, self._request_terms())
 
 
 @external

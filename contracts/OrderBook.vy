@@ -200,14 +200,16 @@ def request_lp_withdraw(lp_shares: uint256, min_assets_out: uint256, receiver: a
 
 
 @external
-def request_shutdown(owner: address) -> uint256:
+def request_shutdown(owner: address, terms: IPool.Terms) -> uint256:
     """
     @notice Queues the shutdown order (the pool's `shutdown`, by its owner).
+    @dev The pool passes its terms: it is locked while it calls here, so this
+         book cannot read them back from it.
     @param owner The pool's owner, recorded as the requester.
+    @param terms The pool's terms in force (`min_delay`, `max_wait`).
     @return uint256 The order id.
     """
     assert msg.sender == pool, "orders: caller is not the pool"
-    terms: IPool.Terms = staticcall IPool(pool).request_terms()
     return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, terms)
 
 
