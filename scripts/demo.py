@@ -75,7 +75,7 @@ class FastChain:
         # transactions then keep seeing time that only goes forward.
         self.web3.provider.make_request("evm_increaseTime", [3_600])
         data = self.set_answer.encode_input(answer)
-        self.web3.eth.send_transaction({"from": self.owner, "to": self.feed, "data": data, "gas": 100_000})
+        self.web3.eth.send_transaction({"from": self.owner, "to": self.feed, "data": data, "gas": 200_000})
 
     def any_due(self) -> bool:
         return any(int.from_bytes(self.web3.eth.call({"to": to, "data": data}), "big") for to, data in self.due_calls)
