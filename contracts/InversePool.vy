@@ -6,23 +6,36 @@
 @author Inverse token contributors
 @notice One market: an underlying price feed, a collateral token and a leverage L.
         The pool holds all collateral and is itself the inverse ERC-20: each token
-        is worth the live NAV, which moves -L times the price between rebalances:
+        is worth the NAV, which moves -L times the price between rebalances and
+        pays a management fee by the second:
 
-            nav = reference_nav * max(0, 1 - L * (price - reference_price) / reference_price)
+            nav = n0 * max(0, 1 - L * (P - P0) / P0) * (1 - fee * (t - t0) / YEAR)
 
         capped at total_assets / totalSupply. Liquidity providers own the rest
         (`lp_value = total_assets - inverse_value`), take the other side and earn
         the fees. A permissionless `rebalance`, due daily or when the price has
         moved past the threshold, resets the reference and so the exposure.
-@custom:security Trusts the oracle adapter for prices and the collateral to be a
-        plain ERC-20 (fee-on-transfer tokens are refused by balance checks). The
-        owner sets bounded parameters and can shut down; the guardian can pause
-        new risk. Neither can move user funds. Assets are tracked internally, so
-        donations change nothing. The `*_with_permit` functions apply only the
-        caller's own permit on the collateral.
-@custom:kill `pause` (guardian or owner) stops mint and LP deposit while redeem,
-        LP withdraw and rebalance stay open. `shutdown` (owner, irreversible)
-        settles the NAV once; afterwards holders and LPs exit without the oracle.
+
+        Every mint, redeem, LP deposit and LP withdrawal is an order, requested
+        at the market's order book (`OrderBook.vy`, created with the pool) and
+        settled at its round, the first oracle round after it. The book proves
+        the round and hands the orders here in queue order; the pool fills or
+        refunds them at that round's price and time. Nothing moves the pool to a
+        later price (a rebalance) while an order whose round is out waits, so no
+        one who sees a price coming can trade on it. The pool holds every token:
+        the collateral (tracked, escrowed and claimable) and escrowed tokens and
+        LP shares.
+@custom:security Trusts its order book (created here) to hand it only proven
+        orders in queue order, the oracle adapter for prices, and the
+        collateral to be a plain ERC-20 (fee-on-transfer tokens are refused by
+        balance checks; a receiver the collateral refuses is credited to
+        `claimable`). The owner sets bounded parameters and can shut down; the
+        guardian can pause new risk. Neither can move user funds or choose a
+        price. Assets are tracked internally, so donations change nothing.
+@custom:kill `pause` (guardian or owner) stops mint and LP deposit requests while
+        settlement, exits and rebalance stay open. `shutdown` (owner, irreversible)
+        queues an order that fixes the NAV at its round; afterwards holders and LPs
+        exit without the oracle.
 """
 
 from ethereum.ercs import IERC20
@@ -33,6 +46,7 @@ from snekmate.tokens import erc20
 
 from .interfaces import ILpToken
 from .interfaces import IOracle
+from .interfaces import IOrderBook
 from .interfaces import IPool
 from . import constants
 
@@ -44,7 +58,7 @@ initializes: erc20[ownable := ownable]
 
 # Left out on purpose: `erc20.mint`, `erc20.burn`, `erc20.burn_from`,
 # `erc20.set_minter`, `erc20.is_minter` (tokens are created and destroyed only by
-# `mint` and `redeem` at the NAV) and `erc20`'s ownership functions (ownership is
+# settled orders at the NAV) and `erc20`'s ownership functions (ownership is
 # two-step, from `ownable_2step`). `renounce_ownership` is left out too: an
 # ownerless pool could never be shut down.
 exports: (
@@ -73,11 +87,14 @@ WAD: constant(uint256) = constants.WAD
 # The collateral token every value is paid in.
 collateral: public(immutable(address))
 
-# The price adapter (see `ChainlinkOracle.vy`).
+# The price adapter (see `ChainlinkOracle.vy`): latest price and round proofs.
 oracle: public(immutable(address))
 
 # The LP share token, created by this pool from a blueprint.
 lp_token: public(immutable(address))
+
+# The order book where users request and anyone settles, created from a blueprint.
+order_book: public(immutable(address))
 
 # Leverage L (WAD): the token moves -L times the underlying between rebalances.
 leverage: public(immutable(uint256))
@@ -89,7 +106,7 @@ _VALUE_SCALE: immutable(uint256)
 # 10**(18 - decimals) also makes one LP share worth about one collateral unit.
 _LP_VIRTUAL_SHARES: immutable(uint256)
 
-# One whole collateral unit (10**decimals): the keeper bounty bound is in units.
+# One whole collateral unit (10**decimals): fee and size bounds are in units.
 _COLLATERAL_UNIT: immutable(uint256)
 
 # ---------------------------------------------------------------- storage
@@ -98,41 +115,55 @@ _COLLATERAL_UNIT: immutable(uint256)
 # word, packed by hand and decoded once per call:
 #
 #   _ledger_word    total_assets (bits 0-127), reference_price (128-255)
-#   _settings_word  paused (bit 0), is_shutdown (bit 1), mint_fee (bits 8-63),
-#                   redeem_fee (64-119), min_backing (120-183),
-#                   keeper_bounty (184-255)
+#   _settings_word  paused (bit 0), is_shutdown (bit 1), shutdown_requested
+#                   (bit 2), mint_fee (bits 8-63), redeem_fee (64-119),
+#                   min_backing (120-183), keeper_bounty (184-255)
 #   _schedule_word  last_rebalance (bits 0-63), interval (64-127),
 #                   threshold (128-191), management_fee (192-255)
+#   _terms_word     settle_fee (bits 0-71), min_delay (72-95), max_wait
+#                   (96-119), min_order (120-199), fee_time (200-255)
 #
-# Each parameter's bound fits its field: trade fees <= 1e16 < 2**56, min_backing
-# <= 5e18 < 2**64, keeper_bounty <= 100 units of 18 decimals < 2**72, the rest
-# far below 2**64. total_assets and reference_price are checked against 128 bits
-# when written. Each has a getter of its own name below.
+# Each parameter's bound fits its field; total_assets and reference_price are
+# checked when written. Each has a getter of its own name below.
 
 _ledger_word: uint256
 _settings_word: uint256
 _schedule_word: uint256
+_terms_word: uint256
 
-# NAV at the last rebalance (n0, WAD), after the management fee. After shutdown:
+# NAV at the last rebalance (n0, WAD), management fee booked. After shutdown:
 # the settled NAV. A word of its own: repeated gains can grow it past 128 bits.
 reference_nav: public(uint256)
 
 # May pause (not unpause): a fast-response key for new risk only.
 guardian: public(address)
 
+# Collateral a payout could not deliver (the receiver was refused by the
+# collateral), waiting for its owner's `claim`.
+claimable: public(HashMap[address, uint256])
+
+# Sum of `claimable`: collateral the pool holds for claims, outside total_assets.
+total_claimable: public(uint256)
+
+_MASK_24: constant(uint256) = 2**24 - 1
 _MASK_56: constant(uint256) = 2**56 - 1
 _MASK_64: constant(uint256) = 2**64 - 1
+_MASK_72: constant(uint256) = 2**72 - 1
+_MASK_80: constant(uint256) = 2**80 - 1
 _MASK_128: constant(uint256) = 2**128 - 1
 _PAUSED: constant(uint256) = 1
 _SHUT_DOWN: constant(uint256) = 2
+_SHUTDOWN_REQUESTED: constant(uint256) = 4
 
 
-# `_settings_word`, decoded: what mint, redeem and the LP functions check.
+# `_settings_word`, decoded.
 struct Settings:
-    # True while mint and LP deposit are stopped.
+    # True while mint and LP deposit requests are stopped.
     paused: bool
-    # True once the owner has shut the market down (irreversible).
+    # True once the shutdown order has settled: the NAV is fixed.
     is_shutdown: bool
+    # True once the owner has requested shutdown (irreversible).
+    shutdown_requested: bool
     # Mint fee, WAD fraction of the collateral paid in; goes to LPs.
     mint_fee: uint256
     # Redeem fee, WAD fraction of the gross payout; goes to LPs.
@@ -151,24 +182,47 @@ struct Schedule:
     interval: uint256
     # Price move |P - P0| / P0 (WAD) that makes a rebalance due.
     threshold: uint256
-    # Yearly management fee (WAD), holders to LPs, accrued at each rebalance.
+    # Yearly management fee (WAD), holders to LPs, accrued continuously.
     management_fee: uint256
 
 
-# Everything one operation needs to know about the market, read once.
+# `_terms_word`, decoded: what a request needs, and the management fee's clock.
+struct Terms:
+    # Collateral each order pays its settler.
+    settle_fee: uint256
+    # Seconds from a request to the earliest round that may price it.
+    min_delay: uint256
+    # Seconds after T before an order without a round is void.
+    max_wait: uint256
+    # Smallest order, in collateral.
+    min_order: uint256
+    # Round time t0 from which the management fee accrues (the last rebalance's round).
+    fee_time: uint256
+
+
+# Everything one pricing needs to know about the market, read once.
 struct Market:
     # Tracked collateral (A).
     assets: uint256
-    # Inverse token supply (S).
+    # Inverse token supply (S), escrowed tokens included.
     supply: uint256
     # Oracle price at the last rebalance (P0).
     reference_price: uint256
-    # Oracle price, or 0 after shutdown (not read).
+    # The price this pricing is at, or 0 after shutdown (not read).
     price: uint256
     # NAV before the cap at assets / supply.
     raw_nav: uint256
-    # Live NAV: raw_nav capped at assets / supply.
+    # NAV: raw_nav capped at assets / supply.
     nav: uint256
+
+
+# One order's result, as `OrderSettled` reports it.
+struct Result:
+    outcome: uint256
+    filled: uint256
+    out: uint256
+    refunded: uint256
+    settle_fee: uint256
 
 
 @deploy
@@ -179,20 +233,22 @@ def __init__(
     oracle_: address,
     leverage_: uint256,
     lp_blueprint: address,
+    order_book_blueprint: address,
     lp_name: String[25],
     lp_symbol: String[5],
     guardian_: address,
     params: IPool.Parameters,
 ):
     """
-    @notice Creates a market. Reads the collateral's decimals and the current
-            oracle price (which must be valid) as the first reference.
+    @notice Creates a market. Reads the collateral's decimals and the oracle's
+            latest round (which must be valid) as the first reference.
     @param name_ Inverse token name, also its EIP-712 domain name.
     @param symbol_ Inverse token symbol.
     @param collateral_ The collateral ERC-20 (up to 18 decimals, no transfer fee).
     @param oracle_ The price adapter.
     @param leverage_ L as a WAD, between 0.5 and 5.
     @param lp_blueprint An EIP-5202 blueprint of `LpToken.vy`.
+    @param order_book_blueprint An EIP-5202 blueprint of `OrderBook.vy`.
     @param lp_name LP token name.
     @param lp_symbol LP token symbol.
     @param guardian_ The address allowed to pause.
@@ -215,111 +271,133 @@ def __init__(
     _VALUE_SCALE = 10 ** convert(36 - collateral_decimals, uint256)
     _LP_VIRTUAL_SHARES = 10 ** convert(18 - collateral_decimals, uint256)
     lp_token = create_from_blueprint(lp_blueprint, lp_name, lp_symbol)
+    order_book = create_from_blueprint(order_book_blueprint, collateral_, oracle_, lp_token)
 
     self._set_parameters(params)
     self._set_guardian(guardian_)
-    self._store_ledger(0, staticcall IOracle(oracle_).price())
+    price: uint256 = 0
+    updated_at: uint256 = 0
+    round_id: uint256 = 0
+    price, updated_at, round_id = staticcall IOracle(oracle_).latest()
+    self._store_ledger(0, price)
     self.reference_nav = WAD
     schedule: Schedule = self._schedule()
     schedule.last_rebalance = block.timestamp
     self._store_schedule(schedule)
+    terms: Terms = self._terms()
+    terms.fee_time = updated_at
+    self._store_terms(terms)
 
 
-# ---------------------------------------------------------------- holders
-
-
-@external
-def mint(assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256) -> uint256:
-    """
-    @notice Pays in collateral for inverse tokens at the live NAV, less the mint fee.
-    @param assets Collateral to pay in (needs an allowance).
-    @param min_shares_out Fewest tokens accepted (slippage bound).
-    @param receiver Who gets the tokens.
-    @param deadline Last timestamp at which the call may execute.
-    @return uint256 The tokens minted.
-    """
-    return self._mint_tokens(assets, min_shares_out, receiver, deadline)
+# ---------------------------------------------------------------- orders (called by the order book)
 
 
 @external
-def mint_with_permit(
-    assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256, v: uint8, r: bytes32, s: bytes32
-) -> uint256:
+@view
+def request_terms() -> IPool.Terms:
     """
-    @notice `mint` with no approval transaction: first applies the caller's
-            EIP-2612 permit on the collateral for `assets`, valid until `deadline`.
-    @param assets Collateral to pay in.
-    @param min_shares_out Fewest tokens accepted (slippage bound).
-    @param receiver Who gets the tokens.
-    @param deadline Last timestamp at which the call (and the permit) may execute.
-    @param v The permit signature's v.
-    @param r The permit signature's r.
-    @param s The permit signature's s.
-    @return uint256 The tokens minted.
+    @notice What a request needs, read in one call: whether mint and LP deposit
+            requests are closed, whether the NAV is fixed, and the fees and
+            order parameters in force.
+    @return IPool.Terms The terms.
     """
-    self._permit_collateral(assets, deadline, v, r, s)
-    return self._mint_tokens(assets, min_shares_out, receiver, deadline)
+    return self._request_terms()
 
 
 @internal
-def _mint_tokens(assets: uint256, min_shares_out: uint256, receiver: address, deadline: uint256) -> uint256:
+@view
+def _request_terms() -> IPool.Terms:
     settings: Settings = self._settings()
-    self._check_open(settings)
-    self._check_request(assets, receiver, deadline)
-    m: Market = self._market(settings.is_shutdown)
-    assert m.nav != 0, "pool: nav is zero"
-    assert m.nav == m.raw_nav, "pool: exhausted"
-    fee: uint256 = self._fee(assets, settings.mint_fee)
-    shares: uint256 = (assets - fee) * _VALUE_SCALE // m.nav
-    assert shares != 0, "pool: zero shares"
-    assert assets <= self._mint_capacity(m, settings), "pool: exceeds max mint"
-    assert shares >= min_shares_out, "pool: slippage"
-
-    self._pull(assets)
-    self._store_ledger(m.assets + assets, m.reference_price)
-    erc20._mint(receiver, shares)
-    log IPool.Mint(sender=msg.sender, receiver=receiver, assets=assets, shares=shares, fee=fee, nav=m.nav)
-    return shares
+    terms: Terms = self._terms()
+    return IPool.Terms(
+        closed=settings.paused or settings.shutdown_requested,
+        is_shutdown=settings.is_shutdown,
+        mint_fee=settings.mint_fee,
+        redeem_fee=settings.redeem_fee,
+        settle_fee=terms.settle_fee,
+        min_delay=terms.min_delay,
+        max_wait=terms.max_wait,
+        min_order=terms.min_order,
+    )
 
 
 @external
-def redeem(shares: uint256, min_assets_out: uint256, receiver: address, deadline: uint256) -> uint256:
+def take(kind: uint256, owner: address, amount: uint256) -> (uint256, uint256):
     """
-    @notice Burns the caller's inverse tokens for collateral at the live NAV, less
-            the redeem fee. Open while paused; after shutdown it needs no oracle.
-    @param shares Tokens to redeem.
-    @param min_assets_out Least collateral accepted (slippage bound).
-    @param receiver Who gets the collateral.
-    @param deadline Last timestamp at which the call may execute.
-    @return uint256 The collateral paid out.
+    @notice Moves an exit request's tokens (redeem) or LP shares (LP withdrawal)
+            into the pool's escrow, where they stay in the supply and exposed.
+    @param kind ORDER_REDEEM or ORDER_LP_WITHDRAW.
+    @param owner The requester.
+    @param amount Tokens or LP shares.
+    @return uint256 The owner's balance before.
+    @return uint256 Their collateral value at the last reference (for `min_order`).
     """
-    self._check_request(shares, receiver, deadline)
-    assert shares <= erc20.balanceOf[msg.sender], "pool: redeem exceeds balance"
-    settings: Settings = self._settings()
-    m: Market = self._market(settings.is_shutdown)
-    assets: uint256 = 0
-    fee: uint256 = 0
-    assets, fee = self._redeem_amounts(shares, m.nav, settings.redeem_fee)
-    assert assets >= min_assets_out, "pool: slippage"
+    self._check_order_book()
+    balance: uint256 = 0
+    value: uint256 = 0
+    if kind == constants.ORDER_REDEEM:
+        balance = erc20.balanceOf[owner]
+        assert amount <= balance, "pool: redeem exceeds balance"
+        value = amount * self.reference_nav // _VALUE_SCALE
+        erc20._transfer(owner, self, amount)
+    else:
+        balance = staticcall ILpToken(lp_token).balanceOf(owner)
+        assert amount <= balance, "pool: withdraw exceeds balance"
+        m: Market = self._market(self._settings(), 0, 0)
+        value = self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), amount)
+        extcall ILpToken(lp_token).escrow(owner, amount)
+    return balance, value
 
-    erc20._burn(msg.sender, shares)
-    self._store_ledger(m.assets - assets, m.reference_price)
-    self._push(receiver, assets)
-    log IPool.Redeem(sender=msg.sender, receiver=receiver, shares=shares, assets=assets, fee=fee, nav=m.nav)
+
+@external
+def execute(orders: DynArray[IPool.Order, constants.MAX_BATCH], pricings: DynArray[IPool.Pricing, constants.MAX_BATCH], settler: address):
+    """
+    @notice Fills or refunds orders the order book has proven, in queue order,
+            each at its round's price and time, and pays the settler their
+            settle fees.
+    @param orders The orders.
+    @param pricings Each order's round, price and outcome.
+    @param settler Who settled them.
+    """
+    self._check_order_book()
+    fees: uint256 = 0
+    for i: uint256 in range(constants.MAX_BATCH):
+        if i == len(orders):
+            break
+        fees += self._execute(orders[i], pricings[i], settler)
+    self._pay(settler, fees)
+
+
+@external
+def claim() -> uint256:
+    """
+    @notice Pays the caller the collateral a settlement could not deliver to them.
+    @return uint256 The collateral paid.
+    """
+    assets: uint256 = self.claimable[msg.sender]
+    assert assets != 0, "pool: nothing to claim"
+    self.claimable[msg.sender] = 0
+    self.total_claimable -= assets
+    assert extcall IERC20(collateral).transfer(msg.sender, assets, default_return_value=True), "pool: transfer failed"
+    log IPool.Claim(account=msg.sender, assets=assets)
     return assets
+
+
+# ---------------------------------------------------------------- previews
 
 
 @external
 @view
 def preview_mint(assets: uint256) -> uint256:
     """
-    @notice Tokens `mint(assets, ...)` would give now, fee included (0 if the NAV
-            is zero). Limits (`max_mint`, pause) are not applied.
+    @notice Tokens a mint order of `assets` would get at the current price, mint
+            fee included (0 if the NAV is zero). The settle fee is paid beside
+            `assets`; limits (`max_mint`, pause) are not applied.
     @param assets Collateral paid in.
     @return uint256 Tokens out.
     """
     settings: Settings = self._settings()
-    m: Market = self._market(settings.is_shutdown)
+    m: Market = self._live_market(settings)
     if m.nav == 0:
         return 0
     return (assets - self._fee(assets, settings.mint_fee)) * _VALUE_SCALE // m.nav
@@ -329,141 +407,63 @@ def preview_mint(assets: uint256) -> uint256:
 @view
 def preview_redeem(shares: uint256) -> uint256:
     """
-    @notice Collateral `redeem(shares, ...)` would pay now, fee included.
+    @notice Collateral a redeem order of `shares` would pay the receiver at the
+            current price: redeem fee and settle fee taken.
     @param shares Tokens redeemed.
     @return uint256 Collateral out.
     """
     settings: Settings = self._settings()
-    m: Market = self._market(settings.is_shutdown)
+    m: Market = self._live_market(settings)
     assets: uint256 = 0
     fee: uint256 = 0
     assets, fee = self._redeem_amounts(shares, m.nav, settings.redeem_fee)
-    return assets
+    return self._less_settle_fee(assets, self._terms().settle_fee)
 
 
 @external
 @view
 def max_mint() -> uint256:
     """
-    @notice The most collateral a mint can take now without breaking the backing
-            rule (`lp_value >= min_backing * inverse_value` afterwards); 0 while
-            paused, shut down, exhausted or at a zero NAV.
+    @notice The most collateral a mint order can take now without breaking the
+            backing rule (`lp_value >= min_backing * inverse_value` afterwards),
+            less the pending mint orders; 0 while paused, shut down, exhausted or
+            at a zero NAV. At settlement the round's price decides.
     @return uint256 Collateral, in its own decimals.
     """
     settings: Settings = self._settings()
-    if settings.paused or settings.is_shutdown:
+    if settings.paused or settings.shutdown_requested:
         return 0
-    m: Market = self._market(False)
+    m: Market = self._live_market(settings)
     if m.nav == 0 or m.nav != m.raw_nav:
         return 0
-    return self._mint_capacity(m, settings)
-
-
-# ---------------------------------------------------------------- liquidity providers
-
-
-@external
-def lp_deposit(assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256) -> uint256:
-    """
-    @notice Adds collateral to the LP side for LP shares. Into an exhausted pool
-            part of it first restores what holders are owed (recapitalisation),
-            and only what reaches LP value earns shares.
-    @param assets Collateral to pay in (needs an allowance).
-    @param min_lp_out Fewest LP shares accepted (slippage bound).
-    @param receiver Who gets the LP shares.
-    @param deadline Last timestamp at which the call may execute.
-    @return uint256 The LP shares minted.
-    """
-    return self._deposit_lp(assets, min_lp_out, receiver, deadline)
-
-
-@external
-def lp_deposit_with_permit(
-    assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256, v: uint8, r: bytes32, s: bytes32
-) -> uint256:
-    """
-    @notice `lp_deposit` with no approval transaction: first applies the caller's
-            EIP-2612 permit on the collateral for `assets`, valid until `deadline`.
-    @param assets Collateral to pay in.
-    @param min_lp_out Fewest LP shares accepted (slippage bound).
-    @param receiver Who gets the LP shares.
-    @param deadline Last timestamp at which the call (and the permit) may execute.
-    @param v The permit signature's v.
-    @param r The permit signature's r.
-    @param s The permit signature's s.
-    @return uint256 The LP shares minted.
-    """
-    self._permit_collateral(assets, deadline, v, r, s)
-    return self._deposit_lp(assets, min_lp_out, receiver, deadline)
-
-
-@internal
-def _deposit_lp(assets: uint256, min_lp_out: uint256, receiver: address, deadline: uint256) -> uint256:
-    settings: Settings = self._settings()
-    self._check_open(settings)
-    self._check_request(assets, receiver, deadline)
-    m: Market = self._market(settings.is_shutdown)
-    lp_shares: uint256 = self._lp_deposit_shares(m, assets)
-    assert lp_shares != 0, "pool: zero shares"
-    assert lp_shares >= min_lp_out, "pool: slippage"
-
-    self._pull(assets)
-    self._store_ledger(m.assets + assets, m.reference_price)
-    extcall ILpToken(lp_token).mint(receiver, lp_shares)
-    log IPool.LpDeposit(sender=msg.sender, receiver=receiver, assets=assets, lp_shares=lp_shares)
-    return lp_shares
-
-
-@external
-def lp_withdraw(lp_shares: uint256, min_assets_out: uint256, receiver: address, deadline: uint256) -> uint256:
-    """
-    @notice Burns the caller's LP shares for their part of the LP value, as long
-            as the backing rule holds afterwards while holders remain (lifted after
-            shutdown). Open while paused.
-    @param lp_shares LP shares to burn.
-    @param min_assets_out Least collateral accepted (slippage bound).
-    @param receiver Who gets the collateral.
-    @param deadline Last timestamp at which the call may execute.
-    @return uint256 The collateral paid out.
-    """
-    self._check_request(lp_shares, receiver, deadline)
-    assert lp_shares <= staticcall ILpToken(lp_token).balanceOf(msg.sender), "pool: withdraw exceeds balance"
-    settings: Settings = self._settings()
-    m: Market = self._market(settings.is_shutdown)
-    inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    assets: uint256 = self._lp_withdraw_assets(m.assets - inverse, lp_shares)
-    assert assets <= self._lp_withdraw_capacity(m.assets - inverse, inverse, settings), "pool: insufficient backing"
-    assert assets >= min_assets_out, "pool: slippage"
-
-    extcall ILpToken(lp_token).burn(msg.sender, lp_shares)
-    self._store_ledger(m.assets - assets, m.reference_price)
-    self._push(receiver, assets)
-    log IPool.LpWithdraw(sender=msg.sender, receiver=receiver, lp_shares=lp_shares, assets=assets)
-    return assets
+    capacity: uint256 = self._mint_capacity(m, settings.min_backing, settings.mint_fee)
+    return capacity - min(capacity, staticcall IOrderBook(order_book).escrowed())
 
 
 @external
 @view
 def preview_lp_deposit(assets: uint256) -> uint256:
     """
-    @notice LP shares `lp_deposit(assets, ...)` would give now.
-    @param assets Collateral paid in.
+    @notice LP shares an LP deposit order of `assets` would get at the current price.
+    @param assets Collateral paid in (the settle fee is paid beside it).
     @return uint256 LP shares out.
     """
-    return self._lp_deposit_shares(self._live_market(), assets)
+    return self._lp_deposit_shares(self._live_market(self._settings()), assets)
 
 
 @external
 @view
 def preview_lp_withdraw(lp_shares: uint256) -> uint256:
     """
-    @notice Collateral `lp_withdraw(lp_shares, ...)` would pay now (the backing
-            rule is not applied: see `max_lp_withdraw`).
+    @notice Collateral an LP withdrawal order of `lp_shares` would pay the
+            receiver at the current price, settle fee taken (the backing rule is
+            not applied: see `max_lp_withdraw`).
     @param lp_shares LP shares burned.
     @return uint256 Collateral out.
     """
-    m: Market = self._live_market()
-    return self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), lp_shares)
+    m: Market = self._live_market(self._settings())
+    assets: uint256 = self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), lp_shares)
+    return self._less_settle_fee(assets, self._terms().settle_fee)
 
 
 @external
@@ -474,7 +474,7 @@ def max_lp_withdraw() -> uint256:
     @return uint256 Collateral, in its own decimals.
     """
     settings: Settings = self._settings()
-    m: Market = self._market(settings.is_shutdown)
+    m: Market = self._live_market(settings)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
     return self._lp_withdraw_capacity(m.assets - inverse, inverse, settings)
 
@@ -486,8 +486,9 @@ def max_lp_withdraw() -> uint256:
 def rebalance() -> uint256:
     """
     @notice Resets the exposure when due (interval elapsed or price moved past the
-            threshold): accrues the management fee, makes the current price and
-            NAV the new reference and pays the caller the keeper bounty.
+            threshold) and no order whose round is out waits: books the accrued
+            management fee, makes the latest round's price and NAV the new
+            reference and pays the caller the keeper bounty.
     @return uint256 The bounty paid, in collateral.
     """
     return self._rebalance()
@@ -498,7 +499,8 @@ def rebalance() -> uint256:
 def rebalance_due() -> bool:
     """
     @notice Whether `rebalance()` would succeed now. False (not a revert) while
-            the oracle has no valid price or after shutdown.
+            the oracle has no valid price, an order whose round is out waits, or
+            once the shutdown order has settled.
     @return bool True when due.
     """
     return self._rebalance_due()
@@ -508,7 +510,9 @@ def rebalance_due() -> bool:
 @view
 def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[32]):
     """
-    @notice Chainlink Automation: whether `performUpkeep` should be called.
+    @notice Chainlink Automation: whether `performUpkeep` should be called (a
+            rebalance is due). Orders are settled by keepers that read their
+            `OrderRequested` events (the pool stores only hashes).
     @param check_data Ignored.
     @return bool Whether a rebalance is due.
     @return Bytes[32] Empty perform data.
@@ -533,10 +537,11 @@ def performUpkeep(perform_data: Bytes[1024]):
 @view
 def nav() -> uint256:
     """
-    @notice Live NAV: collateral per whole token, as a WAD of whole collateral units.
+    @notice NAV now: collateral per whole token at the latest price, management
+            fee accrued to this second, as a WAD of whole collateral units.
     @return uint256 The NAV.
     """
-    return self._live_market().nav
+    return self._live_market(self._settings()).nav
 
 
 @external
@@ -553,10 +558,11 @@ def oracle_price() -> uint256:
 @view
 def inverse_value() -> uint256:
     """
-    @notice What all inverse tokens are worth now, rounded up (the pool's obligation).
+    @notice What all inverse tokens (escrowed ones included) are worth now,
+            rounded up (the pool's obligation).
     @return uint256 Collateral, in its own decimals.
     """
-    m: Market = self._live_market()
+    m: Market = self._live_market(self._settings())
     return self._inverse_value(m.supply, m.nav)
 
 
@@ -567,7 +573,7 @@ def lp_value() -> uint256:
     @notice What the LP side owns now: total assets less the inverse value.
     @return uint256 Collateral, in its own decimals.
     """
-    m: Market = self._live_market()
+    m: Market = self._live_market(self._settings())
     return m.assets - self._inverse_value(m.supply, m.nav)
 
 
@@ -575,8 +581,8 @@ def lp_value() -> uint256:
 @view
 def total_assets() -> uint256:
     """
-    @notice Collateral the pool accounts for (A). Never read from `balanceOf`,
-            so donations change nothing.
+    @notice Collateral the pool accounts for (A), escrow and claims not included.
+            Never read from `balanceOf`, so donations change nothing.
     @return uint256 Collateral, in its own decimals.
     """
     return self._ledger_word & _MASK_128
@@ -604,6 +610,17 @@ def last_rebalance() -> uint256:
 
 @external
 @view
+def fee_time() -> uint256:
+    """
+    @notice Round time from which the management fee accrues (t0): the
+            `updatedAt` of the last rebalance's round.
+    @return uint256 Seconds since the epoch.
+    """
+    return self._terms().fee_time
+
+
+@external
+@view
 def interval() -> uint256:
     """
     @notice Seconds between scheduled rebalances.
@@ -626,7 +643,7 @@ def threshold() -> uint256:
 @view
 def management_fee() -> uint256:
     """
-    @notice Yearly fee from holders to LPs, accrued at each rebalance.
+    @notice Yearly fee from holders to LPs, accrued by the second.
     @return uint256 WAD fraction a year.
     """
     return self._schedule().management_fee
@@ -674,9 +691,49 @@ def keeper_bounty() -> uint256:
 
 @external
 @view
+def settle_fee() -> uint256:
+    """
+    @notice Collateral each order pays whoever settles it.
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._terms().settle_fee
+
+
+@external
+@view
+def min_delay() -> uint256:
+    """
+    @notice Seconds from a request to the earliest round that may price it.
+    @return uint256 Seconds.
+    """
+    return self._terms().min_delay
+
+
+@external
+@view
+def max_wait() -> uint256:
+    """
+    @notice Seconds after an order's T before it is void if no round came.
+    @return uint256 Seconds.
+    """
+    return self._terms().max_wait
+
+
+@external
+@view
+def min_order() -> uint256:
+    """
+    @notice Smallest order, in collateral (a request for a whole balance is always taken).
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._terms().min_order
+
+
+@external
+@view
 def paused() -> bool:
     """
-    @notice True while mint and LP deposit are stopped.
+    @notice True while mint and LP deposit requests are stopped.
     @return bool Whether paused.
     """
     return self._settings().paused
@@ -686,10 +743,21 @@ def paused() -> bool:
 @view
 def is_shutdown() -> bool:
     """
-    @notice True once the owner has shut the market down (irreversible).
+    @notice True once the shutdown order has settled and the NAV is fixed.
     @return bool Whether shut down.
     """
     return self._settings().is_shutdown
+
+
+@external
+@view
+def shutdown_requested() -> bool:
+    """
+    @notice True once the owner has requested shutdown (mint and LP deposit
+            requests are closed from then on).
+    @return bool Whether shutdown is requested.
+    """
+    return self._settings().shutdown_requested
 
 
 # ---------------------------------------------------------------- admin
@@ -698,7 +766,7 @@ def is_shutdown() -> bool:
 @external
 def pause():
     """
-    @notice Stops mint and LP deposit. Redeem, LP withdraw and rebalance stay open.
+    @notice Stops mint and LP deposit requests. Settlement, exits and rebalance stay open.
     """
     assert msg.sender == self.guardian or msg.sender == ownable.owner, "pool: caller is not the guardian"
     settings: Settings = self._settings()
@@ -711,7 +779,7 @@ def pause():
 @external
 def unpause():
     """
-    @notice Lets mint and LP deposit resume (owner only).
+    @notice Lets mint and LP deposit requests resume (owner only).
     """
     ownable._check_owner()
     settings: Settings = self._settings()
@@ -722,37 +790,31 @@ def unpause():
 
 
 @external
-def shutdown():
+def shutdown() -> uint256:
     """
-    @notice Ends the market for good: settles the NAV once at the current price
-            (at the last reference NAV if the oracle has no valid price). Then
-            redeem and LP withdraw work without the oracle; mint, LP deposit and
-            rebalance are off.
+    @notice Ends the market for good, in the queue like an order: mint and LP
+            deposit requests close now; at the order's round (or, if none comes
+            in time, the latest readable one) the NAV is fixed, after every
+            earlier order has settled. Then exits settle at once without the oracle.
+    @return uint256 The shutdown order's id.
     """
     ownable._check_owner()
     settings: Settings = self._settings()
-    assert not settings.is_shutdown, "pool: shut down"
-    m: Market = self._market(True)  # priced at the last reference NAV
-    valid: bool = False
-    valid, m.price = self._try_price()
-    if valid:
-        m.raw_nav = self._raw_nav(m.price, m.reference_price, m.raw_nav)
-        m.nav = self._capped(m)
-        self._store_ledger(m.assets, m.price)
-    self.reference_nav = m.nav
-    settings.is_shutdown = True
+    assert not settings.shutdown_requested, "pool: shut down"
+    settings.shutdown_requested = True
     self._store_settings(settings)
-    log IPool.Shutdown(account=msg.sender, price=m.price, nav=m.nav)
+    return extcall IOrderBook(order_book).request_shutdown(msg.sender, self._request_terms())
 
 
 @external
 def set_parameters(params: IPool.Parameters):
     """
-    @notice Sets the fees and rebalance parameters, each within its on-chain bounds.
+    @notice Sets the fees, rebalance and order parameters, each within its
+            on-chain bounds. Pending orders keep the fees they were requested with.
     @param params The new parameters (all of them).
     """
     ownable._check_owner()
-    assert not self._settings().is_shutdown, "pool: shut down"
+    assert not self._settings().shutdown_requested, "pool: shut down"
     self._set_parameters(params)
 
 
@@ -766,51 +828,252 @@ def set_guardian(new_guardian: address):
     self._set_guardian(new_guardian)
 
 
-# ---------------------------------------------------------------- internal
+# ---------------------------------------------------------------- internal: settlement
+
+
+@internal
+def _execute(o: IPool.Order, pricing: IPool.Pricing, settler: address) -> uint256:
+    """
+    @dev Settles one order at its round's price and time, or refunds it: void,
+         or a mint or LP deposit after shutdown (everything back, settle fee
+         included). After shutdown exits settle at the fixed NAV. Returns the
+         settle fee earned.
+    """
+    settings: Settings = self._settings()
+    if o.kind == constants.ORDER_SHUTDOWN:
+        self._settle_shutdown(o, pricing, settings, settler)
+        return 0
+    r: Result = empty(Result)
+    m: Market = empty(Market)
+    entry: bool = o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT
+    if pricing.outcome == constants.ROUND_VOID or (entry and settings.is_shutdown):
+        r = Result(outcome=constants.OUTCOME_VOID, filled=0, out=0, refunded=o.amount, settle_fee=0)
+        self._refund(o, o.amount, True)
+    else:
+        m = self._market(settings, pricing.price, pricing.at)
+        if o.kind == constants.ORDER_MINT:
+            r = self._fill_mint(o, m, settings)
+        elif o.kind == constants.ORDER_REDEEM:
+            r = self._fill_redeem(o, m)
+        elif o.kind == constants.ORDER_LP_DEPOSIT:
+            r = self._fill_lp_deposit(o, m)
+        else:
+            r = self._fill_lp_withdraw(o, m, settings)
+    log IPool.OrderSettled(
+        order_id=o.id,
+        settler=settler,
+        outcome=r.outcome,
+        round_id=pricing.round_id,
+        price=pricing.price,
+        nav=m.nav,
+        filled=r.filled,
+        out=r.out,
+        refunded=r.refunded,
+        settle_fee=r.settle_fee,
+    )
+    return r.settle_fee
+
+
+@internal
+def _fill_mint(o: IPool.Order, m: Market, settings: Settings) -> Result:
+    filled: uint256 = 0
+    if m.nav != 0 and m.nav == m.raw_nav:
+        filled = min(o.amount, self._mint_capacity(m, settings.min_backing, o.trade_fee))
+    fee: uint256 = self._fee(filled, o.trade_fee)
+    shares: uint256 = (filled - fee) * _VALUE_SCALE // max(m.nav, 1)
+    if shares == 0 or shares < self._pro_rata(o.min_out, filled, o.amount):
+        self._refund(o, o.amount, False)
+        return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=o.settle_fee)
+    self._store_ledger(m.assets + filled, m.reference_price)
+    erc20._mint(o.receiver, shares)
+    log IPool.Mint(sender=o.requester, receiver=o.receiver, assets=filled, shares=shares, fee=fee, nav=m.nav)
+    self._refund(o, o.amount - filled, False)
+    return Result(
+        outcome=constants.OUTCOME_FILLED if filled == o.amount else constants.OUTCOME_PARTIAL,
+        filled=filled,
+        out=shares,
+        refunded=o.amount - filled,
+        settle_fee=o.settle_fee,
+    )
+
+
+@internal
+def _fill_redeem(o: IPool.Order, m: Market) -> Result:
+    assets: uint256 = 0
+    fee: uint256 = 0
+    assets, fee = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
+    settle_fee: uint256 = min(o.settle_fee, assets)
+    if assets - settle_fee < o.min_out:
+        self._refund(o, o.amount, False)
+        return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=0)
+    erc20._burn(self, o.amount)
+    self._store_ledger(m.assets - assets, m.reference_price)
+    self._pay(o.receiver, assets - settle_fee)
+    log IPool.Redeem(sender=o.requester, receiver=o.receiver, shares=o.amount, assets=assets - settle_fee, fee=fee, nav=m.nav)
+    return Result(outcome=constants.OUTCOME_FILLED, filled=o.amount, out=assets - settle_fee, refunded=0, settle_fee=settle_fee)
+
+
+@internal
+def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
+    lp_shares: uint256 = self._lp_deposit_shares(m, o.amount)
+    if lp_shares == 0 or lp_shares < o.min_out:
+        self._refund(o, o.amount, False)
+        return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=o.settle_fee)
+    self._store_ledger(m.assets + o.amount, m.reference_price)
+    extcall ILpToken(lp_token).mint(o.receiver, lp_shares)
+    log IPool.LpDeposit(sender=o.requester, receiver=o.receiver, assets=o.amount, lp_shares=lp_shares)
+    return Result(outcome=constants.OUTCOME_FILLED, filled=o.amount, out=lp_shares, refunded=0, settle_fee=o.settle_fee)
+
+
+@internal
+def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
+    inverse: uint256 = self._inverse_value(m.supply, m.nav)
+    lp_value: uint256 = m.assets - inverse
+    capacity: uint256 = self._lp_withdraw_capacity(lp_value, inverse, settings)
+    filled: uint256 = o.amount
+    assets: uint256 = self._lp_withdraw_assets(lp_value, filled)
+    if assets > capacity:
+        # Fill what the backing allows, rounded down; the cap also absorbs the
+        # share price's rounding.
+        filled = o.amount * capacity // assets
+        assets = min(self._lp_withdraw_assets(lp_value, filled), capacity)
+    settle_fee: uint256 = min(o.settle_fee, assets)
+    if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount):
+        self._refund(o, o.amount, False)
+        return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=0)
+    extcall ILpToken(lp_token).burn(self, filled)
+    self._store_ledger(m.assets - assets, m.reference_price)
+    self._refund(o, o.amount - filled, False)
+    self._pay(o.receiver, assets - settle_fee)
+    log IPool.LpWithdraw(sender=o.requester, receiver=o.receiver, lp_shares=filled, assets=assets - settle_fee)
+    return Result(
+        outcome=constants.OUTCOME_FILLED if filled == o.amount else constants.OUTCOME_PARTIAL,
+        filled=filled,
+        out=assets - settle_fee,
+        refunded=o.amount - filled,
+        settle_fee=settle_fee,
+    )
+
+
+@internal
+def _settle_shutdown(o: IPool.Order, pricing: IPool.Pricing, settings: Settings, settler: address):
+    """
+    @dev Fixes the NAV at the shutdown order's round; if none came in time (a
+         dead oracle), at the latest round that can still be read whatever its
+         age, or at the last reference NAV if none can.
+    """
+    price: uint256 = pricing.price
+    at: uint256 = pricing.at
+    if pricing.outcome == constants.ROUND_VOID:
+        readable: bool = False
+        readable, price, at = staticcall IOracle(oracle).last_readable()
+        if not readable:
+            price = 0
+    m: Market = self._market(settings, price, at)
+    if price != 0:
+        self._store_ledger(m.assets, price)
+    self.reference_nav = m.nav
+    settings.is_shutdown = True
+    self._store_settings(settings)
+    log IPool.OrderSettled(
+        order_id=o.id,
+        settler=settler,
+        outcome=constants.OUTCOME_FILLED if pricing.outcome == constants.ROUND_FILL else constants.OUTCOME_VOID,
+        round_id=pricing.round_id,
+        price=price,
+        nav=m.nav,
+        filled=0,
+        out=0,
+        refunded=0,
+        settle_fee=0,
+    )
+    log IPool.Shutdown(account=o.requester, price=price, nav=m.nav)
+
+
+@internal
+def _refund(o: IPool.Order, amount: uint256, with_fee: bool):
+    """
+    @dev Returns `amount` of an order's escrowed input to its requester (and, if
+         `with_fee`, an entry's settle fee).
+    """
+    if o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT:
+        self._pay(o.requester, amount + (o.settle_fee if with_fee else 0))
+    elif amount == 0:
+        return
+    elif o.kind == constants.ORDER_REDEEM:
+        erc20._transfer(self, o.requester, amount)
+    else:
+        extcall ILpToken(lp_token).transfer(o.requester, amount)
 
 
 @internal
 @pure
-def _check_open(settings: Settings):
-    assert not settings.paused, "pool: paused"
-    assert not settings.is_shutdown, "pool: shut down"
-
-
-@internal
-@view
-def _check_request(amount: uint256, receiver: address, deadline: uint256):
-    assert amount != 0, "pool: zero amount"
-    assert receiver != empty(address), "pool: zero receiver"
-    assert block.timestamp <= deadline, "pool: deadline passed"
-
-
-@internal
-@view
-def _market(is_shutdown: bool) -> Market:
+def _pro_rata(min_out: uint256, filled: uint256, amount: uint256) -> uint256:
     """
-    @dev Reads the state once and prices it; reverts with the oracle's reason
-         unless shut down (then the settled NAV stands, no oracle needed).
+    @dev The slippage bound for a fill of `filled` out of `amount`, rounded up.
+         min_out < 2**128 and filled < 2**120: the product cannot overflow.
+    """
+    if filled == amount:
+        return min_out
+    return self._ceil_div(min_out * filled, amount)
+
+
+@internal
+@pure
+def _less_settle_fee(assets: uint256, settle_fee: uint256) -> uint256:
+    return assets - min(assets, settle_fee)
+
+
+# ---------------------------------------------------------------- internal: pricing
+
+
+@internal
+@view
+def _market(settings: Settings, price: uint256, at: uint256) -> Market:
+    """
+    @dev The market at `price` and time `at`: the NAV moved from the reference
+         and the management fee accrued from t0 to `at`, capped at A / S. After
+         shutdown the settled NAV stands and `price` is not used.
     """
     ledger: uint256 = self._ledger_word
     m: Market = Market(
         assets=ledger & _MASK_128,
         supply=erc20.totalSupply,
         reference_price=ledger >> 128,
-        price=0,
+        price=price,
         raw_nav=self.reference_nav,
         nav=0,
     )
-    if not is_shutdown:
-        m.price = staticcall IOracle(oracle).price()
-        m.raw_nav = self._raw_nav(m.price, m.reference_price, m.raw_nav)
+    if not settings.is_shutdown and price != 0:
+        m.raw_nav = self._accrued(self._raw_nav(price, m.reference_price, m.raw_nav), at)
     m.nav = self._capped(m)
     return m
 
 
 @internal
 @view
-def _live_market() -> Market:
-    return self._market(self._settings().is_shutdown)
+def _live_market(settings: Settings) -> Market:
+    """
+    @dev The market now: the latest price (reverting with the oracle's reason)
+         unless shut down.
+    """
+    price: uint256 = 0
+    if not settings.is_shutdown:
+        price = staticcall IOracle(oracle).price()
+    return self._market(settings, price, block.timestamp)
+
+
+@internal
+@view
+def _accrued(nav: uint256, at: uint256) -> uint256:
+    """
+    @dev The management fee from t0 to `at`, rounded against holders.
+    """
+    fee_time: uint256 = self._terms().fee_time
+    if at <= fee_time:
+        return nav
+    fee_rate: uint256 = min(self._ceil_div(self._schedule().management_fee * (at - fee_time), constants.YEAR), WAD)
+    return nav * (WAD - fee_rate) // WAD
 
 
 @internal
@@ -877,7 +1140,7 @@ def _redeem_amounts(shares: uint256, nav: uint256, fee_rate: uint256) -> (uint25
 
 @internal
 @view
-def _mint_capacity(m: Market, settings: Settings) -> uint256:
+def _mint_capacity(m: Market, backing: uint256, fee_rate: uint256) -> uint256:
     """
     @dev Largest `a` with (V + fee) * WAD >= b * (I + a - fee), fee = a * f, for LP
          value V, inverse value I, backing b, fee rate f:
@@ -888,8 +1151,6 @@ def _mint_capacity(m: Market, settings: Settings) -> uint256:
     """
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
     surplus: uint256 = (m.assets - inverse) * WAD
-    backing: uint256 = settings.min_backing
-    fee_rate: uint256 = settings.mint_fee
     required: uint256 = backing * inverse
     if surplus <= required:
         return 0
@@ -939,6 +1200,9 @@ def _lp_withdraw_assets(lp_value: uint256, lp_shares: uint256) -> uint256:
     return lp_shares * (lp_value + 1) // (lp_supply + _LP_VIRTUAL_SHARES)
 
 
+# ---------------------------------------------------------------- internal: rebalance
+
+
 @internal
 @view
 def _due_reason(price: uint256, ref_price: uint256, schedule: Schedule) -> uint8:
@@ -956,18 +1220,17 @@ def _due_reason(price: uint256, ref_price: uint256, schedule: Schedule) -> uint8
 
 @internal
 @view
-def _try_price() -> (bool, uint256):
+def _orders_due(updated_at: uint256, round_id: uint256) -> bool:
     """
-    @dev The oracle price without reverting: (False, 0) while it has none.
+    @dev Whether the oldest pending order may already have its round out, so the
+         pool must not move to the latest round before settling it: its phase is
+         not the latest round's, or the latest round is at or after its T.
     """
-    ok: bool = False
-    response: Bytes[32] = b""
-    ok, response = raw_call(
-        oracle, method_id("price()"), max_outsize=32, is_static_call=True, revert_on_failure=False
-    )
-    if not ok or len(response) != 32:
-        return False, 0
-    return True, abi_decode(response, uint256)
+    pending: bool = False
+    not_before: uint256 = 0
+    phase: uint256 = 0
+    pending, not_before, phase = staticcall IOrderBook(order_book).head()
+    return pending and (phase != round_id >> 64 or updated_at >= not_before)
 
 
 @internal
@@ -975,98 +1238,113 @@ def _try_price() -> (bool, uint256):
 def _rebalance_due() -> bool:
     if self._settings().is_shutdown:
         return False
-    valid: bool = False
+    ok: bool = False
+    response: Bytes[96] = b""
+    ok, response = raw_call(oracle, method_id("latest()"), max_outsize=96, is_static_call=True, revert_on_failure=False)
+    if not ok or len(response) != 96:
+        return False
     price: uint256 = 0
-    valid, price = self._try_price()
-    return valid and self._due_reason(price, self._ledger_word >> 128, self._schedule()) != 0
+    updated_at: uint256 = 0
+    round_id: uint256 = 0
+    price, updated_at, round_id = abi_decode(response, (uint256, uint256, uint256))
+    if self._orders_due(updated_at, round_id):
+        return False
+    return self._due_reason(price, self._ledger_word >> 128, self._schedule()) != 0
 
 
 @internal
 def _rebalance() -> uint256:
     settings: Settings = self._settings()
     assert not settings.is_shutdown, "pool: shut down"
-    m: Market = self._market(False)
+    price: uint256 = 0
+    updated_at: uint256 = 0
+    round_id: uint256 = 0
+    price, updated_at, round_id = staticcall IOracle(oracle).latest()
+    assert not self._orders_due(updated_at, round_id), "pool: settle due orders first"
+    m: Market = self._market(settings, price, updated_at)
     schedule: Schedule = self._schedule()
-    reason: uint8 = self._due_reason(m.price, m.reference_price, schedule)
+    reason: uint8 = self._due_reason(price, m.reference_price, schedule)
     assert reason != 0, "pool: rebalance not due"
 
-    # Management fee, pro rata to the time since the last rebalance, rounded
-    # against holders; it stays in the pool as LP value.
-    elapsed: uint256 = block.timestamp - schedule.last_rebalance
-    fee_rate: uint256 = min(self._ceil_div(schedule.management_fee * elapsed, constants.YEAR), WAD)
-    new_nav: uint256 = m.nav * (WAD - fee_rate) // WAD
-    inverse: uint256 = self._inverse_value(m.supply, new_nav)
-    fee_assets: uint256 = self._inverse_value(m.supply, m.nav) - inverse
-
+    # The management fee accrued to the round's time is already in the NAV; the
+    # event reports it as the inverse value it moved to LPs.
+    before_fee: Market = m
+    before_fee.raw_nav = self._raw_nav(price, m.reference_price, self.reference_nav)
+    fee_assets: uint256 = self._inverse_value(m.supply, self._capped(before_fee)) - self._inverse_value(m.supply, m.nav)
+    inverse: uint256 = self._inverse_value(m.supply, m.nav)
     # The bounty comes out of LP value, never more than there is.
     bounty: uint256 = min(settings.keeper_bounty, m.assets - inverse)
 
-    self._store_ledger(m.assets - bounty, m.price)
+    self._store_ledger(m.assets - bounty, price)
+    # A market nobody holds restarts at 1, so a gap while nobody held cannot end it.
+    new_nav: uint256 = m.nav if m.supply != 0 else WAD
     self.reference_nav = new_nav
     schedule.last_rebalance = block.timestamp
     self._store_schedule(schedule)
-    self._push(msg.sender, bounty)
+    terms: Terms = self._terms()
+    terms.fee_time = max(updated_at, terms.fee_time)
+    self._store_terms(terms)
+    self._pay(msg.sender, bounty)
     log IPool.Rebalance(
-        keeper=msg.sender, reason=reason, price=m.price, nav=new_nav, management_fee=fee_assets, bounty=bounty
+        keeper=msg.sender, reason=reason, price=price, nav=new_nav, management_fee=fee_assets, bounty=bounty
     )
     return bounty
 
 
-@internal
-def _pull(assets: uint256):
-    """
-    @dev transferFrom the caller, accepting tokens that return no bool, and
-         refusing any that delivers less than asked (fee-on-transfer).
-    """
-    balance_before: uint256 = staticcall IERC20(collateral).balanceOf(self)
-    assert extcall IERC20(collateral).transferFrom(msg.sender, self, assets, default_return_value=True), "pool: transfer failed"
-    balance_after: uint256 = staticcall IERC20(collateral).balanceOf(self)
-    assert balance_after - balance_before == assets, "pool: fee-on-transfer collateral"
+# ---------------------------------------------------------------- internal: transfers
 
 
 @internal
-def _permit_collateral(assets: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+@view
+def _check_order_book():
+    assert msg.sender == order_book, "pool: caller is not the order book"
+
+
+@internal
+def _pay(receiver: address, assets: uint256):
     """
-    @dev Applies the caller's permit for this pool. A failed permit is ignored if
-         the allowance is there anyway: anyone can submit a signature seen in the
-         mempool first, and that must not block the call. The owner is always
-         the caller, so a token whose `permit` silently does nothing only ever
-         lets the pool spend what the caller approved.
+    @dev Sends collateral; if the collateral refuses (a blocklisted receiver),
+         credits it to the receiver's `claimable` instead, so one receiver can
+         never hold up the queue. The transfer always gets PAYOUT_GAS: a settler
+         who sends too little gas for that reverts, and cannot make a payout fail.
     """
-    applied: bool = raw_call(
+    if assets == 0:
+        return
+    assert msg.gas > constants.PAYOUT_GAS + constants.PAYOUT_GAS // 63 + 10_000, "pool: out of gas"
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(
         collateral,
-        abi_encode(
-            msg.sender,
-            self,
-            assets,
-            deadline,
-            v,
-            r,
-            s,
-            method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)"),
-        ),
+        abi_encode(receiver, assets, method_id=method_id("transfer(address,uint256)")),
+        max_outsize=32,
+        gas=constants.PAYOUT_GAS,
         revert_on_failure=False,
     )
-    if not applied:
-        assert block.timestamp <= deadline, "pool: deadline passed"
-        assert staticcall IERC20(collateral).allowance(msg.sender, self) >= assets, "pool: permit failed"
+    if ok and (len(response) == 0 or convert(response, bool)):
+        return
+    self.claimable[receiver] += assets
+    self.total_claimable += assets
+    log IPool.Claimable(account=receiver, assets=assets)
 
 
-@internal
-def _push(receiver: address, assets: uint256):
-    if assets != 0:
-        assert extcall IERC20(collateral).transfer(receiver, assets, default_return_value=True), "pool: transfer failed"
+# ---------------------------------------------------------------- internal: parameters
 
 
 @internal
 def _set_parameters(params: IPool.Parameters):
     assert params.interval >= constants.MIN_INTERVAL and params.interval <= constants.MAX_INTERVAL, "pool: interval out of bounds"
+    # Below 0.5 / L, a threshold rebalance comes well before the NAV could reach 0.
     assert params.threshold >= constants.MIN_THRESHOLD and params.threshold <= constants.MAX_THRESHOLD, "pool: threshold out of bounds"
+    assert params.threshold * leverage <= WAD * WAD // 2, "pool: threshold out of bounds"
     assert params.mint_fee <= constants.MAX_TRADE_FEE, "pool: mint fee out of bounds"
     assert params.redeem_fee <= constants.MAX_TRADE_FEE, "pool: redeem fee out of bounds"
     assert params.management_fee <= constants.MAX_MANAGEMENT_FEE, "pool: management fee out of bounds"
     assert params.keeper_bounty <= constants.MAX_KEEPER_BOUNTY_UNITS * _COLLATERAL_UNIT, "pool: keeper bounty out of bounds"
     assert params.min_backing >= constants.MIN_MIN_BACKING and params.min_backing <= constants.MAX_MIN_BACKING, "pool: min backing out of bounds"
+    assert params.settle_fee <= constants.MAX_SETTLE_FEE_UNITS * _COLLATERAL_UNIT, "pool: settle fee out of bounds"
+    assert params.min_delay >= constants.MIN_MIN_DELAY and params.min_delay <= constants.MAX_MIN_DELAY, "pool: min delay out of bounds"
+    assert params.max_wait >= constants.MIN_MAX_WAIT and params.max_wait <= constants.MAX_MAX_WAIT, "pool: max wait out of bounds"
+    assert params.min_order <= constants.MAX_MIN_ORDER_UNITS * _COLLATERAL_UNIT, "pool: min order out of bounds"
     settings: Settings = self._settings()
     settings.mint_fee = params.mint_fee
     settings.redeem_fee = params.redeem_fee
@@ -1078,6 +1356,12 @@ def _set_parameters(params: IPool.Parameters):
     schedule.threshold = params.threshold
     schedule.management_fee = params.management_fee
     self._store_schedule(schedule)
+    terms: Terms = self._terms()
+    terms.settle_fee = params.settle_fee
+    terms.min_delay = params.min_delay
+    terms.max_wait = params.max_wait
+    terms.min_order = params.min_order
+    self._store_terms(terms)
     log IPool.ParametersUpdated(
         interval=params.interval,
         threshold=params.threshold,
@@ -1086,6 +1370,10 @@ def _set_parameters(params: IPool.Parameters):
         management_fee=params.management_fee,
         keeper_bounty=params.keeper_bounty,
         min_backing=params.min_backing,
+        settle_fee=params.settle_fee,
+        min_delay=params.min_delay,
+        max_wait=params.max_wait,
+        min_order=params.min_order,
     )
 
 
@@ -1105,6 +1393,7 @@ def _settings() -> Settings:
     return Settings(
         paused=word & _PAUSED != 0,
         is_shutdown=word & _SHUT_DOWN != 0,
+        shutdown_requested=word & _SHUTDOWN_REQUESTED != 0,
         mint_fee=(word >> 8) & _MASK_56,
         redeem_fee=(word >> 64) & _MASK_56,
         min_backing=(word >> 120) & _MASK_64,
@@ -1125,6 +1414,8 @@ def _store_settings(settings: Settings):
         word |= _PAUSED
     if settings.is_shutdown:
         word |= _SHUT_DOWN
+    if settings.shutdown_requested:
+        word |= _SHUTDOWN_REQUESTED
     self._settings_word = word
 
 
@@ -1148,6 +1439,32 @@ def _store_schedule(schedule: Schedule):
         | schedule.interval << 64
         | schedule.threshold << 128
         | schedule.management_fee << 192
+    )
+
+
+@internal
+@view
+def _terms() -> Terms:
+    word: uint256 = self._terms_word
+    return Terms(
+        settle_fee=word & _MASK_72,
+        min_delay=(word >> 72) & _MASK_24,
+        max_wait=(word >> 96) & _MASK_24,
+        min_order=(word >> 120) & _MASK_80,
+        fee_time=word >> 200,
+    )
+
+
+@internal
+def _store_terms(terms: Terms):
+    # Bounded by `_set_parameters`: 5 units of 18 decimals < 2**72, an hour and
+    # two days < 2**24, 10,000 units < 2**80; a round time fits 56 bits.
+    self._terms_word = (
+        terms.settle_fee
+        | terms.min_delay << 72
+        | terms.max_wait << 96
+        | terms.min_order << 120
+        | terms.fee_time << 200
     )
 
 

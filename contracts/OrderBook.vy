@@ -28,7 +28,7 @@
 from ethereum.ercs import IERC20
 
 from .interfaces import IOracle
-from .interfaces import IPoolV2 as IPool
+from .interfaces import IPool
 from .interfaces import IOrderBook
 from . import constants
 

@@ -79,7 +79,7 @@ def default_parameters(leverage: int, collateral_decimals: int) -> dict:
 
 def default_order_parameters(leverage: int, collateral_decimals: int, max_age: int = 3_960) -> dict:
     """The SPEC 7 defaults for a market that settles orders at the next price
-    (`InversePoolV2`): the above plus the order parameters. `max_wait` defaults
+    (`InversePool`): the above plus the order parameters. `max_wait` defaults
     to the oracle's max_age (heartbeat + 10%)."""
     return default_parameters(leverage, collateral_decimals) | {
         "settle_fee": 10**collateral_decimals // 10,

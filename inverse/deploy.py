@@ -19,7 +19,6 @@ from .constants import (
     MAX_LEVERAGE,
     MIN_LEVERAGE,
     ORDER_PARAMETER_NAMES,
-    PARAMETER_NAMES,
     WAD,
     default_order_parameters,
     default_parameters,
@@ -59,6 +58,7 @@ class System:
     oracle: object
     collateral: object
     lp_blueprint: str
+    order_book_blueprint: str = ""
     pools: dict[int, object] = field(default_factory=dict)  # leverage (WAD) -> pool
     sequencer_feed: object | None = None
 
@@ -81,7 +81,7 @@ def order_book_of(pool):
     return project.OrderBook.at(pool.order_book())
 
 
-def deploy_order_pool(
+def deploy_pool(
     deployer: AccountAPI,
     *,
     collateral,
@@ -94,13 +94,14 @@ def deploy_order_pool(
     params: dict | None = None,
     **tx,
 ):
-    """A market that settles every order at the next price (`InversePoolV2`, with
-    its LP token and order book). `params` default to SPEC 7."""
+    """A market: the pool (the inverse token) with its LP token and order book.
+    `leverage` is a WAD; `params` default to SPEC 7 for that leverage, the
+    collateral's decimals and the oracle's max_age."""
     if params is None:
         params = default_order_parameters(leverage, collateral.decimals(), oracle.max_age())
     names = token_names(asset, leverage)
     return deployer.deploy(
-        project.InversePoolV2,
+        project.InversePool,
         names["name"],
         names["symbol"],
         collateral,
@@ -127,7 +128,7 @@ def deploy_oracle(
     return deployer.deploy(project.ChainlinkOracle, feed, max_age, sequencer_feed, grace_period, **tx)
 
 
-def deploy_pool(
+def deploy_instant_pool(
     deployer: AccountAPI,
     *,
     collateral,
@@ -139,13 +140,13 @@ def deploy_pool(
     params: dict | None = None,
     **tx,
 ):
-    """A market: pool (the inverse token) plus its LP token. `leverage` is a WAD;
-    `params` default to SPEC 6 for that leverage and the collateral's decimals."""
+    """The v1 market that settles at the latest price (`InstantPool`), kept only
+    until its tests move to the order flow."""
     if params is None:
         params = default_parameters(leverage, collateral.decimals())
     names = token_names(asset, leverage)
     return deployer.deploy(
-        project.InversePool,
+        project.InstantPool,
         names["name"],
         names["symbol"],
         collateral,
@@ -171,9 +172,11 @@ def deploy_mock_system(
     with_sequencer: bool = False,
     guardian: str | None = None,
     params: dict | None = None,
+    instant: bool = False,
 ) -> System:
     """Everything on a local chain: mock feed and collateral, oracle, one pool per
-    leverage (given as numbers: 1, 3, "0.5")."""
+    leverage (given as numbers: 1, 3, "0.5"). `instant`: v1 pools (`InstantPool`),
+    until their tests move to the order flow."""
     feed = deployer.deploy(project.MockAggregator, feed_decimals, "ETH / USD", initial_price)
     sequencer = None
     if with_sequencer:
@@ -190,18 +193,22 @@ def deploy_mock_system(
         DEFAULT_SEQUENCER_GRACE if sequencer else 0,
     )
     blueprint = deploy_lp_blueprint(deployer).contract_address
-    system = System(feed=feed, oracle=oracle, collateral=collateral, lp_blueprint=blueprint, sequencer_feed=sequencer)
+    book_blueprint = "" if instant else deploy_order_book_blueprint(deployer).contract_address
+    system = System(
+        feed=feed,
+        oracle=oracle,
+        collateral=collateral,
+        lp_blueprint=blueprint,
+        order_book_blueprint=book_blueprint,
+        sequencer_feed=sequencer,
+    )
     for lev in leverages:
         lev_wad = leverage_wad(lev)
-        system.pools[lev_wad] = deploy_pool(
-            deployer,
-            collateral=collateral,
-            oracle=oracle,
-            leverage=lev_wad,
-            lp_blueprint=blueprint,
-            guardian=guardian,
-            params=params,
-        )
+        market = dict(collateral=collateral, oracle=oracle, leverage=lev_wad, lp_blueprint=blueprint, guardian=guardian)
+        if instant:
+            system.pools[lev_wad] = deploy_instant_pool(deployer, params=params, **market)
+        else:
+            system.pools[lev_wad] = deploy_pool(deployer, order_book_blueprint=book_blueprint, params=params, **market)
     return system
 
 
@@ -298,14 +305,15 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         leverage = leverage_wad(market.get("leverage", 1))
         if not MIN_LEVERAGE <= leverage <= MAX_LEVERAGE:
             raise ConfigError(f"config: leverage {market.get('leverage')} outside 0.5 .. 5")
-        params = default_parameters(leverage, decimals) | {
+        max_age = plan["heartbeat"] + plan["heartbeat"] // 10
+        params = default_order_parameters(leverage, decimals, max_age) | {
             name: int(value) for name, value in (market.get("parameters") or {}).items()
         }
-        unknown = set(params) - set(PARAMETER_NAMES)
+        unknown = set(params) - set(ORDER_PARAMETER_NAMES)
         if unknown:
             raise ConfigError(f"config: unknown parameter(s) {', '.join(sorted(unknown))}")
         try:
-            check_parameters(params, decimals)
+            check_parameters(params, decimals, leverage)
         except Revert as error:
             raise ConfigError(f"config: leverage {leverage_label(leverage)}: {error.reason}") from error
         plan["markets"].append({"leverage": leverage, "parameters": params})
@@ -336,11 +344,14 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
     transactions.append(oracle.txn_hash)
     blueprint_receipt = deploy_lp_blueprint(deployer)
     transactions.append(blueprint_receipt.txn_hash)
+    book_receipt = deploy_order_book_blueprint(deployer)
+    transactions.append(book_receipt.txn_hash)
     contracts |= {
         "feed": plan["feed"],
         "collateral": collateral.address,
         "oracle": oracle.address,
         "lp_blueprint": blueprint_receipt.contract_address,
+        "order_book_blueprint": book_receipt.contract_address,
     }
     markets = []
     for market in plan["markets"]:
@@ -350,6 +361,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             oracle=oracle,
             leverage=market["leverage"],
             lp_blueprint=blueprint_receipt.contract_address,
+            order_book_blueprint=book_receipt.contract_address,
             asset=plan["asset"],
             params=market["parameters"],
         )
@@ -359,6 +371,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
                 "leverage": leverage_label(market["leverage"]),
                 "pool": pool.address,
                 "lp_token": pool.lp_token(),
+                "order_book": pool.order_book(),
                 "symbol": pool.symbol(),
                 "parameters": market["parameters"],
             }

@@ -61,7 +61,7 @@ def pool_addresses() -> list[str]:
 
 @bot.on_startup()
 def startup(startup_state):
-    bot.state.pools = [project.InversePool.at(address) for address in pool_addresses()]
+    bot.state.pools = [project.InstantPool.at(address) for address in pool_addresses()]
     bot.state.rebalances = 0
     logger.info(f"keeper: watching {len(bot.state.pools)} pool(s): {[p.address for p in bot.state.pools]}")
 

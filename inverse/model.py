@@ -18,11 +18,17 @@ from .constants import (
     MAX_INTERVAL,
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
+    MAX_MAX_WAIT,
     MAX_MIN_BACKING,
+    MAX_MIN_DELAY,
+    MAX_MIN_ORDER_UNITS,
+    MAX_SETTLE_FEE_UNITS,
     MAX_THRESHOLD,
     MAX_TRADE_FEE,
     MIN_INTERVAL,
+    MIN_MAX_WAIT,
     MIN_MIN_BACKING,
+    MIN_MIN_DELAY,
     MIN_THRESHOLD,
     REASON_THRESHOLD,
     REASON_TIME,
@@ -382,11 +388,15 @@ class PoolModel:
             setattr(self, name, value)
 
 
-def check_parameters(params: dict, collateral_decimals: int) -> None:
-    """The contract's bounds, with its revert reasons."""
+def check_parameters(params: dict, collateral_decimals: int, leverage: int | None = None) -> None:
+    """The contract's bounds, with its revert reasons; the order parameters and
+    the threshold's bound of 0.5 / L where given."""
+    unit = 10**collateral_decimals
     if not MIN_INTERVAL <= params["interval"] <= MAX_INTERVAL:
         raise Revert("pool: interval out of bounds")
     if not MIN_THRESHOLD <= params["threshold"] <= MAX_THRESHOLD:
+        raise Revert("pool: threshold out of bounds")
+    if leverage is not None and params["threshold"] * leverage > WAD * WAD // 2:
         raise Revert("pool: threshold out of bounds")
     if params["mint_fee"] > MAX_TRADE_FEE:
         raise Revert("pool: mint fee out of bounds")
@@ -394,7 +404,17 @@ def check_parameters(params: dict, collateral_decimals: int) -> None:
         raise Revert("pool: redeem fee out of bounds")
     if params["management_fee"] > MAX_MANAGEMENT_FEE:
         raise Revert("pool: management fee out of bounds")
-    if params["keeper_bounty"] > MAX_KEEPER_BOUNTY_UNITS * 10**collateral_decimals:
+    if params["keeper_bounty"] > MAX_KEEPER_BOUNTY_UNITS * unit:
         raise Revert("pool: keeper bounty out of bounds")
     if not MIN_MIN_BACKING <= params["min_backing"] <= MAX_MIN_BACKING:
         raise Revert("pool: min backing out of bounds")
+    if "settle_fee" not in params:
+        return
+    if params["settle_fee"] > MAX_SETTLE_FEE_UNITS * unit:
+        raise Revert("pool: settle fee out of bounds")
+    if not MIN_MIN_DELAY <= params["min_delay"] <= MAX_MIN_DELAY:
+        raise Revert("pool: min delay out of bounds")
+    if not MIN_MAX_WAIT <= params["max_wait"] <= MAX_MAX_WAIT:
+        raise Revert("pool: max wait out of bounds")
+    if params["min_order"] > MAX_MIN_ORDER_UNITS * unit:
+        raise Revert("pool: min order out of bounds")

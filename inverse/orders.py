@@ -208,4 +208,4 @@ def settlement_batch(book, feed, now: int, start_block: int = 0, limit: int = MA
 def book_pool_is_shutdown(book) -> bool:
     from ape import project
 
-    return project.InversePoolV2.at(book.pool()).is_shutdown()
+    return project.InversePool.at(book.pool()).is_shutdown()

@@ -110,7 +110,7 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
     manifest = deploy_plan(owner, plan_deployment(load_config("deployments/config.yaml", "local"), True), "local")
     feed = project.MockAggregator.at(manifest["contracts"]["feed"])
     collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
-    markets = [Market(project.InversePool.at(m["pool"]), collateral) for m in manifest["markets"]]
+    markets = [Market(project.InstantPool.at(m["pool"]), collateral) for m in manifest["markets"]]
 
     for account in (lp, *users):
         collateral.mint(account, 10_000_000 * USDC, sender=account)

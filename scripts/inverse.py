@@ -79,7 +79,7 @@ def _pool_at(address: str):
         raise click.ClickException(f"no contract at {address} on this network")
     # Not `.at()`: on a live network ape would remember the pool's type for that
     # address on disk, even for a mistyped one.
-    return ContractInstance(chain.provider.network.ecosystem.decode_address(address), project.InversePool.contract_type)
+    return ContractInstance(chain.provider.network.ecosystem.decode_address(address), project.InstantPool.contract_type)
 
 
 def parse_amount(text: str, decimals: int, available: int) -> int:

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from inverse.constants import WAD, default_parameters
 from inverse.deploy import (
     ZERO_ADDRESS,
+    deploy_instant_pool,
     deploy_lp_blueprint,
     deploy_oracle,
     deploy_order_book_blueprint,
-    deploy_order_pool,
     deploy_pool,
     leverage_wad,
     order_book_of,
@@ -138,7 +138,7 @@ def order_book_blueprint(owner):
 @pytest.fixture(scope="session")
 def create_pool(owner, guardian, lp_blueprint):
     def create(collateral, oracle, leverage=1, params=None):
-        return deploy_pool(
+        return deploy_instant_pool(
             owner,
             collateral=collateral,
             oracle=oracle,
@@ -153,10 +153,10 @@ def create_pool(owner, guardian, lp_blueprint):
 
 @pytest.fixture(scope="session")
 def create_order_pool(owner, guardian, lp_blueprint, order_book_blueprint):
-    """Markets that settle every order at the next price (`InversePoolV2`)."""
+    """Markets that settle every order at the next price (`InversePool`)."""
 
     def create(collateral, oracle, leverage=1, params=None):
-        return deploy_order_pool(
+        return deploy_pool(
             owner,
             collateral=collateral,
             oracle=oracle,

@@ -53,7 +53,7 @@ def world(tmp_path_factory, accounts):
 
 def test_cli__lp_deposit_mint_status_redeem_withdraw(world):
     run, manifest, user, project = world["run"], world["manifest"], world["user"], world["project"]
-    pool = project.InversePool.at(manifest["markets"][0]["pool"])
+    pool = project.InstantPool.at(manifest["markets"][0]["pool"])
 
     collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
 
@@ -86,7 +86,7 @@ def test_cli__lp_deposit_mint_status_redeem_withdraw(world):
 
 def test_cli__asks_before_sending_and_a_no_sends_nothing(world):
     run, manifest, user, project = world["run"], world["manifest"], world["user"], world["project"]
-    pool = project.InversePool.at(manifest["markets"][1]["pool"])
+    pool = project.InstantPool.at(manifest["markets"][1]["pool"])
     result = run("lp-deposit", "10", "--market", "3", stdin="n\n")
     assert "Send?" in result.stdout
     assert result.returncode != 0

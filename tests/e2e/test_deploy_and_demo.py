@@ -20,14 +20,14 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
 
     assert [m["leverage"] for m in manifest["markets"]] == ["1", "3"]
     for market in manifest["markets"]:
-        pool = project.InversePool.at(market["pool"])
+        pool = project.InstantPool.at(market["pool"])
         assert pool.lp_token() == market["lp_token"]
         assert pool.collateral() == manifest["contracts"]["collateral"]
         assert pool.oracle() == manifest["contracts"]["oracle"]
         assert {name: getattr(pool, name)() for name in market["parameters"]} == market["parameters"]
     assert (
-        project.InversePool.at(manifest["markets"][1]["pool"]).threshold()
-        < project.InversePool.at(manifest["markets"][0]["pool"]).threshold()
+        project.InstantPool.at(manifest["markets"][1]["pool"]).threshold()
+        < project.InstantPool.at(manifest["markets"][0]["pool"]).threshold()
     )
     assert len(manifest["transactions"]) == 6  # feed, collateral, oracle, blueprint, two pools
 

@@ -94,7 +94,7 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
     assert manifest["contracts"]["collateral"] == SEPOLIA["collateral"]
     assert [market["leverage"] for market in manifest["markets"]] == ["1", "3"]
     assert "manifest:" in out
-    pools = {m["leverage"]: _contract(web3, "InversePool", m["pool"]) for m in manifest["markets"]}
+    pools = {m["leverage"]: _contract(web3, "InstantPool", m["pool"]) for m in manifest["markets"]}
     assert pools["3"].functions.leverage().call() == 3 * 10**18
     nonce = web3.eth.get_transaction_count(deployer)
     command = [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--manifest", str(manifest_file)]

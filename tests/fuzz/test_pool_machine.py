@@ -714,6 +714,7 @@ def test_pool_state_machine(accounts, decimals, leverage):
         leverages=(leverage,),
         collateral_decimals=decimals,
         with_sequencer=True,
+        instant=True,
         guardian=guardian.address,
     )
     pool = next(iter(system.pools.values()))

@@ -41,7 +41,7 @@ def _visible_update(order, when, feed, owner, keeper, book, chain, answer):
 def _pool(book):
     from ape import project
 
-    return project.InversePoolV2.at(book.pool())
+    return project.InversePool.at(book.pool())
 
 
 @pytest.mark.parametrize("when", ["before_T", "after_T"])

@@ -13,7 +13,7 @@ from inverse.constants import (
     MIN_THRESHOLD,
     WAD,
 )
-from inverse.deploy import deploy_pool
+from inverse.deploy import deploy_instant_pool
 from inverse.status import read_parameters
 from tests.conftest import INITIAL_PRICE, price_wad
 
@@ -163,7 +163,7 @@ def test_set_parameters__every_bound__survives_the_packed_storage(
     # of its own, as ape caches contract types by address (see the fuzz suite).
     owner = accounts[9]
     collateral = owner.deploy(project.MockCollateral, "Mock DAI", "DAI", 18)
-    pool = deploy_pool(
+    pool = deploy_instant_pool(
         owner, collateral=collateral, oracle=oracle, leverage=WAD, lp_blueprint=lp_blueprint, guardian=guardian.address
     )
     if paused:
