@@ -9,8 +9,7 @@
         clear reason when it cannot be trusted: non-positive, absurdly large, from an
         unfinished round, from the future, older than `max_age`, or, when an L2
         sequencer uptime feed is configured, while the sequencer is down or inside
-        the grace period after it came back. `last_readable()` gives the latest
-        valid answer whatever its age, for a shutdown with a dead oracle.
+        the grace period after it came back.
         For settlement at the next price, `current_phase()` is recorded with each
         order and `order_round()` proves that a round is the order's round: the
         first round of the order's phase with `updatedAt >= not_before` and, where
@@ -18,8 +17,10 @@
         requested_at`. Both times only grow along a phase's rounds, so two reads
         prove it: the round qualifies and the one before it does not. It also
         proves an order void: its round is invalid on its own data, came after
-        `expires_at`, or none came by then. A historical round is judged on its
-        own data, never by how old the latest answer is now.
+        `expires_at`, or none came by then; a void proof also gives the last
+        valid round before the order's, which fixes a shutdown's NAV when the
+        oracle died. A historical round is judged on its own data, never by how
+        old the latest answer is now.
 @custom:security Trusts the Chainlink feed (and the sequencer uptime feed, if any)
         to report honest answers, and its rounds' `updatedAt` and non-zero
         `startedAt` never to decrease within a phase; everything else is checked
@@ -28,7 +29,7 @@
         `oracle: out of gas`, so the gas a caller sends cannot turn a round into
         a missing one and change an outcome.
 @custom:kill No state and no owner: stop using it by shutting down the pools that
-        read it (their shutdown works with a dead oracle, through `last_readable`).
+        read it (their shutdown works with a dead oracle, through a void proof).
 """
 
 from .interfaces import IAggregatorV3
@@ -113,41 +114,17 @@ def latest() -> (uint256, uint256, uint256):
 
 @external
 @view
-def last_readable() -> (bool, uint256, uint256):
-    """
-    @notice The latest answer whatever its age, for fixing a NAV when the oracle
-            is dead: no `max_age` and no sequencer check, but the answer must be
-            valid (positive, not above the largest price, with `0 < updatedAt <=
-            now`).
-    @dev Never reverts because of the feed: a feed that reverts or answers
-         garbage gives `(False, 0, 0)`. Only a caller that sends too little gas
-         for the read gets `oracle: out of gas`.
-    @return ok Whether the latest round could be read and is valid.
-    @return price The price, 18 decimals (0 unless `ok`).
-    @return updated_at The round's `updatedAt` (0 unless `ok`).
-    """
-    ok: bool = False
-    round_id: uint256 = 0
-    answer: int256 = 0
-    started_at: uint256 = 0
-    updated_at: uint256 = 0
-    ok, round_id, answer, started_at, updated_at = self._read(feed, method_id("latestRoundData()"))
-    if not ok or answer <= 0 or updated_at == 0 or updated_at > block.timestamp:
-        return False, 0, 0
-    if convert(answer, uint256) > constants.MAX_PRICE // _TO_WAD:
-        return False, 0, 0
-    return True, convert(answer, uint256) * _TO_WAD, updated_at
-
-
-@external
-@view
 def current_phase() -> uint256:
     """
     @notice The feed's current phase (the proxy's `phaseId()`), which an order
             records so that it settles at a round of that phase.
-    @dev Reverts `oracle: feed unavailable` if the feed reverts or is not a proxy.
-    @return uint256 The phase id.
+    @dev 0 if the feed cannot say (it reverts, or is not a proxy): an order of
+         phase 0 has no round and is void at its expiry, so a dead feed never
+         stops an exit or a shutdown. A read that fails for lack of gas reverts
+         `oracle: out of gas`, so a caller cannot pick phase 0.
+    @return uint256 The phase id, or 0.
     """
+    gas_before: uint256 = msg.gas
     ok: bool = False
     response: Bytes[32] = b""
     ok, response = raw_call(
@@ -157,7 +134,11 @@ def current_phase() -> uint256:
         is_static_call=True,
         revert_on_failure=False,
     )
-    assert ok and len(response) == 32, "oracle: feed unavailable"
+    if not ok:
+        assert msg.gas > gas_before // 32, "oracle: out of gas"
+        return 0
+    if len(response) != 32:
+        return 0
     return abi_decode(response, uint256)
 
 
@@ -183,7 +164,12 @@ def order_round(
             - `round_id` does not exist: WAIT.
             Aggregator round 0 (`round_id == phase << 64`) is the phase's start:
             it exists and never qualifies, so a phase with no rounds can be proven
-            void.
+            void. An order of phase 0 (the feed could not say its phase) has no
+            round: VOID once `now > expires_at`, else WAIT.
+            On VOID, `price` and `updated_at` are those of the last valid round of
+            the phase before the order's (0 if none): the round before it, or
+            `round_id` itself when no round came. The same whoever proves it and
+            whenever, it fixes a shutdown's NAV when the oracle died.
     @dev Reverts `oracle: round not in the order's phase` if `round_id >> 64 !=
          phase`. A historical round is judged on its own data: no `max_age` and
          no sequencer check. Reads at most two rounds; never reverts because a
@@ -214,30 +200,49 @@ def order_round(
         # Any round after the phase's last one is published later, at
         # `updatedAt >= now`: past `expires_at`, no round of the phase can price it.
         if block.timestamp > expires_at:
+            last_price: uint256 = 0
+            last_at: uint256 = 0
             next_exists: bool = False
             next_answer: int256 = 0
             next_started_at: uint256 = 0
             next_updated_at: uint256 = 0
             next_exists, next_answer, next_started_at, next_updated_at = self._round(round_id + 1)
             if not next_exists:
-                return constants.ROUND_VOID, 0, 0
+                # `round_id` is the phase's last round: the last before the order's.
+                last_price, last_at = self._valid(answer, updated_at)
+                return constants.ROUND_VOID, last_price, last_at
         return constants.ROUND_WAIT, 0, 0
 
+    prev_exists: bool = False
+    prev_answer: int256 = 0
+    prev_started_at: uint256 = 0
+    prev_updated_at: uint256 = 0
     if aggregator_round > 1:
-        prev_exists: bool = False
-        prev_answer: int256 = 0
-        prev_started_at: uint256 = 0
-        prev_updated_at: uint256 = 0
         prev_exists, prev_answer, prev_started_at, prev_updated_at = self._round(round_id - 1)
         assert not prev_exists or not self._qualifies(
             prev_started_at, prev_updated_at, not_before, requested_at
         ), "oracle: not the order's round"
 
-    if updated_at > expires_at or answer <= 0:
-        return constants.ROUND_VOID, 0, updated_at
-    if convert(answer, uint256) > constants.MAX_PRICE // _TO_WAD:
-        return constants.ROUND_VOID, 0, updated_at
-    return constants.ROUND_FILL, convert(answer, uint256) * _TO_WAD, updated_at
+    price: uint256 = 0
+    price, updated_at = self._valid(answer, updated_at)
+    if price != 0 and updated_at <= expires_at:
+        return constants.ROUND_FILL, price, updated_at
+    if not prev_exists:
+        return constants.ROUND_VOID, 0, 0
+    price, updated_at = self._valid(prev_answer, prev_updated_at)
+    return constants.ROUND_VOID, price, updated_at
+
+
+@internal
+@view
+def _valid(answer: int256, updated_at: uint256) -> (uint256, uint256):
+    """
+    @dev A round's price as a WAD and its `updatedAt`, or (0, 0) if it is
+         invalid on its own data (non-positive, or above the largest price).
+    """
+    if answer <= 0 or convert(answer, uint256) > constants.MAX_PRICE // _TO_WAD:
+        return 0, 0
+    return convert(answer, uint256) * _TO_WAD, updated_at
 
 
 @internal
@@ -256,6 +261,7 @@ def _checked_latest() -> (uint256, uint256, uint256):
         # Chainlink's uptime feed: 0 = up, 1 = down; startedAt = when it changed.
         assert status == 0, "oracle: sequencer down"
         assert status_since != 0, "oracle: sequencer status unknown"
+        assert status_since <= block.timestamp, "oracle: sequencer status in the future"
         assert block.timestamp - status_since > grace_period, "oracle: sequencer grace period"
 
     round_id: uint256 = 0

@@ -151,6 +151,8 @@ _MASK_64: constant(uint256) = 2**64 - 1
 _MASK_72: constant(uint256) = 2**72 - 1
 _MASK_80: constant(uint256) = 2**80 - 1
 _MASK_128: constant(uint256) = 2**128 - 1
+# Most LP shares there may be: times any collateral amount (< 2**128), inside 256 bits.
+_MAX_LP_SUPPLY: constant(uint256) = 2**120
 _PAUSED: constant(uint256) = 1
 _SHUT_DOWN: constant(uint256) = 2
 _SHUTDOWN_REQUESTED: constant(uint256) = 4
@@ -864,7 +866,7 @@ def _execute(o: IPool.Order, pricing: IPool.Pricing, settler: address) -> uint25
         settler=settler,
         outcome=r.outcome,
         round_id=pricing.round_id,
-        price=pricing.price,
+        price=m.price,
         nav=m.nav,
         filled=r.filled,
         out=r.out,
@@ -904,8 +906,17 @@ def _fill_redeem(o: IPool.Order, m: Market) -> Result:
     assets, fee = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
     settle_fee: uint256 = min(o.settle_fee, assets)
     if assets - settle_fee < o.min_out:
-        self._refund(o, o.amount, False)
-        return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=0)
+        # The settler is paid all the same, in tokens worth the fee redeemed at
+        # the NAV (rounded up), so a refused exit is never free to request.
+        fee_shares: uint256 = 0
+        if settle_fee != 0:
+            fee_shares = min(o.amount, self._ceil_div(settle_fee * _VALUE_SCALE, m.nav))
+            erc20._burn(self, fee_shares)
+            self._store_ledger(m.assets - settle_fee, m.reference_price)
+        self._refund(o, o.amount - fee_shares, False)
+        return Result(
+            outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount - fee_shares, settle_fee=settle_fee
+        )
     erc20._burn(self, o.amount)
     self._store_ledger(m.assets - assets, m.reference_price)
     self._pay(o.receiver, assets - settle_fee)
@@ -939,8 +950,22 @@ def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
         assets = min(self._lp_withdraw_assets(lp_value, filled), capacity)
     settle_fee: uint256 = min(o.settle_fee, assets)
     if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount):
-        self._refund(o, o.amount, False)
-        return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=0)
+        # The settler is paid all the same, in LP shares worth the fee (rounded
+        # up), as far as the backing rule and the order's value allow.
+        settle_fee = min(min(o.settle_fee, capacity), self._lp_withdraw_assets(lp_value, o.amount))
+        fee_lp_shares: uint256 = 0
+        if settle_fee != 0:
+            fee_lp_shares = min(o.amount, self._lp_shares_for(lp_value, settle_fee))
+            extcall ILpToken(lp_token).burn(self, fee_lp_shares)
+            self._store_ledger(m.assets - settle_fee, m.reference_price)
+        self._refund(o, o.amount - fee_lp_shares, False)
+        return Result(
+            outcome=constants.OUTCOME_REFUNDED,
+            filled=0,
+            out=0,
+            refunded=o.amount - fee_lp_shares,
+            settle_fee=settle_fee,
+        )
     extcall ILpToken(lp_token).burn(self, filled)
     self._store_ledger(m.assets - assets, m.reference_price)
     self._refund(o, o.amount - filled, False)
@@ -958,18 +983,14 @@ def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
 @internal
 def _settle_shutdown(o: IPool.Order, pricing: IPool.Pricing, settings: Settings, settler: address):
     """
-    @dev Fixes the NAV at the shutdown order's round; if none came in time (a
-         dead oracle), at the latest round that can still be read whatever its
-         age, or at the last reference NAV if none can.
+    @dev Fixes the NAV at the shutdown order's round. If it is void (none came
+         in time: a dead oracle), the void proof's price stands: the last valid
+         round of its phase before it, whatever its age, or (none) the last
+         reference NAV. The proof fixes that round, so nobody picks it by
+         choosing when to settle.
     """
     price: uint256 = pricing.price
-    at: uint256 = pricing.at
-    if pricing.outcome == constants.ROUND_VOID:
-        readable: bool = False
-        readable, price, at = staticcall IOracle(oracle).last_readable()
-        if not readable:
-            price = 0
-    m: Market = self._market(settings, price, at)
+    m: Market = self._market(settings, price, pricing.at)
     if price != 0:
         self._store_ledger(m.assets, price)
     self.reference_nav = m.nav
@@ -1190,7 +1211,13 @@ def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
     if value_after <= value_before:
         return 0
     lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
-    return (value_after - value_before) * (lp_supply + _LP_VIRTUAL_SHARES) // (value_before + 1)
+    lp_shares: uint256 = (value_after - value_before) * (lp_supply + _LP_VIRTUAL_SHARES) // (value_before + 1)
+    # After exhaustion LP value is near 0 and new shares many per unit; the cap
+    # keeps every share product inside 256 bits, so a deposit past it is
+    # refunded (0 shares) rather than let a settlement revert.
+    if lp_shares > _MAX_LP_SUPPLY - lp_supply:
+        return 0
+    return lp_shares
 
 
 @internal
@@ -1198,6 +1225,16 @@ def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
 def _lp_withdraw_assets(lp_value: uint256, lp_shares: uint256) -> uint256:
     lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
     return lp_shares * (lp_value + 1) // (lp_supply + _LP_VIRTUAL_SHARES)
+
+
+@internal
+@view
+def _lp_shares_for(lp_value: uint256, assets: uint256) -> uint256:
+    """
+    @dev LP shares worth `assets`, rounded up (what a payment out of LP value burns).
+    """
+    lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
+    return self._ceil_div(assets * (lp_supply + _LP_VIRTUAL_SHARES), lp_value + 1)
 
 
 # ---------------------------------------------------------------- internal: rebalance

@@ -155,8 +155,8 @@ def set_missing_round_answers_zeros(zeros: bool):
 @external
 def set_read_gas(read_gas: uint256):
     """
-    @notice Open to anyone (test double). Makes every `getRoundData` burn about
-            `read_gas` more, like an aggregator behind a costlier proxy (to test how a
+    @notice Open to anyone (test double). Makes every `getRoundData` and
+            `phaseId` burn about `read_gas` more, like an aggregator behind a costlier proxy (to test how a
             caller tells a round that is missing from a read that ran out of gas).
     """
     self.read_gas = read_gas
@@ -169,6 +169,7 @@ def phaseId() -> uint16:
     @notice The current phase, as a Chainlink proxy reports it.
     """
     assert not self.reverting, "mock: feed reverted"
+    self._burn(self.read_gas)
     return self._phase
 
 

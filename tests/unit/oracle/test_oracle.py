@@ -160,7 +160,7 @@ def test_pool__without_valid_price__reverts_with_oracle_reason(seeded, pool, fee
         pool.oracle_price()
 
 
-# --- latest, last_readable, current_phase -------------------------------------------------
+# --- latest, current_phase -------------------------------------------------------------
 
 ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
 PHASE_OFFSET = 64
@@ -212,46 +212,6 @@ def test_latest__sequencer_down__reverts(l2_oracle, sequencer, owner, chain):
         l2_oracle.latest()
 
 
-def test_last_readable__valid_round__returns_it(oracle, feed, owner, chain):
-    updated = chain.blocks.head.timestamp
-    feed.push_round(2_100 * 10**8, updated, updated, sender=owner)
-    assert tuple(oracle.last_readable()) == (True, price_wad(2_100 * 10**8), updated)
-
-
-def test_last_readable__stale_round_and_sequencer_down__still_returns_it(l2_oracle, feed, sequencer, owner, chain):
-    updated = chain.blocks.head.timestamp
-    feed.push_round(1_900 * 10**8, updated, updated, sender=owner)
-    now = chain.pending_timestamp
-    sequencer.set_round(2, 1, now, now, sender=owner)
-    chain.mine(timestamp=updated + 30 * 86_400)
-    with ape.reverts("oracle: sequencer down"):
-        l2_oracle.price()
-    assert tuple(l2_oracle.last_readable()) == (True, price_wad(1_900 * 10**8), updated)
-
-
-@pytest.mark.parametrize(
-    "answer, updated_offset",
-    [(0, 0), (-1, 0), (MAX_PRICE // 10**10 + 1, 0), (INITIAL_PRICE, None), (INITIAL_PRICE, 1_000)],
-    ids=["zero", "negative", "too-large", "incomplete", "future"],
-)
-def test_last_readable__invalid_answer__returns_not_ok(oracle, feed, owner, chain, answer, updated_offset):
-    now = chain.blocks.head.timestamp
-    updated = 0 if updated_offset is None else now + updated_offset
-    feed.push_round(answer, now, updated, sender=owner)
-    assert tuple(oracle.last_readable()) == (False, 0, 0)
-
-
-def test_last_readable__largest_answer__is_accepted(oracle, feed, owner):
-    feed.set_answer(MAX_PRICE // 10**10, sender=owner)
-    ok, price, _ = oracle.last_readable()
-    assert (ok, price) == (True, MAX_PRICE)
-
-
-def test_last_readable__reverting_feed__returns_not_ok(oracle, feed, owner):
-    feed.set_reverting(True, sender=owner)
-    assert tuple(oracle.last_readable()) == (False, 0, 0)
-
-
 def test_current_phase__new_feed__is_1(oracle):
     assert oracle.current_phase() == 1
 
@@ -263,10 +223,24 @@ def test_current_phase__after_new_phase__is_the_new_phase(oracle, feed, owner):
     assert oracle.current_phase() == 3
 
 
-def test_current_phase__reverting_feed__reverts_clearly(oracle, feed, owner):
+def test_current_phase__reverting_feed__is_0_so_orders_still_queue(oracle, feed, owner):
     feed.set_reverting(True, sender=owner)
-    with ape.reverts("oracle: feed unavailable"):
-        oracle.current_phase()
+    assert oracle.current_phase() == 0
+
+
+def test_current_phase__too_little_gas__reverts_and_never_answers_0(oracle, feed, owner):
+    feed.set_read_gas(300_000, sender=owner)  # a costly phaseId(): its 1/32 would pay for the rest
+    answers = [eth_call_uint(oracle, "current_phase", (), gas) for gas in range(30_000, 600_000, 10_000)]
+    assert all(answer == 1 or isinstance(answer, str) for answer in answers)
+    assert any(isinstance(answer, str) and "oracle: out of gas" in answer for answer in answers)
+    assert answers[-1] == 1
+
+
+def test_latest__sequencer_status_in_the_future__reverts_clearly(l2_oracle, sequencer, owner, chain):
+    now = chain.pending_timestamp
+    sequencer.set_round(2, 0, now + 3_600, now, sender=owner)
+    with ape.reverts("oracle: sequencer status in the future"):
+        l2_oracle.latest()
 
 
 # --- order_round ---------------------------------------------------------------------------
@@ -391,10 +365,25 @@ def test_order_round__boundaries__qualifies_exactly_at_not_before_and_requested_
 
 
 @pytest.mark.parametrize("answer", [0, -1, MAX_PRICE // 10**10 + 1, 2**255 - 1])
-def test_order_round__invalid_answer__voids(oracle, feed, owner, chain, order, answer):
+def test_order_round__invalid_answer__voids_with_the_round_before(oracle, feed, owner, chain, order, answer):
+    before = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
     round_id = push(feed, owner, answer, order.requested_at + 10, order.not_before + 5)
     chain.mine(timestamp=order.not_before + 10)
-    assert order.settle(oracle, round_id) == (ROUND_VOID, 0, order.not_before + 5)
+    assert order.settle(oracle, round_id) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
+    assert order.settle(oracle, before) == (ROUND_WAIT, 0, 0)
+
+
+def test_order_round__invalid_round_after_an_invalid_one__voids_without_a_price(oracle, feed, owner, chain, order):
+    push(feed, owner, 0, order.requested_at - 30, order.not_before - 1)
+    round_id = push(feed, owner, -1, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.not_before + 10)
+    assert order.settle(oracle, round_id) == (ROUND_VOID, 0, 0)
+
+
+def test_order_round__first_round_of_phase_invalid__voids_without_a_price(oracle, feed, owner, chain):
+    feed.new_phase(-5, sender=owner)  # round (2, 1)
+    now = chain.blocks.head.timestamp
+    assert Order(now - DELAY, phase=2).settle(oracle, rid(2, 1)) == (ROUND_VOID, 0, 0)
 
 
 def test_order_round__largest_answer__fills(oracle, feed, owner, chain, order):
@@ -418,8 +407,13 @@ def test_order_round__round_after_expires_at__voids(oracle, feed, owner, chain, 
     last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
     round_id = push(feed, owner, 2_100 * 10**8, order.expires_at - 10, order.expires_at + late)
     chain.mine(timestamp=order.expires_at + 10)
-    expected_price = price_wad(2_100 * 10**8) if outcome == ROUND_FILL else 0
-    assert order.settle(oracle, round_id) == (outcome, expected_price, order.expires_at + late)
+    # Void: the round before it fixes a shutdown's NAV.
+    expected = (
+        (outcome, price_wad(2_100 * 10**8), order.expires_at + late)
+        if outcome == ROUND_FILL
+        else (outcome, price_wad(1_900 * 10**8), order.not_before - 1)
+    )
+    assert order.settle(oracle, round_id) == expected
     assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)  # a round came after it
 
 
@@ -428,7 +422,8 @@ def test_order_round__none_by_expires_at__waits_at_expires_at_then_voids(oracle,
     chain.mine(timestamp=order.expires_at)
     assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)  # a round may still come in this second
     chain.mine(timestamp=order.expires_at + 1)
-    assert order.settle(oracle, last) == (ROUND_VOID, 0, 0)
+    # Void, with the phase's last round (the last before the order's): a shutdown's NAV.
+    assert order.settle(oracle, last) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
     assert order.settle(oracle, last - 1) == (ROUND_WAIT, 0, 0)  # not the phase's last round
 
 
@@ -438,7 +433,7 @@ def test_order_round__next_round_exists__waits(oracle, feed, owner, chain, order
     late = push(feed, owner, 2_100 * 10**8, order.expires_at + 150, order.expires_at + 200)
     chain.mine(timestamp=order.expires_at + 300)
     assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
-    assert order.settle(oracle, late) == (ROUND_VOID, 0, order.expires_at + 200)
+    assert order.settle(oracle, late) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
 
 
 def test_order_round__phase_change__settles_at_old_aggregators_round(oracle, feed, owner, chain, order):
@@ -459,7 +454,7 @@ def test_order_round__phase_change_and_none_came__voids_after_expiry(oracle, fee
     chain.mine(timestamp=order.expires_at)
     assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
     chain.mine(timestamp=order.expires_at + 1)
-    assert order.settle(oracle, last) == (ROUND_VOID, 0, 0)
+    assert order.settle(oracle, last) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
 
 
 @pytest.mark.parametrize("zeros", [False, True], ids=["reverts", "zeros"])
@@ -472,7 +467,7 @@ def test_order_round__missing_round__waits_and_proves_void_either_way(oracle, fe
     assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
     chain.mine(timestamp=order.expires_at + 1)
     assert order.settle(oracle, last + 1) == (ROUND_WAIT, 0, 0)
-    assert order.settle(oracle, last) == (ROUND_VOID, 0, 0)
+    assert order.settle(oracle, last) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
 
 
 @pytest.mark.parametrize("zeros", [False, True], ids=["reverts", "zeros"])
@@ -493,6 +488,17 @@ def test_order_round__phase_without_rounds__voids_from_its_start_after_expiry(or
     assert early.settle(oracle, start) == (ROUND_VOID, 0, 0)
 
 
+def test_order_round__phase_0__waits_then_voids_without_reading_the_feed(oracle, feed, owner, chain, order):
+    feed.set_reverting(True, sender=owner)  # the feed could not say its phase at the request
+    unknown = Order(order.requested_at, phase=0)
+    chain.mine(timestamp=unknown.expires_at)
+    assert unknown.settle(oracle, 0) == (ROUND_WAIT, 0, 0)
+    chain.mine(timestamp=unknown.expires_at + 1)
+    assert unknown.settle(oracle, 0) == (ROUND_VOID, 0, 0)
+    with ape.reverts("oracle: round not in the order's phase"):
+        unknown.settle(oracle, rid(1, 1))
+
+
 def test_order_round__reverting_feed__waits(oracle, feed, owner, chain, order):
     round_id = push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
     chain.mine(timestamp=order.expires_at + 1)
@@ -510,6 +516,17 @@ def eth_call(contract, method, args, gas):
     except Exception as error:  # noqa: BLE001 - the error's text is the answer
         return str(error)
     return decode(["uint8", "uint256", "uint256"], HexBytes(result))
+
+
+def eth_call_uint(contract, method, args, gas):
+    """`eth_call` of a view answering one uint256: the number, or the error's text."""
+    data = getattr(contract, method).encode_input(*args)
+    tx = {"to": contract.address, "data": HexBytes(data).to_0x_hex(), "gas": hex(gas)}
+    try:
+        result = contract.provider.make_request("eth_call", [tx, "latest"])
+    except Exception as error:  # noqa: BLE001 - the error's text is the answer
+        return str(error)
+    return decode(["uint256"], HexBytes(result))[0]
 
 
 def test_order_round__too_little_gas__reverts_and_never_voids(oracle, feed, owner, chain, order):

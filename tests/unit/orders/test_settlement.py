@@ -10,10 +10,12 @@ from inverse.constants import (
     OUTCOME_REFUNDED,
     WAD,
 )
+from inverse.model import ceil_div
 from inverse.orders import settlement_batch
 from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
 from .conftest import (
+    LP_VIRTUAL_SHARES,
     USDC,
     VALUE_SCALE,
     latest_round_id,
@@ -197,22 +199,49 @@ def test_settle_mint__slippage_kept_at_round__fills(
     assert log.outcome == OUTCOME_FILLED and log.out >= min_shares
 
 
-def test_settle_redeem__slippage_broken_at_round__returns_tokens_without_settle_fee(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
+def test_settle_redeem__slippage_broken_at_round__refunds_tokens_less_those_paying_the_settler(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, order_lp_token, deadline
 ):
     shares = order_pool.balanceOf(minter)
     min_assets = order_pool.preview_redeem(shares)  # at 2,000
     cash, keeper_cash = collateral.balanceOf(minter), collateral.balanceOf(keeper)
     order = requested(book.request_redeem(shares, min_assets, minter, deadline, sender=minter), book)
-    _publish_after(order, feed, owner, chain, 2_100 * 10**8)  # NAV -5%
+    _, at = _publish_after(order, feed, owner, chain, 2_100 * 10**8)  # NAV -5%
+    m = market_at(order_pool, order_lp_token, wad(2_100 * 10**8), at)
+    # The settler is paid in tokens worth the fee at the round's NAV, rounded up.
+    fee_shares = ceil_div(SETTLE_FEE * VALUE_SCALE, m.nav)
+    total_assets, supply = order_pool.total_assets(), order_pool.totalSupply()
 
     [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
 
-    assert (log.outcome, log.filled, log.out, log.refunded) == (OUTCOME_REFUNDED, 0, 0, shares)
-    # The settle fee of an exit comes out of its payout: there is none on a refund.
-    assert log.settle_fee == 0
-    assert order_pool.balanceOf(minter) == shares and order_pool.balanceOf(order_pool) == 0
-    assert collateral.balanceOf(minter) == cash and collateral.balanceOf(keeper) == keeper_cash
+    assert (log.outcome, log.filled, log.out) == (OUTCOME_REFUNDED, 0, 0)
+    assert (log.refunded, log.settle_fee) == (shares - fee_shares, SETTLE_FEE)
+    assert order_pool.balanceOf(minter) == shares - fee_shares and order_pool.balanceOf(order_pool) == 0
+    assert order_pool.totalSupply() == supply - fee_shares
+    assert collateral.balanceOf(minter) == cash and collateral.balanceOf(keeper) == keeper_cash + SETTLE_FEE
+    assert order_pool.total_assets() == total_assets - SETTLE_FEE
+
+
+def test_settle_lp_withdraw__slippage_broken_at_round__refunds_shares_less_those_paying_the_settler(
+    order_seeded, order_pool, book, lp, keeper, owner, feed, collateral, chain, order_lp_token, deadline
+):
+    lp_shares = order_lp_token.balanceOf(lp) // 10
+    min_assets = order_pool.preview_lp_withdraw(lp_shares)  # at 2,000
+    keeper_cash = collateral.balanceOf(keeper)
+    order = requested(book.request_lp_withdraw(lp_shares, min_assets, lp, deadline, sender=lp), book)
+    _, at = _publish_after(order, feed, owner, chain, 1_900 * 10**8)  # LP value falls
+    m = market_at(order_pool, order_lp_token, wad(1_900 * 10**8), at)
+    fee_lp_shares = ceil_div(SETTLE_FEE * (m.lp_supply + LP_VIRTUAL_SHARES), m.lp_value + 1)
+    total_assets, lp_supply = order_pool.total_assets(), order_lp_token.totalSupply()
+
+    [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert (log.outcome, log.filled, log.out) == (OUTCOME_REFUNDED, 0, 0)
+    assert (log.refunded, log.settle_fee) == (lp_shares - fee_lp_shares, SETTLE_FEE)
+    assert order_lp_token.balanceOf(lp) == m.lp_supply - fee_lp_shares and order_lp_token.balanceOf(order_pool) == 0
+    assert order_lp_token.totalSupply() == lp_supply - fee_lp_shares
+    assert collateral.balanceOf(keeper) == keeper_cash + SETTLE_FEE
+    assert order_pool.total_assets() == total_assets - SETTLE_FEE
 
 
 def test_settle_mint__above_backing__fills_what_fits_and_refunds_rest(

@@ -1,0 +1,87 @@
+"""A payout the collateral refuses (a blocklisted receiver, as USDC does) never holds up
+the queue: it is credited to `claimable`, and `claim()` pays it once the receiver can
+take it (SPEC 3, Liveness)."""
+
+import ape
+
+from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
+
+from .conftest import USDC, requested, settled
+
+SETTLE_FEE = USDC // 10
+
+
+def solvent(pool, book, collateral) -> bool:
+    return collateral.balanceOf(pool) >= pool.total_assets() + book.escrowed() + pool.total_claimable()
+
+
+def test_settle_redeem__receiver_blocked__fills_and_credits_claimable_then_claim_pays(
+    order_seeded, order_pool, book, minter, redeemer, keeper, collateral, deadline, settle
+):
+    collateral.set_blocked(redeemer, True, sender=redeemer)
+    shares = order_pool.balanceOf(minter) // 2
+    requested(book.request_redeem(shares, 0, redeemer, deadline, sender=minter), book)
+    cash, keeper_cash = collateral.balanceOf(redeemer), collateral.balanceOf(keeper)
+
+    receipt = settle()
+
+    [log] = settled(receipt, order_pool)
+    assert log.outcome == OUTCOME_FILLED and log.out > 0
+    assert receipt.events.filter(order_pool.Claimable) == [order_pool.Claimable(account=redeemer, assets=log.out)]
+    assert order_pool.claimable(redeemer) == order_pool.total_claimable() == log.out
+    assert collateral.balanceOf(redeemer) == cash
+    assert collateral.balanceOf(keeper) == keeper_cash + SETTLE_FEE  # the settler is paid all the same
+    assert solvent(order_pool, book, collateral)
+
+    with ape.reverts("mock: account blocked"):  # still blocked: nothing moves
+        order_pool.claim(sender=redeemer)
+    assert order_pool.claimable(redeemer) == log.out
+
+    collateral.set_blocked(redeemer, False, sender=redeemer)
+    tx = order_pool.claim(sender=redeemer)
+
+    assert tx.return_value == log.out
+    assert tx.events.filter(order_pool.Claim) == [order_pool.Claim(account=redeemer, assets=log.out)]
+    assert collateral.balanceOf(redeemer) == cash + log.out
+    assert order_pool.claimable(redeemer) == order_pool.total_claimable() == 0
+    assert solvent(order_pool, book, collateral)
+    with ape.reverts("pool: nothing to claim"):
+        order_pool.claim(sender=redeemer)
+
+
+def test_settle_mint__refund_to_blocked_requester__credited_and_the_queue_goes_on(
+    order_seeded, order_pool, book, minter, redeemer, keeper, collateral, deadline, settle
+):
+    # A mint refunded for its slippage bound, its requester blocked since the request,
+    # and an order behind it: the batch settles both.
+    assets = 1_000 * USDC
+    refused = requested(book.request_mint(assets, 2**100, minter, deadline, sender=minter), book)
+    behind = requested(book.request_mint(assets, 0, redeemer, deadline, sender=redeemer), book)
+    collateral.set_blocked(minter, True, sender=minter)
+
+    logs = settled(settle(), order_pool)
+
+    outcomes = [(log.order_id, log.outcome) for log in logs]
+    assert outcomes == [(refused.id, OUTCOME_REFUNDED), (behind.id, OUTCOME_FILLED)]
+    assert order_pool.claimable(minter) == assets
+    assert book.pending_orders() == 0
+    assert solvent(order_pool, book, collateral)
+
+
+def test_settle__settler_blocked__fees_credited_to_its_claimable(
+    order_seeded, order_pool, book, minter, keeper, collateral, deadline, settle
+):
+    requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    collateral.set_blocked(keeper, True, sender=keeper)
+
+    logs = settled(settle(), order_pool)
+
+    assert [log.outcome for log in logs] == [OUTCOME_FILLED, OUTCOME_FILLED]
+    assert order_pool.claimable(keeper) == 2 * SETTLE_FEE
+    assert solvent(order_pool, book, collateral)
+
+
+def test_claim__nothing_owed__reverts(order_pool, stranger):
+    with ape.reverts("pool: nothing to claim"):
+        order_pool.claim(sender=stranger)
