@@ -55,17 +55,15 @@ latest_round: public(uint80)
 # Latest proxy round id of each phase: the next round of a phase follows it.
 phase_latest: public(HashMap[uint256, uint256])
 
-# The current phase (`phaseId()`).
-_phase: uint16
+# The current phase (`phaseId()`, bits 0-15) and the extra gas every read burns
+# (`read_gas`, bits 16-255): one word, so `phaseId()` reads one slot as a proxy does.
+_phase_word: uint256
 
 # When True every read reverts, like a paused or deprecated feed.
 reverting: public(bool)
 
 # When True `getRoundData` answers zeros for a missing round instead of reverting.
 missing_round_answers_zeros: public(bool)
-
-# Extra gas (about) that every `getRoundData` burns, like a costlier aggregator.
-read_gas: public(uint256)
 
 
 @deploy
@@ -75,7 +73,7 @@ def __init__(decimals_: uint8, description_: String[64], initial_answer: int256)
     """
     decimals = decimals_
     description = description_
-    self._phase = 1
+    self._phase_word = 1
     self._set_round((1 << _PHASE_OFFSET) | 1, initial_answer, block.timestamp, block.timestamp)
 
 
@@ -85,7 +83,7 @@ def set_answer(answer: int256):
     @notice Open to anyone (test double). A new round of the current phase
             (after its latest) with `answer`, started and updated now.
     """
-    self._push_round(convert(self._phase, uint256), answer, block.timestamp, block.timestamp)
+    self._push_round(self._phase_word & 65535, answer, block.timestamp, block.timestamp)
 
 
 @external
@@ -95,7 +93,7 @@ def push_round(answer: int256, started_at: uint256, updated_at: uint256):
             with any data: a transmission held in the mempool has `startedAt`
             well before `updatedAt`; an invalid round has `answer <= 0`.
     """
-    self._push_round(convert(self._phase, uint256), answer, started_at, updated_at)
+    self._push_round(self._phase_word & 65535, answer, started_at, updated_at)
 
 
 @external
@@ -106,7 +104,7 @@ def push_round_in_phase(phase: uint256, answer: int256, started_at: uint256, upd
             unchanged (the proxy no longer points to that aggregator), but
             `getRoundData` answers the new round.
     """
-    assert phase != 0 and phase <= convert(self._phase, uint256), "mock: no such phase"
+    assert phase != 0 and phase <= self._phase_word & 65535, "mock: no such phase"
     self._push_round(phase, answer, started_at, updated_at)
 
 
@@ -117,9 +115,9 @@ def new_phase(answer: int256):
             phase + 1, whose first round (aggregator id 1) answers `answer` now.
             The old phases' rounds stay readable.
     """
-    self._phase += 1
+    self._phase_word += 1
     self._set_round(
-        (convert(self._phase, uint256) << _PHASE_OFFSET) | 1, answer, block.timestamp, block.timestamp
+        ((self._phase_word & 65535) << _PHASE_OFFSET) | 1, answer, block.timestamp, block.timestamp
     )
 
 
@@ -159,7 +157,17 @@ def set_read_gas(read_gas: uint256):
             `phaseId` burn about `read_gas` more, like an aggregator behind a costlier proxy (to test how a
             caller tells a round that is missing from a read that ran out of gas).
     """
-    self.read_gas = read_gas
+    assert read_gas < 2**200, "mock: read gas too large"
+    self._phase_word = (self._phase_word & 65535) | read_gas << 16
+
+
+@external
+@view
+def read_gas() -> uint256:
+    """
+    @notice Extra gas (about) that every `getRoundData` and `phaseId` burns.
+    """
+    return self._phase_word >> 16
 
 
 @external
@@ -169,8 +177,9 @@ def phaseId() -> uint16:
     @notice The current phase, as a Chainlink proxy reports it.
     """
     assert not self.reverting, "mock: feed reverted"
-    self._burn(self.read_gas)
-    return self._phase
+    word: uint256 = self._phase_word
+    self._burn(word >> 16)
+    return convert(word & 65535, uint16)
 
 
 @external
@@ -181,7 +190,7 @@ def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80)
             answers zeros (see `set_missing_round_answers_zeros`).
     """
     assert not self.reverting, "mock: feed reverted"
-    self._burn(self.read_gas)
+    self._burn(self._phase_word >> 16)
     r: Round = self.rounds[convert(round_id, uint256)]
     if not r.exists:
         assert self.missing_round_answers_zeros, "mock: no data for round"
@@ -215,7 +224,7 @@ def _push_round(phase: uint256, answer: int256, started_at: uint256, updated_at:
     round_id: uint256 = self.phase_latest[phase] + 1
     if self.phase_latest[phase] == 0:
         round_id = (phase << _PHASE_OFFSET) | 1
-    if phase == convert(self._phase, uint256):
+    if phase == self._phase_word & 65535:
         self._set_round(round_id, answer, started_at, updated_at)
     else:
         self.rounds[round_id] = Round(answer=answer, started_at=started_at, updated_at=updated_at, exists=True)

@@ -3,8 +3,7 @@
 @title Mock stablecoin (test only)
 @license MIT
 @notice A plain ERC-20 with EIP-2612 permit and any decimals (6 like USDC, 18 like
-        DAI), built on snekmate's audited `erc20`, plus an open faucet `mint` and,
-        like USDC, a blocklist: a blocked account can neither send nor receive.
+        DAI), built on snekmate's audited `erc20`, plus an open faucet `mint`.
 @custom:security Anyone can mint: never deploy outside tests and demos.
 @custom:kill Not needed: a test double.
 """
@@ -22,16 +21,14 @@ exports: (
     erc20.totalSupply,
     erc20.balanceOf,
     erc20.allowance,
+    erc20.transfer,
+    erc20.transferFrom,
     erc20.approve,
     erc20.permit,
     erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
     erc20.eip712Domain,
 )
-
-
-# Accounts that can neither send nor receive (USDC's blacklist).
-blocked: public(HashMap[address, bool])
 
 
 @deploy
@@ -46,26 +43,3 @@ def mint(owner: address, amount: uint256):
     @notice Faucet: creates `amount` tokens for `owner`.
     """
     erc20._mint(owner, amount)
-
-
-@external
-def set_blocked(account: address, blocked_: bool):
-    """
-    @notice Open to anyone (test double): blocks or unblocks `account`.
-    """
-    self.blocked[account] = blocked_
-
-
-@external
-def transfer(to: address, amount: uint256) -> bool:
-    assert not self.blocked[msg.sender] and not self.blocked[to], "mock: account blocked"
-    erc20._transfer(msg.sender, to, amount)
-    return True
-
-
-@external
-def transferFrom(owner: address, to: address, amount: uint256) -> bool:
-    assert not self.blocked[owner] and not self.blocked[to], "mock: account blocked"
-    erc20._spend_allowance(owner, msg.sender, amount)
-    erc20._transfer(owner, to, amount)
-    return True

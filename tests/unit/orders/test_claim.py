@@ -3,12 +3,41 @@ the queue: it is credited to `claimable`, and `claim()` pays it once the receive
 take it (SPEC 3, Liveness)."""
 
 import ape
+import pytest
 
 from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
+from inverse.deploy import order_book_of
+from tests.conftest import fund
 
 from .conftest import USDC, requested, settled
 
 SETTLE_FEE = USDC // 10
+
+
+@pytest.fixture(scope="module")
+def collateral(owner, project):
+    """USDC-like collateral that can block an account."""
+    return owner.deploy(project.MockBlocklistCollateral, "Mock USD Coin", "USDC", 6)
+
+
+@pytest.fixture(scope="module")
+def order_pool(create_order_pool, collateral, oracle):
+    return create_order_pool(collateral, oracle, 1)
+
+
+@pytest.fixture(scope="module")
+def book(order_pool):
+    return order_book_of(order_pool)
+
+
+@pytest.fixture
+def order_seeded(order_pool, book, collateral, lp, minter, redeemer, deadline, settle):
+    for account in (lp, minter, redeemer):
+        fund(collateral, account, book, 1_000_000 * USDC)
+    book.request_lp_deposit(100_000 * USDC, 0, lp, deadline, sender=lp)
+    book.request_mint(10_000 * USDC, 0, minter, deadline, sender=minter)
+    settle()
+    return order_pool
 
 
 def solvent(pool, book, collateral) -> bool:
