@@ -227,6 +227,13 @@ _ERC20_ABI = [
 _FEED_ABI = _ERC20_ABI + [
     {
         "type": "function",
+        "name": "phaseId",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint16"}],
+    },
+    {
+        "type": "function",
         "name": "latestRoundData",
         "stateMutability": "view",
         "inputs": [],
@@ -293,6 +300,12 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
             raise ConfigError(f"config: feed has {feed.decimals()} decimals; at most 18")
         if feed.latestRoundData()[1] <= 0:
             raise ConfigError("config: feed answers a non-positive price")
+        try:
+            feed.phaseId()
+        except Exception as error:  # noqa: BLE001 - any failure means the same to the deployer
+            raise ConfigError(
+                "config: feed has no phaseId(): give the feed's proxy address (orders record its phase)"
+            ) from error
     decimals = int(config.get("collateral_decimals", 6))
     if plan["collateral"] != "mock":
         decimals = partial_contract(plan["collateral"], _ERC20_ABI).decimals()

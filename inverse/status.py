@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ape import chain
@@ -31,6 +32,13 @@ class MarketStatus:
     paused: bool
     is_shutdown: bool
     collateral_decimals: int
+    settle_fee: int
+    min_delay: int
+    max_wait: int
+    min_order: int
+    pending_orders: int
+    escrowed: int  # collateral held for pending mints and LP deposits
+    total_claimable: int
 
     def due_reasons(self, now: int) -> str:
         """Why a rebalance is due (or when it will be)."""
@@ -74,6 +82,21 @@ def fmt_units(value: int | None, decimals: int, places: int = 2) -> str:
     return f"{Decimal(value) / 10**decimals:,.{places}f}"
 
 
+def fmt_duration(seconds: int) -> str:
+    """`3960` -> "1 h 6 min"; `120` -> "2 min"; `45` -> "45 s"."""
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def fmt_time(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _try(view):
     try:
         return view(), None
@@ -81,7 +104,8 @@ def _try(view):
         return None, str(error.message or error)
 
 
-def read_status(pool, collateral) -> MarketStatus:
+def read_status(pool, collateral, book) -> MarketStatus:
+    """`pool`'s state, with its order `book`'s queue."""
     price, error = _try(pool.oracle_price)
     priced = price is not None or pool.is_shutdown()
     last = pool.last_rebalance()
@@ -104,6 +128,13 @@ def read_status(pool, collateral) -> MarketStatus:
         paused=pool.paused(),
         is_shutdown=pool.is_shutdown(),
         collateral_decimals=collateral.decimals(),
+        settle_fee=pool.settle_fee(),
+        min_delay=pool.min_delay(),
+        max_wait=pool.max_wait(),
+        min_order=pool.min_order(),
+        pending_orders=book.pending_orders(),
+        escrowed=book.escrowed(),
+        total_claimable=pool.total_claimable(),
     )
 
 
@@ -120,5 +151,9 @@ def format_status(name: str, status: MarketStatus) -> str:
         f"  inverse value    {fmt_units(status.inverse_value, d)}  ({fmt_wad(status.total_supply, 4)} tokens)",
         f"  LP value         {fmt_units(status.lp_value, d)}",
         f"  mint capacity    {fmt_units(status.max_mint, d)}",
+        f"  orders           {status.pending_orders} pending, {fmt_units(status.escrowed, d)} collateral in escrow, "
+        f"{fmt_units(status.total_claimable, d)} claimable",
+        f"  order terms      settle fee {fmt_units(status.settle_fee, d)}, min order {fmt_units(status.min_order, d)}, "
+        f"min delay {fmt_duration(status.min_delay)}, void after {fmt_duration(status.max_wait)} more",
     ]
     return "\n".join(lines)

@@ -1,15 +1,22 @@
 """What a holder or LP does, as the CLI and the demo both do it: preview, bound the
 slippage, pay by permit where the collateral takes one (else approve only what is
-missing), send."""
+missing), send; with next-price orders, also find the order, its settlement, and
+what is due for settling."""
 
 from __future__ import annotations
 
 import click
-from ape import chain
+from ape import chain, project
+from ape.contracts import ContractInstance
 from eip712.messages import EIP712Domain, EIP712Message
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_pydantic_types import abi
+from eth_utils import keccak
 
+from .constants import ORDER_MINT, ORDER_REDEEM
 from .deploy import _ERC20_ABI, ZERO_ADDRESS, partial_contract
+from .orders import Order, order_from_log, requested_orders, settlement_batch
 
 # Default slippage bound on previews: 0.5%.
 DEFAULT_SLIPPAGE_BPS = 50
@@ -123,6 +130,110 @@ def redeem(pool, account, shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS,
 def lp_withdraw(pool, account, lp_shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
     min_out = with_slippage(pool.preview_lp_withdraw(lp_shares), slippage_bps)
     return pool.lp_withdraw(lp_shares, min_out, receiver or account, deadline(), sender=account)
+
+
+# ---------------------------------------------------------------- next-price orders
+# (the functions above drive the instant pool, until every consumer is ported)
+
+
+def order_book(pool) -> ContractInstance:
+    return ContractInstance(pool.order_book(), project.OrderBook.contract_type)
+
+
+class FeedReader:
+    """The reads of a Chainlink feed (a proxy) that finding an order's round needs,
+    as plain calls: asking for a round that does not exist yet is routine here, and
+    ape would print a call trace for each such revert."""
+
+    _ROUND = ["uint80", "int256", "uint256", "uint256", "uint80"]
+
+    def __init__(self, address: str):
+        self.address = address
+
+    def _call(self, signature: str, types: list[str], args: list = ()) -> tuple:
+        selector = keccak(text=signature)[:4]
+        data = selector + abi_encode(["uint80"] * len(args), list(args))
+        try:
+            return abi_decode(types, chain.provider.web3.eth.call({"to": self.address, "data": data}))
+        except Exception as error:  # a revert or an empty answer: the round is not there
+            raise ValueError(f"{signature} failed at {self.address}") from error
+
+    def getRoundData(self, round_id: int) -> tuple:  # noqa: N802 (the feed's name)
+        return self._call("getRoundData(uint80)", self._ROUND, [round_id])
+
+    def latestRoundData(self) -> tuple:  # noqa: N802
+        return self._call("latestRoundData()", self._ROUND)
+
+    def phaseId(self) -> int:  # noqa: N802
+        return self._call("phaseId()", ["uint16"])[0]
+
+
+def feed_of(pool) -> FeedReader:
+    """The pool's Chainlink feed."""
+    return FeedReader(ContractInstance(pool.oracle(), project.ChainlinkOracle.contract_type).feed())
+
+
+def how_to_pay_order(pool, book, account, assets: int) -> str:
+    """How a mint or LP deposit request pays the book `assets` plus the settle fee:
+    "allowance", "permit" or "approve" (as `how_to_pay`)."""
+    return _payment(pool.collateral(), book, account, assets + pool.settle_fee())[0]
+
+
+def request_entry(kind: int, pool, book, account, assets: int, min_out: int, receiver=None):
+    """Requests a mint (ORDER_MINT) or LP deposit of `assets`: the book takes them
+    plus the settle fee, by permit where the collateral takes one, else after
+    approving what is missing. Returns the receipt."""
+    until = deadline()
+    receiver = receiver or account
+    collateral = pool.collateral()
+    total = assets + pool.settle_fee()
+    if kind == ORDER_MINT:
+        plain, with_permit = book.request_mint, book.request_mint_with_permit
+    else:
+        plain, with_permit = book.request_lp_deposit, book.request_lp_deposit_with_permit
+    way, domain = _payment(collateral, book, account, total)
+    if way == "permit":
+        token = partial_contract(collateral, PERMIT_ABI)
+        v, r, s = sign_permit(token, account, book, total, until, domain)
+        return with_permit(assets, min_out, receiver, until, v, r, s, sender=account)
+    if way == "approve":
+        partial_contract(collateral, _ALLOWANCE_ABI).approve(book, total, sender=account)
+    return plain(assets, min_out, receiver, until, sender=account)
+
+
+def request_exit(kind: int, book, account, amount: int, min_out: int, receiver=None):
+    """Requests a redeem (ORDER_REDEEM) of `amount` tokens or an LP withdrawal of
+    `amount` LP shares. Returns the receipt."""
+    method = book.request_redeem if kind == ORDER_REDEEM else book.request_lp_withdraw
+    return method(amount, min_out, receiver or account, deadline(), sender=account)
+
+
+def requested_order(book, receipt) -> Order | None:
+    """The order a request made (None when it settled at once, after a shutdown)."""
+    logs = receipt.decode_logs(book.OrderRequested)
+    return order_from_log(logs[0]) if logs else None
+
+
+def settlement_of(pool, order_id: int, start_block: int):
+    """The pool's `OrderSettled` event of `order_id`, or None while it is pending."""
+    logs = pool.OrderSettled.range(start_block, chain.blocks.head.number + 1, search_topics={"order_id": order_id})
+    return next(iter(logs), None)
+
+
+def account_orders(pool, book, account, start_block: int) -> list[tuple[Order, object]]:
+    """Every order requested by `account` or to it since `start_block`, oldest
+    first, each with its `OrderSettled` event (None while pending)."""
+    address = getattr(account, "address", account)
+    mine = [o for o in requested_orders(book, start_block) if address in (o.requester, o.receiver)]
+    if not mine:
+        return []
+    settled = {log.order_id: log for log in pool.OrderSettled.range(start_block, chain.blocks.head.number + 1)}
+    return [(order, settled.get(order.id)) for order in mine]
+
+
+def due_orders(pool, book, start_block: int) -> tuple[list, list]:
+    """What `book.settle` takes to settle every due order now (empty if none)."""
+    return settlement_batch(book, feed_of(pool), chain.blocks.head.timestamp, start_block)
 
 
 class Permit(EIP712Message):

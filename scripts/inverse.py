@@ -3,14 +3,22 @@
     ape run inverse status      --network <net> --account <alias> [--market 1 | --pool 0x...]
     ape run inverse mint 100    --network <net> --account <alias> --market 3
     ape run inverse redeem all  ...
-    ape run inverse lp-deposit 5000 / lp-withdraw all / rebalance
+    ape run inverse lp-deposit 5000 / lp-withdraw all
+    ape run inverse orders / settle / claim / rebalance
 
-Amounts are in whole units (collateral for mint and lp-deposit, tokens for redeem
-and lp-withdraw), or `all`. Every write shows its preview and slippage bound and
-asks before sending (`--yes` skips the question).
+Every mint, redeem, LP deposit and LP withdrawal is an order: requested now,
+settled at the next oracle price (the first round published at least the market's
+min delay after the request). Amounts are in whole units (collateral for mint and
+lp-deposit, tokens for redeem, LP shares for lp-withdraw), or `all`. Each request
+shows its preview at the current price and its slippage bound, asks before
+sending (`--yes` skips the question), then waits for the settlement and prints
+what the order got (`--no-wait` returns with the order id).
 """
 
 import json
+import sys
+import time
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -18,33 +26,81 @@ import click
 from ape import chain, project
 from ape.cli import ConnectedProviderCommand, account_option
 from ape.contracts import ContractInstance
-from ape.exceptions import ContractLogicError
+from ape.exceptions import ApeException, ContractLogicError
 
 from inverse import wallet
+from inverse.constants import (
+    ORDER_LP_DEPOSIT,
+    ORDER_LP_WITHDRAW,
+    ORDER_MINT,
+    ORDER_REDEEM,
+    ORDER_SETTLED,
+    OUTCOME_VOID,
+    OUTCOMES,
+)
 from inverse.deploy import _ERC20_ABI, manifest_path, partial_contract
-from inverse.status import fmt_units, fmt_wad, format_status, read_status
+from inverse.orders import pending_orders
+from inverse.status import fmt_duration, fmt_time, fmt_units, fmt_wad, format_status, read_status
 
-# Reverts in plain words; anything else is shown as the contract said it.
+# Reverts in plain words, each saying what to do next; anything else is shown as the contract said it.
 EXPLANATIONS = {
-    "pool: exceeds max mint": "the LPs cannot back that much right now (see 'mint capacity' in status)",
-    "pool: insufficient backing": "LPs must keep enough value in the pool to back the holders; withdraw less",
-    "pool: slippage": "the price moved past your slippage bound since the preview; try again",
-    "pool: paused": "the guardian has paused new mints and deposits; redeem and withdraw still work",
-    "pool: shut down": "this market has been shut down; only redeem and LP withdraw work",
-    "pool: exhausted": "the pool owes holders all it has; mints are closed until LPs add capital",
-    "pool: nav is zero": "the token's NAV reached zero: this market is over",
+    "orders: closed": "the market takes no new mints or LP deposits now (paused or shut down); redeem and LP "
+    "withdraw still work",
+    "orders: below min order": "the order is below the market's minimum (see 'order terms' in status); "
+    "ask for more, or for all of your balance",
+    "orders: deadline passed": "the request waited too long to be mined; send it again",
+    "orders: permit failed": "the collateral did not accept the permit signature and the order book is not approved",
+    "orders: receiver is the pool": "the receiver cannot be the pool, its LP token or its order book",
+    "orders: order not due": "no order's round is out yet; wait for the next oracle round",
+    "orders: not the next order": "someone settled first; run settle again",
+    "orders: fee-on-transfer collateral": "this collateral takes a fee on transfers, which the market refuses",
+    "pool: redeem exceeds balance": "you do not hold that many tokens (see 'your tokens' in status)",
+    "pool: withdraw exceeds balance": "you do not hold that many LP shares (see 'your LP shares' in status)",
+    "pool: nothing to claim": "nothing is owed to you",
+    "pool: settle due orders first": "an order whose round is out must settle first: run settle, then rebalance",
     "pool: rebalance not due": "nothing to do: the pool is not due for a rebalance",
+    "pool: shut down": "this market has been shut down; only redeem and LP withdraw work",
     "oracle: stale price": "the price feed has not updated recently; try again once it does",
     "oracle: sequencer down": "the L2 sequencer is down; prices cannot be trusted until it is back",
-    "pool: permit failed": "the collateral did not accept the permit signature and the pool is not approved",
+    "oracle: sequencer grace period": "the L2 sequencer came back only recently; try again in a while",
 }
 
-# How the pool gets the collateral for a mint or LP deposit (`wallet.how_to_pay`).
+# How the order book gets the collateral for a mint or LP deposit (`wallet.how_to_pay_order`).
 PAYMENT = {
     "allowance": "Collateral: already approved.",
     "permit": "Collateral: by a permit signature (you sign it next), no approval transaction.",
     "approve": "Collateral: this token takes no permit, so an approval for this amount is sent first.",
 }
+
+# Seconds between looks at the chain while waiting for a settlement.
+POLL_SECONDS = 2
+
+
+@dataclass
+class Market:
+    pool: ContractInstance
+    book: ContractInstance
+    collateral: ContractInstance
+    decimals: int
+    start_block: int  # where its orders' events begin (the deployment block)
+
+    @property
+    def symbol(self) -> str:
+        return self.pool.symbol()
+
+    def units(self, kind: int, output: bool) -> tuple[int, str]:
+        """Decimals and unit of what an order of `kind` pays in (or gets out)."""
+        collateral_in = kind in (ORDER_MINT, ORDER_LP_DEPOSIT)
+        if collateral_in != output:
+            return self.decimals, self.collateral.symbol()
+        return 18, ("LP shares" if kind in (ORDER_LP_DEPOSIT, ORDER_LP_WITHDRAW) else self.symbol)
+
+    def amount(self, value: int, kind: int, output: bool = False) -> str:
+        decimals, unit = self.units(kind, output)
+        return f"{fmt_units(value, decimals, 2 if decimals == self.decimals else 6)} {unit}"
+
+    def money(self, value: int) -> str:
+        return f"{fmt_units(value, self.decimals)} {self.collateral.symbol()}"
 
 
 def pool_options(command):
@@ -55,95 +111,235 @@ def pool_options(command):
     return click.option("--manifest", help="Deployment manifest (default: deployments/<network>.json).")(command)
 
 
-def write_options(command):
+def request_options(command):
     command = click.option("--yes", is_flag=True, help="Send without asking.")(command)
-    return click.option("--slippage", default=0.5, show_default=True, help="Slippage bound, in percent.")(command)
+    command = click.option(
+        "--slippage", default=0.5, show_default=True, type=click.FloatRange(0, 100), help="Slippage bound, in percent."
+    )(command)
+    command = click.option("--no-wait", is_flag=True, help="Return once the order is requested.")(command)
+    return click.option(
+        "--settle", "settle_self", is_flag=True, help="While waiting, settle the order yourself once its round is out."
+    )(command)
 
 
-def load_pool(network, manifest, market, pool_address):
-    return _pool_at(pool_address) if pool_address else _pool_at(_manifest_pool(network, manifest, market))
-
-
-def _manifest_pool(network, manifest, market) -> str:
+def load_market(network, manifest, market, pool_address) -> Market:
     path = Path(manifest) if manifest else manifest_path(network.name)
-    if not path.exists():
-        raise click.ClickException(f"no manifest at {path}: deploy first, or pass --pool")
-    for entry in json.loads(path.read_text())["markets"]:
-        if entry["leverage"] == market:
-            return entry["pool"]
-    raise click.ClickException(f"no -{market}x market in {path}")
+    entries = json.loads(path.read_text()) if path.exists() else None
+    if pool_address:
+        pool = _pool_at(pool_address)
+        listed = entries and any(m["pool"].lower() == pool.address.lower() for m in entries["markets"])
+        start_block = entries["block"] if listed else 0
+    else:
+        if entries is None:
+            raise click.ClickException(f"no manifest at {path}: deploy first, or pass --manifest or --pool")
+        found = [m for m in entries["markets"] if m["leverage"] == market]
+        if not found:
+            labels = ", ".join(m["leverage"] for m in entries["markets"])
+            raise click.ClickException(f"no -{market}x market in {path}; it has: {labels}")
+        pool, start_block = _pool_at(found[0]["pool"]), entries["block"]
+    collateral = collateral_of(pool)
+    return Market(pool, wallet.order_book(pool), collateral, collateral.decimals(), start_block)
 
 
 def _pool_at(address: str):
+    try:
+        address = chain.provider.network.ecosystem.decode_address(address)
+    except Exception as error:  # whatever the decoder raises, the answer is the same
+        raise click.ClickException(f"'{address}' is not an address") from error
     if not chain.provider.get_code(address):
         raise click.ClickException(f"no contract at {address} on this network")
     # Not `.at()`: on a live network ape would remember the pool's type for that
     # address on disk, even for a mistyped one.
-    return ContractInstance(chain.provider.network.ecosystem.decode_address(address), project.InstantPool.contract_type)
+    pool = ContractInstance(address, project.InversePool.contract_type)
+    try:
+        pool.order_book()
+    except ApeException as error:
+        raise click.ClickException(f"{address} is not a market that takes orders") from error
+    return pool
 
 
-def parse_amount(text: str, decimals: int, available: int) -> int:
+def collateral_of(pool):
+    abi = _ERC20_ABI + [
+        {
+            "type": "function",
+            "name": name,
+            "stateMutability": "view",
+            "inputs": inputs,
+            "outputs": [{"name": "", "type": output}],
+        }
+        for name, inputs, output in (
+            ("balanceOf", [{"name": "a", "type": "address"}], "uint256"),
+            ("symbol", [], "string"),
+        )
+    ]
+    return partial_contract(pool.collateral(), abi)
+
+
+def parse_amount(text: str, decimals: int, available: int, what: str) -> int:
     if text == "all":
+        if available <= 0:
+            raise click.BadParameter(f"you have no {what}")
         return available
     try:
         amount = int(Decimal(text) * 10**decimals)
     except InvalidOperation as error:
-        raise click.BadParameter(f"'{text}' is not an amount") from error
+        raise click.BadParameter(f"'{text}' is not an amount: give a number of whole units, or 'all'") from error
     if amount <= 0:
         raise click.BadParameter("the amount must be positive")
     return amount
 
 
-def send(description: str, action, yes: bool):
-    click.echo(description)
-    if not yes and not click.confirm("Send?", default=False):
-        raise click.Abort()
+def transact(action):
+    """Sends, or raises the revert reason in plain words."""
     try:
-        receipt = action()
+        return action()
     except ContractLogicError as error:
         reason = str(error.message)
-        raise click.ClickException(f"{reason}: {EXPLANATIONS.get(reason, 'the pool refused')}") from error
-    click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}).")
-    return receipt
+        raise click.ClickException(f"{reason}: {EXPLANATIONS.get(reason, 'the contract refused')}") from error
+    except ApeException as error:
+        raise click.ClickException(str(error)) from error
 
 
-def collateral_of(pool):
-    return partial_contract(
-        pool.collateral(),
-        _ERC20_ABI
-        + [
-            {
-                "type": "function",
-                "name": "balanceOf",
-                "stateMutability": "view",
-                "inputs": [{"name": "a", "type": "address"}],
-                "outputs": [{"name": "", "type": "uint256"}],
-            },
-        ],
+def confirm(yes: bool):
+    if not yes and not click.confirm("Send?", default=False):
+        raise click.Abort()
+
+
+def preview(view, *args):
+    """A preview at the current price, or a clear stop when there is none."""
+    try:
+        return view(*args)
+    except ContractLogicError as error:
+        reason = str(error.message)
+        raise click.ClickException(
+            f"no current price to preview against ({reason}: {EXPLANATIONS.get(reason, 'the pool refused')})"
+        ) from error
+
+
+def when_it_settles(m: Market) -> str:
+    # The deployment sets the oracle's max age to the feed's heartbeat + 10%.
+    heartbeat = ContractInstance(m.pool.oracle(), project.ChainlinkOracle.contract_type).max_age() * 10 // 11
+    min_delay, max_wait = m.pool.min_delay(), m.pool.max_wait()
+    return (
+        "It settles at the NEXT oracle price, not the one above: the first round published at least "
+        f"{fmt_duration(min_delay)} after the request, so within about {fmt_duration(min_delay + heartbeat)} "
+        f"(the feed's {fmt_duration(heartbeat)} heartbeat) in a calm market, sooner if the price moves. "
+        f"If no round comes within {fmt_duration(max_wait)} after that, the order is void and refunded in full."
     )
+
+
+def request(m: Market, account, kind: int, send_request, yes: bool, no_wait: bool, settle_self: bool):
+    """Request, then wait for the settlement and show it (the part every order kind shares)."""
+    click.echo(when_it_settles(m))
+    confirm(yes)
+    receipt = transact(send_request)
+    order = wallet.requested_order(m.book, receipt)
+    if order is None:  # after a shutdown an exit settles in the request
+        click.echo(f"Settled at once in block {receipt.block_number} (the market is shut down).")
+        for log in receipt.decode_logs(m.pool.OrderSettled):
+            click.echo(describe_settlement(m, kind, log))
+        return
+    click.echo(
+        f"Order {order.id} requested in block {receipt.block_number} (gas {receipt.gas_used}); "
+        f"earliest round time {fmt_time(order.not_before)}, void if no round by {fmt_time(order.expires_at)}."
+    )
+    if no_wait:
+        click.echo(f"Not waiting. `ape run inverse orders` shows where order {order.id} stands.")
+        return
+    log = wait_for_settlement(m, account, order, receipt.block_number, settle_self)
+    click.echo(describe_settlement(m, kind, log))
+    owed = m.pool.claimable(order.receiver)
+    if owed:
+        click.echo(f"{m.money(owed)} could not be sent to {order.receiver} and waits there: run `claim` from it.")
+
+
+def wait_for_settlement(m: Market, account, order, from_block: int, settle_self: bool):
+    """Waits (one progress line) until the pool reports the order settled; returns its `OrderSettled`."""
+    started = time.monotonic()
+    tty = sys.stdout.isatty()
+    shown = None
+    try:
+        while True:
+            if m.book.order(order.id).status == ORDER_SETTLED:
+                log = wallet.settlement_of(m.pool, order.id, from_block)
+                if log is not None:
+                    if tty:
+                        click.echo()
+                    return log
+            state = waiting_state(m, account, order, settle_self)
+            elapsed = int(time.monotonic() - started)
+            line = f"[{elapsed // 60}:{elapsed % 60:02d}] order {order.id}: {state}"
+            if tty:
+                click.echo("\r" + line.ljust(100), nl=False)
+            elif state.split(" (")[0] != shown:  # in a log, one line per change
+                click.echo(line)
+            shown = state.split(" (")[0]
+            time.sleep(POLL_SECONDS)
+    except KeyboardInterrupt:
+        if tty:
+            click.echo()
+        raise click.ClickException(
+            f"stopped waiting; order {order.id} stays in the queue and settles without you: "
+            "`ape run inverse orders` shows it"
+        ) from None
+
+
+def waiting_state(m: Market, account, order, settle_self: bool) -> str:
+    now = chain.blocks.head.timestamp
+    if now < order.not_before:
+        return f"waiting for its earliest round time ({fmt_duration(order.not_before - now)} left)"
+    batch, round_ids = wallet.due_orders(m.pool, m.book, m.start_block)
+    if order.id not in [o[0] for o in batch]:
+        return "waiting for the next oracle round"
+    if settle_self:
+        try:
+            m.book.settle(batch, round_ids, sender=account)
+        except ApeException:
+            pass  # a keeper was first, or the node hiccupped: look again
+        return "settling it"
+    if now > order.expires_at:
+        return "no round came in time: void, waiting for a settlement to refund it (or run settle)"
+    return "its round is out: waiting for a keeper to settle it (or run settle)"
+
+
+def describe_settlement(m: Market, kind: int, log) -> str:
+    outcome = OUTCOMES.get(log.outcome, str(log.outcome))
+    if log.outcome == OUTCOME_VOID and not log.round_id:
+        priced = "no round came in time"
+    elif not log.round_id:
+        priced = f"at the fixed NAV {fmt_wad(log.nav, 6)}"
+    else:
+        # A proxy's round id is its phase (top 16 bits) and the aggregator's round.
+        round_name = f"round {log.round_id & (2**64 - 1)} of phase {log.round_id >> 64}"
+        priced = f"at {round_name}: price {fmt_wad(log.price, 2)}, NAV {fmt_wad(log.nav, 6)}"
+    text = f"Order {log.order_id}: {outcome}, {priced}.\n  filled {m.amount(log.filled, kind)}"
+    text += f", got {m.amount(log.out, kind, output=True)}"
+    if log.refunded:
+        # A void entry's refund includes the settle fee: collateral either way.
+        text += f", refunded {m.amount(log.refunded, kind)}"
+    return text + f"; settle fee {m.money(log.settle_fee)}."
 
 
 @click.group()
 def cli():
-    """Mint, redeem and provide liquidity from a wallet."""
+    """Request mints, redeems and LP moves from a wallet; see and settle orders."""
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @pool_options
 def status(network, account, manifest, market, pool_address):
-    """Price, NAV, reference, next rebalance, capacity, LP value and your positions."""
-    pool = load_pool(network, manifest, market, pool_address)
-    collateral = collateral_of(pool)
-    decimals = collateral.decimals()
-    click.echo(format_status(f"{pool.symbol()} at {pool.address}", read_status(pool, collateral)))
-    lp_token = project.LpToken.at(pool.lp_token())
-    tokens, lp_shares = pool.balanceOf(account), lp_token.balanceOf(account)
-    tokens_worth = fmt_units(_try(pool.preview_redeem, tokens), decimals)
-    lp_worth = fmt_units(_try(pool.preview_lp_withdraw, lp_shares), decimals)
+    """Price, NAV, reference, next rebalance, capacity, orders, LP value and your positions."""
+    m = load_market(network, manifest, market, pool_address)
+    click.echo(format_status(f"{m.symbol} at {m.pool.address}", read_status(m.pool, m.collateral, m.book)))
+    lp_token = project.LpToken.at(m.pool.lp_token())
+    tokens, lp_shares = m.pool.balanceOf(account), lp_token.balanceOf(account)
+    tokens_worth = fmt_units(_try(m.pool.preview_redeem, tokens), m.decimals)
+    lp_worth = fmt_units(_try(m.pool.preview_lp_withdraw, lp_shares), m.decimals)
     click.echo(f"  your tokens      {fmt_wad(tokens, 4)} (worth {tokens_worth})")
     click.echo(f"  your LP shares   {fmt_wad(lp_shares, 4)} (worth {lp_worth})")
-    click.echo(f"  your collateral  {fmt_units(collateral.balanceOf(account), decimals)}")
+    click.echo(f"  your collateral  {fmt_units(m.collateral.balanceOf(account), m.decimals)}")
+    click.echo(f"  your claimable   {fmt_units(m.pool.claimable(account), m.decimals)}")
 
 
 def _try(view, *args):
@@ -153,89 +349,231 @@ def _try(view, *args):
         return None
 
 
+def check_entry(m: Market, account, assets: int):
+    """What a mint or LP deposit request would be refused for, said before anything is sent."""
+    if m.pool.paused() or m.pool.is_shutdown() or m.pool.shutdown_requested():
+        raise click.ClickException(f"orders: closed: {EXPLANATIONS['orders: closed']}")
+    if assets < m.pool.min_order():
+        raise click.ClickException(f"the smallest order in this market is {m.money(m.pool.min_order())}")
+    need, have = assets + m.pool.settle_fee(), m.collateral.balanceOf(account)
+    if have < need:
+        raise click.ClickException(
+            f"this needs {m.money(need)} (the amount plus the settle fee) and you have {m.money(have)}"
+        )
+
+
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @pool_options
-@write_options
+@request_options
 @click.argument("amount")
-def mint(network, account, manifest, market, pool_address, slippage, yes, amount):
-    """Pay AMOUNT collateral for inverse tokens."""
-    pool = load_pool(network, manifest, market, pool_address)
-    collateral = collateral_of(pool)
-    decimals = collateral.decimals()
-    assets = parse_amount(amount, decimals, collateral.balanceOf(account))
-    preview = pool.preview_mint(assets)
-    bps = int(slippage * 100)
-    send(
-        f"Mint: pay {fmt_units(assets, decimals)}, receive about {fmt_wad(preview, 6)} {pool.symbol()} "
-        f"(at least {fmt_wad(wallet.with_slippage(preview, bps), 6)}); NAV {fmt_wad(pool.nav(), 6)}.\n"
-        + PAYMENT[wallet.how_to_pay(pool, account, assets)],
-        lambda: wallet.mint(pool, account, assets, bps),
+def mint(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+    """Request inverse tokens for AMOUNT collateral (or `all`), at the next price."""
+    m = load_market(network, manifest, market, pool_address)
+    settle_fee = m.pool.settle_fee()
+    assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
+    check_entry(m, account, assets)
+    capacity = m.pool.max_mint()
+    expected = preview(m.pool.preview_mint, assets)
+    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    click.echo(
+        f"Mint request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
+        f"{fmt_wad(m.pool.oracle_price(), 2)} (NAV {fmt_wad(m.pool.nav(), 6)}, mint fee "
+        f"{fmt_wad(m.pool.mint_fee() * 100, 2)}%) that is about {fmt_wad(expected, 6)} {m.symbol}; "
+        f"at least {fmt_wad(min_out, 6)} at settlement, or the order is refunded."
+    )
+    if assets > capacity:
+        # Not refused here: LP deposits ahead in the queue, or the round's price, may make room.
+        click.echo(
+            f"Warning: only {m.money(capacity)} fits the LPs' backing now (LP deposits still pending not "
+            "counted); what does not fit at settlement is refunded, and the settle fee is spent either way."
+        )
+    click.echo(PAYMENT[wallet.how_to_pay_order(m.pool, m.book, account, assets)])
+    request(
+        m,
+        account,
+        ORDER_MINT,
+        lambda: wallet.request_entry(ORDER_MINT, m.pool, m.book, account, assets, min_out),
         yes,
+        no_wait,
+        settle_self,
     )
 
 
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @pool_options
-@write_options
+@request_options
 @click.argument("amount")
-def redeem(network, account, manifest, market, pool_address, slippage, yes, amount):
-    """Redeem AMOUNT inverse tokens (or `all`) for collateral."""
-    pool = load_pool(network, manifest, market, pool_address)
-    decimals = collateral_of(pool).decimals()
-    shares = parse_amount(amount, 18, pool.balanceOf(account))
-    preview = pool.preview_redeem(shares)
-    bps = int(slippage * 100)
-    send(
-        f"Redeem {fmt_wad(shares, 6)} {pool.symbol()}: receive about {fmt_units(preview, decimals)} "
-        f"(at least {fmt_units(wallet.with_slippage(preview, bps), decimals)}).",
-        lambda: wallet.redeem(pool, account, shares, bps),
+def redeem(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+    """Request collateral for AMOUNT inverse tokens (or `all`), at the next price."""
+    m = load_market(network, manifest, market, pool_address)
+    balance = m.pool.balanceOf(account)
+    shares = parse_amount(amount, 18, balance, f"{m.symbol} tokens")
+    if shares > balance:
+        raise click.ClickException(f"you hold {fmt_wad(balance, 6)} {m.symbol}; redeem at most that (or 'all')")
+    expected = preview(m.pool.preview_redeem, shares)
+    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    click.echo(
+        f"Redeem request: {fmt_wad(shares, 6)} {m.symbol}. At the current price {fmt_wad(m.pool.oracle_price(), 2)} "
+        f"(NAV {fmt_wad(m.pool.nav(), 6)}, redeem fee {fmt_wad(m.pool.redeem_fee() * 100, 2)}%, settle fee "
+        f"{m.money(m.pool.settle_fee())}) that pays about {m.money(expected)}; at least {m.money(min_out)} "
+        "at settlement, or the tokens come back. They stay exposed until then."
+    )
+    request(
+        m,
+        account,
+        ORDER_REDEEM,
+        lambda: wallet.request_exit(ORDER_REDEEM, m.book, account, shares, min_out),
         yes,
+        no_wait,
+        settle_self,
     )
 
 
 @cli.command("lp-deposit", cls=ConnectedProviderCommand)
 @account_option()
 @pool_options
-@write_options
+@request_options
 @click.argument("amount")
-def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, amount):
-    """Add AMOUNT collateral to the LP side."""
-    pool = load_pool(network, manifest, market, pool_address)
-    collateral = collateral_of(pool)
-    decimals = collateral.decimals()
-    assets = parse_amount(amount, decimals, collateral.balanceOf(account))
-    preview = pool.preview_lp_deposit(assets)
-    bps = int(slippage * 100)
-    send(
-        f"LP deposit: pay {fmt_units(assets, decimals)}, receive about {fmt_wad(preview, 6)} LP shares "
-        f"(at least {fmt_wad(wallet.with_slippage(preview, bps), 6)}).\n"
-        + PAYMENT[wallet.how_to_pay(pool, account, assets)],
-        lambda: wallet.lp_deposit(pool, account, assets, bps),
+def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+    """Request LP shares for AMOUNT collateral (or `all`), at the next price."""
+    m = load_market(network, manifest, market, pool_address)
+    settle_fee = m.pool.settle_fee()
+    assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
+    check_entry(m, account, assets)
+    expected = preview(m.pool.preview_lp_deposit, assets)
+    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    click.echo(
+        f"LP deposit request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
+        f"{fmt_wad(m.pool.oracle_price(), 2)} (LP value {m.money(m.pool.lp_value())}) that is about "
+        f"{fmt_wad(expected, 6)} LP shares; at least {fmt_wad(min_out, 6)} at settlement, or the order is refunded."
+    )
+    click.echo(PAYMENT[wallet.how_to_pay_order(m.pool, m.book, account, assets)])
+    request(
+        m,
+        account,
+        ORDER_LP_DEPOSIT,
+        lambda: wallet.request_entry(ORDER_LP_DEPOSIT, m.pool, m.book, account, assets, min_out),
         yes,
+        no_wait,
+        settle_self,
     )
 
 
 @cli.command("lp-withdraw", cls=ConnectedProviderCommand)
 @account_option()
 @pool_options
-@write_options
+@request_options
 @click.argument("amount")
-def lp_withdraw(network, account, manifest, market, pool_address, slippage, yes, amount):
-    """Burn AMOUNT LP shares (or `all`) for collateral."""
-    pool = load_pool(network, manifest, market, pool_address)
-    decimals = collateral_of(pool).decimals()
-    shares = parse_amount(amount, 18, project.LpToken.at(pool.lp_token()).balanceOf(account))
-    preview = pool.preview_lp_withdraw(shares)
-    bps = int(slippage * 100)
-    send(
-        f"LP withdraw {fmt_wad(shares, 6)} shares: receive about {fmt_units(preview, decimals)} "
-        f"(at least {fmt_units(wallet.with_slippage(preview, bps), decimals)}); "
-        f"LPs may withdraw {fmt_units(pool.max_lp_withdraw(), decimals)} in all now.",
-        lambda: wallet.lp_withdraw(pool, account, shares, bps),
-        yes,
+def lp_withdraw(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+    """Request collateral for AMOUNT LP shares (or `all`), at the next price."""
+    m = load_market(network, manifest, market, pool_address)
+    balance = project.LpToken.at(m.pool.lp_token()).balanceOf(account)
+    shares = parse_amount(amount, 18, balance, "LP shares")
+    if shares > balance:
+        raise click.ClickException(f"you hold {fmt_wad(balance, 6)} LP shares; withdraw at most that (or 'all')")
+    expected = preview(m.pool.preview_lp_withdraw, shares)
+    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    click.echo(
+        f"LP withdraw request: {fmt_wad(shares, 6)} LP shares. At the current price "
+        f"{fmt_wad(m.pool.oracle_price(), 2)} (settle fee {m.money(m.pool.settle_fee())}) that pays about "
+        f"{m.money(expected)}; at least {m.money(min_out)} at settlement, or the shares come back. "
+        f"LPs may withdraw {m.money(m.pool.max_lp_withdraw())} in all now; beyond that is refunded."
     )
+    request(
+        m,
+        account,
+        ORDER_LP_WITHDRAW,
+        lambda: wallet.request_exit(ORDER_LP_WITHDRAW, m.book, account, shares, min_out),
+        yes,
+        no_wait,
+        settle_self,
+    )
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@pool_options
+def orders(network, account, manifest, market, pool_address):
+    """Your orders (requested by you or to you) and where each stands."""
+    m = load_market(network, manifest, market, pool_address)
+    mine = wallet.account_orders(m.pool, m.book, account, m.start_block)
+    if not mine:
+        click.echo(f"No orders by or to {account.address} on {m.symbol} since block {m.start_block}.")
+        return
+    now = chain.blocks.head.timestamp
+    click.echo(f"Orders by or to {account.address} on {m.symbol}:")
+    for order, log in mine:
+        head = f"  #{order.id} {order.kind_name} {m.amount(order.amount, order.kind)}"
+        if order.receiver != account.address:
+            head += f" to {order.receiver}"
+        elif order.requester != account.address:
+            head += f" from {order.requester}"
+        if log is None:
+            if now < order.not_before:
+                wait = f"earliest round {fmt_time(order.not_before)} (in {fmt_duration(order.not_before - now)})"
+            else:
+                wait = f"earliest round time {fmt_time(order.not_before)} passed, waiting for its round or a settle"
+            click.echo(f"{head}: pending, {wait}; void if no round by {fmt_time(order.expires_at)}")
+        else:
+            click.echo(f"{head}: {describe_settlement(m, order.kind, log).split(': ', 1)[1]}")
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@pool_options
+@click.option("--yes", is_flag=True, help="Send without asking.")
+def settle(network, account, manifest, market, pool_address, yes):
+    """Settle every due order (anyone may), for their settle fees."""
+    m = load_market(network, manifest, market, pool_address)
+    if not settle_due(m, account, yes):
+        waiting = pending_orders(m.book, m.start_block)
+        if not waiting:
+            click.echo("Nothing to settle: no order is pending.")
+        else:
+            oldest = waiting[0]
+            click.echo(
+                f"Nothing is due yet: {len(waiting)} order(s) pending; the oldest (#{oldest.id}) waits for the "
+                f"first round at or after {fmt_time(oldest.not_before)}."
+            )
+
+
+def settle_due(m: Market, account, yes: bool) -> bool:
+    """Settles what is due, after asking; False when nothing is."""
+    batch, round_ids = wallet.due_orders(m.pool, m.book, m.start_block)
+    if not batch:
+        return False
+    click.echo(f"Settle {len(batch)} due order(s) (#{batch[0][0]}..#{batch[-1][0]}) for their settle fees.")
+    confirm(yes)
+    receipt = transact(lambda: m.book.settle(batch, round_ids, sender=account))
+    logs = [log for log in receipt.decode_logs(m.pool.OrderSettled) if log.settler == account.address]
+    outcomes = {}
+    for log in logs:
+        outcomes[OUTCOMES.get(log.outcome)] = outcomes.get(OUTCOMES.get(log.outcome), 0) + 1
+    summary = ", ".join(f"{count} {name}" for name, count in outcomes.items())
+    click.echo(
+        f"Settled {len(logs)} order(s) in block {receipt.block_number} ({summary}); earned "
+        f"{m.money(sum(log.settle_fee for log in logs))} in settle fees for {receipt.gas_used} gas."
+    )
+    return True
+
+
+@cli.command(cls=ConnectedProviderCommand)
+@account_option()
+@pool_options
+@click.option("--yes", is_flag=True, help="Send without asking.")
+def claim(network, account, manifest, market, pool_address, yes):
+    """Collect collateral a settlement could not send you."""
+    m = load_market(network, manifest, market, pool_address)
+    owed = m.pool.claimable(account)
+    if not owed:
+        click.echo(f"Nothing to claim: the pool owes {account.address} nothing.")
+        return
+    click.echo(f"Claim {m.money(owed)}.")
+    confirm(yes)
+    receipt = transact(lambda: m.pool.claim(sender=account))
+    click.echo(f"Claimed {m.money(owed)} in block {receipt.block_number}.")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -243,14 +581,15 @@ def lp_withdraw(network, account, manifest, market, pool_address, slippage, yes,
 @pool_options
 @click.option("--yes", is_flag=True, help="Send without asking.")
 def rebalance(network, account, manifest, market, pool_address, yes):
-    """Rebalance the pool if it is due, for the keeper bounty."""
-    pool = load_pool(network, manifest, market, pool_address)
-    if not pool.rebalance_due():
+    """Rebalance the pool if it is due, for the keeper bounty (settling due orders first)."""
+    m = load_market(network, manifest, market, pool_address)
+    if m.book.pending_orders() and settle_due(m, account, yes):
+        click.echo("(Orders whose round is out settle before a rebalance.)")
+    if not m.pool.rebalance_due():
         raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
-    decimals = collateral_of(pool).decimals()
-    send(
-        f"Rebalance at price {fmt_wad(pool.oracle_price(), 2)} "
-        f"for a bounty of {fmt_units(pool.keeper_bounty(), decimals)}.",
-        lambda: pool.rebalance(sender=account),
-        yes,
+    click.echo(
+        f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(m.pool.keeper_bounty())}."
     )
+    confirm(yes)
+    receipt = transact(lambda: m.pool.rebalance(sender=account))
+    click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}).")

@@ -1,9 +1,10 @@
-"""The README's walkthrough from zero to a Sepolia market, a keeper and a first mint,
-run with its own commands on a rehearsal chain: an Anvil with Sepolia's chain id and
-a block every second, reached as ape's `sepolia` network (live-network settings: two
-confirmations per transaction, EIP-1559 fees) with the `sepolia` section of
-deployments/config.yaml. Chainlink's feed and Circle's USDC cannot exist here, so
-mocks (with permit, like USDC) are put at their addresses."""
+"""The README's walkthrough from zero to a Sepolia market, a keeper and a first mint
+(requested, settled at the next round, checked), run with its own commands on a
+rehearsal chain: an Anvil with Sepolia's chain id and a block every second, reached
+as ape's `sepolia` network (live-network settings: two confirmations per
+transaction, EIP-1559 fees) with the `sepolia` section of deployments/config.yaml.
+Chainlink's feed and Circle's USDC cannot exist here, so mocks (with permit, like
+USDC) are put at their addresses; the test publishes the feed's rounds."""
 
 import json
 import os
@@ -34,8 +35,8 @@ def _contract(web3, name: str, address=None):
     return web3.eth.contract(abi=abi, bytecode=contract_type.deployment_bytecode.bytecode)
 
 
-def _transact(web3, call, sender):
-    receipt = web3.eth.wait_for_transaction_receipt(call.transact({"from": sender}), timeout=30)
+def _transact(web3, call, sender, **tx):
+    receipt = web3.eth.wait_for_transaction_receipt(call.transact({"from": sender} | tx), timeout=30)
     assert receipt.status == 1
     return receipt
 
@@ -60,12 +61,34 @@ def rehearsal(tmp_path_factory):
     # ape keeps contract types of live networks on disk: keep the rehearsal's to itself.
     env = os.environ | {"APE_DATA_FOLDER": str(workdir / "ape-data")}
 
+    def command(args, account):
+        return [
+            str(Path(sys.executable).parent / "ape"),
+            "run",
+            *args,
+            "--network",
+            node.network_choice,
+            "--account",
+            account,
+        ]
+
     def ape_run(*args, account="TEST::4"):
-        command = [str(Path(sys.executable).parent / "ape"), "run", *args]
-        command += ["--network", node.network_choice, "--account", account]
-        result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(command(args, account), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
         return result.stdout
+
+    def ape_start(*args, account="TEST::4"):
+        """A command that waits for its order's settlement, in the background."""
+        return subprocess.Popen(
+            command(args, account), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def publish_round_after(not_before, answer):
+        """The feed's next round, at or after an order's earliest round time T."""
+        now = web3.eth.get_block("latest").timestamp
+        if not_before > now:
+            web3.provider.make_request("evm_increaseTime", [not_before - now])
+        _transact(web3, feed.functions.set_answer(answer), funder, gas=200_000)
 
     try:
         yield {
@@ -74,6 +97,8 @@ def rehearsal(tmp_path_factory):
             "feed": feed,
             "usdc": usdc,
             "ape_run": ape_run,
+            "ape_start": ape_start,
+            "publish_round_after": publish_round_after,
             "workdir": workdir,
             "env": env,
         }
@@ -94,7 +119,9 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
     assert manifest["contracts"]["collateral"] == SEPOLIA["collateral"]
     assert [market["leverage"] for market in manifest["markets"]] == ["1", "3"]
     assert "manifest:" in out
-    pools = {m["leverage"]: _contract(web3, "InstantPool", m["pool"]) for m in manifest["markets"]}
+    pools = {m["leverage"]: _contract(web3, "InversePool", m["pool"]) for m in manifest["markets"]}
+    book = _contract(web3, "OrderBook", manifest["markets"][1]["order_book"])
+    assert pools["3"].functions.order_book().call() == book.address
     assert pools["3"].functions.leverage().call() == 3 * 10**18
     nonce = web3.eth.get_transaction_count(deployer)
     command = [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--manifest", str(manifest_file)]
@@ -103,25 +130,48 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
     assert again.returncode != 0 and "pass --force" in again.stdout + again.stderr
     assert web3.eth.get_transaction_count(deployer) == nonce  # refused before sending
 
+    def pending_order(order_id, cli):
+        """Waits until `cli` has requested `order_id`; returns its T."""
+        deadline = time.monotonic() + 120
+        while book.functions.order(order_id).call()[0] == 0:
+            assert cli.poll() is None, "".join(cli.communicate())[-3000:]
+            assert time.monotonic() < deadline, f"order {order_id} was not requested"
+            time.sleep(0.5)
+        return book.functions.order(order_id).call()[1]
+
+    def finish(cli):
+        out, err = cli.communicate(timeout=300)
+        assert cli.returncode == 0, out[-2000:] + err[-3000:]
+        return out
+
+    market = ("--market", "3", "--manifest", str(manifest_file))
     # 3. A keeper on the manifest.
     bot = KeeperBot(rehearsal["workdir"], node, None, env=rehearsal["env"] | {"INVERSE_MANIFEST": str(manifest_file)})
     bot.start()
     try:
-        # 4. From a wallet: test USDC, then the README's commands.
+        # 4. From a wallet: test USDC, then the README's commands. The LP deposit is
+        # requested without waiting; the mint waits and settles both at the next round
+        # (`--settle`: whoever comes first, this wallet or a keeper, settles them).
         _transact(web3, usdc.functions.mint(user, 10_000 * USDC), user)
-        out = ape_run("inverse", "lp-deposit", "1000", "--market", "3", "--manifest", str(manifest_file), "--yes")
-        assert "by a permit signature" in out
-        out = ape_run("inverse", "mint", "100", "--market", "3", "--manifest", str(manifest_file), "--yes")
-        assert "by a permit signature" in out
-        assert pools["3"].functions.balanceOf(user).call() == 99_900 * 10**15  # 100 USDC less 0.1% at NAV 1
-        assert usdc.functions.allowance(user, pools["3"].address).call() == 0  # no approval left behind
-        out = ape_run("inverse", "status", "--market", "3", "--manifest", str(manifest_file))
-        assert "your tokens      99.9000" in out
+        out = ape_run("inverse", "lp-deposit", "1000", *market, "--yes", "--no-wait")
+        assert "by a permit signature" in out and "Order 1 requested" in out
+        cli = rehearsal["ape_start"]("inverse", "mint", "100", *market, "--yes", "--settle")
+        rehearsal["publish_round_after"](pending_order(2, cli), PRICE)
+        out = finish(cli)
+        assert "by a permit signature" in out and "Order 2: filled" in out
+        tokens = pools["3"].functions.balanceOf(user).call()
+        # 100 USDC less 0.1% at NAV 1, less a few minutes of management fee.
+        assert 99_900 * 10**15 <= tokens < 99_901 * 10**15
+        assert usdc.functions.allowance(user, book.address).call() == 0  # no approval left behind
+        out = ape_run("inverse", "orders", *market)
+        assert "#1 lp-deposit 1,000.00 USDC: filled" in out and "#2 mint 100.00 USDC: filled" in out
+        out = ape_run("inverse", "status", *market)
+        assert "your tokens      99.90" in out and "orders           0 pending" in out
 
         # A day later, with the feed's heartbeat answer, the keeper rebalances both markets.
         before = {label: pool.functions.last_rebalance().call() for label, pool in pools.items()}
         web3.provider.make_request("evm_increaseTime", [DAY])
-        _transact(web3, feed.functions.set_answer(PRICE * 99 // 100), web3.eth.accounts[9])
+        _transact(web3, feed.functions.set_answer(PRICE * 99 // 100), web3.eth.accounts[9], gas=200_000)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if all(pool.functions.last_rebalance().call() > before[label] for label, pool in pools.items()):
@@ -136,6 +186,11 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
         bot.stop()
         bot.forget()
 
-    out = ape_run("inverse", "redeem", "all", "--market", "3", "--manifest", str(manifest_file), "--yes")
+    cli = rehearsal["ape_start"]("inverse", "redeem", "all", *market, "--yes", "--settle")
+    rehearsal["publish_round_after"](pending_order(3, cli), PRICE * 99 // 100)
+    out = finish(cli)
+    assert "Order 3: filled" in out
     assert pools["3"].functions.balanceOf(user).call() == 0
-    assert usdc.functions.balanceOf(pools["3"].address).call() == pools["3"].functions.total_assets().call()
+    pool = pools["3"].functions
+    held = pool.total_assets().call() + book.functions.escrowed().call() + pool.total_claimable().call()
+    assert usdc.functions.balanceOf(pools["3"].address).call() == held

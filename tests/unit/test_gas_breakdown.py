@@ -1,40 +1,63 @@
 """The trace split behind `make bench` (inverse/gas.py) against what the EVM charges."""
 
-from inverse.gas import breakdown, call_labels, intrinsic_gas
+from inverse.gas import CALL_ITSELF, breakdown, call_labels, intrinsic_gas
+from tests.conftest import publish_round, settle_orders
+
+USDC = 10**6
 
 
-def _split(chain, receipt, labels):
-    return breakdown(chain.provider.web3, receipt.txn_hash, *call_labels(labels))
+def _split(chain, receipt, labels, inside=()):
+    return breakdown(chain.provider.web3, receipt.txn_hash, *call_labels(labels), inside=inside)
 
 
-def test_breakdown__mint__parts_sum_to_the_receipt_and_name_every_call(
-    seeded, pool, collateral, oracle, minter, deadline, chain
+def test_breakdown__request_mint__parts_sum_to_the_receipt_and_name_every_call(
+    order_seeded, order_pool, book, collateral, oracle, minter, deadline, chain
 ):
-    receipt = pool.mint(1_000 * 10**6, 0, minter, deadline, sender=minter)
+    receipt = book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
 
-    parts = _split(chain, receipt, {"oracle": oracle, "collateral": collateral})
+    parts = _split(chain, receipt, {"pool": order_pool, "oracle": oracle, "collateral": collateral})
 
-    assert parts.refund == 0  # no slot goes back to zero in a repeat mint
+    assert parts.refund == 0  # a request clears no slot
     assert sum(gas for _, gas, _ in parts.rows()) == receipt.gas_used
     assert parts.intrinsic == intrinsic_gas(bytes.fromhex(receipt.transaction.data.hex().removeprefix("0x")))
     assert [label for label, _ in parts.calls] == [
-        "oracle.price",
+        "pool.request_terms",
         "collateral.balanceOf",
         "collateral.transferFrom",
         "collateral.balanceOf",
+        "oracle.current_phase",
     ]
-    # The minter's balance, the supply and the pool's assets change, nothing else.
-    assert parts.writes == 3
+    # The book writes the order's commitment (a new slot) and its queue word (read
+    # first, so already warm), nothing else.
+    assert parts.writes == 2
+    assert parts.write_gas == 22_100 + 2_900
+    assert parts.hash_gas > 0  # the commitment
     assert parts.cold_reads * 2_100 == parts.cold_read_gas
 
 
-def test_breakdown__full_redeem__shows_the_refund_for_the_cleared_balance(
-    seeded, pool, collateral, oracle, minter, deadline, chain
+def test_breakdown__settle_inside_the_pool__splits_the_fill_and_shows_the_cleared_commitment(
+    order_seeded, order_pool, book, collateral, oracle, feed, owner, keeper, minter, deadline, chain
 ):
-    receipt = pool.redeem(pool.balanceOf(minter), 0, minter, deadline, sender=minter)
+    order = book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter).return_value
+    publish_round(feed, owner, chain, after=book.order(order).not_before)
+    receipt = settle_orders(book, feed, keeper, chain)
 
-    parts = _split(chain, receipt, {"oracle": oracle, "collateral": collateral})
+    labels = {"pool": order_pool, "oracle": oracle, "collateral": collateral}
+    whole = _split(chain, receipt, labels)
+    parts = _split(chain, receipt, labels, inside=(order_pool.address,))
 
-    assert parts.refund > 0
-    assert sum(gas for _, gas, _ in parts.rows()) == receipt.gas_used
-    assert [label for label, _ in parts.calls] == ["oracle.price", "collateral.transfer"]
+    for split in (whole, parts):
+        assert sum(gas for _, gas, _ in split.rows()) == receipt.gas_used
+    assert parts.refund == whole.refund > 0  # the commitment's slot goes back to zero
+    assert [label for label, _ in whole.calls] == ["pool.is_shutdown", "oracle.order_round", "pool.execute"]
+    # Inside the pool: its own reads and writes, and the settle fee paid to the keeper.
+    assert [label for label, _ in parts.calls] == [
+        "pool.is_shutdown" + CALL_ITSELF,
+        "oracle.order_round",
+        "collateral.transfer",
+        "pool.execute" + CALL_ITSELF,
+    ]
+    assert parts.writes > whole.writes
+    [execute] = whole.call_gas("pool.execute")
+    [transfer] = parts.call_gas("collateral.transfer")
+    assert 0 < transfer < execute
