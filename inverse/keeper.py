@@ -1,28 +1,41 @@
-"""The keeper bot: rebalances every watched pool as soon as it is due.
+"""The keeper bot: settles every watched market's due orders and rebalances it
+as soon as it is due.
 
 Run it with silverback (it works against a local Anvil as against a testnet):
 
     silverback run inverse.keeper:bot --runner inverse.runner:ResilientRunner \\
         --network ethereum:sepolia:node --account <alias>
 
-Which pools: `INVERSE_POOLS` (comma-separated addresses) or `INVERSE_MANIFEST` (a
-deployment manifest written by `ape run deploy`; every market in it).
+Which pools: `INVERSE_MANIFEST` (a deployment manifest written by `ape run
+deploy`: every market in it, its order book read from the manifest's block on) or
+`INVERSE_POOLS` (comma-separated addresses; their order books are read from
+`INVERSE_FROM_BLOCK`, default 0).
 
 Policy:
-* it checks on every new block and once a minute (chains with sparse blocks);
-* it sends `rebalance` only after `rebalance_due()` says yes and a gas estimate
-  (a simulation of the call) succeeds: a transaction that would revert is never sent;
-* it waits while one of its own transactions is still pending (also after a
+* it checks on every new block and once a minute (chains with sparse blocks); a
+  block that arrives while it is busy makes it check again at once when done;
+* orders first: it reads each book's `OrderRequested` logs incrementally (a
+  cursor and a cache of pending orders), finds the round of every due order off
+  chain and settles them in queue order, up to 32 a transaction; then it sends
+  `rebalance` when `rebalance_due()` says yes (a rebalance waits for due orders);
+* every transaction is simulated first (a gas estimate): one that would revert is
+  never sent. A lost race is harmless: `settle` skips orders a competitor
+  settled, and a rejected batch (stale ids) makes it read the book again;
+* a transaction of its own still pending after `INVERSE_KEEPER_STUCK_AFTER`
+  seconds (default 60) is replaced with the same nonce at a 25% higher fee; it
+  waits while an older one it did not send in this run is pending (after a
   restart), so it never double-sends;
-* it refuses to pay more gas than the bounty is worth, unless
-  `INVERSE_KEEPER_ALWAYS=1` (a market's operator keeping it on schedule at a loss).
-  The bounty is valued with the pool's own oracle (ETH markets: the gas token is the
-  underlying) or with `INVERSE_KEEPER_NATIVE_PRICE` (collateral per gas token, WAD);
-* a lost race, a stale oracle, a down sequencer or an RPC error is logged and the
-  bot carries on; block polling restarts with backoff when the node goes away.
+* it refuses to pay more gas than a transaction earns (settle fees, bounty),
+  unless `INVERSE_KEEPER_ALWAYS=1` (a market's operator keeping it on schedule at
+  a loss). Earnings are valued with the pool's own oracle (ETH markets: the gas
+  token is the underlying) or with `INVERSE_KEEPER_NATIVE_PRICE` (collateral per
+  gas token, WAD); a batch is also sent when its fees and the bounty of the
+  rebalance it unblocks together pay for it;
+* a stale oracle, a down sequencer or an RPC error is logged and the bot carries
+  on; block polling restarts with backoff when the node goes away.
 
-Each handler returns the metrics silverback collects and logs (rebalances, gas,
-bounty, pools due, errors).
+Each settlement and rebalance is logged with what it earned and what its gas
+cost, and the running totals; the handlers return the metrics silverback collects.
 """
 
 from __future__ import annotations
@@ -31,39 +44,85 @@ import json
 import os
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ape import chain, project
 from ape.exceptions import ApeException, ContractLogicError
 from ape.logging import logger
 from silverback import SilverbackBot
+from web3.exceptions import Web3Exception
 
-from .constants import WAD
+from .constants import OUTCOMES, WAD
 from .deploy import partial_contract
+from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
 
-# One rebalance at a time per process: a new block must not race the previous send.
+# One check at a time per process: a new block must not race the previous send.
 _sending = threading.Lock()
+# Set when a block arrives during a check: the running check goes round again.
+_again = threading.Event()
 # Last "why not" per pool, so a long stale spell is logged once, not every block.
 _last_skip: dict[str, str] = {}
+# Most batches one check settles per market before it moves on (32 orders each).
+MAX_BATCHES_PER_CHECK = 8
+
+_DECIMALS_ABI = [
+    {"type": "function", "name": "decimals", "stateMutability": "view", "inputs": [], "outputs": [{"type": "uint8"}]}
+]
 
 
-def pool_addresses() -> list[str]:
+@dataclass
+class Market:
+    pool: object
+    book: object
+    feed: RawFeed
+    orders: OrderCache
+    decimals: int  # the collateral's
+    fees: int = 0  # settle fees earned by this run (collateral)
+    bounties: int = 0  # rebalance bounties earned by this run (collateral)
+
+    def __post_init__(self):
+        # What every block reads, as bare calls (a block's check stays a few ms).
+        self.rebalance_due = raw_view(self.pool.address, "rebalance_due()", ["bool"])
+        self.is_shutdown = raw_view(self.pool.address, "is_shutdown()", ["bool"])
+        self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
+        for name in ("keeper_bounty", "last_rebalance", "interval", "threshold", "reference_price"):
+            setattr(self, name, raw_view(self.pool.address, f"{name}()", ["uint256"]))
+
+    @property
+    def address(self) -> str:
+        return self.pool.address
+
+
+def watched_markets() -> list[tuple[str, int]]:
+    """(pool address, block its order book was deployed at or before)."""
     if pools := os.environ.get("INVERSE_POOLS"):
-        return [address.strip() for address in pools.split(",") if address.strip()]
+        start = int(os.environ.get("INVERSE_FROM_BLOCK") or 0)
+        return [(address.strip(), start) for address in pools.split(",") if address.strip()]
     if manifest := os.environ.get("INVERSE_MANIFEST"):
-        markets = json.loads(Path(manifest).read_text())["markets"]
-        return [market["pool"] for market in markets]
+        data = json.loads(Path(manifest).read_text())
+        return [(market["pool"], int(data.get("block", 0))) for market in data["markets"]]
     raise RuntimeError("keeper: set INVERSE_POOLS or INVERSE_MANIFEST")
+
+
+def load_market(address: str, start_block: int) -> Market:
+    pool = project.InversePool.at(address)
+    book = project.OrderBook.at(pool.order_book())
+    feed = RawFeed(project.ChainlinkOracle.at(pool.oracle()).feed())
+    decimals = partial_contract(pool.collateral(), _DECIMALS_ABI).decimals()
+    return Market(pool, book, feed, OrderCache(book.address, start_block), decimals)
 
 
 @bot.on_startup()
 def startup(startup_state):
-    bot.state.pools = [project.InstantPool.at(address) for address in pool_addresses()]
+    bot.state.markets = [load_market(address, start) for address, start in watched_markets()]
     bot.state.rebalances = 0
-    logger.info(f"keeper: watching {len(bot.state.pools)} pool(s): {[p.address for p in bot.state.pools]}")
+    bot.state.settled = 0
+    bot.state.gas_spent = 0  # wei
+    logger.info(f"keeper: watching {len(bot.state.markets)} pool(s): {[m.address for m in bot.state.markets]}")
 
 
 @bot.on_(chain.blocks)
@@ -77,131 +136,297 @@ def on_timer(time):
 
 
 def check_pools() -> dict:
-    """Rebalance what is due; return the round's metrics."""
-    metrics = {"pools_due": 0, "rebalances": 0, "errors": 0}
+    """Settle and rebalance what is due; return the round's metrics."""
+    metrics = {"pools_due": 0, "orders_settled": 0, "settle_fees": 0, "rebalances": 0, "errors": 0}
     if not _sending.acquire(blocking=False):
-        logger.debug("keeper: previous round still running; skipping this one")
+        _again.set()  # the running check looks again once it is done
         return metrics
     try:
-        for pool in bot.state.pools:
-            try:
-                if _retry(pool.rebalance_due):
-                    metrics["pools_due"] += 1
-                    report = rebalance(pool)
-                    if report:
-                        metrics["rebalances"] += 1
-                        metrics["gas_used"] = report["gas_used"]
-                        metrics["bounty"] = report["bounty"]
-                else:
-                    _note_skip(pool)
-            except Exception as error:  # keep going whatever one pool or the node does
-                metrics["errors"] += 1
-                logger.warning(f"keeper: {pool.address}: {type(error).__name__}: {error}")
+        for _ in range(10):  # bounded: a steady stream of blocks must not pin it here
+            _again.clear()
+            for market in bot.state.markets:
+                check_market(market, metrics)
+            if not _again.is_set():
+                break
     finally:
         _sending.release()
     return metrics
 
 
-def rebalance(pool) -> dict | None:
+def check_market(market: Market, metrics: dict) -> None:
+    try:
+        for _ in range(MAX_BATCHES_PER_CHECK):
+            report = settle_due(market)
+            if not report:
+                break
+            metrics["orders_settled"] += report["settled"]
+            metrics["settle_fees"] += report["fees"]
+            metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
+        if _retry(market.rebalance_due):
+            metrics["pools_due"] += 1
+            report = rebalance(market)
+            if report:
+                metrics["rebalances"] += 1
+                metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
+                metrics["bounty"] = report["bounty"]
+        else:
+            _note_skip(market)
+    except Exception as error:  # keep going whatever one pool or the node does
+        metrics["errors"] += 1
+        logger.warning(f"keeper: {market.address}: {type(error).__name__}: {error}")
+
+
+# ---------------------------------------------------------------- settlement
+
+
+def settle_due(market: Market) -> dict | None:
+    """Settle the due run of orders at the head of the market's queue (one batch)."""
+    head = _retry(lambda: chain.provider.web3.eth.get_block("latest"))
+    pending = _retry(lambda: market.orders.update(head["number"]))
+    if not pending or not _may_be_due(market, pending[0], head["timestamp"]):
+        return None
+    shut = _retry(market.is_shutdown)
+    batch, round_ids = _retry(lambda: due_batch(pending, market.feed, head["timestamp"], shut))
+    if not batch:
+        return None
     signer = bot.signer
+    if signer is None:
+        logger.info(f"keeper: {market.address}: {len(batch)} order(s) due (no signer: watching only)")
+        return None
+    if _waiting_for_unknown_transaction(signer.address):
+        return None
+    try:
+        gas = market.book.settle.estimate_gas_cost(batch, round_ids, sender=signer)
+    except ContractLogicError as error:
+        # Stale ids (a reorg, a log not seen yet) or the oracle just changed: read again.
+        logger.info(f"keeper: {market.address}: settle would revert ({error.message}); reading the book again")
+        market.orders.reset()
+        return None
+    fees = sum(order[10] for order in batch)
+    # The batch also earns the bounty of a rebalance that waits for it.
+    unblocked = market.keeper_bounty() if _rebalance_waits(market, head["timestamp"]) else 0
+    if not _worth_it(market, gas, fees + unblocked, f"{len(batch)} order(s) due"):
+        return None
+    receipt = _send(market.book.settle, batch, round_ids, gas=gas)
+    if receipt is None:
+        return None
+    events = [e for e in _events(receipt, market.pool, "OrderSettled") if e.settler == signer.address]
+    earned = sum(e.settle_fee for e in events)
+    outcomes: dict[str, int] = {}
+    for event in events:
+        name = OUTCOMES.get(event.outcome, str(event.outcome))
+        outcomes[name] = outcomes.get(name, 0) + 1
+    spent = _spend(receipt)
+    market.fees += earned
+    bot.state.settled += len(events)
+    skipped = len(batch) - len(events)
+    logger.success(
+        f"keeper: settled {len(events)} order(s) on {market.address} "
+        f"({', '.join(f'{n} {name}' for name, n in outcomes.items()) or 'none'}"
+        f"{f'; {skipped} already settled by someone else' if skipped else ''}), "
+        f"gas {receipt['gasUsed']} ({fmt_wad(spent, 6)} ETH), settle fees {fmt_units(earned, market.decimals, 6)}; "
+        + _totals()
+    )
+    return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"]}
+
+
+def _may_be_due(market: Market, order, now: int) -> bool:
+    """A cheap look before finding rounds: the head order waits while the feed's
+    latest round, in its phase, is older than its T and it has not expired."""
+    try:
+        round_id, _, _, updated_at, _ = market.feed.latestRoundData()
+    except ValueError:
+        return True  # the feed cannot say: let the round search decide
+    same_phase = int(round_id) >> PHASE_SHIFT == order.phase
+    return not (same_phase and updated_at < order.not_before and now <= order.expires_at)
+
+
+def _rebalance_waits(market: Market, now: int) -> bool:
+    """Whether a rebalance is due but for the orders: interval elapsed or price past the threshold."""
+    if now >= market.last_rebalance() + market.interval():
+        return True
+    try:
+        price = market.oracle_price()
+    except ValueError:
+        return False
+    reference = market.reference_price()
+    return abs(price - reference) * WAD >= market.threshold() * reference
+
+
+# ---------------------------------------------------------------- rebalance
+
+
+def rebalance(market: Market) -> dict | None:
+    pool, signer = market.pool, bot.signer
     if signer is None:
         logger.info(f"keeper: {pool.address} is due (no signer: watching only)")
         return None
-    if _has_pending_transaction(signer.address):
-        logger.info("keeper: a previous transaction is still pending; waiting")
+    if _waiting_for_unknown_transaction(signer.address):
         return None
     try:
         gas = pool.rebalance.estimate_gas_cost(sender=signer)
     except ContractLogicError as error:
-        # Someone else rebalanced first, or the oracle just went bad: nothing to send.
+        # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
         return None
-    logger.debug(f"keeper: {pool.address} is due; simulated gas {gas}")
-    if not _worth_it(pool, gas):
+    if not _worth_it(market, gas, market.keeper_bounty(), "due"):
         return None
-    try:
-        receipt = pool.rebalance(sender=signer, gas_limit=gas * 13 // 10)
-    except ContractLogicError as error:
-        logger.info(f"keeper: lost the race on {pool.address} ({error.message}); not resending")
+    receipt = _send(pool.rebalance, gas=gas)
+    if receipt is None:
         return None
-    events = receipt.events.filter(pool.Rebalance)
+    events = _events(receipt, pool, "Rebalance")
     if not events:
         return None
     event = events[0]
-    decimals = _decimals(pool)
-    report = {
-        "pool": pool.address,
-        "reason": reason_names(event.reason),
-        "price": event.price,
-        "nav": event.nav,
-        "gas_used": receipt.gas_used,
-        "bounty": event.bounty,
-    }
+    spent = _spend(receipt)
+    market.bounties += event.bounty
     bot.state.rebalances += 1
     logger.success(
-        f"keeper: rebalanced {pool.address} ({report['reason']}) at price {fmt_wad(event.price, 2)}, "
-        f"NAV {fmt_wad(event.nav, 6)}, gas {receipt.gas_used}, bounty {fmt_units(event.bounty, decimals, 6)}"
+        f"keeper: rebalanced {pool.address} ({reason_names(event.reason)}) at price {fmt_wad(event.price, 2)}, "
+        f"NAV {fmt_wad(event.nav, 6)}, gas {receipt['gasUsed']} ({fmt_wad(spent, 6)} ETH), "
+        f"bounty {fmt_units(event.bounty, market.decimals, 6)}; " + _totals()
     )
-    return report
+    return {
+        "pool": pool.address,
+        "reason": reason_names(event.reason),
+        "gas_used": receipt["gasUsed"],
+        "bounty": event.bounty,
+    }
 
 
-def _worth_it(pool, gas: int) -> bool:
-    """Gas cost against the bounty, both in the gas token."""
+# ---------------------------------------------------------------- sending
+
+
+def _send(method, *args, gas: int):
+    """Send with a 30% gas margin and wait; a transaction still pending after
+    the stuck time is replaced (same nonce, fees +25%). Returns the receipt, or
+    None when it lost a race (reverted on-chain) or never got mined."""
+    signer, web3 = bot.signer, chain.provider.web3
+    stuck_after = float(os.environ.get("INVERSE_KEEPER_STUCK_AFTER") or 60)
+    txn = method.as_transaction(*args, sender=signer, gas_limit=gas * 13 // 10)
+    hashes: list = []
+    for _ in range(6):
+        signed = signer.sign_transaction(txn)
+        try:
+            hashes.append(web3.eth.send_raw_transaction(signed.serialize_transaction()))
+        except ValueError as error:  # "nonce too low": an earlier version got mined meanwhile
+            if not hashes:
+                raise
+            logger.info(f"keeper: replacement refused ({error}); the earlier one is in")
+        receipt = _mined(hashes, stuck_after)
+        if receipt is not None:
+            break
+        old = getattr(txn, "max_priority_fee", None)
+        if old is not None:
+            txn.max_priority_fee = old * 5 // 4 + 1
+            txn.max_fee = txn.max_fee * 5 // 4 + 1
+        else:
+            txn.gas_price = txn.gas_price * 5 // 4 + 1
+        logger.warning(
+            f"keeper: transaction {web3.to_hex(hashes[-1])} (nonce {txn.nonce}) pending for {stuck_after:.0f} s; "
+            f"replacing it with a 25% higher fee"
+        )
+    else:
+        logger.warning(f"keeper: nonce {txn.nonce} still pending after replacements; waiting for it")
+        return None
+    if receipt["status"] != 1:
+        _spend(receipt)
+        txn_hash = web3.to_hex(receipt["transactionHash"])
+        logger.info(f"keeper: lost the race (transaction {txn_hash} reverted); not resending")
+        return None
+    return receipt
+
+
+def _mined(hashes: list, timeout: float):
+    """The receipt of whichever of `hashes` got mined, waiting up to `timeout` s."""
+    web3 = chain.provider.web3
+    deadline = time.monotonic() + timeout
+    while True:
+        for tx_hash in hashes:
+            try:
+                receipt = web3.eth.get_transaction_receipt(tx_hash)
+            except Exception:  # not mined (web3 raises TransactionNotFound) or an RPC hiccup
+                continue
+            if receipt is not None:
+                return receipt
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
+
+
+def _events(receipt, contract, name: str) -> list:
+    """`name` events of `contract` in a bare web3 receipt (ape's receipt object costs
+    more round trips than the keeper can spare in a block)."""
+    abi = getattr(contract, name).abi
+    logs = [dict(log) for log in receipt["logs"] if log["address"] == contract.address]
+    return list(chain.provider.network.ecosystem.decode_logs(logs, abi))
+
+
+def _spend(receipt) -> int:
+    spent = receipt["gasUsed"] * (receipt.get("effectiveGasPrice") or 0)
+    bot.state.gas_spent += spent
+    return spent
+
+
+def _totals() -> str:
+    earned = ", ".join(
+        f"{m.address[:10]}: fees {fmt_units(m.fees, m.decimals, 2)} + bounties {fmt_units(m.bounties, m.decimals, 2)}"
+        for m in bot.state.markets
+    )
+    return f"earned so far {earned}; gas spent {fmt_wad(bot.state.gas_spent, 6)} ETH"
+
+
+def _worth_it(market: Market, gas: int, reward: int, what: str) -> bool:
+    """Gas cost against the reward (collateral), both in the gas token."""
     if os.environ.get("INVERSE_KEEPER_ALWAYS") == "1":
         return True
     # What the node says gas costs now (base fee plus tip), not a local default.
     cost = gas * chain.provider.web3.eth.gas_price
     if cost == 0:
         return True
-    native_price = int(os.environ.get("INVERSE_KEEPER_NATIVE_PRICE") or pool.oracle_price())
-    bounty_wad = pool.keeper_bounty() * 10 ** (18 - _decimals(pool))
-    bounty_in_gas_token = bounty_wad * WAD // native_price
-    if cost > bounty_in_gas_token:
+    native_price = int(os.environ.get("INVERSE_KEEPER_NATIVE_PRICE") or market.oracle_price())
+    reward_in_gas_token = reward * 10 ** (18 - market.decimals) * WAD // native_price
+    if cost > reward_in_gas_token:
         logger.info(
-            f"keeper: {pool.address} due, but gas ({cost} wei) costs more than the bounty "
-            f"({bounty_in_gas_token} wei); set INVERSE_KEEPER_ALWAYS=1 to rebalance anyway"
+            f"keeper: {market.address} {what}, but gas ({cost} wei) costs more than it pays "
+            f"({reward_in_gas_token} wei); set INVERSE_KEEPER_ALWAYS=1 to send anyway"
         )
         return False
     return True
 
 
-def _note_skip(pool) -> None:
+def _waiting_for_unknown_transaction(address: str) -> bool:
+    """A pending transaction this run did not send (one from before a restart):
+    wait for it rather than send a second one beside it."""
+    web3 = chain.provider.web3
+    pending = web3.eth.get_transaction_count(address, "pending")
+    latest = web3.eth.get_transaction_count(address, "latest")
+    if pending > latest:
+        logger.info("keeper: a previous transaction is still pending; waiting")
+        return True
+    return False
+
+
+def _note_skip(market: Market) -> None:
     """Log once why a pool is not due when the reason is a bad oracle."""
     try:
-        pool.oracle_price()
+        market.oracle_price()
         reason = "ok"
-    except ContractLogicError as error:
-        reason = str(error.message)
-    if _last_skip.get(pool.address) != reason:
+    except ValueError as error:
+        reason = _revert_reason(error)
+    if _last_skip.get(market.address) != reason:
         if reason != "ok":
-            logger.warning(f"keeper: {pool.address} cannot rebalance: {reason}; waiting for the oracle")
-        elif pool.address in _last_skip:
-            logger.info(f"keeper: {pool.address} oracle back")
-        _last_skip[pool.address] = reason
+            logger.warning(f"keeper: {market.address} cannot rebalance: {reason}; waiting for the oracle")
+        elif market.address in _last_skip:
+            logger.info(f"keeper: {market.address} oracle back")
+        _last_skip[market.address] = reason
 
 
-_decimals_cache: dict[str, int] = {}
-_DECIMALS_ABI = [
-    {
-        "type": "function",
-        "name": "decimals",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint8"}],
-    }
-]
-
-
-def _decimals(pool) -> int:
-    """The collateral's decimals (read once per pool)."""
-    if pool.address not in _decimals_cache:
-        _decimals_cache[pool.address] = partial_contract(pool.collateral(), _DECIMALS_ABI).decimals()
-    return _decimals_cache[pool.address]
-
-
-def _has_pending_transaction(address: str) -> bool:
-    web3 = chain.provider.web3
-    return web3.eth.get_transaction_count(address, "pending") > web3.eth.get_transaction_count(address, "latest")
+def _revert_reason(error: Exception) -> str:
+    """The revert string in a bare call's error ("oracle: stale price")."""
+    cause = error.__cause__ or error
+    message = getattr(cause, "message", None) or str(cause)
+    return message.removeprefix("execution reverted: ")
 
 
 def _retry(call, attempts: int = 3, delay: float = 0.5):
@@ -209,9 +434,9 @@ def _retry(call, attempts: int = 3, delay: float = 0.5):
     for attempt in range(attempts):
         try:
             return call()
-        except ContractLogicError:
+        except (ContractLogicError, ValueError):
             raise
-        except (ApeException, OSError, ConnectionError) as error:
+        except (ApeException, OSError, ConnectionError, Web3Exception) as error:
             if attempt == attempts - 1:
                 raise
             logger.warning(f"keeper: RPC error ({error}); retrying")

@@ -1,35 +1,44 @@
 """The main job: an inverse-token market living through months of ETH prices.
 
 Starts its own Anvil, deploys -1x and -3x markets with the deploy code (mock feed
-and stablecoin), seeds LPs, starts the real keeper bot, then replays a seeded
-hourly price path with a crash day. Users mint and redeem with the wallet code the
-CLI uses; the bot rebalances daily and on the crash. Prints a daily table, writes
-a plot of NAV against the naive -L x return (the gap is volatility drag) and ends
-by checking solvency: it exits non-zero if anything is off.
+and stablecoin), starts the real keeper bot, seeds LPs, then replays a seeded
+hourly price path with a crash day. Every flow is an order: users request mints,
+redeems and LP moves on each market's order book, and the bot settles each one at
+the first round after it (about an hour later), then rebalances daily and on the
+crash. Prints a daily table, writes a plot of NAV against the naive -L x return
+(the gap is volatility drag) and ends by checking solvency, that every order was
+settled or refunded, and that everyone can exit: it exits non-zero if anything is off.
 
     make demo                      # 120 days
     ape run demo --days 10         # a short run
 """
 
+import logging
 import random
 import sys
 import tempfile
 import time
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
 import click
 from ape import accounts, chain, networks, project
-from ape.exceptions import ContractLogicError
+from ape.logging import logger
+from eth_abi import decode, encode
+from eth_utils import keccak
+from web3.exceptions import Web3Exception
 
-from inverse import wallet
-from inverse.constants import REASON_THRESHOLD, WAD
-from inverse.deploy import deploy_plan, leverage_label, load_config, plan_deployment
+from inverse.constants import OUTCOME_REFUNDED, OUTCOME_VOID, REASON_THRESHOLD, WAD
+from inverse.deploy import deploy_plan, leverage_label, load_config, plan_deployment, write_manifest
 from inverse.processes import AnvilNode, KeeperBot
 from inverse.status import fmt_units
 
 USDC = 10**6
 START_PRICE = 2_000 * 10**8  # the mock feed's first answer (8 decimals)
+SLIPPAGE = Decimal("0.02")  # users accept 2% worse than the preview at their request
+TRADE_HOUR = 13  # users act once a day; their orders settle at the next hourly round
+MAX_UINT = 2**256 - 1
 
 
 def price_path(days: int, crash_day: int, seed: int) -> list[int]:
@@ -40,17 +49,65 @@ def price_path(days: int, crash_day: int, seed: int) -> list[int]:
     price, path = float(START_PRICE), []
     for hour in range(days * 24):
         price *= 1 + rng.gauss(0, hourly_vol)
-        if hour == crash_day * 24 + 14:
+        if hour == crash_day * 24 + TRADE_HOUR + 1:
             price *= 0.84
         path.append(int(price))
     return path
 
 
+def topic(event_abi) -> bytes:
+    return keccak(text=event_abi.selector)
+
+
+class Node:
+    """The hourly loop talks to Anvil with bare JSON-RPC (thousands of steps; ape's
+    conveniences would make the demo several times slower). Anvil's dev accounts
+    are unlocked, so users send without local signing here."""
+
+    def __init__(self):
+        self.web3 = chain.provider.web3
+
+    def call(self, to: str, signature: str, args=(), types=("uint256",)):
+        inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+        data = keccak(text=signature)[:4] + encode(inputs, list(args))
+        for attempt in range(50):
+            try:
+                values = decode(list(types), self.web3.eth.call({"to": to, "data": data}))
+                return values[0] if len(types) == 1 else values
+            except Web3Exception as error:
+                # Anvil runs a call at its wall clock, which lags the blocks when many were
+                # mined in one second: a round just written reads as "future" for a moment.
+                if "future timestamp" not in str(error) or attempt == 49:
+                    raise
+                time.sleep(0.1)
+
+    def send(self, sender: str, to: str, signature: str, args=(), gas: int | None = None) -> None:
+        """Send and mine (Anvil's automine); a revert raises with its reason."""
+        inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+        txn = {"from": sender, "to": to, "data": keccak(text=signature)[:4] + encode(inputs, list(args))}
+        if gas:
+            txn["gas"] = gas
+        self.web3.eth.send_transaction(txn)
+
+    def rpc(self, method: str, params=()):
+        return self.web3.provider.make_request(method, list(params))
+
+    @property
+    def block(self) -> int:
+        return self.web3.eth.block_number
+
+    def timestamp(self, block: int) -> int:
+        return self.web3.eth.get_block(block)["timestamp"]
+
+
 class Market:
-    def __init__(self, pool, collateral):
-        self.pool = pool
-        self.collateral = collateral
-        self.leverage = pool.leverage()
+    def __init__(self, node: Node, entry: dict, feed: str):
+        self.node = node
+        self.pool = entry["pool"]
+        self.book = entry["order_book"]
+        self.lp_token = entry["lp_token"]
+        self.feed = feed
+        self.leverage = node.call(self.pool, "leverage()")
         self.label = f"-{leverage_label(self.leverage)}x"
 
     def naive(self, price: int, start: int) -> Decimal:
@@ -58,38 +115,130 @@ class Market:
         move = Decimal(price - start) / start
         return 1 - Decimal(self.leverage) / WAD * move
 
+    def view(self, name: str, *args, types=("uint256",)):
+        signature = f"{name}({','.join('address' if isinstance(a, str) else 'uint256' for a in args)})"
+        return self.node.call(self.pool, signature, args, types)
 
-class FastChain:
-    """The hourly loop talks to Anvil with plain JSON-RPC (thousands of steps; ape's
-    conveniences would make the demo several times slower). Anvil's dev accounts
-    are unlocked, so the feed owner needs no local signing here."""
+    def work_due(self) -> bool:
+        """Whether the keeper has something to do: the oldest order's round may be
+        out (what the pool itself checks before a rebalance) or a rebalance is due."""
+        pending, not_before, phase = self.node.call(self.book, "head()", types=("bool", "uint256", "uint256"))
+        if pending:
+            round_id, _, _, updated_at, _ = self.node.call(
+                self.feed, "latestRoundData()", types=("uint80", "int256", "uint256", "uint256", "uint80")
+            )
+            if phase != round_id >> 64 or updated_at >= not_before:
+                return True
+        return self.view("rebalance_due", types=("bool",))
 
-    def __init__(self, feed, owner, markets):
-        self.web3 = chain.provider.web3
-        self.feed, self.owner = feed.address, owner.address
-        self.set_answer = feed.set_answer
-        self.due_calls = [(m.pool.address, m.pool.rebalance_due.encode_input()) for m in markets]
+    def request(self, user: str, kind: str, amount: int, min_out: int, receiver: str | None = None) -> None:
+        far = 2**64
+        self.node.send(
+            user,
+            self.book,
+            f"request_{kind}(uint256,uint256,address,uint256)",
+            (amount, min_out, receiver or user, far),
+        )
 
-    def hourly_answer(self, answer: int) -> None:
-        # Move the node's clock (not one block's timestamp): the keeper's own
-        # transactions then keep seeing time that only goes forward.
-        self.web3.provider.make_request("evm_increaseTime", [3_600])
-        data = self.set_answer.encode_input(answer)
-        self.web3.eth.send_transaction({"from": self.owner, "to": self.feed, "data": data, "gas": 200_000})
-
-    def any_due(self) -> bool:
-        return any(int.from_bytes(self.web3.eth.call({"to": to, "data": data}), "big") for to, data in self.due_calls)
+    def balance(self, token: str, holder: str) -> int:
+        return self.node.call(token, "balanceOf(address)", (holder,))
 
 
-def wait_for_keeper(fast: FastChain, timeout: float = 30) -> None:
-    """Wait until the bot has rebalanced every due market."""
-    deadline = time.monotonic() + timeout
-    while fast.any_due():
-        if time.monotonic() > deadline:
-            raise click.ClickException("the keeper bot did not rebalance in time")
-        time.sleep(0.25)
-        # A real chain keeps making blocks; Anvil only mines on transactions.
-        fast.web3.provider.make_request("evm_mine", [])
+class Ledger:
+    """Every order requested and settled, read from the events day by day."""
+
+    def __init__(self, markets: list[Market]):
+        self.markets = markets
+        self.node = markets[0].node
+        self.requested_topic = topic(project.OrderBook.contract_type.events["OrderRequested"])
+        self.settled_topic = topic(project.InversePool.contract_type.events["OrderSettled"])
+        self.rebalance_topic = topic(project.InversePool.contract_type.events["Rebalance"])
+        self.requested: dict[tuple[str, int], int] = {}  # (book, id) -> requested_at
+        self.settled: dict[tuple[str, int], int] = {}  # (book, id) -> outcome
+        self.waits: list[int] = []
+        self.cursor = self.node.block + 1
+
+    def read(self) -> dict:
+        """What happened since the last read: orders settled, refunded or void,
+        their mean wait, and rebalances (with how many on the threshold)."""
+        last = self.node.block
+        book_of = {m.pool.lower(): m.book for m in self.markets}
+        logs = self.node.web3.eth.get_logs(
+            {
+                "fromBlock": self.cursor,
+                "toBlock": last,
+                "address": [a for m in self.markets for a in (m.pool, m.book)],
+                "topics": [[self.requested_topic, self.settled_topic, self.rebalance_topic]],
+            }
+        )
+        self.cursor = last + 1
+        day = {"settled": 0, "refunded": 0, "void": 0, "waits": [], "rebalances": 0, "threshold": 0}
+        times: dict[int, int] = {}
+        for log in logs:
+            kind, address = bytes(log["topics"][0]), log["address"].lower()
+            words = decode(["uint256"] * (len(log["data"]) // 32), bytes(log["data"]))
+            if kind == self.requested_topic:
+                self.requested[(address, int.from_bytes(log["topics"][1], "big"))] = words[3]
+            elif kind == self.settled_topic:
+                key = (book_of[address].lower(), int.from_bytes(log["topics"][1], "big"))
+                outcome = words[0]
+                if key in self.settled:
+                    raise click.ClickException(f"order {key} settled twice")
+                self.settled[key] = outcome
+                day["settled"] += 1
+                day["refunded"] += outcome == OUTCOME_REFUNDED
+                day["void"] += outcome == OUTCOME_VOID
+                block = log["blockNumber"]
+                if block not in times:
+                    times[block] = self.node.timestamp(block)
+                day["waits"].append(times[block] - self.requested[key])
+            else:
+                day["rebalances"] += 1
+                day["threshold"] += bool(words[0] & REASON_THRESHOLD)
+        self.waits += day["waits"]
+        return day
+
+
+class Demo:
+    def __init__(self, markets, owner: str, feed: str, users: list[str], lps: list[str]):
+        self.markets, self.owner, self.feed = markets, owner, feed
+        self.node = markets[0].node
+        self.users, self.lps = users, lps
+
+    def publish(self, answer: int, seconds: int = 3_600) -> None:
+        """A round `seconds` after the previous one. The node's clock is set (not one
+        block's timestamp), so the keeper's transactions and every call see time
+        that only goes forward; and set, not advanced: blocks mined faster than one
+        a second run ahead of Anvil's clock, which would shorten the next hour."""
+        latest = self.node.timestamp(self.node.block)
+        self.clock = max(getattr(self, "clock", latest) + seconds, latest + 1)
+        self.node.rpc("anvil_setTime", [self.clock])
+        self.node.send(self.owner, self.feed, "set_answer(int256)", (answer,), gas=200_000)
+
+    def wait_for_keeper(self, timeout: float = 60) -> None:
+        """Wait until the bot has settled every due order and rebalanced every due market."""
+        start = time.monotonic()
+        shown = 0
+        while any(m.work_due() for m in self.markets):
+            waited = time.monotonic() - start
+            if waited > timeout:
+                raise click.ClickException("the keeper bot did not settle and rebalance in time")
+            if int(waited) > shown and waited > 3:
+                shown = int(waited)
+                progress(f"waiting for the keeper bot ... {shown} s")
+                # A real chain keeps making blocks; Anvil only mines on transactions.
+                self.node.rpc("evm_mine")
+            time.sleep(0.02)
+        if shown:
+            progress("")
+
+
+def progress(text: str) -> None:
+    """One line that a terminal rewrites in place (a log gets one line every 10 s)."""
+    if sys.stdout.isatty():
+        click.echo("\r" + f"      {text}".ljust(60) + ("" if text else "\r"), nl=False)
+    elif text.endswith("0 s"):
+        click.echo(f"      {text}")
 
 
 @click.command()
@@ -98,111 +247,215 @@ def wait_for_keeper(fast: FastChain, timeout: float = 30) -> None:
 @click.option("--plot", "plot_path", default="out/demo.png", show_default=True, help="Where to write the plot.")
 def cli(days, seed, plot_path):
     """Replay a seeded price path through -1x and -3x markets with the keeper bot running."""
+    if days < 2:
+        raise click.BadParameter("at least 2 days (the crash is mid-run)", param_hint="--days")
+    # Users see the table: no transaction logs or library warnings.
+    logger.set_level("ERROR")
+    logging.getLogger().setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="inverse-demo-"))
     with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
         ok = run(node, workdir, days, seed, Path(plot_path))
+    click.echo(f"({time.monotonic() - started:.0f} s)")
     sys.exit(0 if ok else 1)
 
 
 def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
-    owner, _, keeper, lp, *users = accounts.test_accounts[:8]
+    test_accounts = accounts.test_accounts
+    owner, keeper, lp = test_accounts[0], test_accounts[2], test_accounts[3]
+    users = [a.address for a in test_accounts[4:9]]
+    second_lp = test_accounts[9].address
     click.echo(f"Anvil at {node.uri}; deploying with deployments/config.yaml (local) ...")
     manifest = deploy_plan(owner, plan_deployment(load_config("deployments/config.yaml", "local"), True), "local")
-    feed = project.MockAggregator.at(manifest["contracts"]["feed"])
-    collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
-    markets = [Market(project.InstantPool.at(m["pool"]), collateral) for m in manifest["markets"]]
+    manifest_file = workdir / "local.json"
+    write_manifest(manifest, manifest_file)
+    web3_node = Node()
+    feed = manifest["contracts"]["feed"]
+    collateral = manifest["contracts"]["collateral"]
+    markets = [Market(web3_node, entry, feed) for entry in manifest["markets"]]
+    lps = [lp.address, second_lp]
+    for person in lps + users:
+        web3_node.send(person, collateral, "mint(address,uint256)", (person, 10_000_000 * USDC))
+        for m in markets:  # users approve the order book, not the pool
+            web3_node.send(person, collateral, "approve(address,uint256)", (m.book, MAX_UINT))
 
-    for account in (lp, *users):
-        collateral.mint(account, 10_000_000 * USDC, sender=account)
-    for m in markets:
-        wallet.lp_deposit(m.pool, lp, 1_000_000 * USDC)
-    click.echo("LPs seeded: 1,000,000 USDC in each market. Starting the keeper bot ...")
-
-    bot = KeeperBot(workdir, node, [m.pool.address for m in markets], account="TEST::2")
+    click.echo("Starting the keeper bot ...")
+    # The operator keeps the markets on schedule even where Anvil's 1 gwei tip makes a
+    # one-order batch cost more than its 0.1 USDC settle fee (on an L2 it pays).
+    env = {"INVERSE_MANIFEST": str(manifest_file), "INVERSE_KEEPER_ALWAYS": "1"}
+    bot = KeeperBot(workdir, node, None, account="TEST::2", env=env)
     bot.start()
+    demo = Demo(markets, owner.address, feed, users, lps)
+    ledger = Ledger(markets)
     try:
-        rows = replay(markets, feed, users, days, seed)
+        for m in markets:
+            m.request(lp.address, "lp_deposit", 1_000_000 * USDC, 0)
+        demo.publish(START_PRICE, seconds=600)
+        demo.wait_for_keeper()
+        ledger.read()
+        click.echo("LPs seeded: 1,000,000 USDC in each market, requested and settled by the keeper bot.")
+        rows = replay(demo, ledger, days, seed)
+        click.echo("\nChecks:")
+        solvent = check_solvency(demo, collateral)
+        exits = exit_everyone(demo, ledger, collateral)
     finally:
         bot.stop()
         bot.forget()
     rebalances = sum(row["rebalances"] for row in rows)
-    keeper_earned = collateral.balanceOf(keeper)
-    click.echo(f"\nThe keeper bot rebalanced {rebalances} times and earned {fmt_units(keeper_earned, 6)} USDC.")
+    earned = web3_node.call(collateral, "balanceOf(address)", (keeper.address,))
+    click.echo(
+        f"\nThe keeper bot settled {len(ledger.settled)} orders and rebalanced {rebalances} times; "
+        f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties). "
+        f"Mean wait from request to settlement: {mean_minutes(ledger.waits)}."
+    )
     plot(rows, markets, plot_path)
     click.echo(f"Plot: {plot_path}")
-    return check_solvency(markets, collateral, [lp, *users])
+    return check(demo, ledger, collateral, exits) and solvent
 
 
-def replay(markets, feed, users, days: int, seed: int) -> list[dict]:
+def mean_minutes(waits: list[int]) -> str:
+    return f"{sum(waits) / len(waits) / 60:.0f} min" if waits else "-"
+
+
+def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
+    markets = demo.markets
     crash_day = days // 2
     path = price_path(days, crash_day, seed)
     rng = random.Random(seed + 1)
     header = f"{'day':>4} {'ETH':>9}"
     for m in markets:
         header += f" | {m.label + ' NAV':>9} {'naive':>7} {'drag':>7} {'LP value':>12}"
-    click.echo("\n" + header + "  rebalances")
+    click.echo("\n" + header + " | orders settled (refunded, void)  wait  rebalances")
     rows = []
-    fast = FastChain(feed, accounts.test_accounts[0], markets)
-    first_block = chain.blocks.head.number + 1  # each day's events: from here to the day's last block
     for day in range(days):
         for hour in range(24):
-            fast.hourly_answer(path[day * 24 + hour])
-            wait_for_keeper(fast)
-            if hour == 12:
-                trade(markets, users, rng)
-        last_block = chain.blocks.head.number
-        reasons = [e.reason for m in markets for e in m.pool.Rebalance.range(first_block, last_block + 1)]
-        first_block = last_block + 1
-        day_rebalances = len(reasons)
-        threshold_rebalances = sum(1 for reason in reasons if reason & REASON_THRESHOLD)
+            demo.publish(path[day * 24 + hour])
+            demo.wait_for_keeper()
+            if hour == TRADE_HOUR:
+                trade(demo, rng)
+        events = ledger.read()
         row = {
             "day": day + 1,
             "price": path[day * 24 + 23],
-            "rebalances": day_rebalances,
+            "rebalances": events["rebalances"],
             "crash": day == crash_day,
         }
         line = f"{day + 1:>4} {path[day * 24 + 23] / 1e8:>9,.2f}"
         for m in markets:
-            nav = Decimal(as_a_user_would(m.pool.nav)) / WAD
+            nav = Decimal(m.view("nav")) / WAD
             naive = m.naive(path[day * 24 + 23], START_PRICE)
             row[m.label] = (nav, naive)
-            line += (
-                f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {as_a_user_would(m.pool.lp_value) / USDC:>12,.0f}"
-            )
-        note = f" ({threshold_rebalances} on the threshold)" if threshold_rebalances else ""
-        click.echo(line + f"  {day_rebalances}{note}" + ("  <- crash day" if row["crash"] else ""))
+            line += f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {m.view('lp_value') / USDC:>12,.0f}"
+        orders = f"{events['settled']:>3} ({events['refunded']}, {events['void']})"
+        wait = mean_minutes(events["waits"])
+        note = f" ({events['threshold']} on the threshold)" if events["threshold"] else ""
+        crash = "  <- crash day" if row["crash"] else ""
+        click.echo(line + f" | {orders:>29} {wait:>7}  {events['rebalances']}{note}{crash}")
         rows.append(row)
     return rows
 
 
-def trade(markets, users, rng) -> None:
-    """Each day some users mint or redeem, through the wallet code."""
-    for user in users:
-        m = rng.choice(markets)
-        balance = m.pool.balanceOf(user)
+def trade(demo: Demo, rng: random.Random) -> None:
+    """Each day some users request mints or redeems, and an LP moves liquidity,
+    each with a 2% slippage bound on the preview at the current price."""
+    for user in demo.users:
+        m = rng.choice(demo.markets)
+        balance = m.balance(m.pool, user)
         if balance and rng.random() < 0.4:
             shares = balance * rng.randint(20, 100) // 100
-            as_a_user_would(wallet.redeem, m.pool, user, shares)
+            m.request(user, "redeem", shares, with_slippage(m.view("preview_redeem", shares)))
         elif rng.random() < 0.6:
-            room = as_a_user_would(m.pool.max_mint)
+            room = m.view("max_mint")
             assets = min(rng.randint(1_000, 50_000) * USDC, room * 9 // 10)
-            if assets > USDC:
-                as_a_user_would(wallet.mint, m.pool, user, assets)
+            if assets >= 10 * USDC:
+                m.request(user, "mint", assets, with_slippage(m.view("preview_mint", assets)))
+    if rng.random() < 0.3:
+        lp = demo.lps[1]
+        m = rng.choice(demo.markets)
+        shares = m.balance(m.lp_token, lp)
+        if shares and rng.random() < 0.5:
+            part = shares * rng.randint(20, 100) // 100
+            if m.view("preview_lp_withdraw", part) >= 10 * USDC:
+                m.request(lp, "lp_withdraw", part, with_slippage(m.view("preview_lp_withdraw", part)))
+        else:
+            assets = rng.randint(10_000, 200_000) * USDC
+            m.request(lp, "lp_deposit", assets, with_slippage(m.view("preview_lp_deposit", assets)))
 
 
-def as_a_user_would(action, *args):
-    """Send (or read) again when a moment ago's view no longer holds, as a wallet
-    user would: a quote that moved past its 0.5% slippage bound before it landed,
-    or a price just written in a block the node is still sealing ("future
-    timestamp": Anvil serving a call between two of the keeper's blocks)."""
-    for attempt in range(4):
-        try:
-            return action(*args)
-        except ContractLogicError as error:
-            if error.message not in ("pool: slippage", "oracle: future timestamp", "future timestamp") or attempt == 3:
-                raise
-            click.echo(f"      ({error.message}: quoted again)")
-            time.sleep(0.3)
+def with_slippage(preview: int) -> int:
+    return int(preview * (1 - SLIPPAGE))
+
+
+def exit_everyone(demo: Demo, ledger: Ledger, collateral: str) -> dict:
+    """Every holder redeems everything and every LP withdraws everything (at any
+    price); the keeper settles it at the next round. Returns what each got."""
+    people = demo.lps + demo.users
+    before = {p: demo.node.call(collateral, "balanceOf(address)", (p,)) for p in people}
+    leaving = set()
+    for m in demo.markets:  # holders first, so the LPs' withdrawals are not held back by backing
+        for person in people:
+            if shares := m.balance(m.pool, person):
+                m.request(person, "redeem", shares, 0)
+                leaving.add(person)
+    for m in demo.markets:
+        for person in people:
+            if shares := m.balance(m.lp_token, person):
+                m.request(person, "lp_withdraw", shares, 0)
+                leaving.add(person)
+    latest = demo.node.call(demo.feed, "latestRoundData()", types=("uint80", "int256", "uint256", "uint256", "uint80"))
+    demo.publish(latest[1])
+    demo.wait_for_keeper()
+    ledger.read()
+    return {p: demo.node.call(collateral, "balanceOf(address)", (p,)) - before[p] for p in leaving}
+
+
+def check_solvency(demo: Demo, collateral: str) -> bool:
+    """Each pool holds at least what it owes: its accounted assets, the escrow of
+    pending orders and what payouts wait to be claimed."""
+    ok = True
+    for m in demo.markets:
+        held = demo.node.call(collateral, "balanceOf(address)", (m.pool,))
+        assets, claimable = m.view("total_assets"), m.view("total_claimable")
+        escrowed = demo.node.call(m.book, "escrowed()")
+        fine = held >= assets + escrowed + claimable and m.view("inverse_value") + m.view("lp_value") == assets
+        ok &= fine
+        click.echo(
+            f"  {m.label}: holds {held / USDC:,.2f} USDC for {assets / USDC:,.2f} accounted + "
+            f"{escrowed / USDC:,.2f} in escrow + {claimable / USDC:,.2f} claimable ({'ok' if fine else 'BROKEN'})"
+        )
+    return ok
+
+
+def check(demo: Demo, ledger: Ledger, collateral: str, exits: dict) -> bool:
+    """Every order was settled or refunded, everyone got out, and the pools are still solvent."""
+    ok = True
+    for m in demo.markets:
+        pending = demo.node.call(m.book, "pending_orders()")
+        requested = {key for key in ledger.requested if key[0] == m.book.lower()}
+        settled = {key for key in ledger.settled if key[0] == m.book.lower()}
+        lost = requested - settled
+        fine = pending == 0 and not lost and settled <= requested
+        ok &= fine
+        refunded = sum(1 for key in settled if ledger.settled[key] in (OUTCOME_REFUNDED, OUTCOME_VOID))
+        click.echo(
+            f"  {m.label}: {len(requested)} orders requested, {len(settled)} settled ({refunded} refunded), "
+            f"{pending} pending, {len(lost)} lost ({'ok' if fine else 'BROKEN'})"
+        )
+        supply, lp_supply = m.view("totalSupply"), demo.node.call(m.lp_token, "totalSupply()")
+        left = m.view("total_assets")
+        drained = supply == 0 and lp_supply == 0 and left <= 10
+        ok &= drained
+        click.echo(
+            f"  {m.label}: every holder and LP asked to exit, all settled: {left} wei of collateral left "
+            f"({'ok' if drained else 'BROKEN'})"
+        )
+    paid = all(amount > 0 for amount in exits.values())
+    ok &= paid
+    click.echo(f"  every holder and LP was paid out ({'ok' if paid else 'BROKEN'})")
+    ok &= check_solvency(demo, collateral)
+    click.echo("All solvent; every order settled or refunded; everyone exited." if ok else "CHECK FAILED")
+    return ok
 
 
 def plot(rows, markets, path: Path) -> None:
@@ -235,32 +488,3 @@ def plot(rows, markets, path: Path) -> None:
     bottom.set_xlabel("day (dotted: crash day, intraday threshold rebalance)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
-
-def check_solvency(markets, collateral, people) -> bool:
-    """The pool holds what it owes; then everyone leaves and gets paid."""
-    ok = True
-    click.echo("\nSolvency:")
-    for m in markets:
-        pool = m.pool
-        held, assets = collateral.balanceOf(pool), pool.total_assets()
-        balanced = pool.inverse_value() + pool.lp_value() == assets
-        fine = held >= assets and balanced
-        ok &= fine
-        click.echo(
-            f"  {m.label}: holds {held / USDC:,.2f} USDC for {assets / USDC:,.2f} accounted "
-            f"({'ok' if fine else 'BROKEN'})"
-        )
-        lp_token = project.LpToken.at(pool.lp_token())
-        for person in people:
-            if shares := pool.balanceOf(person):
-                wallet.redeem(pool, person, shares)
-        for person in people:
-            if shares := lp_token.balanceOf(person):
-                wallet.lp_withdraw(pool, person, shares)
-        left = pool.total_assets()
-        drained = pool.totalSupply() == 0 and lp_token.totalSupply() == 0 and left <= 10
-        ok &= drained
-        click.echo(f"  {m.label}: everyone exited, {left} wei of collateral left ({'ok' if drained else 'BROKEN'})")
-    click.echo("All solvent." if ok else "SOLVENCY CHECK FAILED")
-    return ok

@@ -13,23 +13,27 @@ from inverse.deploy import ConfigError, deploy_plan, load_config, plan_deploymen
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts, tmp_path, project):
+def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts, tmp_path, project, chain):
     owner = accounts[11]  # its own deployer: see tests/fuzz/test_pool_machine.py
     plan = plan_deployment(load_config(ROOT / "deployments/config.yaml", "local"), is_local=True)
     manifest = deploy_plan(owner, plan, "ethereum:local")
 
     assert [m["leverage"] for m in manifest["markets"]] == ["1", "3"]
     for market in manifest["markets"]:
-        pool = project.InstantPool.at(market["pool"])
+        pool = project.InversePool.at(market["pool"])
         assert pool.lp_token() == market["lp_token"]
+        assert pool.order_book() == market["order_book"]
+        assert project.OrderBook.at(market["order_book"]).pool() == pool.address
         assert pool.collateral() == manifest["contracts"]["collateral"]
         assert pool.oracle() == manifest["contracts"]["oracle"]
         assert {name: getattr(pool, name)() for name in market["parameters"]} == market["parameters"]
     assert (
-        project.InstantPool.at(manifest["markets"][1]["pool"]).threshold()
-        < project.InstantPool.at(manifest["markets"][0]["pool"]).threshold()
+        project.InversePool.at(manifest["markets"][1]["pool"]).threshold()
+        < project.InversePool.at(manifest["markets"][0]["pool"]).threshold()
     )
-    assert len(manifest["transactions"]) == 6  # feed, collateral, oracle, blueprint, two pools
+    # feed, collateral, oracle, LP and order-book blueprints, two pools
+    assert len(manifest["transactions"]) == 7
+    assert manifest["block"] <= chain.blocks.head.number
 
     path = tmp_path / "local.json"
     write_manifest(manifest, path)
@@ -74,7 +78,7 @@ def test_deploy__sepolia_config__names_chainlink_feed_and_usdc():
     assert [m["leverage"] for m in config["markets"]] == [1, 3]
 
 
-def test_demo__short_run__prints_table_writes_plot_and_is_solvent(tmp_path):
+def test_demo__short_run__keeper_settles_every_order_table_plot_and_checks(tmp_path):
     plot = tmp_path / "demo.png"
     result = subprocess.run(
         [str(Path(sys.executable).parent / "ape"), "run", "demo", "--days", "4", "--plot", str(plot)],
@@ -83,8 +87,20 @@ def test_demo__short_run__prints_table_writes_plot_and_is_solvent(tmp_path):
         text=True,
         timeout=600,
     )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "-1x NAV" in result.stdout and "-3x NAV" in result.stdout
-    assert "on the threshold" in result.stdout  # the crash day's intraday rebalance
-    assert "All solvent." in result.stdout
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "-1x NAV" in out and "-3x NAV" in out and "orders settled (refunded, void)" in out
+    days = [line for line in out.splitlines() if line.strip()[:1].isdigit() and "|" in line]
+    assert len(days) == 4
+    settled = [int(line.split("|")[-1].split()[0]) for line in days]
+    assert all(n > 0 for n in settled)  # users request every day; the bot settles each order
+    assert all(" 60 min" in line or " 59 min" in line or " 61 min" in line for line in days)  # the next hourly round
+    crash = next(line for line in days if "crash day" in line)
+    assert "on the threshold" in crash  # the crash day's intraday rebalance
+    assert "(0, 0)" not in crash  # mints requested before the crash broke their slippage bound: refunded
+    assert "0 pending, 0 lost (ok)" in out and "BROKEN" not in out
+    assert "All solvent; every order settled or refunded; everyone exited." in out
+    # Users see the table and the checks: no transaction logs, warnings or tracebacks.
+    for noise in ("INFO", "WARNING", "Traceback", "Confirmed"):
+        assert noise not in out + result.stderr
     assert plot.stat().st_size > 10_000

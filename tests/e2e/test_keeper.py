@@ -1,40 +1,64 @@
 """The real keeper bot (a silverback process) against a real Anvil node (a process
-these tests kill and restart) and the deployed contracts."""
+these tests kill and restart) and the deployed contracts: it settles every due
+order at its round, then rebalances."""
 
 import time
 from contextlib import contextmanager
 
 from ape import chain, networks
 
-from inverse.deploy import deploy_mock_system
+from inverse.constants import OUTCOME_FILLED, OUTCOME_VOID
+from inverse.deploy import deploy_mock_system, order_book_of
+from inverse.orders import settlement_batch
 from inverse.processes import AnvilNode, KeeperBot
-from inverse.status import read_parameters
 
 DAY = 86_400
 PRICE = 2_000 * 10**8
 USDC = 10**6
+SETTLE_FEE = USDC // 10
+BOUNTY = USDC
 
 
 @contextmanager
-def keeper_world(tmp_path, accounts, env=None):
-    """A node, a market on it with LPs and a holder, and the bot watching it."""
+def keeper_world(tmp_path, accounts, env=None, always=True):
+    """A node, a market on it with LPs and a holder (their orders settled), and
+    the bot watching it. `always`: the bot sends even when gas costs more than it
+    earns (a young Anvil's 1 gwei is more than one order's 0.1 USDC fee pays)."""
     node = AnvilNode(tmp_path)
     node.start()
     bot = None
     try:
         with networks.parse_network_choice(node.network_choice):
             owner, keeper, lp, minter = accounts[0], accounts[2], accounts[3], accounts[4]
+            start_block = chain.blocks.head.number
             system = deploy_mock_system(owner, leverages=(1,))
             pool = next(iter(system.pools.values()))
-            for account in (lp, minter):
+            book = order_book_of(pool)
+            for account in (lp, minter, accounts[5], accounts[6]):
                 system.collateral.mint(account, 10**12, sender=account)
-                system.collateral.approve(pool, 10**12, sender=account)
+                system.collateral.approve(book, 10**12, sender=account)
             far = chain.blocks.head.timestamp + 365 * DAY
-            pool.lp_deposit(100_000 * USDC, 0, lp, far, sender=lp)
-            pool.mint(10_000 * USDC, 0, minter, far, sender=minter)
+            book.request_lp_deposit(100_000 * USDC, 0, lp, far, sender=lp)
+            book.request_mint(10_000 * USDC, 0, minter, far, sender=minter)
+            publish(system.feed, owner, PRICE, after=120)
+            settle_as(book, system.feed, owner)
+            assert book.pending_orders() == 0 and pool.totalSupply() > 0
+            env = {"INVERSE_FROM_BLOCK": str(start_block), "INVERSE_KEEPER_ALWAYS": "1" if always else ""} | (env or {})
             bot = KeeperBot(tmp_path, node, [pool.address], env=env)
             bot.start()
-            yield {"node": node, "bot": bot, "system": system, "pool": pool, "owner": owner, "keeper": keeper}
+            yield {
+                "node": node,
+                "bot": bot,
+                "system": system,
+                "pool": pool,
+                "book": book,
+                "feed": system.feed,
+                "owner": owner,
+                "keeper": keeper,
+                "lp": lp,
+                "minter": minter,
+                "far": far,
+            }
     finally:
         if bot:
             bot.stop()
@@ -47,86 +71,165 @@ def warp(seconds: int):
     chain.provider.make_request("evm_mine", [])
 
 
-def send_unmined(call, *args, sender):
+def publish(feed, owner, answer, after: int = 0):
+    """A new round, `after` seconds from now; returns the block it is in."""
+    if after:
+        chain.provider.make_request("evm_increaseTime", [after])
+    return feed.set_answer(answer, sender=owner, gas=200_000).block_number
+
+
+def settle_as(book, feed, settler):
+    batch, round_ids = settlement_batch(book, feed, chain.pending_timestamp)
+    return book.settle(batch, round_ids, sender=settler)
+
+
+def send_unmined(call, *args, sender, **kwargs):
     """Sign and send without waiting for a block (automine off)."""
-    txn = call.as_transaction(*args, sender=sender, gas_limit=500_000)
+    txn = call.as_transaction(*args, sender=sender, gas_limit=1_000_000, **kwargs)
     signed = sender.sign_transaction(txn)
     chain.provider.web3.eth.send_raw_transaction(signed.serialize_transaction())
 
 
-def mine_until_rebalanced(pool, since_block: int, by: str, max_blocks: int = 20) -> int:
-    """Mine a block every half second until `by` rebalances; return the blocks it took."""
-    for _ in range(max_blocks):
-        events = [e for e in pool.Rebalance.range(since_block, chain.blocks.head.number + 1) if e.keeper == by]
-        if events:
-            return events[0].block_number - since_block
-        time.sleep(0.5)
-        chain.provider.make_request("evm_mine", [])
-    raise AssertionError(f"no rebalance by the keeper within {max_blocks} blocks")
+def wait_for(condition, what: str, timeout: float = 30, mine: bool = False):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.3)
+        if mine:
+            chain.provider.make_request("evm_mine", [])
 
 
-def test_keeper__rebalances_within_blocks_for_time_and_threshold(tmp_path, accounts):
-    with keeper_world(tmp_path, accounts) as world:
-        pool, feed, owner, keeper = world["pool"], world["system"].feed, world["owner"], world["keeper"]
+def request_every_kind(world, accounts):
+    """A mint, a redeem, an LP deposit and an LP withdrawal, from four accounts."""
+    book, far = world["book"], world["far"]
+    lp, minter, depositor, newcomer = world["lp"], world["minter"], accounts[5], accounts[6]
+    lp_token = world["pool"].lp_token()
+    ids = [
+        book.request_mint(5_000 * USDC, 0, newcomer, far, sender=newcomer).return_value,
+        book.request_redeem(world["pool"].balanceOf(minter) // 2, 0, minter, far, sender=minter).return_value,
+        book.request_lp_deposit(20_000 * USDC, 0, depositor, far, sender=depositor).return_value,
+    ]
+    from ape import project
 
-        # Time: a day passes, the feed gives its heartbeat answer.
-        warp(DAY)
-        due_block = feed.set_answer(PRICE, sender=owner).block_number
-        time_blocks = mine_until_rebalanced(pool, due_block, keeper.address)
-        assert not pool.rebalance_due()
+    shares = project.LpToken.at(lp_token).balanceOf(lp) // 10
+    ids.append(book.request_lp_withdraw(shares, 0, lp, far, sender=lp).return_value)
+    return ids
 
-        # Threshold: a 20% fall intraday.
-        due_block = feed.set_answer(PRICE * 80 // 100, sender=owner).block_number
-        threshold_blocks = mine_until_rebalanced(pool, due_block, keeper.address)
-        assert pool.reference_price() == PRICE * 80 // 100 * 10**10
 
+def settled(world, since_block: int) -> list:
+    return list(world["pool"].OrderSettled.range(since_block, chain.blocks.head.number + 1))
+
+
+def test_keeper__settles_every_kind_in_one_batch_in_the_first_due_block_then_rebalances(tmp_path, accounts):
+    with keeper_world(tmp_path, accounts, always=False) as world:  # fees and bounty pay for the gas
+        pool, book, feed, owner, keeper = world["pool"], world["book"], world["feed"], world["owner"], world["keeper"]
+        earned_before = world["system"].collateral.balanceOf(keeper)
+        warp(DAY - 600)  # the feed quiet meanwhile: nothing to do
+        ids = request_every_kind(world, accounts)
+        assert book.pending_orders() == 4
+
+        # Then the feed answers: the four orders are due and so is the daily rebalance.
+        due_block = publish(feed, owner, PRICE * 95 // 100, after=600)
+        wait_for(lambda: book.pending_orders() == 0 and not pool.rebalance_due(), "settlement and rebalance")
+
+        events = settled(world, due_block)
+        assert [e.order_id for e in events] == ids
+        assert {e.outcome for e in events} == {OUTCOME_FILLED}
+        assert {e.settler for e in events} == {keeper.address}
+        assert {e.block_number for e in events} == {due_block + 1}  # one batch, the first block after
+        rebalances = list(pool.Rebalance.range(due_block, chain.blocks.head.number + 1))
+        assert [(r.keeper, r.block_number) for r in rebalances] == [(keeper.address, due_block + 2)]
+        assert pool.reference_price() == PRICE * 95 // 100 * 10**10
+
+        earned = world["system"].collateral.balanceOf(keeper) - earned_before
+        assert earned == 4 * SETTLE_FEE + BOUNTY
         log = world["bot"].output()
-        assert "(time)" in log and "(threshold)" in log  # each rebalance reported with its reason
-        assert "gas " in log and "bounty 1.000000" in log
-        print(f"reaction: {time_blocks} block(s) for time, {threshold_blocks} for threshold")
-        assert time_blocks <= 3 and threshold_blocks <= 3
+        assert "settled 4 order(s)" in log and "4 filled" in log and "settle fees 0.400000" in log
+        assert "(time)" in log and "bounty 1.000000" in log
+        assert "fees 0.40 + bounties 1.00" in log and "gas spent" in log  # what it earned and spent
 
 
-def test_keeper__competing_keeper_wins__no_crash_no_resend(tmp_path, accounts):
+def test_keeper__threshold_move_intraday__settles_then_rebalances(tmp_path, accounts):
+    with keeper_world(tmp_path, accounts, always=False) as world:  # the bounty it unblocks pays
+        pool, book, feed, owner = world["pool"], world["book"], world["feed"], world["owner"]
+        newcomer = accounts[6]
+        book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
+        due_block = publish(feed, owner, PRICE * 80 // 100, after=600)  # a 20% fall
+        wait_for(lambda: pool.reference_price() == PRICE * 80 // 100 * 10**10, "the threshold rebalance")
+        assert [e.block_number for e in settled(world, due_block)] == [due_block + 1]
+        assert "(threshold)" in world["bot"].output()
+
+
+def test_keeper__void_order__refunded_through_settle(tmp_path, accounts):
     with keeper_world(tmp_path, accounts) as world:
-        pool, feed, owner, keeper, bot = (
+        book, feed, owner, keeper = world["book"], world["feed"], world["owner"], world["keeper"]
+        newcomer = accounts[6]
+        book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
+        warp(2 * 3_960)  # no round came by T + max_wait
+        wait_for(lambda: book.pending_orders() == 0, "the void order's refund", mine=True)
+        (event,) = settled(world, 0)[-1:]
+        assert event.outcome == OUTCOME_VOID and event.settler == keeper.address
+        assert "1 void (refunded)" in world["bot"].output()
+        publish(feed, owner, PRICE)  # the oracle back: the rebalance that was waiting
+        wait_for(lambda: not world["pool"].rebalance_due(), "the rebalance", mine=True)
+
+
+def test_keeper__competitor_settles_first__skipped_no_revert_no_resend(tmp_path, accounts):
+    with keeper_world(tmp_path, accounts) as world:
+        pool, book, feed, owner, keeper, bot = (
             world["pool"],
-            world["system"].feed,
+            world["book"],
+            world["feed"],
             world["owner"],
             world["keeper"],
             world["bot"],
         )
-        rival = accounts[5]
+        rival = accounts[7]
+        newcomer = accounts[6]
+        book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
+        book.request_mint(2_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
         chain.provider.make_request("evm_setAutomine", [False])
         try:
-            warp(DAY)
+            chain.provider.make_request("evm_increaseTime", [600])
             send_unmined(feed.set_answer, PRICE, sender=owner)
-            chain.provider.make_request("evm_mine", [])  # the bot sees a due pool in this block...
-            send_unmined(pool.rebalance, sender=rival)  # ...and so does a rival, who sends first
+            chain.provider.make_request("evm_mine", [])  # the bot sees due orders in this block...
+            batch, round_ids = settlement_batch(book, feed, chain.pending_timestamp)
+            # ...and so does a rival, who pays a higher tip to go first
+            send_unmined(book.settle, batch, round_ids, sender=rival, max_priority_fee=10**11, max_fee=10**12)
             time.sleep(3)  # the bot decides against the same block, and may send too
             chain.provider.make_request("evm_mine", [])
         finally:
             chain.provider.make_request("evm_setAutomine", [True])
         time.sleep(2)
-        rebalances = list(pool.Rebalance.range(0, chain.blocks.head.number + 1))
-        assert len(rebalances) == 1
+        events = settled(world, 0)[-2:]
+        assert {e.settler for e in events} == {rival.address}
+        assert book.pending_orders() == 0
         keeper_nonce = keeper.nonce
         for _ in range(4):  # later blocks: nothing is due, nothing is (re)sent
             chain.provider.make_request("evm_mine", [])
             time.sleep(0.5)
         assert keeper.nonce == keeper_nonce
         assert bot.alive()
-        # And it keeps working: the next due rebalance is the bot's.
-        warp(DAY)
-        due_block = feed.set_answer(PRICE, sender=owner).block_number
-        mine_until_rebalanced(pool, due_block, keeper.address)
+        web3 = chain.provider.web3
+        race = web3.eth.get_block(events[0].block_number, full_transactions=True)
+        for txn in race["transactions"]:
+            if txn["from"] == keeper.address:  # if the bot sent too, its batch skipped them: no revert
+                assert web3.eth.get_transaction_receipt(txn["hash"])["status"] == 1
+        # And it keeps working: the next due order is the bot's.
+        book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
+        due_block = publish(feed, owner, PRICE, after=600)
+        wait_for(lambda: book.pending_orders() == 0, "the bot's settlement")
+        assert [e.settler for e in settled(world, due_block)] == [keeper.address]
+        assert pool.totalSupply() > 0
 
 
-def test_keeper__stale_oracle__waits_then_rebalances_on_recovery(tmp_path, accounts):
+def test_keeper__stale_oracle__waits_then_settles_and_rebalances_on_recovery(tmp_path, accounts):
     with keeper_world(tmp_path, accounts) as world:
-        pool, feed, owner, keeper, bot = (
+        pool, book, feed, owner, keeper, bot = (
             world["pool"],
-            world["system"].feed,
+            world["book"],
+            world["feed"],
             world["owner"],
             world["keeper"],
             world["bot"],
@@ -140,57 +243,79 @@ def test_keeper__stale_oracle__waits_then_rebalances_on_recovery(tmp_path, accou
         assert keeper.nonce == nonce  # nothing sent while the price is bad
         assert bot.alive()
 
-        due_block = feed.set_answer(PRICE, sender=owner).block_number
-        mine_until_rebalanced(pool, due_block, keeper.address)
+        book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
+        due_block = publish(feed, owner, PRICE, after=600)
+        wait_for(lambda: book.pending_orders() == 0 and not pool.rebalance_due(), "settlement and rebalance")
+        assert [e.block_number for e in settled(world, due_block)] == [due_block + 1]
         bot.wait_for_log("oracle back")
 
 
 def test_keeper__survives_node_restart_and_its_own_restart(tmp_path, accounts):
     with keeper_world(tmp_path, accounts) as world:
-        pool, feed, owner, keeper = world["pool"], world["system"].feed, world["owner"], world["keeper"]
-        node, bot = world["node"], world["bot"]
+        pool, book, feed, owner, keeper = world["pool"], world["book"], world["feed"], world["owner"], world["keeper"]
+        node, bot, newcomer = world["node"], world["bot"], accounts[6]
 
         node.stop()
         time.sleep(3)  # the bot's polling fails meanwhile
         node.start()
         assert chain.provider.make_request("eth_blockNumber", [])
-        warp(DAY)
-        due_block = feed.set_answer(PRICE, sender=owner).block_number
-        mine_until_rebalanced(pool, due_block, keeper.address, max_blocks=60)
+        warp(DAY - 600)
+        book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
+        publish(feed, owner, PRICE, after=600)
+        wait_for(lambda: book.pending_orders() == 0 and not pool.rebalance_due(), "settlement", 60, mine=True)
         assert bot.alive()
         assert "block polling stopped" in bot.output()
 
+        # The bot is down while orders are requested and come due; restarted, it
+        # reads the book from its start and settles them, once.
         bot.stop()
         nonce = keeper.nonce
+        warp(DAY - 600)
+        book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
+        book.request_redeem(pool.balanceOf(newcomer) // 2, 0, newcomer, world["far"], sender=newcomer)
+        publish(feed, owner, PRICE, after=600)
         bot.start()
-        for _ in range(3):  # restarted, nothing due: it must not send anything
+        wait_for(lambda: book.pending_orders() == 0 and not pool.rebalance_due(), "settlement after restart", mine=True)
+        for _ in range(3):  # then nothing is due: it must not send anything more
             chain.provider.make_request("evm_mine", [])
             time.sleep(0.5)
-        assert keeper.nonce == nonce
-        warp(DAY)
-        due_block = feed.set_answer(PRICE, sender=owner).block_number
-        mine_until_rebalanced(pool, due_block, keeper.address)
-        assert keeper.nonce == nonce + 1  # exactly one transaction for one due rebalance
+        assert keeper.nonce == nonce + 2  # one settle (both orders), one rebalance
+
+
+def test_keeper__stuck_transaction__replaced_with_a_higher_fee(tmp_path, accounts):
+    with keeper_world(tmp_path, accounts, env={"INVERSE_KEEPER_STUCK_AFTER": "2"}) as world:
+        book, feed, owner, keeper, bot = world["book"], world["feed"], world["owner"], world["keeper"], world["bot"]
+        book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
+        nonce = keeper.nonce
+        chain.provider.make_request("evm_setAutomine", [False])
+        try:
+            chain.provider.make_request("evm_increaseTime", [600])
+            send_unmined(feed.set_answer, PRICE, sender=owner)
+            chain.provider.make_request("evm_mine", [])  # due: the bot sends, nothing mines it
+            bot.wait_for_log("replacing it with a 25% higher fee", timeout=30)
+            chain.provider.make_request("evm_mine", [])
+        finally:
+            chain.provider.make_request("evm_setAutomine", [True])
+        wait_for(lambda: book.pending_orders() == 0, "the replacement mined")
+        (event,) = settled(world, 0)[-1:]
+        assert event.settler == keeper.address
+        txn = chain.provider.web3.eth.get_transaction(event.transaction_hash)
+        assert txn["nonce"] == nonce
+        assert keeper.nonce == nonce + 1  # one of them mined, never both
 
 
 def test_keeper__unprofitable_gas__refuses_unless_told(tmp_path, accounts):
-    """With a real gas price and a tiny bounty the default policy does not send."""
-    with keeper_world(tmp_path, accounts, env={"INVERSE_KEEPER_NATIVE_PRICE": str(2_000 * 10**18)}) as world:
-        pool, feed, owner, keeper, bot = (
-            world["pool"],
-            world["system"].feed,
-            world["owner"],
-            world["keeper"],
-            world["bot"],
-        )
-        params = read_parameters(pool)
-        pool.set_parameters(params | {"keeper_bounty": 1}, sender=owner)  # one millionth of a dollar
+    """Gas valued against fees and bounty: with the gas token worth a million
+    dollars, neither a settlement nor a rebalance pays, and the bot sends nothing."""
+    with keeper_world(tmp_path, accounts, env={"INVERSE_KEEPER_NATIVE_PRICE": str(10**24)}, always=False) as world:
+        book, feed, owner, keeper, bot = world["book"], world["feed"], world["owner"], world["keeper"], world["bot"]
+        warp(DAY - 600)
+        book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
         nonce = keeper.nonce
-        warp(DAY)
-        feed.set_answer(PRICE, sender=owner)
+        publish(feed, owner, PRICE, after=600)
         for _ in range(6):
             chain.provider.make_request("evm_mine", [])
             time.sleep(0.5)
-        bot.wait_for_log("costs more than the bounty", timeout=30)
+        bot.wait_for_log("costs more than it pays", timeout=30)
         assert keeper.nonce == nonce
-        assert pool.rebalance_due()
+        assert book.pending_orders() == 1
