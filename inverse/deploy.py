@@ -21,7 +21,6 @@ from .constants import (
     ORDER_PARAMETER_NAMES,
     WAD,
     default_order_parameters,
-    default_parameters,
 )
 from .model import Revert, check_parameters
 
@@ -128,39 +127,6 @@ def deploy_oracle(
     return deployer.deploy(project.ChainlinkOracle, feed, max_age, sequencer_feed, grace_period, **tx)
 
 
-def deploy_instant_pool(
-    deployer: AccountAPI,
-    *,
-    collateral,
-    oracle,
-    leverage: int,
-    lp_blueprint: str,
-    asset: str = "ETH",
-    guardian: str | None = None,
-    params: dict | None = None,
-    **tx,
-):
-    """The v1 market that settles at the latest price (`InstantPool`), kept only
-    until its tests move to the order flow."""
-    if params is None:
-        params = default_parameters(leverage, collateral.decimals())
-    names = token_names(asset, leverage)
-    return deployer.deploy(
-        project.InstantPool,
-        names["name"],
-        names["symbol"],
-        collateral,
-        oracle,
-        leverage,
-        lp_blueprint,
-        names["lp_name"],
-        names["lp_symbol"],
-        guardian or deployer.address,
-        params,
-        **tx,
-    )
-
-
 def deploy_mock_system(
     deployer: AccountAPI,
     *,
@@ -172,11 +138,9 @@ def deploy_mock_system(
     with_sequencer: bool = False,
     guardian: str | None = None,
     params: dict | None = None,
-    instant: bool = False,
 ) -> System:
     """Everything on a local chain: mock feed and collateral, oracle, one pool per
-    leverage (given as numbers: 1, 3, "0.5"). `instant`: v1 pools (`InstantPool`),
-    until their tests move to the order flow."""
+    leverage (given as numbers: 1, 3, "0.5")."""
     feed = deployer.deploy(project.MockAggregator, feed_decimals, "ETH / USD", initial_price)
     sequencer = None
     if with_sequencer:
@@ -193,7 +157,7 @@ def deploy_mock_system(
         DEFAULT_SEQUENCER_GRACE if sequencer else 0,
     )
     blueprint = deploy_lp_blueprint(deployer).contract_address
-    book_blueprint = "" if instant else deploy_order_book_blueprint(deployer).contract_address
+    book_blueprint = deploy_order_book_blueprint(deployer).contract_address
     system = System(
         feed=feed,
         oracle=oracle,
@@ -205,10 +169,7 @@ def deploy_mock_system(
     for lev in leverages:
         lev_wad = leverage_wad(lev)
         market = dict(collateral=collateral, oracle=oracle, leverage=lev_wad, lp_blueprint=blueprint, guardian=guardian)
-        if instant:
-            system.pools[lev_wad] = deploy_instant_pool(deployer, params=params, **market)
-        else:
-            system.pools[lev_wad] = deploy_pool(deployer, order_book_blueprint=book_blueprint, params=params, **market)
+        system.pools[lev_wad] = deploy_pool(deployer, order_book_blueprint=book_blueprint, params=params, **market)
     return system
 
 

@@ -1,12 +1,15 @@
-"""Reference model of one pool, in pure Python with the contract's integer math.
+"""Reference models of a pool, in pure Python with the contracts' integer math.
 
-Every number it produces equals the contract's to the wei: the tests hold the
-contract to it, and the simulator and the demo use it to explain what they see.
-Operations raise `Revert` with the contract's own reason where the contract would
-revert, and change nothing in that case.
+Every number they produce equals the contracts' to the wei: the tests hold the
+contracts to them, and the simulator and the demo use them to explain what they
+see. Operations raise `Revert` with the contract's own reason where the contract
+would revert, and change nothing in that case (callers work on a `copy()` when
+they want to try one).
 
-The model knows nothing of the oracle's validity or of token transfers: callers
-pass it the price the oracle gives (or `None` when the oracle has none).
+`PoolModel` is the market that settles every order at the next price
+(`InversePool.vy` with its `OrderBook.vy` and `ChainlinkOracle.vy` over a feed,
+`OracleModel`). `InstantPoolModel` is the old instant pool (`InstantPool.vy`),
+kept until its last users move over.
 """
 
 from __future__ import annotations
@@ -45,24 +48,42 @@ class Revert(Exception):
         self.reason = reason
 
 
+class Overflow(Revert):
+    """A uint256 intermediate left [0, 2**256): the contract reverts (no reason)."""
+
+    def __init__(self, value: int):
+        super().__init__("arithmetic overflow")
+        self.value = value
+
+
+UINT256_LIMIT = 2**256
+
+
+def u256(x: int) -> int:
+    """`x` if a uint256 can hold it; else the contract's arithmetic revert."""
+    if x < 0 or x >= UINT256_LIMIT:
+        raise Overflow(x)
+    return x
+
+
 def ceil_div(x: int, y: int) -> int:
-    return (x + y - 1) // y
+    return u256(u256(x + y) - 1) // y
 
 
 def fee_of(amount: int, rate: int) -> int:
     """Fees are owed by the user: rounded up."""
-    return ceil_div(amount * rate, WAD)
+    return ceil_div(u256(amount * rate), WAD)
 
 
 def raw_nav(price: int, ref_price: int, ref_nav: int, leverage: int) -> int:
     """n0 * max(0, 1 - L (P - P0) / P0); the move rounded against holders, the NAV down."""
     if price >= ref_price:
-        loss = ceil_div(leverage * (price - ref_price), ref_price)
+        loss = ceil_div(u256(leverage * (price - ref_price)), ref_price)
         if loss >= WAD:
             return 0
-        return ref_nav * (WAD - loss) // WAD
-    gain = leverage * (ref_price - price) // ref_price
-    return ref_nav * (WAD + gain) // WAD
+        return u256(ref_nav * (WAD - loss)) // WAD
+    gain = u256(leverage * (ref_price - price)) // ref_price
+    return u256(ref_nav * u256(WAD + gain)) // WAD
 
 
 @dataclass
@@ -77,8 +98,8 @@ class Market:
 
 
 @dataclass
-class PoolModel:
-    """State of one pool; mirrors `InversePool.vy` storage."""
+class InstantPoolModel:
+    """State of one v1 pool (instant fills); mirrors `InstantPool.vy` storage."""
 
     leverage: int
     collateral_decimals: int
@@ -127,7 +148,7 @@ class PoolModel:
             "min_backing": self.min_backing,
         }
 
-    def copy(self) -> PoolModel:
+    def copy(self) -> InstantPoolModel:
         return copy.deepcopy(self)
 
     # ------------------------------------------------------------ pricing
@@ -418,3 +439,836 @@ def check_parameters(params: dict, collateral_decimals: int, leverage: int | Non
         raise Revert("pool: max wait out of bounds")
     if params["min_order"] > MAX_MIN_ORDER_UNITS * unit:
         raise Revert("pool: min order out of bounds")
+
+
+# ==================================================================== v2: orders at the next price
+
+ORDER_MINT, ORDER_REDEEM, ORDER_LP_DEPOSIT, ORDER_LP_WITHDRAW, ORDER_SHUTDOWN = 1, 2, 3, 4, 5
+OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, OUTCOME_VOID = 1, 2, 3, 4
+ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
+MAX_BATCH = 32
+MAX_PRICE = 10**36
+PHASE_SHIFT = 64
+ORDER_PARAMETERS = (
+    "interval",
+    "threshold",
+    "mint_fee",
+    "redeem_fee",
+    "management_fee",
+    "keeper_bounty",
+    "min_backing",
+    "settle_fee",
+    "min_delay",
+    "max_wait",
+    "min_order",
+)
+# The order book's bounds (OrderBook.vy).
+MAX_ESCROW = 2**120 - 1
+MAX_MIN_OUT = 2**128 - 1
+# The pool's cap on the LP share supply (InversePool.vy).
+MAX_LP_SUPPLY = 2**120
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+@dataclass(frozen=True)
+class QueuedOrder:
+    """An order as the book commits to it (`IPool.Order`, field for field)."""
+
+    id: int
+    kind: int
+    requester: str
+    receiver: str
+    amount: int
+    min_out: int
+    requested_at: int
+    not_before: int
+    phase: int
+    trade_fee: int
+    settle_fee: int
+    max_wait: int
+
+    @property
+    def expires_at(self) -> int:
+        return self.not_before + self.max_wait
+
+    def as_struct(self) -> tuple:
+        return (
+            self.id,
+            self.kind,
+            self.requester,
+            self.receiver,
+            self.amount,
+            self.min_out,
+            self.requested_at,
+            self.not_before,
+            self.phase,
+            self.trade_fee,
+            self.settle_fee,
+            self.max_wait,
+        )
+
+
+@dataclass(frozen=True)
+class FeedRound:
+    answer: int
+    started_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """How the book priced an order (`IPool.Pricing`)."""
+
+    outcome: int
+    round_id: int
+    price: int
+    at: int
+
+
+@dataclass
+class OracleModel:
+    """A proxy-shaped Chainlink feed (`MockAggregator.vy`) read through the
+    adapter (`ChainlinkOracle.vy`, no sequencer feed). Round ids are
+    `phase << 64 | aggregator round`."""
+
+    feed_decimals: int
+    max_age: int
+    phase: int = 1
+    latest_round: int = 0
+    rounds: dict[int, FeedRound] = field(default_factory=dict)
+    phase_latest: dict[int, int] = field(default_factory=dict)
+    # The feed reverts every read (paused or deprecated): no phase, no rounds.
+    reverting: bool = False
+
+    @property
+    def to_wad(self) -> int:
+        return 10 ** (18 - self.feed_decimals)
+
+    # ------------------------------------------------------------ the feed
+
+    def _set_round(self, round_id: int, answer: int, started_at: int, updated_at: int) -> None:
+        self.rounds[round_id] = FeedRound(answer, started_at, updated_at)
+        self.latest_round = round_id
+        self.phase_latest[round_id >> PHASE_SHIFT] = round_id
+
+    def push_round(self, answer: int, started_at: int, updated_at: int) -> int:
+        """The current phase's next round (`set_answer` is started = updated = now)."""
+        last = self.phase_latest.get(self.phase, 0)
+        round_id = last + 1 if last else (self.phase << PHASE_SHIFT) | 1
+        self._set_round(round_id, answer, started_at, updated_at)
+        return round_id
+
+    def new_phase(self, answer: int, now: int) -> int:
+        self.phase += 1
+        round_id = (self.phase << PHASE_SHIFT) | 1
+        self._set_round(round_id, answer, now, now)
+        return round_id
+
+    def _exists(self, round_id: int, now: int) -> FeedRound | None:
+        if self.reverting:
+            return None
+        r = self.rounds.get(round_id)
+        if r is None or r.updated_at == 0 or r.updated_at > now:
+            return None
+        return r
+
+    # ------------------------------------------------------------ the adapter
+
+    def latest(self, now: int) -> tuple[int, int, int]:
+        """(price WAD, updatedAt, round id), or the adapter's revert."""
+        if self.reverting:
+            raise Revert("oracle: feed unavailable")
+        r = self.rounds[self.latest_round]
+        if r.answer <= 0:
+            raise Revert("oracle: non-positive price")
+        if r.answer > MAX_PRICE // self.to_wad:
+            raise Revert("oracle: price too large")
+        if r.updated_at == 0:
+            raise Revert("oracle: incomplete round")
+        if r.updated_at > now:
+            raise Revert("oracle: future timestamp")
+        if now - r.updated_at > self.max_age:
+            raise Revert("oracle: stale price")
+        return r.answer * self.to_wad, r.updated_at, self.latest_round
+
+    def current_phase(self) -> int:
+        """The phase an order records: 0 when the feed cannot say (it reverts)."""
+        return 0 if self.reverting else self.phase
+
+    def price(self, now: int) -> int | None:
+        try:
+            return self.latest(now)[0]
+        except Revert:
+            return None
+
+    @staticmethod
+    def _qualifies(r: FeedRound, not_before: int, requested_at: int) -> bool:
+        return r.updated_at >= not_before and (r.started_at == 0 or r.started_at >= requested_at)
+
+    def _valid(self, r: FeedRound | None) -> tuple[int, int]:
+        """A round's price (WAD) and updatedAt, or (0, 0) if none or invalid on its own data."""
+        if r is None or r.answer <= 0 or r.answer > MAX_PRICE // self.to_wad:
+            return 0, 0
+        return r.answer * self.to_wad, r.updated_at
+
+    def _priced(self, round_id: int, r: FeedRound, expires_at: int, now: int) -> tuple[int, int, int]:
+        """The order's round `round_id` (data `r`): FILL at its price, or VOID at the
+        last valid round before it (the round before, if it exists)."""
+        price, at = self._valid(r)
+        if price != 0 and at <= expires_at:
+            return ROUND_FILL, price, at
+        previous = None
+        if round_id & (2**PHASE_SHIFT - 1) > 1:
+            previous = self._exists(round_id - 1, now)
+        return (ROUND_VOID, *self._valid(previous))
+
+    def order_round(
+        self, round_id: int, phase: int, not_before: int, requested_at: int, expires_at: int, now: int
+    ) -> tuple[int, int, int]:
+        """`ChainlinkOracle.order_round`: (outcome, price, updated_at) for the
+        round a settler names, or its revert. On VOID the price and time of the
+        last valid round before the order's (0, 0 if none or invalid)."""
+        if round_id >> PHASE_SHIFT != phase:
+            raise Revert("oracle: round not in the order's phase")
+        aggregator_round = round_id & (2**PHASE_SHIFT - 1)
+        r = None
+        if aggregator_round != 0:
+            r = self._exists(round_id, now)
+            if r is None:
+                return ROUND_WAIT, 0, 0
+        if aggregator_round == 0 or not self._qualifies(r, not_before, requested_at):
+            if now > expires_at and self._exists(round_id + 1, now) is None:
+                return (ROUND_VOID, *self._valid(r))  # the phase's last round
+            return ROUND_WAIT, 0, 0
+        if aggregator_round > 1:
+            previous = self._exists(round_id - 1, now)
+            if previous is not None and self._qualifies(previous, not_before, requested_at):
+                raise Revert("oracle: not the order's round")
+        return self._priced(round_id, r, expires_at, now)
+
+    def own_round(self, order: QueuedOrder, now: int) -> tuple[int, int, int]:
+        """What an order's round is, from the feed's history alone, whatever
+        round a settler names: the phase's first qualifying round (FILL at its
+        price, or VOID if it is invalid or came after the expiry); none yet:
+        VOID once past the expiry (at the phase's last valid round before it),
+        else WAIT. An order of phase 0 has no round."""
+        base = order.phase << PHASE_SHIFT
+        last = self.phase_latest.get(order.phase, base) if order.phase else base
+        for round_id in range(base + 1, last + 1):
+            r = self._exists(round_id, now)
+            if r is not None and self._qualifies(r, order.not_before, order.requested_at):
+                return self._priced(round_id, r, order.expires_at, now)
+        if now > order.expires_at:
+            return (ROUND_VOID, *self._valid(self._exists(last, now) if last != base else None))
+        return ROUND_WAIT, 0, 0
+
+
+@dataclass
+class Settled:
+    """One `OrderSettled` event."""
+
+    order_id: int
+    settler: str
+    outcome: int
+    round_id: int
+    price: int
+    nav: int
+    filled: int
+    out: int
+    refunded: int
+    settle_fee: int
+
+    def amounts(self) -> tuple:
+        """What the order got: the same whoever settles it and whenever."""
+        return (self.outcome, self.price, self.nav, self.filled, self.out, self.refunded, self.settle_fee)
+
+
+@dataclass
+class PoolModel:
+    """One market that settles orders at the next price: `InversePool.vy`, its
+    `OrderBook.vy` (the queue and the escrow), its LP token, the collateral's
+    balances and the oracle (`oracle`). Addresses are checksummed strings;
+    `pool`, `lp_token` and `book` name the contracts."""
+
+    leverage: int
+    collateral_decimals: int
+    oracle: OracleModel
+    pool: str
+    lp_token: str
+    book: str
+    owner: str
+    guardian: str
+    reference_price: int
+    last_rebalance: int
+    fee_time: int
+    interval: int
+    threshold: int
+    mint_fee: int
+    redeem_fee: int
+    management_fee: int
+    keeper_bounty: int
+    min_backing: int
+    settle_fee: int
+    min_delay: int
+    max_wait: int
+    min_order: int
+    reference_nav: int = WAD
+    total_assets: int = 0
+    paused: bool = False
+    is_shutdown: bool = False
+    shutdown_requested: bool = False
+    # Token balances; the pool's own entries are the escrowed tokens and LP shares.
+    balances: dict[str, int] = field(default_factory=dict)
+    lp_balances: dict[str, int] = field(default_factory=dict)
+    collateral: dict[str, int] = field(default_factory=dict)
+    claimable: dict[str, int] = field(default_factory=dict)
+    total_claimable: int = 0
+    # Receivers the collateral refuses (a blocklist): their payouts become claimable.
+    refused: set[str] = field(default_factory=set)
+    # The book's queue.
+    head: int = 1
+    tail: int = 1
+    last_not_before: int = 0
+    escrowed: int = 0
+    orders: dict[int, QueuedOrder] = field(default_factory=dict)
+
+    # ------------------------------------------------------------ derived
+
+    @property
+    def value_scale(self) -> int:
+        return 10 ** (36 - self.collateral_decimals)
+
+    @property
+    def lp_virtual_shares(self) -> int:
+        return 10 ** (18 - self.collateral_decimals)
+
+    @property
+    def total_supply(self) -> int:
+        return sum(self.balances.values())
+
+    @property
+    def lp_supply(self) -> int:
+        return sum(self.lp_balances.values())
+
+    @property
+    def pending(self) -> list[QueuedOrder]:
+        return [self.orders[i] for i in range(self.head, self.tail)]
+
+    def params(self) -> dict:
+        return {name: getattr(self, name) for name in ORDER_PARAMETERS}
+
+    def copy(self) -> PoolModel:
+        return copy.deepcopy(self)
+
+    # ------------------------------------------------------------ pricing
+
+    def market(self, price: int, at: int) -> Market:
+        """`_market`: the NAV moved from the reference and the management fee
+        accrued to `at`, capped at A / S; the settled NAV after shutdown."""
+        m = Market(self.total_assets, self.total_supply, price, self.reference_nav, 0)
+        if not self.is_shutdown and price != 0:
+            m.raw_nav = self._accrued(raw_nav(price, self.reference_price, m.raw_nav, self.leverage), at)
+        m.nav = self._capped(m)
+        return m
+
+    def live_market(self, now: int) -> Market:
+        """`_live_market`: the latest price (or the oracle's revert) unless shut down."""
+        price = 0 if self.is_shutdown else self.oracle.latest(now)[0]
+        return self.market(price, now)
+
+    def _accrued(self, nav: int, at: int) -> int:
+        if at <= self.fee_time:
+            return nav
+        fee_rate = min(ceil_div(u256(self.management_fee * (at - self.fee_time)), YEAR), WAD)
+        return u256(nav * (WAD - fee_rate)) // WAD
+
+    def _capped(self, m: Market) -> int:
+        if m.supply == 0:
+            return m.raw_nav
+        return min(m.raw_nav, u256(m.assets * self.value_scale) // m.supply)
+
+    def _inverse_value(self, supply: int, nav: int) -> int:
+        return ceil_div(u256(supply * nav), self.value_scale)
+
+    def _redeem_amounts(self, shares: int, nav: int, fee_rate: int) -> tuple[int, int]:
+        gross = u256(shares * nav) // self.value_scale
+        fee = fee_of(gross, fee_rate)
+        return u256(gross - fee), fee
+
+    def _mint_capacity(self, m: Market, backing: int, fee_rate: int) -> int:
+        inverse = self._inverse_value(m.supply, m.nav)
+        surplus = u256(u256(m.assets - inverse) * WAD)
+        required = u256(backing * inverse)
+        if surplus <= required:
+            return 0
+        denominator = u256(u256(backing * (WAD - fee_rate)) - fee_rate * WAD)
+        return u256(WAD * (surplus - required)) // denominator
+
+    def _lp_withdraw_capacity(self, lp_value: int, inverse: int) -> int:
+        if self.is_shutdown:
+            return lp_value
+        required = ceil_div(u256(self.min_backing * inverse), WAD)
+        if lp_value <= required:
+            return 0
+        return lp_value - required
+
+    def _lp_deposit_shares(self, m: Market, assets: int) -> int:
+        value_before = u256(m.assets - self._inverse_value(m.supply, m.nav))
+        after = copy.copy(m)
+        after.assets = u256(m.assets + assets)
+        after.nav = self._capped(after)
+        value_after = u256(after.assets - self._inverse_value(after.supply, after.nav))
+        if value_after <= value_before:
+            return 0
+        lp_supply = self.lp_supply
+        lp_shares = u256((value_after - value_before) * u256(lp_supply + self.lp_virtual_shares)) // (value_before + 1)
+        # Past the cap the deposit is refunded (0 shares): share products stay inside 256 bits.
+        if lp_shares > MAX_LP_SUPPLY - lp_supply:
+            return 0
+        return lp_shares
+
+    def _lp_withdraw_assets(self, lp_value: int, lp_shares: int) -> int:
+        return u256(lp_shares * u256(lp_value + 1)) // u256(self.lp_supply + self.lp_virtual_shares)
+
+    def _lp_shares_for(self, lp_value: int, assets: int) -> int:
+        """LP shares worth `assets`, rounded up (what a payment out of LP value burns)."""
+        return ceil_div(u256(assets * u256(self.lp_supply + self.lp_virtual_shares)), lp_value + 1)
+
+    @staticmethod
+    def _pro_rata(min_out: int, filled: int, amount: int) -> int:
+        if filled == amount:
+            return min_out
+        return ceil_div(u256(min_out * filled), amount)
+
+    # ------------------------------------------------------------ views
+
+    def nav(self, now: int) -> int:
+        return self.live_market(now).nav
+
+    def inverse_value(self, now: int) -> int:
+        m = self.live_market(now)
+        return self._inverse_value(m.supply, m.nav)
+
+    def lp_value(self, now: int) -> int:
+        m = self.live_market(now)
+        return u256(m.assets - self._inverse_value(m.supply, m.nav))
+
+    def preview_mint(self, assets: int, now: int) -> int:
+        m = self.live_market(now)
+        if m.nav == 0:
+            return 0
+        return u256(u256(assets - fee_of(assets, self.mint_fee)) * self.value_scale) // m.nav
+
+    def preview_redeem(self, shares: int, now: int) -> int:
+        assets, _ = self._redeem_amounts(shares, self.live_market(now).nav, self.redeem_fee)
+        return assets - min(assets, self.settle_fee)
+
+    def max_mint(self, now: int) -> int:
+        if self.paused or self.shutdown_requested:
+            return 0
+        m = self.live_market(now)
+        if m.nav == 0 or m.nav != m.raw_nav:
+            return 0
+        capacity = self._mint_capacity(m, self.min_backing, self.mint_fee)
+        return capacity - min(capacity, self.escrowed)
+
+    def preview_lp_deposit(self, assets: int, now: int) -> int:
+        return self._lp_deposit_shares(self.live_market(now), assets)
+
+    def preview_lp_withdraw(self, lp_shares: int, now: int) -> int:
+        m = self.live_market(now)
+        assets = self._lp_withdraw_assets(u256(m.assets - self._inverse_value(m.supply, m.nav)), lp_shares)
+        return assets - min(assets, self.settle_fee)
+
+    def max_lp_withdraw(self, now: int) -> int:
+        m = self.live_market(now)
+        inverse = self._inverse_value(m.supply, m.nav)
+        return self._lp_withdraw_capacity(u256(m.assets - inverse), inverse)
+
+    def due_reason(self, price: int, now: int) -> int:
+        reason = 0
+        if now >= self.last_rebalance + self.interval:
+            reason = REASON_TIME
+        move = abs(price - self.reference_price)
+        if move * WAD >= self.threshold * self.reference_price:
+            reason |= REASON_THRESHOLD
+        return reason
+
+    def _orders_due(self, updated_at: int, round_id: int) -> bool:
+        """The oldest pending order may have its round out: rebalance must wait."""
+        if self.head == self.tail:
+            return False
+        o = self.orders[self.head]
+        return o.phase != round_id >> PHASE_SHIFT or updated_at >= o.not_before
+
+    def rebalance_due(self, now: int) -> bool:
+        if self.is_shutdown:
+            return False
+        try:
+            price, updated_at, round_id = self.oracle.latest(now)
+        except Revert:
+            return False
+        if self._orders_due(updated_at, round_id):
+            return False
+        return self.due_reason(price, now) != 0
+
+    def order_status(self, order_id: int) -> tuple[int, int, int]:
+        """The book's `order(id)`: (status, T, phase)."""
+        if order_id == 0 or order_id >= self.tail:
+            return 0, 0, 0
+        if order_id < self.head:
+            return 2, 0, 0
+        o = self.orders[order_id]
+        return 1, o.not_before, o.phase
+
+    # ------------------------------------------------------------ collateral and tokens
+
+    def _move(self, book: dict, source: str, target: str, amount: int) -> None:
+        if amount > book.get(source, 0):
+            raise Revert("erc20: transfer amount exceeds balance")
+        book[source] = book.get(source, 0) - amount
+        book[target] = book.get(target, 0) + amount
+
+    def _pay(self, receiver: str, assets: int) -> None:
+        """Collateral out of the pool; credited to `claimable` if refused."""
+        if assets == 0:
+            return
+        if receiver in self.refused:
+            self.claimable[receiver] = self.claimable.get(receiver, 0) + assets
+            self.total_claimable += assets
+            return
+        self._move(self.collateral, self.pool, receiver, assets)
+
+    def _store_ledger(self, total_assets: int, reference_price: int) -> None:
+        if total_assets >= 2**128:
+            raise Revert("pool: assets too large")
+        if reference_price >= 2**128:
+            raise Revert("pool: price too large")
+        self.total_assets = total_assets
+        self.reference_price = reference_price
+
+    # ------------------------------------------------------------ requests
+
+    def _check_request(self, amount: int, min_out: int, receiver: str, deadline: int, now: int) -> None:
+        if amount == 0:
+            raise Revert("orders: zero amount")
+        if not receiver or receiver == ZERO_ADDRESS:
+            raise Revert("orders: zero receiver")
+        if receiver in (self.pool, self.lp_token, self.book):
+            raise Revert("orders: receiver is the pool")
+        if now > deadline:
+            raise Revert("orders: deadline passed")
+        if min_out > MAX_MIN_OUT:
+            raise Revert("orders: min out too large")
+
+    def _enqueue(self, kind, amount, min_out, requester, receiver, trade_fee, now) -> QueuedOrder:
+        not_before = max(now + self.min_delay, self.last_not_before)
+        o = QueuedOrder(
+            id=self.tail,
+            kind=kind,
+            requester=requester,
+            receiver=receiver,
+            amount=amount,
+            min_out=min_out,
+            requested_at=now,
+            not_before=not_before,
+            phase=self.oracle.current_phase(),
+            trade_fee=trade_fee,
+            settle_fee=self.settle_fee if kind != ORDER_SHUTDOWN else 0,
+            max_wait=self.max_wait,
+        )
+        if kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
+            if self.escrowed + amount + o.settle_fee > MAX_ESCROW:
+                raise Revert("orders: amount too large")
+            self.escrowed += amount + o.settle_fee
+        self.orders[o.id] = o
+        self.tail += 1
+        self.last_not_before = not_before
+        return o
+
+    def _request_entry(self, kind, sender, assets, min_out, receiver, deadline, now) -> QueuedOrder:
+        if self.paused or self.shutdown_requested:
+            raise Revert("orders: closed")
+        self._check_request(assets, min_out, receiver, deadline, now)
+        if assets < self.min_order:
+            raise Revert("orders: below min order")
+        pulled = u256(assets + self.settle_fee)
+        if pulled > self.collateral.get(sender, 0):
+            raise Revert("erc20: transfer amount exceeds balance")
+        if self.escrowed + pulled > MAX_ESCROW:
+            raise Revert("orders: amount too large")
+        self._move(self.collateral, sender, self.pool, pulled)
+        trade_fee = self.mint_fee if kind == ORDER_MINT else 0
+        return self._enqueue(kind, assets, min_out, sender, receiver, trade_fee, now)
+
+    def request_mint(self, sender, assets, min_shares_out, receiver, deadline, now) -> QueuedOrder:
+        return self._request_entry(ORDER_MINT, sender, assets, min_shares_out, receiver, deadline, now)
+
+    def request_lp_deposit(self, sender, assets, min_lp_out, receiver, deadline, now) -> QueuedOrder:
+        return self._request_entry(ORDER_LP_DEPOSIT, sender, assets, min_lp_out, receiver, deadline, now)
+
+    def _request_exit(self, kind, sender, amount, min_out, receiver, deadline, now) -> QueuedOrder | Settled:
+        """The order queued, or, after shutdown, what it got at once (id 0)."""
+        self._check_request(amount, min_out, receiver, deadline, now)
+        if kind == ORDER_REDEEM:
+            balance = self.balances.get(sender, 0)
+            if amount > balance:
+                raise Revert("pool: redeem exceeds balance")
+            value = u256(amount * self.reference_nav) // self.value_scale
+        else:
+            balance = self.lp_balances.get(sender, 0)
+            if amount > balance:
+                raise Revert("pool: withdraw exceeds balance")
+            m = self.market(0, 0)
+            value = self._lp_withdraw_assets(u256(m.assets - self._inverse_value(m.supply, m.nav)), amount)
+        if value < self.min_order and amount != balance:
+            raise Revert("orders: below min order")
+        self._move(self.balances if kind == ORDER_REDEEM else self.lp_balances, sender, self.pool, amount)
+        trade_fee = self.redeem_fee if kind == ORDER_REDEEM else 0
+        if not self.is_shutdown:
+            return self._enqueue(kind, amount, min_out, sender, receiver, trade_fee, now)
+        o = QueuedOrder(0, kind, sender, receiver, amount, min_out, now, now, 0, trade_fee, 0, 0)
+        return self._execute_all([o], [Pricing(ROUND_FILL, 0, 0, now)], sender, now)[0]
+
+    def request_redeem(self, sender, shares, min_assets_out, receiver, deadline, now):
+        return self._request_exit(ORDER_REDEEM, sender, shares, min_assets_out, receiver, deadline, now)
+
+    def request_lp_withdraw(self, sender, lp_shares, min_assets_out, receiver, deadline, now):
+        return self._request_exit(ORDER_LP_WITHDRAW, sender, lp_shares, min_assets_out, receiver, deadline, now)
+
+    def shutdown(self, sender: str, now: int) -> QueuedOrder:
+        """The owner's `shutdown`: closes entries and queues the shutdown order."""
+        if sender != self.owner:
+            raise Revert("ownable: caller is not the owner")
+        if self.shutdown_requested:
+            raise Revert("pool: shut down")
+        self.shutdown_requested = True
+        return self._enqueue(ORDER_SHUTDOWN, 0, 0, sender, sender, 0, now)
+
+    # ------------------------------------------------------------ settlement
+
+    def settle(self, settler: str, orders: list, round_ids: list[int], now: int) -> list[Settled]:
+        """The book's `settle(orders, round_ids)` (orders as `IPool.Order` tuples
+        or objects with its fields): the `OrderSettled` events, in order.
+        Checks that each order is priced as its round alone says (`own_round`),
+        whatever round id the settler named and whenever it settles."""
+        if len(orders) != len(round_ids):
+            raise Revert("orders: lengths differ")
+        shut = self.is_shutdown
+        batch, pricings = [], []
+        waiting = False
+        head = self.head
+        escrowed = self.escrowed
+        for given, round_id in zip(orders, round_ids, strict=True):
+            o = given if isinstance(given, QueuedOrder) else QueuedOrder(*given)
+            if o.id < head:
+                continue  # a competing settler was first
+            if o.id != head:
+                raise Revert("orders: not the next order")
+            if self.orders.get(o.id) != o:
+                raise Revert("orders: unknown order")
+            pricing = Pricing(ROUND_FILL, 0, 0, now)
+            if not shut or o.kind == ORDER_SHUTDOWN:
+                outcome, price, at = self.oracle.order_round(
+                    round_id, o.phase, o.not_before, o.requested_at, o.expires_at, now
+                )
+                if outcome == ROUND_WAIT:
+                    waiting = True
+                    break
+                own = self.oracle.own_round(o, now)
+                assert own == (outcome, price, at), (
+                    f"order {o.id} priced {(outcome, price, at)} at round {round_id}, but its round says {own}"
+                )
+                pricing = Pricing(outcome, round_id, price, at)
+            shut = shut or o.kind == ORDER_SHUTDOWN
+            if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
+                escrowed -= o.amount + o.settle_fee
+            head += 1
+            batch.append(o)
+            pricings.append(pricing)
+        if not batch and waiting:
+            raise Revert("orders: order not due")
+        if not batch:
+            return []
+        self.head, self.escrowed = head, escrowed
+        return self._execute_all(batch, pricings, settler, now)
+
+    def _execute_all(self, orders: list[QueuedOrder], pricings: list[Pricing], settler: str, now: int) -> list[Settled]:
+        results, fees = [], 0
+        for o, pricing in zip(orders, pricings, strict=True):
+            result = self._execute(o, pricing, settler, now)
+            results.append(result)
+            fees += result.settle_fee
+            self.orders.pop(o.id, None)
+        self._pay(settler, fees)
+        return results
+
+    def _execute(self, o: QueuedOrder, pricing: Pricing, settler: str, now: int) -> Settled:
+        if o.kind == ORDER_SHUTDOWN:
+            return self._settle_shutdown(o, pricing, settler, now)
+        entry = o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT)
+        m = Market(0, 0, 0, 0, 0)  # a void order reports price and NAV 0
+        if pricing.outcome == ROUND_VOID or (entry and self.is_shutdown):
+            self._refund(o, o.amount, True)
+            r = (OUTCOME_VOID, 0, 0, o.amount, 0)
+        else:
+            m = self.market(pricing.price, pricing.at)
+            fill = {
+                ORDER_MINT: self._fill_mint,
+                ORDER_REDEEM: self._fill_redeem,
+                ORDER_LP_DEPOSIT: self._fill_lp_deposit,
+                ORDER_LP_WITHDRAW: self._fill_lp_withdraw,
+            }[o.kind]
+            r = fill(o, m)
+        outcome, filled, out, refunded, settle_fee = r
+        return Settled(o.id, settler, outcome, pricing.round_id, m.price, m.nav, filled, out, refunded, settle_fee)
+
+    def _fill_mint(self, o: QueuedOrder, m: Market) -> tuple:
+        filled = 0
+        if m.nav != 0 and m.nav == m.raw_nav:
+            filled = min(o.amount, self._mint_capacity(m, self.min_backing, o.trade_fee))
+        fee = fee_of(filled, o.trade_fee)
+        shares = u256((filled - fee) * self.value_scale) // max(m.nav, 1)
+        if shares == 0 or shares < self._pro_rata(o.min_out, filled, o.amount):
+            self._refund(o, o.amount, False)
+            return OUTCOME_REFUNDED, 0, 0, o.amount, o.settle_fee
+        self._store_ledger(u256(m.assets + filled), self.reference_price)
+        self.balances[o.receiver] = self.balances.get(o.receiver, 0) + shares
+        self._refund(o, o.amount - filled, False)
+        outcome = OUTCOME_FILLED if filled == o.amount else OUTCOME_PARTIAL
+        return outcome, filled, shares, o.amount - filled, o.settle_fee
+
+    def _fill_redeem(self, o: QueuedOrder, m: Market) -> tuple:
+        assets, _ = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
+        settle_fee = min(o.settle_fee, assets)
+        if assets - settle_fee < o.min_out:
+            # The settler is paid all the same, in tokens worth the fee at the NAV (rounded up).
+            fee_shares = 0
+            if settle_fee != 0:
+                fee_shares = min(o.amount, ceil_div(u256(settle_fee * self.value_scale), m.nav))
+                self.balances[self.pool] = u256(self.balances.get(self.pool, 0) - fee_shares)
+                self._store_ledger(u256(m.assets - settle_fee), self.reference_price)
+            self._refund(o, o.amount - fee_shares, False)
+            return OUTCOME_REFUNDED, 0, 0, o.amount - fee_shares, settle_fee
+        self.balances[self.pool] = u256(self.balances.get(self.pool, 0) - o.amount)
+        self._store_ledger(u256(m.assets - assets), self.reference_price)
+        self._pay(o.receiver, assets - settle_fee)
+        return OUTCOME_FILLED, o.amount, assets - settle_fee, 0, settle_fee
+
+    def _fill_lp_deposit(self, o: QueuedOrder, m: Market) -> tuple:
+        lp_shares = self._lp_deposit_shares(m, o.amount)
+        if lp_shares == 0 or lp_shares < o.min_out:
+            self._refund(o, o.amount, False)
+            return OUTCOME_REFUNDED, 0, 0, o.amount, o.settle_fee
+        self._store_ledger(u256(m.assets + o.amount), self.reference_price)
+        self.lp_balances[o.receiver] = self.lp_balances.get(o.receiver, 0) + lp_shares
+        return OUTCOME_FILLED, o.amount, lp_shares, 0, o.settle_fee
+
+    def _fill_lp_withdraw(self, o: QueuedOrder, m: Market) -> tuple:
+        inverse = self._inverse_value(m.supply, m.nav)
+        lp_value = u256(m.assets - inverse)
+        capacity = self._lp_withdraw_capacity(lp_value, inverse)
+        filled = o.amount
+        assets = self._lp_withdraw_assets(lp_value, filled)
+        if assets > capacity:
+            filled = u256(o.amount * capacity) // assets
+            assets = min(self._lp_withdraw_assets(lp_value, filled), capacity)
+        settle_fee = min(o.settle_fee, assets)
+        if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount):
+            # The settler is paid all the same, in LP shares worth the fee (rounded up),
+            # as far as the backing rule and the order's value allow.
+            settle_fee = min(o.settle_fee, capacity, self._lp_withdraw_assets(lp_value, o.amount))
+            fee_lp_shares = 0
+            if settle_fee != 0:
+                fee_lp_shares = min(o.amount, self._lp_shares_for(lp_value, settle_fee))
+                self.lp_balances[self.pool] = u256(self.lp_balances.get(self.pool, 0) - fee_lp_shares)
+                self._store_ledger(u256(m.assets - settle_fee), self.reference_price)
+            self._refund(o, o.amount - fee_lp_shares, False)
+            return OUTCOME_REFUNDED, 0, 0, o.amount - fee_lp_shares, settle_fee
+        self.lp_balances[self.pool] = u256(self.lp_balances.get(self.pool, 0) - filled)
+        self._store_ledger(u256(m.assets - assets), self.reference_price)
+        self._refund(o, o.amount - filled, False)
+        self._pay(o.receiver, assets - settle_fee)
+        outcome = OUTCOME_FILLED if filled == o.amount else OUTCOME_PARTIAL
+        return outcome, filled, assets - settle_fee, o.amount - filled, settle_fee
+
+    def _settle_shutdown(self, o: QueuedOrder, pricing: Pricing, settler: str, now: int) -> Settled:
+        """Fixes the NAV at the shutdown order's round; void: at the price the void
+        proof gives (the last valid round of its phase before it), or the
+        reference NAV if none. The same whoever settles it and whenever."""
+        price = pricing.price
+        m = self.market(price, pricing.at)
+        if price != 0:
+            self._store_ledger(m.assets, price)
+        self.reference_nav = m.nav
+        self.is_shutdown = True
+        outcome = OUTCOME_FILLED if pricing.outcome == ROUND_FILL else OUTCOME_VOID
+        return Settled(o.id, settler, outcome, pricing.round_id, price, m.nav, 0, 0, 0, 0)
+
+    def _refund(self, o: QueuedOrder, amount: int, with_fee: bool) -> None:
+        if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
+            self._pay(o.requester, amount + (o.settle_fee if with_fee else 0))
+        elif amount == 0:
+            return
+        elif o.kind == ORDER_REDEEM:
+            self._move(self.balances, self.pool, o.requester, amount)
+        else:
+            self._move(self.lp_balances, self.pool, o.requester, amount)
+
+    # ------------------------------------------------------------ rebalance, claims, admin
+
+    def rebalance(self, sender: str, now: int) -> dict:
+        """What the `Rebalance` event reports; the bounty is paid to `sender`."""
+        if self.is_shutdown:
+            raise Revert("pool: shut down")
+        price, updated_at, round_id = self.oracle.latest(now)
+        if self._orders_due(updated_at, round_id):
+            raise Revert("pool: settle due orders first")
+        m = self.market(price, updated_at)
+        reason = self.due_reason(price, now)
+        if reason == 0:
+            raise Revert("pool: rebalance not due")
+        before_fee = copy.copy(m)
+        before_fee.raw_nav = raw_nav(price, self.reference_price, self.reference_nav, self.leverage)
+        inverse = self._inverse_value(m.supply, m.nav)
+        fee_assets = u256(self._inverse_value(m.supply, self._capped(before_fee)) - inverse)
+        bounty = min(self.keeper_bounty, u256(m.assets - inverse))
+        self._store_ledger(m.assets - bounty, price)
+        new_nav = m.nav if m.supply != 0 else WAD
+        self.reference_nav = new_nav
+        self.last_rebalance = now
+        self.fee_time = max(updated_at, self.fee_time)
+        self._pay(sender, bounty)
+        return {"reason": reason, "price": price, "nav": new_nav, "management_fee": fee_assets, "bounty": bounty}
+
+    def claim(self, sender: str) -> int:
+        assets = self.claimable.get(sender, 0)
+        if assets == 0:
+            raise Revert("pool: nothing to claim")
+        self.claimable[sender] = 0
+        self.total_claimable -= assets
+        self._move(self.collateral, self.pool, sender, assets)
+        return assets
+
+    def pause(self, sender: str) -> None:
+        if sender not in (self.guardian, self.owner):
+            raise Revert("pool: caller is not the guardian")
+        if self.paused:
+            raise Revert("pool: already paused")
+        self.paused = True
+
+    def unpause(self, sender: str) -> None:
+        if sender != self.owner:
+            raise Revert("ownable: caller is not the owner")
+        if not self.paused:
+            raise Revert("pool: not paused")
+        self.paused = False
+
+    def set_parameters(self, sender: str, params: dict) -> None:
+        if sender != self.owner:
+            raise Revert("ownable: caller is not the owner")
+        if self.shutdown_requested:
+            raise Revert("pool: shut down")
+        check_parameters(params, self.collateral_decimals, self.leverage)
+        for name in ORDER_PARAMETERS:
+            setattr(self, name, params[name])

@@ -81,59 +81,17 @@ def deadline(seconds: int = DEFAULT_DEADLINE_SECONDS) -> int:
     return chain.blocks.head.timestamp + seconds
 
 
-def how_to_pay(pool, account, assets: int) -> str:
-    """How `mint` and `lp_deposit` get the pool its collateral: "allowance" (already
-    approved), "permit" (a signature, no extra transaction) or "approve" (an extra
-    transaction first, for collateral without EIP-2612)."""
-    return _payment(pool.collateral(), pool, account, assets)[0]
-
-
-def _payment(collateral: str, pool, account, assets: int) -> tuple[str, EIP712Domain | None]:
-    """`how_to_pay`, with the permit domain when it is "permit"."""
-    if partial_contract(collateral, _ALLOWANCE_ABI).allowance(account, pool) >= assets:
+def _payment(collateral: str, spender, account, assets: int) -> tuple[str, EIP712Domain | None]:
+    """How a request gets the book its collateral: "allowance" (already approved),
+    "permit" (a signature, no extra transaction) or "approve" (an extra transaction
+    first, for collateral without EIP-2612); with the permit domain for "permit"."""
+    if partial_contract(collateral, _ALLOWANCE_ABI).allowance(account, spender) >= assets:
         return "allowance", None
     domain = permit_domain(collateral)
     return ("permit", domain) if domain else ("approve", None)
 
 
-def mint(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
-    min_out = with_slippage(pool.preview_mint(assets), slippage_bps)
-    return _pay_in(pool.mint, pool.mint_with_permit, pool, account, assets, min_out, receiver)
-
-
-def lp_deposit(pool, account, assets: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
-    min_out = with_slippage(pool.preview_lp_deposit(assets), slippage_bps)
-    return _pay_in(pool.lp_deposit, pool.lp_deposit_with_permit, pool, account, assets, min_out, receiver)
-
-
-def _pay_in(plain, with_permit, pool, account, assets: int, min_out: int, receiver):
-    """Sends a mint or LP deposit, with a permit signature when one is needed and
-    the collateral takes it, else after approving what is missing."""
-    until = deadline()
-    receiver = receiver or account
-    collateral = pool.collateral()
-    way, domain = _payment(collateral, pool, account, assets)
-    if way == "permit":
-        token = partial_contract(collateral, PERMIT_ABI)
-        v, r, s = sign_permit(token, account, pool, assets, until, domain)
-        return with_permit(assets, min_out, receiver, until, v, r, s, sender=account)
-    if way == "approve":
-        partial_contract(collateral, _ALLOWANCE_ABI).approve(pool, assets, sender=account)
-    return plain(assets, min_out, receiver, until, sender=account)
-
-
-def redeem(pool, account, shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
-    min_out = with_slippage(pool.preview_redeem(shares), slippage_bps)
-    return pool.redeem(shares, min_out, receiver or account, deadline(), sender=account)
-
-
-def lp_withdraw(pool, account, lp_shares: int, slippage_bps: int = DEFAULT_SLIPPAGE_BPS, receiver=None):
-    min_out = with_slippage(pool.preview_lp_withdraw(lp_shares), slippage_bps)
-    return pool.lp_withdraw(lp_shares, min_out, receiver or account, deadline(), sender=account)
-
-
-# ---------------------------------------------------------------- next-price orders
-# (the functions above drive the instant pool, until every consumer is ported)
+# ---------------------------------------------------------------- orders
 
 
 def order_book(pool) -> ContractInstance:

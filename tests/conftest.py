@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from inverse.constants import WAD, default_parameters
 from inverse.deploy import (
     ZERO_ADDRESS,
-    deploy_instant_pool,
     deploy_lp_blueprint,
     deploy_oracle,
     deploy_order_book_blueprint,
@@ -18,7 +17,6 @@ from inverse.deploy import (
     leverage_wad,
     order_book_of,
 )
-from inverse.model import PoolModel
 from inverse.orders import settlement_batch
 from inverse.status import read_parameters
 
@@ -136,22 +134,6 @@ def order_book_blueprint(owner):
 
 
 @pytest.fixture(scope="session")
-def create_pool(owner, guardian, lp_blueprint):
-    def create(collateral, oracle, leverage=1, params=None):
-        return deploy_instant_pool(
-            owner,
-            collateral=collateral,
-            oracle=oracle,
-            leverage=leverage_wad(leverage),
-            lp_blueprint=lp_blueprint,
-            guardian=guardian.address,
-            params=params,
-        )
-
-    return create
-
-
-@pytest.fixture(scope="session")
 def create_order_pool(owner, guardian, lp_blueprint, order_book_blueprint):
     """Markets that settle every order at the next price (`InversePool`)."""
 
@@ -183,16 +165,6 @@ def collateral(create_collateral):
 @pytest.fixture(scope="session")
 def oracle(create_oracle, feed):
     return create_oracle(feed)
-
-
-@pytest.fixture(scope="session")
-def pool(create_pool, collateral, oracle):
-    return create_pool(collateral, oracle, 1)
-
-
-@pytest.fixture(scope="session")
-def lp_token(pool, project):
-    return project.LpToken.at(pool.lp_token())
 
 
 @pytest.fixture(scope="session")
@@ -269,42 +241,6 @@ def fund(token, account, spender, amount):
     token.approve(spender, amount, sender=account)
 
 
-@pytest.fixture
-def funded(collateral, pool, lp, minter, redeemer):
-    """The default pool's users, each with 1,000,000 USDC approved to it."""
-    for account in (lp, minter, redeemer):
-        fund(collateral, account, pool, 1_000_000 * 10**6)
-
-
-@pytest.fixture
-def seeded(pool, funded, lp, minter, deadline):
-    """The default pool with 100,000 USDC of LP liquidity and a 10,000 USDC mint."""
-    pool.lp_deposit(100_000 * 10**6, 0, lp, deadline, sender=lp)
-    pool.mint(10_000 * 10**6, 0, minter, deadline, sender=minter)
-    return pool
-
-
-def model_of(pool, collateral_decimals: int) -> PoolModel:
-    """A model holding the pool's current on-chain state (balances not included)."""
-    return PoolModel(
-        leverage=pool.leverage(),
-        collateral_decimals=collateral_decimals,
-        reference_price=pool.reference_price(),
-        reference_nav=pool.reference_nav(),
-        last_rebalance=pool.last_rebalance(),
-        total_assets=pool.total_assets(),
-        interval=pool.interval(),
-        threshold=pool.threshold(),
-        mint_fee=pool.mint_fee(),
-        redeem_fee=pool.redeem_fee(),
-        management_fee=pool.management_fee(),
-        keeper_bounty=pool.keeper_bounty(),
-        min_backing=pool.min_backing(),
-        paused=pool.paused(),
-        is_shutdown=pool.is_shutdown(),
-    )
-
-
 def snapshot_state(pool, collateral, accounts) -> dict:
     """Every number a user could check, to show a failed call changed nothing."""
     lp_token = ape.project.LpToken.at(pool.lp_token())
@@ -330,14 +266,14 @@ def snapshot_state(pool, collateral, accounts) -> dict:
 
 
 @pytest.fixture
-def unchanged(pool, collateral, accounts):
+def unchanged(order_pool, collateral, accounts):
     """`with unchanged("pool: reason"):` asserts the call reverts with that reason
     and that no balance, supply, reference or parameter moved."""
     from contextlib import contextmanager
 
     @contextmanager
     def check(reason, target=None, token=None):
-        target = target or pool
+        target = target or order_pool
         token = token or collateral
         before = snapshot_state(target, token, list(accounts)[:8])
         with ape.reverts(reason):

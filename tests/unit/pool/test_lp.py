@@ -1,189 +1,234 @@
-import ape
+"""LP deposit and withdrawal orders as the pool books them: the first deposit, the
+backing rule on withdrawals (partial fills), `max_lp_withdraw`, an exhausted pool
+recapitalised, a zero NAV, and the escrow bound. The fill at the round's LP value
+and request checks are in `tests/unit/orders/`."""
+
 import pytest
 
-from inverse.constants import WAD
-from inverse.status import read_parameters
-from tests.conftest import INITIAL_PRICE, fund, model_of, price_wad
+from inverse.constants import OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, WAD
+from inverse.model import ceil_div
+from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
-USDC = 10**6
+from ..orders.conftest import (
+    LP_VIRTUAL_SHARES,
+    USDC,
+    latest_round_id,
+    market_at,
+    requested,
+    round_data,
+    set_parameters,
+    settled,
+    wad,
+)
+
+SETTLE_FEE = USDC // 10
 ZERO = "0x" + "00" * 20
 
 
-def test_lp_deposit__first__gets_one_share_per_collateral_unit(pool, funded, lp, lp_token, deadline):
-    tx = pool.lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
-    # Virtual offset 10**(18-6) shares over 1 virtual asset: 1 LP token per USDC.
-    assert tx.return_value == lp_token.balanceOf(lp) == 1_000 * 10**18
-    assert pool.total_assets() == pool.lp_value() == 1_000 * USDC
-    assert tx.events.filter(pool.LpDeposit) == [
-        pool.LpDeposit(sender=lp, receiver=lp, assets=1_000 * USDC, lp_shares=1_000 * 10**18)
-    ]
-    assert tx.events.filter(lp_token.Transfer) == [lp_token.Transfer(sender=ZERO, receiver=lp, value=1_000 * 10**18)]
-
-
-def test_lp_deposit__after_fees__second_depositor_pays_the_higher_share_price(
-    seeded, pool, redeemer, lp, lp_token, deadline
+def test_lp_deposit__first__gets_one_share_per_collateral_unit(
+    order_pool, book, order_funded, lp, order_lp_token, collateral, deadline, settle
 ):
-    # The seeded mint paid a 10 USDC fee to LPs: one LP share is now worth a bit more.
-    value, supply = pool.lp_value(), lp_token.totalSupply()
-    expected = 50_000 * USDC * (supply + 10**12) // (value + 1)
-    assert pool.preview_lp_deposit(50_000 * USDC) == expected
-    assert pool.lp_deposit(50_000 * USDC, expected, redeemer, deadline, sender=redeemer).return_value == expected
-    assert expected < 50_000 * 10**18
+    book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
 
+    receipt = settle()
 
-def test_lp_withdraw__all__returns_deposit_plus_fees(seeded, pool, minter, lp, lp_token, collateral, deadline):
-    pool.redeem(pool.balanceOf(minter), 0, minter, deadline, sender=minter)  # no holders left
-    shares = lp_token.balanceOf(lp)
-    before = collateral.balanceOf(lp)
-    value = pool.lp_value()
-    preview = pool.preview_lp_withdraw(shares)
-
-    tx = pool.lp_withdraw(shares, preview, lp, deadline, sender=lp)
-
-    assert tx.return_value == preview == shares * (value + 1) // (shares + 10**12)
-    assert value - preview <= 1  # the virtual share keeps at most dust
-    assert preview > 100_000 * USDC  # both fees went to the LP
-    assert collateral.balanceOf(lp) == before + preview
-    assert lp_token.totalSupply() == 0
-    assert tx.events.filter(pool.LpWithdraw) == [
-        pool.LpWithdraw(sender=lp, receiver=lp, lp_shares=shares, assets=preview)
+    # Virtual offset 10**(18-6) shares over 1 virtual asset: 1 LP share per USDC.
+    assert order_lp_token.balanceOf(lp) == order_lp_token.totalSupply() == 1_000 * 10**18
+    assert order_pool.total_assets() == order_pool.lp_value() == 1_000 * USDC
+    assert collateral.balanceOf(order_pool) == 1_000 * USDC
+    assert receipt.events.filter(order_pool.LpDeposit) == [
+        order_pool.LpDeposit(sender=lp, receiver=lp, assets=1_000 * USDC, lp_shares=1_000 * 10**18)
+    ]
+    assert receipt.events.filter(order_lp_token.Transfer) == [
+        order_lp_token.Transfer(sender=ZERO, receiver=lp, value=1_000 * 10**18)
     ]
 
 
-def test_lp_withdraw__breaking_backing__reverts(seeded, pool, lp, lp_token, deadline, unchanged):
-    with unchanged("pool: insufficient backing"):
-        pool.lp_withdraw(lp_token.balanceOf(lp), 0, lp, deadline, sender=lp)
+def test_lp_withdraw__all_without_holders__returns_deposit_plus_fees(
+    order_seeded, order_pool, book, minter, lp, keeper, owner, feed, order_lp_token, collateral, chain, deadline, settle
+):
+    book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter)
+    settle()  # no holders left
+    shares = order_lp_token.balanceOf(lp)
+    cash = collateral.balanceOf(lp)
+    order = requested(book.request_lp_withdraw(shares, 0, lp, deadline, sender=lp), book)
+    publish_round(feed, owner, chain, after=order.not_before)
+    value = order_pool.lp_value()
+    preview = order_pool.preview_lp_withdraw(shares)
+
+    receipt = book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper)
+
+    [log] = settled(receipt, order_pool)
+    gross = shares * (value + 1) // (shares + LP_VIRTUAL_SHARES)
+    assert value - gross <= 1  # the virtual share keeps at most dust
+    assert (log.outcome, log.filled, log.out) == (OUTCOME_FILLED, shares, gross - SETTLE_FEE)
+    assert log.out == preview
+    assert gross > 100_000 * USDC  # both trade fees went to the LP
+    assert collateral.balanceOf(lp) == cash + gross - SETTLE_FEE
+    assert order_lp_token.totalSupply() == 0
+    assert receipt.events.filter(order_pool.LpWithdraw) == [
+        order_pool.LpWithdraw(sender=lp, receiver=lp, lp_shares=shares, assets=gross - SETTLE_FEE)
+    ]
 
 
-def test_lp_withdraw__up_to_max_lp_withdraw__succeeds(seeded, pool, lp, lp_token, deadline):
-    capacity = pool.max_lp_withdraw()
+def test_lp_withdraw__all_while_holders_need_backing__fills_what_the_rule_allows(
+    order_seeded, order_pool, book, lp, keeper, owner, feed, order_lp_token, collateral, chain, deadline
+):
+    shares = order_lp_token.balanceOf(lp)
+    cash = collateral.balanceOf(lp)
+    order = requested(book.request_lp_withdraw(shares, 0, lp, deadline, sender=lp), book)
+    publish_round(feed, owner, chain, INITIAL_PRICE * 99 // 100, after=order.not_before)
+    m = market_at(
+        order_pool, order_lp_token, wad(INITIAL_PRICE * 99 // 100), round_data(feed, latest_round_id(feed))[2]
+    )
+    capacity = m.lp_value - ceil_div(order_pool.min_backing() * m.inverse, WAD)
+    filled = shares * capacity // m.lp_withdraw(shares)
+    assets = min(m.lp_withdraw(filled), capacity)
+
+    [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
+
+    assert (log.outcome, log.filled, log.out, log.refunded) == (
+        OUTCOME_PARTIAL,
+        filled,
+        assets - SETTLE_FEE,
+        shares - filled,
+    )
+    assert order_lp_token.balanceOf(lp) == shares - filled  # the rest came back
+    assert order_lp_token.balanceOf(order_pool) == 0
+    assert collateral.balanceOf(lp) == cash + assets - SETTLE_FEE
+    assert order_pool.lp_value() * WAD >= order_pool.min_backing() * order_pool.inverse_value()
+
+
+def test_max_lp_withdraw__is_lp_value_above_the_backing_rule(order_seeded, order_pool):
     # LP value must stay >= 0.5 * inverse value.
-    assert capacity == pool.lp_value() - -(-pool.min_backing() * pool.inverse_value() // WAD)
-    shares = lp_token.balanceOf(lp) * capacity // pool.lp_value()
-    pool.lp_withdraw(shares, 0, lp, deadline, sender=lp)
-    assert pool.lp_value() * WAD >= pool.min_backing() * pool.inverse_value()
+    required = ceil_div(order_pool.min_backing() * order_pool.inverse_value(), WAD)
+    assert order_pool.max_lp_withdraw() == order_pool.lp_value() - required > 0
 
 
-def test_lp_withdraw__while_paused__succeeds(seeded, pool, guardian, lp, deadline):
-    pool.pause(sender=guardian)
-    assert pool.lp_withdraw(10**18, 0, lp, deadline, sender=lp).return_value > 0
-
-
-def test_lp_deposit__while_paused__reverts(seeded, pool, guardian, lp, deadline, unchanged):
-    pool.pause(sender=guardian)
-    with unchanged("pool: paused"):
-        pool.lp_deposit(USDC, 0, lp, deadline, sender=lp)
-
-
-def test_lp_deposit__past_the_128_bit_asset_field__reverts(seeded, pool, collateral, lp, deadline, unchanged):
-    room = 2**128 - 1 - pool.total_assets()
-    fund(collateral, lp, pool, room + 1)
-    with unchanged("pool: assets too large"):
-        pool.lp_deposit(room + 1, 0, lp, deadline, sender=lp)
-    pool.lp_deposit(room, 0, lp, deadline, sender=lp)
-    assert pool.total_assets() == 2**128 - 1
-
-
-@pytest.mark.parametrize(
-    "kwargs, reason",
-    [
-        ({"assets": 0}, "pool: zero amount"),
-        ({"receiver": ZERO}, "pool: zero receiver"),
-        ({"deadline_offset": -1}, "pool: deadline passed"),
-        ({"min_lp_out": 10**40}, "pool: slippage"),
-    ],
-)
-def test_lp_deposit__bad_input__reverts(seeded, pool, lp, chain, unchanged, kwargs, reason):
-    with unchanged(reason):
-        pool.lp_deposit(
-            kwargs.get("assets", USDC),
-            kwargs.get("min_lp_out", 0),
-            kwargs.get("receiver", lp.address),
-            chain.pending_timestamp + kwargs.get("deadline_offset", 3_600),
-            sender=lp,
-        )
-
-
-@pytest.mark.parametrize(
-    "kwargs, reason",
-    [
-        ({"lp_shares": 0}, "pool: zero amount"),
-        ({"receiver": ZERO}, "pool: zero receiver"),
-        ({"deadline_offset": -1}, "pool: deadline passed"),
-        ({"min_assets_out": 10**30}, "pool: slippage"),
-        ({"lp_shares": 10**40}, "pool: withdraw exceeds balance"),
-    ],
-)
-def test_lp_withdraw__bad_input__reverts(seeded, pool, lp, chain, unchanged, kwargs, reason):
-    with unchanged(reason):
-        pool.lp_withdraw(
-            kwargs.get("lp_shares", 10**18),
-            kwargs.get("min_assets_out", 0),
-            kwargs.get("receiver", lp.address),
-            chain.pending_timestamp + kwargs.get("deadline_offset", 3_600),
-            sender=lp,
-        )
+def test_lp_deposit__escrow_past_120_bits__reverts(order_pool, book, collateral, lp, deadline, unchanged):
+    room = 2**120 - 1 - SETTLE_FEE
+    collateral.mint(lp, 2**121, sender=lp)
+    collateral.approve(book, 2**121, sender=lp)
+    with unchanged("orders: amount too large"):
+        book.request_lp_deposit(room + 1, 0, lp, deadline, sender=lp)
+    book.request_lp_deposit(room, 0, lp, deadline, sender=lp)
+    assert book.escrowed() == 2**120 - 1
 
 
 def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
-    create_pool, collateral, oracle, feed, owner, lp, minter, redeemer, deadline, project
+    create_market, collateral, owner, feed, keeper, lp, minter, redeemer, chain, deadline, settle_book
 ):
-    pool = create_pool(collateral, oracle, 3)
-    lp_token = project.LpToken.at(pool.lp_token())
-    for account in (lp, minter, redeemer):
-        collateral.mint(account, 10**6 * USDC, sender=account)
-        collateral.approve(pool, 10**6 * USDC, sender=account)
-    pool.lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
-    pool.mint(pool.max_mint(), 0, minter, deadline, sender=minter)
-    feed.set_answer(INITIAL_PRICE * 40 // 100, sender=owner)  # exhausted: NAV capped
-    model = model_of(pool, 6)
-    model.balances[minter.address] = pool.balanceOf(minter)
-    model.lp_balances[lp.address] = lp_token.balanceOf(lp)
+    pool, book, lp_token = create_market(collateral, 3, funds=10**6 * USDC)
+    book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
+    settle_book(book)
+    book.request_mint(pool.max_mint(), 0, minter, deadline, sender=minter)
+    settle_book(book)
+    crash = INITIAL_PRICE * 40 // 100
+    feed.set_answer(crash, sender=owner, gas=200_000)  # exhausted: NAV capped
     nav_before = pool.nav()
-
+    assert pool.max_mint() == 0 and pool.lp_value() <= 1
     deposit = 5_000 * USDC
-    expected = model.lp_deposit(
-        redeemer.address, deposit, 0, redeemer.address, deadline, price_wad(INITIAL_PRICE * 40 // 100), 0
+    order = requested(
+        book.request_lp_deposit(deposit, 0, redeemer, chain.pending_timestamp + 600, sender=redeemer), book
     )
-    shares = pool.lp_deposit(deposit, 0, redeemer, deadline, sender=redeemer).return_value
+    publish_round(feed, owner, chain, crash, after=order.not_before)
+    m = market_at(pool, lp_token, wad(crash), round_data(feed, latest_round_id(feed))[2])
+    expected = m.lp_deposit(deposit)
+    assert m.nav < m.raw_nav and 0 < expected
 
-    assert shares == expected
+    [log] = settled(settle_orders(book, feed, keeper, chain), pool)
+
+    assert (log.outcome, log.out) == (OUTCOME_FILLED, expected)
     assert pool.nav() > nav_before  # holders got their owed value back first
     # The depositor's shares are worth what reached the LP side, not the whole deposit.
-    assert pool.preview_lp_withdraw(shares) < deposit
+    assert pool.preview_lp_withdraw(expected) < deposit
 
 
-def test_lp_withdraw__at_zero_nav__lets_lps_take_everything(seeded, pool, feed, owner, lp, lp_token, deadline):
-    feed.set_answer(INITIAL_PRICE * 2, sender=owner)
-    assert pool.inverse_value() == 0
-    assets = pool.lp_withdraw(lp_token.balanceOf(lp), 0, lp, deadline, sender=lp).return_value
-    assert pool.total_assets() - assets <= 1 or pool.total_assets() <= 1
-
-
-def test_lp_deposit__small_into_exhausted_18_decimal_pool__gets_no_shares_and_reverts(
-    create_collateral, create_pool, oracle, feed, owner, lp, minter, redeemer, chain
+def test_lp_withdraw__at_zero_nav__lets_lps_take_everything(
+    order_seeded, order_pool, book, lp, order_lp_token, collateral, deadline, settle
 ):
-    """Found by the fuzzer: with 18-decimal collateral the NAV cap's rounding can make
-    LP value after a small recapitalising deposit a few wei lower than before, and
-    `preview_lp_deposit`/`lp_deposit` reverted with an arithmetic underflow. Amounts
-    from a search with the reference model for such a state."""
+    shares = order_lp_token.balanceOf(lp)
+    cash = collateral.balanceOf(lp)
+    assets = order_pool.total_assets()
+    book.request_lp_withdraw(shares, 0, lp, deadline, sender=lp)
+
+    [log] = settled(settle(answer=INITIAL_PRICE * 2), order_pool)
+
+    assert (log.outcome, log.nav, log.filled) == (OUTCOME_FILLED, 0, shares)
+    assert assets - SETTLE_FEE - log.out <= 1
+    assert collateral.balanceOf(lp) == cash + log.out
+    assert order_pool.total_assets() <= 1
+
+
+@pytest.fixture
+def exhausted_18_decimal_market(create_collateral, create_market, owner, feed, lp, minter, chain, settle_book):
+    """Found by the fuzzer on v1: an 18-decimal -1x market whose holders, after a
+    55% fall, are owed more than it holds (amounts from a search with the model)."""
     unit = 10**18
     token = create_collateral(18)
-    pool = create_pool(token, oracle, 1)
-    for account in (lp, minter, redeemer):
-        token.mint(account, 10**9 * unit, sender=account)
-        token.approve(pool, 10**9 * unit, sender=account)
+    pool, book, lp_token = create_market(token, 1, funds=10**9 * unit)
     deadline = chain.pending_timestamp + 3_600
-    pool.set_parameters(read_parameters(pool) | {"min_backing": WAD // 10}, sender=owner)
-    pool.lp_deposit(939080865602304989007359, 0, lp, deadline, sender=lp)
-    pool.mint(8840083780341212788330143, 0, minter, deadline, sender=minter)
-    feed.set_answer(INITIAL_PRICE * 45 // 100, sender=owner)  # crash: holders are owed more than there is
-    assert pool.nav() < pool.reference_nav() * 155 // 100  # capped: exhausted
+    # No management fee: the state then does not depend on how many seconds the test takes.
+    set_parameters(pool, owner, min_backing=WAD // 10, management_fee=0)
+    book.request_lp_deposit(939080865602304989007359, 0, lp, deadline, sender=lp)
+    settle_book(book)
+    book.request_mint(8840083780341212788330143, 0, minter, deadline, sender=minter)
+    settle_book(book)
+    feed.set_answer(INITIAL_PRICE * 45 // 100, sender=owner, gas=200_000)  # holders are owed more than there is
+    assert pool.nav() < pool.reference_nav() * 155 // 100 and pool.max_mint() == 0  # capped: exhausted
+    return token, pool, book, lp_token
 
-    deposit = 1_000 * unit  # all of it goes to holders, and rounding shaves LP value
+
+def test_lp_deposit__small_into_exhausted_18_decimal_pool__refunded(
+    exhausted_18_decimal_market, redeemer, chain, settle_book
+):
+    """With 18 decimals the NAV cap's rounding can leave LP value after a small
+    recapitalising deposit a few wei lower than before: no shares, a refund, and
+    the preview does not revert."""
+    token, pool, book, _ = exhausted_18_decimal_market
+    deposit = 1_000 * 10**18  # all of it goes to holders, and rounding shaves LP value
     assert pool.preview_lp_deposit(deposit) == 0
-    with ape.reverts("pool: zero shares"):
-        pool.lp_deposit(deposit, 0, redeemer, deadline, sender=redeemer)
-    # A deposit that makes holders whole earns shares for the rest.
-    assert pool.lp_deposit(10**7 * unit, 1, redeemer, deadline, sender=redeemer).return_value > 0
-    assert pool.nav() == pool.reference_nav() * 155 // 100
+    cash = token.balanceOf(redeemer)
+    book.request_lp_deposit(deposit, 0, redeemer, chain.pending_timestamp + 600, sender=redeemer)
+
+    [log] = settled(settle_book(book, answer=INITIAL_PRICE * 45 // 100), pool)
+
+    assert (log.outcome, log.out, log.refunded) == (OUTCOME_REFUNDED, 0, deposit)
+    assert token.balanceOf(redeemer) == cash - 10**17  # only the settle fee
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="contract bug: with LP value ~0 after exhaustion every LP share is priced against ~1 wei, so "
+    "on 18-decimal collateral any deposit above ~1e-6 units passes the 2**120 LP supply cap and is "
+    "refunded: the market can never be recapitalised (SPEC 2: LP deposits are allowed and priced "
+    "fairly however often exhaustion happens)",
+)
+def test_lp_deposit__making_holders_whole_in_exhausted_18_decimal_pool__earns_shares(
+    exhausted_18_decimal_market, redeemer, chain, settle_book
+):
+    _, pool, book, _ = exhausted_18_decimal_market
+    book.request_lp_deposit(10**7 * 10**18, 1, redeemer, chain.pending_timestamp + 600, sender=redeemer)
+
+    [log] = settled(settle_book(book, answer=INITIAL_PRICE * 45 // 100), pool)
+
+    assert log.outcome == OUTCOME_FILLED and log.out > 0
+    assert pool.lp_value() > 0  # recapitalised: holders are owed their full NAV again
+
+
+@pytest.mark.parametrize("which", ["preview_lp_deposit", "preview_lp_withdraw"])
+def test_lp_previews__at_round_price__equal_the_fill(
+    which, order_seeded, order_pool, book, lp, keeper, owner, feed, order_lp_token, chain, deadline
+):
+    if which == "preview_lp_deposit":
+        amount = 20_000 * USDC
+        order = requested(book.request_lp_deposit(amount, 0, lp, deadline, sender=lp), book)
+    else:
+        amount = order_lp_token.balanceOf(lp) // 10
+        order = requested(book.request_lp_withdraw(amount, 0, lp, deadline, sender=lp), book)
+    publish_round(feed, owner, chain, INITIAL_PRICE * 97 // 100, after=order.not_before)
+    preview = getattr(order_pool, which)(amount)
+
+    [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
+
+    assert log.outcome == OUTCOME_FILLED and log.out == preview > 0

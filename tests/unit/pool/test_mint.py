@@ -1,127 +1,169 @@
-import pytest
+"""Mint orders as the pool books them: assets, fee and supply after a fill,
+`preview_mint` and `max_mint` against the fill, and mints the pool cannot take
+(no LP liquidity, zero NAV, too small), which are refunded at settlement.
+Request checks and the fill at the round's NAV are in `tests/unit/orders/`."""
 
-from inverse.constants import WAD
-from tests.conftest import INITIAL_PRICE, model_of, price_wad
+import ape
 
-USDC = 10**6
+from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED, WAD, YEAR
+from inverse.model import ceil_div
+from tests.conftest import INITIAL_PRICE, publish_round
+
+from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, requested, round_data, set_parameters, settled
+
+SETTLE_FEE = USDC // 10
+ZERO = "0x" + "00" * 20
 
 
-def test_mint__at_launch__gives_assets_less_fee_at_nav_one(pool, funded, lp, minter, collateral, deadline):
-    pool.lp_deposit(10_000 * USDC, 0, lp, deadline, sender=lp)
+def test_mint__first_after_lp_deposit__books_assets_and_gives_fee_to_lps(
+    order_pool, book, order_funded, lp, minter, collateral, feed, deadline, settle
+):
+    book.request_lp_deposit(10_000 * USDC, 0, lp, deadline, sender=lp)
+    settle()
     assets = 1_000 * USDC
     fee = assets // 1_000  # 0.1%
-    before = collateral.balanceOf(minter)
+    book.request_mint(assets, 0, minter, deadline, sender=minter)
 
-    pool.mint(assets, 0, minter, deadline, sender=minter)
+    receipt = settle()
 
-    assert pool.nav() == WAD
-    assert pool.balanceOf(minter) == (assets - fee) * 10**12  # 1 token per USDC
-    assert collateral.balanceOf(minter) == before - assets
-    assert pool.total_assets() == 11_000 * USDC
-    assert collateral.balanceOf(pool) == 11_000 * USDC
-    assert pool.inverse_value() == assets - fee
-    assert pool.lp_value() == 10_000 * USDC + fee
-
-
-def test_mint__emits_mint_and_transfer(seeded, pool, minter, redeemer, deadline):
-    assets = 500 * USDC
-    tx = pool.mint(assets, 0, redeemer, deadline, sender=minter)
-    shares = tx.return_value
-
-    assert tx.events.filter(pool.Mint) == [
-        pool.Mint(sender=minter, receiver=redeemer, assets=assets, shares=shares, fee=assets // 1_000, nav=WAD)
+    [log] = settled(receipt, order_pool)
+    at = round_data(feed, log.round_id)[2]
+    # NAV 1 at the unchanged price, less 2% a year from the first round to this one.
+    nav = WAD - ceil_div(WAD * 2 // 100 * (at - order_pool.fee_time()), YEAR)
+    assert WAD * 99_999 // 100_000 < nav < WAD
+    shares = (assets - fee) * VALUE_SCALE // nav
+    assert (log.outcome, log.nav, log.filled, log.out) == (OUTCOME_FILLED, nav, assets, shares)
+    assert order_pool.balanceOf(minter) == order_pool.totalSupply() == shares
+    assert receipt.events.filter(order_pool.Transfer) == [
+        order_pool.Transfer(sender=ZERO, receiver=minter, value=shares)
     ]
-    assert tx.events.filter(pool.Transfer) == [pool.Transfer(sender="0x" + "00" * 20, receiver=redeemer, value=shares)]
-    assert pool.balanceOf(redeemer) == shares
+    assert order_pool.total_assets() == 11_000 * USDC
+    assert collateral.balanceOf(order_pool) == 11_000 * USDC  # settle fees went to the keeper
+    # At the fill's round the holders own what they paid in, less the fee; LPs the rest.
+    assert ceil_div(shares * nav, VALUE_SCALE) == assets - fee
 
 
-def test_mint__after_price_move__matches_preview_and_model(seeded, pool, feed, owner, minter, deadline):
-    feed.set_answer(INITIAL_PRICE * 95 // 100, sender=owner)
-    model = model_of(pool, 6)
-    price = price_wad(INITIAL_PRICE * 95 // 100)
+def test_mint__preview_at_round_price__equals_the_fill(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
+):
     assets = 1_234_567_891
-    preview = pool.preview_mint(assets)
+    order = requested(book.request_mint(assets, 0, minter, deadline, sender=minter), book)
+    publish_round(feed, owner, chain, INITIAL_PRICE * 95 // 100, after=order.not_before)
+    # Views price at the latest round and block: the round's price and time.
+    preview = order_pool.preview_mint(assets)
+    nav = order_pool.nav()
+    assert WAD * 1_049 // 1_000 < nav < WAD * 105 // 100  # ETH -5%: NAV +5%, less the fee accrued
 
-    shares = pool.mint(assets, preview, minter, deadline, sender=minter).return_value
+    [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
 
-    assert shares == preview == model.preview_mint(assets, price)
-    assert pool.nav() == model.nav(price) == WAD * 105 // 100
+    assert (log.out, log.nav) == (preview, nav)
+    assert preview == (assets - ceil_div(assets, 1_000)) * VALUE_SCALE // nav
 
 
-def test_mint__exactly_max_mint__succeeds_and_keeps_backing(seeded, pool, minter, collateral, deadline):
+def test_max_mint__request_exactly_it__fills_whole_and_keeps_backing(
+    order_seeded, order_pool, book, minter, collateral, deadline, settle
+):
     collateral.mint(minter, 10**9 * USDC, sender=minter)
-    collateral.approve(pool, 10**9 * USDC, sender=minter)
-    capacity = pool.max_mint()
+    collateral.approve(book, 10**9 * USDC, sender=minter)
+    capacity = order_pool.max_mint()
     assert capacity > 0
 
-    pool.mint(capacity, 0, minter, deadline, sender=minter)
+    book.request_mint(capacity, 0, minter, deadline, sender=minter)
+    assert order_pool.max_mint() == 0  # the pending order (and its settle fee) is taken off
+    [log] = settled(settle(), order_pool)
 
-    assert pool.lp_value() * WAD >= pool.min_backing() * pool.inverse_value()
-    assert pool.max_mint() <= 2  # what is left is rounding dust
-
-
-def test_mint__above_max_mint__reverts(seeded, pool, minter, collateral, deadline, unchanged):
-    collateral.mint(minter, 10**9 * USDC, sender=minter)
-    collateral.approve(pool, 10**9 * USDC, sender=minter)
-    with unchanged("pool: exceeds max mint"):
-        pool.mint(pool.max_mint() + 1, 0, minter, deadline, sender=minter)
+    # The management fee accrued till the round only lowers what holders are owed.
+    assert (log.outcome, log.filled, log.refunded) == (OUTCOME_FILLED, capacity, 0)
+    assert order_pool.lp_value() * WAD >= order_pool.min_backing() * order_pool.inverse_value()
+    assert order_pool.max_mint() <= capacity // 10**6  # what is left is dust
 
 
-def test_mint__without_lp_liquidity__reverts(pool, funded, minter, deadline, unchanged):
-    assert pool.max_mint() == 0
-    with unchanged("pool: exceeds max mint"):
-        pool.mint(100 * USDC, 0, minter, deadline, sender=minter)
+def test_max_mint__pending_orders__taken_off(order_seeded, order_pool, book, owner, minter, lp, deadline):
+    set_parameters(order_pool, owner, management_fee=0)  # capacity then stands still from block to block
+    capacity = order_pool.max_mint()
+    book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
+    assert order_pool.max_mint() == capacity - 1_000 * USDC - SETTLE_FEE
+    # Escrowed LP deposits are counted too: a wallet is told too little, never too much.
+    book.request_lp_deposit(2_000 * USDC, 0, lp, deadline, sender=lp)
+    assert order_pool.max_mint() == capacity - 3_000 * USDC - 2 * SETTLE_FEE
 
 
-@pytest.mark.parametrize(
-    "kwargs, reason",
-    [
-        ({"assets": 0}, "pool: zero amount"),
-        ({"receiver": "0x" + "00" * 20}, "pool: zero receiver"),
-        ({"deadline_offset": -1}, "pool: deadline passed"),
-        ({"min_shares_out": 10**30}, "pool: slippage"),
-        ({"assets": 1}, "pool: zero shares"),
-    ],
-)
-def test_mint__bad_input__reverts_and_changes_nothing(seeded, pool, minter, chain, unchanged, kwargs, reason):
-    assets = kwargs.get("assets", 100 * USDC)
-    receiver = kwargs.get("receiver", minter.address)
-    min_out = kwargs.get("min_shares_out", 0)
-    deadline = chain.pending_timestamp + kwargs.get("deadline_offset", 3_600)
-    with unchanged(reason):
-        pool.mint(assets, min_out, receiver, deadline, sender=minter)
+def test_max_mint__while_paused__is_zero_and_back_after_unpause(order_seeded, order_pool, guardian, owner):
+    capacity = order_pool.max_mint()
+    order_pool.pause(sender=guardian)
+    assert order_pool.max_mint() == 0
+    order_pool.unpause(sender=owner)
+    assert order_pool.max_mint() == capacity
 
 
-def test_mint__while_paused__reverts(seeded, pool, guardian, minter, deadline, unchanged):
-    pool.pause(sender=guardian)
-    with unchanged("pool: paused"):
-        pool.mint(100 * USDC, 0, minter, deadline, sender=minter)
-    assert pool.max_mint() == 0
+def test_mint__without_lp_liquidity__refunded_and_settler_keeps_fee(
+    order_pool, book, order_funded, minter, keeper, collateral, deadline, settle
+):
+    assert order_pool.max_mint() == 0
+    cash, keeper_cash = collateral.balanceOf(minter), collateral.balanceOf(keeper)
+    book.request_mint(100 * USDC, 0, minter, deadline, sender=minter)
+
+    [log] = settled(settle(), order_pool)
+
+    assert (log.outcome, log.filled, log.out, log.refunded, log.settle_fee) == (
+        OUTCOME_REFUNDED,
+        0,
+        0,
+        100 * USDC,
+        SETTLE_FEE,
+    )
+    assert collateral.balanceOf(minter) == cash - SETTLE_FEE
+    assert collateral.balanceOf(keeper) == keeper_cash + SETTLE_FEE
+    assert order_pool.totalSupply() == order_pool.total_assets() == 0
 
 
-def test_mint__after_shutdown__reverts(seeded, pool, owner, minter, deadline, unchanged):
-    pool.shutdown(sender=owner)
-    with unchanged("pool: shut down"):
-        pool.mint(100 * USDC, 0, minter, deadline, sender=minter)
-    assert pool.max_mint() == 0
+def test_mint__yielding_zero_shares__refunded(
+    order_seeded, order_pool, book, owner, minter, collateral, deadline, settle
+):
+    set_parameters(order_pool, owner, min_order=0)
+    cash = collateral.balanceOf(minter)
+    supply = order_pool.totalSupply()
+    book.request_mint(1, 0, minter, deadline, sender=minter)  # 1 wei: all of it is the (rounded up) fee
+
+    [log] = settled(settle(), order_pool)
+
+    assert (log.outcome, log.out, log.refunded) == (OUTCOME_REFUNDED, 0, 1)
+    assert collateral.balanceOf(minter) == cash - SETTLE_FEE
+    assert order_pool.totalSupply() == supply
 
 
-def test_mint__without_allowance__reverts(seeded, pool, stranger, collateral, deadline, unchanged):
-    collateral.mint(stranger, 100 * USDC, sender=stranger)
-    with unchanged("erc20: insufficient allowance"):
-        pool.mint(100 * USDC, 0, stranger, deadline, sender=stranger)
-
-
-def test_mint__with_stale_oracle__reverts_with_oracle_reason(seeded, pool, minter, chain, unchanged):
-    chain.mine(deltatime=4_000)
-    with unchanged("oracle: stale price"):
-        pool.mint(100 * USDC, 0, minter, chain.pending_timestamp + 60, sender=minter)
-
-
-def test_mint__at_zero_nav__reverts(seeded, pool, feed, owner, minter, deadline, unchanged):
+def test_mint__at_zero_nav__views_say_so_and_request_is_refunded(
+    order_seeded, order_pool, book, owner, minter, collateral, feed, deadline, settle
+):
     feed.set_answer(INITIAL_PRICE * 2, sender=owner)  # +100% at -1x: NAV 0
-    assert pool.nav() == 0
-    assert pool.max_mint() == 0
-    assert pool.preview_mint(100 * USDC) == 0
-    with unchanged("pool: nav is zero"):
-        pool.mint(100 * USDC, 0, minter, deadline, sender=minter)
+    assert order_pool.nav() == 0
+    assert order_pool.max_mint() == 0
+    assert order_pool.preview_mint(100 * USDC) == 0
+    cash = collateral.balanceOf(minter)
+    book.request_mint(100 * USDC, 0, minter, deadline, sender=minter)
+
+    [log] = settled(settle(), order_pool)
+
+    assert (log.outcome, log.nav, log.refunded) == (OUTCOME_REFUNDED, 0, 100 * USDC)
+    assert collateral.balanceOf(minter) == cash - SETTLE_FEE
+
+
+def test_mint__stale_oracle__views_revert_with_its_reason_request_still_queued(
+    order_seeded, order_pool, book, minter, chain
+):
+    chain.mine(deltatime=4_000)
+    for view in (order_pool.nav, order_pool.max_mint, order_pool.inverse_value, order_pool.lp_value):
+        with ape.reverts("oracle: stale price"):
+            view()
+    with ape.reverts("oracle: stale price"):
+        order_pool.preview_mint(100 * USDC)
+    # The request does not read the price: its round will.
+    assert book.request_mint(100 * USDC, 0, minter, chain.pending_timestamp + 60, sender=minter).return_value == 3
+
+
+def test_mint__not_approved__reverts_with_the_collaterals_reason(
+    order_seeded, book, stranger, collateral, deadline, unchanged
+):
+    collateral.mint(stranger, 1_000 * USDC, sender=stranger)
+    with unchanged("erc20: insufficient allowance"):
+        book.request_mint(100 * USDC, 0, stranger, deadline, sender=stranger)

@@ -1,11 +1,16 @@
-"""The NAV formula against hand-computed cases (SPEC 2)."""
+"""The NAV formula (SPEC 2) against hand-computed cases: -L times the move from
+the reference, the management fee accrued by the second, the cap at A / S."""
 
 import pytest
 
-from inverse.constants import WAD
-from tests.conftest import INITIAL_PRICE
+from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED, WAD, YEAR, default_order_parameters
+from inverse.deploy import leverage_wad
+from inverse.model import ceil_div
+from tests.conftest import INITIAL_PRICE, publish_round
 
-USDC = 10**6
+from ..orders.conftest import USDC, VALUE_SCALE, set_parameters, settled
+
+DAY = 86_400
 
 
 @pytest.mark.parametrize(
@@ -23,51 +28,78 @@ USDC = 10**6
     ],
 )
 def test_nav__after_price_move__is_reference_times_one_minus_l_move(
-    create_pool, collateral, oracle, feed, owner, leverage, move_percent, expected_nav
+    create_order_pool, collateral, oracle, feed, owner, leverage, move_percent, expected_nav
 ):
-    pool = create_pool(collateral, oracle, leverage)
-    feed.set_answer(INITIAL_PRICE * (100 + move_percent) // 100, sender=owner)
+    params = default_order_parameters(leverage_wad(leverage), 6) | {"management_fee": 0}
+    pool = create_order_pool(collateral, oracle, leverage, params)
+    feed.set_answer(INITIAL_PRICE * (100 + move_percent) // 100, sender=owner, gas=200_000)
     assert pool.nav() == expected_nav
 
 
-def test_nav__with_no_holders__is_not_capped(pool, feed, owner):
-    feed.set_answer(INITIAL_PRICE // 2, sender=owner)
-    assert pool.totalSupply() == 0
-    assert pool.nav() == WAD * 150 // 100
+def test_nav__management_fee__accrues_by_the_second_from_the_reference_round(order_pool, feed, owner, chain):
+    t0 = order_pool.fee_time()
+    fee = order_pool.management_fee()
+    navs = []
+    for elapsed in (1, 2, 3_600, 30 * DAY):
+        chain.mine(timestamp=t0 + elapsed)
+        if elapsed > 3_000:
+            feed.set_answer(INITIAL_PRICE, sender=owner, gas=200_000)  # keep the price fresh
+        now = chain.blocks.head.timestamp
+        navs.append(order_pool.nav())
+        assert navs[-1] == WAD * (WAD - ceil_div(fee * (now - t0), YEAR)) // WAD
+    assert navs == sorted(navs, reverse=True) and len(set(navs)) == 4
+    # 30 days of 2% a year: about 0.164%.
+    assert WAD - navs[-1] == ceil_div(WAD * 2 // 100 * (chain.blocks.head.timestamp - t0), YEAR)
+
+
+def test_nav__management_fee_over_years__stops_at_zero(order_pool, feed, owner, chain):
+    set_parameters(order_pool, owner, management_fee=WAD // 10)
+    chain.mine(timestamp=order_pool.fee_time() + 11 * 365 * DAY)  # 10% a year for 11 years: 110%
+    feed.set_answer(INITIAL_PRICE, sender=owner, gas=200_000)
+    assert order_pool.nav() == 0
+
+
+def test_nav__with_no_holders__is_not_capped(order_pool, feed, owner):
+    set_parameters(order_pool, owner, management_fee=0)
+    feed.set_answer(INITIAL_PRICE // 2, sender=owner, gas=200_000)
+    assert order_pool.totalSupply() == order_pool.total_assets() == 0
+    assert order_pool.nav() == WAD * 150 // 100
 
 
 def test_nav__past_pool_assets__is_capped_and_pool_exhausted(
-    create_pool, collateral, oracle, feed, owner, lp, minter, deadline, project
+    create_market, collateral, feed, owner, lp, minter, chain, settle_book
 ):
     """-3x at full use of the LP backing (1.5x): a 60% fall owes holders 2.8x, more than the 2.5x there is."""
-    pool = create_pool(collateral, oracle, 3)
-    for account in (lp, minter):
-        collateral.mint(account, 10**6 * USDC, sender=account)
-        collateral.approve(pool, 10**6 * USDC, sender=account)
-    pool.lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
-    pool.mint(pool.max_mint(), 0, minter, deadline, sender=minter)
+    pool, book, _ = create_market(collateral, 3, funds=10**6 * USDC)
+    deadline = chain.pending_timestamp + 3_600
+    book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
+    settle_book(book)
+    book.request_mint(pool.max_mint(), 0, minter, deadline, sender=minter)
+    settle_book(book)
     supply = pool.totalSupply()
     assets = pool.total_assets()
 
-    feed.set_answer(INITIAL_PRICE * 40 // 100, sender=owner)
+    feed.set_answer(INITIAL_PRICE * 40 // 100, sender=owner, gas=200_000)
 
-    cap = assets * 10**30 // supply
-    assert pool.nav() == cap < WAD * 280 // 100
+    cap = assets * VALUE_SCALE // supply
+    assert pool.nav() == cap < WAD * 280 // 100  # owed 2.8 a token, there is 2.5
     assert pool.inverse_value() <= pool.total_assets()
     assert pool.lp_value() == pool.total_assets() - pool.inverse_value() <= 1
     assert pool.max_mint() == 0
-    # Mints revert; redeem pays the capped NAV.
-    import ape
-
-    with ape.reverts("pool: exhausted"):
-        pool.mint(10 * USDC, 0, minter, deadline, sender=minter)
+    # A mint is refunded at its round; a redeem pays the capped NAV.
+    book.request_mint(100 * USDC, 0, minter, deadline, sender=minter)
     shares = pool.balanceOf(minter) // 2
-    gross = shares * cap // 10**30
-    assert pool.redeem(shares, 0, minter, deadline, sender=minter).return_value == gross - -(-gross // 1_000)
+    book.request_redeem(shares, 0, minter, deadline, sender=minter)
+    mint, redeem = settled(settle_book(book, answer=INITIAL_PRICE * 40 // 100), pool)
+    assert (mint.outcome, mint.nav, mint.refunded) == (OUTCOME_REFUNDED, cap, 100 * USDC)
+    gross = shares * cap // VALUE_SCALE
+    assert (redeem.outcome, redeem.nav) == (OUTCOME_FILLED, cap)
+    assert redeem.out == gross - -(-gross // 1_000) - pool.settle_fee()
 
 
-def test_views__inverse_plus_lp_value__equal_total_assets(seeded, pool, feed, owner):
+def test_views__inverse_plus_lp_value__equal_total_assets(order_seeded, order_pool, feed, owner, chain):
     for move in (-30, -5, 0, 7, 60, 120):
-        feed.set_answer(INITIAL_PRICE * (100 + move) // 100, sender=owner)
-        assert pool.inverse_value() + pool.lp_value() == pool.total_assets()
-        assert pool.inverse_value() == -(-pool.totalSupply() * pool.nav() // 10**30)
+        publish_round(feed, owner, chain, INITIAL_PRICE * (100 + move) // 100)
+        nav = order_pool.nav()
+        assert order_pool.inverse_value() + order_pool.lp_value() == order_pool.total_assets()
+        assert order_pool.inverse_value() == ceil_div(order_pool.totalSupply() * nav, VALUE_SCALE)

@@ -1,163 +1,210 @@
+"""Rebalance (SPEC 4): due by time or by a move past the threshold, and only then;
+it books the management fee accrued to the latest round's time, resets the
+reference, pays the bounty out of LP value and says why. That it waits for due
+orders is in `tests/unit/orders/test_time_order.py`."""
+
+import ape
 import pytest
 
-from inverse.constants import REASON_THRESHOLD, REASON_TIME, WAD, YEAR
-from inverse.status import read_parameters
-from tests.conftest import INITIAL_PRICE, model_of, price_wad
+from inverse.constants import OUTCOME_REFUNDED, REASON_THRESHOLD, REASON_TIME, WAD, YEAR
+from inverse.model import ceil_div, raw_nav
+from tests.conftest import INITIAL_PRICE, publish_round
 
-USDC = 10**6
+from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, round_data, set_parameters, settled, wad
+
 DAY = 86_400
+NO_FEES = {"mint_fee": 0, "redeem_fee": 0, "management_fee": 0}
 
 
-def test_rebalance__before_interval_and_threshold__reverts(seeded, pool, keeper, unchanged):
-    assert not pool.rebalance_due()
-    assert pool.checkUpkeep(b"") == (False, b"")
+def test_rebalance__before_interval_and_threshold__reverts(order_seeded, order_pool, keeper, unchanged):
+    assert not order_pool.rebalance_due()
+    assert order_pool.checkUpkeep(b"") == (False, b"")
     with unchanged("pool: rebalance not due"):
-        pool.rebalance(sender=keeper)
+        order_pool.rebalance(sender=keeper)
     with unchanged("pool: rebalance not due"):
-        pool.performUpkeep(b"", sender=keeper)
+        order_pool.performUpkeep(b"", sender=keeper)
 
 
-def test_rebalance__after_interval__resets_reference_accrues_fee_pays_bounty(
-    seeded, pool, feed, owner, keeper, collateral, chain
+def test_rebalance__after_interval__resets_reference_books_fee_pays_bounty(
+    order_seeded, order_pool, feed, owner, keeper, collateral, chain
 ):
     chain.mine(deltatime=DAY)
-    feed.set_answer(INITIAL_PRICE * 102 // 100, sender=owner)  # +2%: below the 14% threshold
-    assert pool.rebalance_due()
-    model = model_of(pool, 6)
-    model.balances["holders"] = pool.totalSupply()
-    before = collateral.balanceOf(keeper)
+    publish_round(feed, owner, chain, INITIAL_PRICE * 102 // 100)  # +2%: below the 14% threshold
+    assert order_pool.rebalance_due()
+    assert order_pool.checkUpkeep(b"") == (True, b"")
+    price = wad(INITIAL_PRICE * 102 // 100)
+    at = round_data(feed, latest_round_id(feed))[2]
+    supply, assets, t0 = order_pool.totalSupply(), order_pool.total_assets(), order_pool.fee_time()
+    before_fee = raw_nav(price, wad(INITIAL_PRICE), WAD, WAD)
+    assert before_fee == WAD * 98 // 100
+    nav = before_fee * (WAD - ceil_div(WAD * 2 // 100 * (at - t0), YEAR)) // WAD  # a day of 2% a year
+    fee_assets = ceil_div(supply * before_fee, VALUE_SCALE) - ceil_div(supply * nav, VALUE_SCALE)
+    assert 5 * 10**5 < fee_assets < 6 * 10**5  # about 0.55 USDC on 9,800 USDC
+    cash = collateral.balanceOf(keeper)
 
-    tx = pool.rebalance(sender=keeper)
+    tx = order_pool.rebalance(sender=keeper)
 
-    now = chain.blocks.head.timestamp
-    expected = model.rebalance(price_wad(INITIAL_PRICE * 102 // 100), now)
-    assert expected["reason"] == REASON_TIME
-    assert tx.return_value == expected["bounty"] == USDC
-    assert collateral.balanceOf(keeper) == before + USDC
-    assert pool.reference_price() == expected["price"]
-    assert pool.reference_nav() == expected["nav"] == model.reference_nav
-    assert pool.last_rebalance() == now
-    assert pool.total_assets() == model.total_assets
-    assert expected["nav"] < WAD * 98 // 100  # -2% from the price, less a day of management fee
-    assert tx.events.filter(pool.Rebalance) == [
-        pool.Rebalance(
-            keeper=keeper,
-            reason=REASON_TIME,
-            price=expected["price"],
-            nav=expected["nav"],
-            management_fee=expected["management_fee"],
-            bounty=USDC,
+    assert tx.return_value == USDC
+    assert collateral.balanceOf(keeper) == cash + USDC
+    assert order_pool.reference_price() == price
+    assert order_pool.reference_nav() == nav
+    assert order_pool.last_rebalance() == tx.timestamp
+    assert order_pool.fee_time() == at  # the fee runs on from the round's time
+    assert order_pool.total_assets() == assets - USDC
+    assert tx.events.filter(order_pool.Rebalance) == [
+        order_pool.Rebalance(
+            keeper=keeper, reason=REASON_TIME, price=price, nav=nav, management_fee=fee_assets, bounty=USDC
         )
     ]
-    assert not pool.rebalance_due()
+    assert not order_pool.rebalance_due()
 
 
-def test_rebalance__past_threshold__is_due_intraday(seeded, pool, feed, owner, keeper):
-    threshold_move = pool.threshold()  # 14.16% for -1x
+def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, feed, owner, keeper):
+    threshold_move = order_pool.threshold()  # 14.16% for -1x
     up = INITIAL_PRICE * (WAD + threshold_move) // WAD + 1
-    feed.set_answer(up - 2, sender=owner)
-    assert not pool.rebalance_due()
-    feed.set_answer(up, sender=owner)
-    assert pool.rebalance_due()
-    tx = pool.rebalance(sender=keeper)
-    assert tx.events.filter(pool.Rebalance)[0].reason == REASON_THRESHOLD
-    assert pool.reference_price() == price_wad(up)
+    feed.set_answer(up - 2, sender=owner, gas=200_000)
+    assert not order_pool.rebalance_due()
+    feed.set_answer(up, sender=owner, gas=200_000)
+    assert order_pool.rebalance_due()
+    tx = order_pool.rebalance(sender=keeper)
+    assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_THRESHOLD
+    assert order_pool.reference_price() == wad(up)
 
 
-def test_rebalance__crash_and_interval__reports_both_reasons(seeded, pool, feed, owner, keeper, chain):
+def test_rebalance__crash_and_interval__reports_both_reasons(order_seeded, order_pool, feed, owner, keeper, chain):
     chain.mine(deltatime=DAY)
-    feed.set_answer(INITIAL_PRICE // 2, sender=owner)
-    tx = pool.performUpkeep(b"", sender=keeper)
-    assert tx.events.filter(pool.Rebalance)[0].reason == REASON_TIME | REASON_THRESHOLD
+    publish_round(feed, owner, chain, INITIAL_PRICE // 2)
+    tx = order_pool.performUpkeep(b"", sender=keeper)
+    assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_TIME | REASON_THRESHOLD
 
 
-def test_rebalance__resets_exposure__next_move_compounds(seeded, pool, feed, owner, keeper):
-    feed.set_answer(INITIAL_PRICE * 80 // 100, sender=owner)  # -20%: NAV 1.2
-    pool.rebalance(sender=keeper)
-    nav0 = pool.reference_nav()
-    assert WAD * 119 // 100 < nav0 <= WAD * 120 // 100
-    feed.set_answer(INITIAL_PRICE * 80 // 100 * 110 // 100, sender=owner)  # +10% from the new reference
-    assert pool.nav() == nav0 * 90 // 100
+def test_rebalance__resets_exposure__next_move_compounds(order_seeded, order_pool, feed, owner, keeper):
+    set_parameters(order_pool, owner, **NO_FEES)
+    feed.set_answer(INITIAL_PRICE * 80 // 100, sender=owner, gas=200_000)  # -20%: NAV 1.2
+    order_pool.rebalance(sender=keeper)
+    assert order_pool.reference_nav() == WAD * 120 // 100
+    feed.set_answer(INITIAL_PRICE * 80 // 100 * 110 // 100, sender=owner, gas=200_000)  # +10% from the new reference
+    assert order_pool.nav() == WAD * 120 // 100 * 90 // 100
 
 
-def test_rebalance__volatility_drag__round_trip_ends_below_start(seeded, pool, feed, owner, keeper, chain):
+def test_rebalance__volatility_drag__round_trip_ends_below_start(order_seeded, order_pool, feed, owner, keeper, chain):
     """100 -> 110 -> 100 with a rebalance at 110: -1x ends below where it started."""
-    pool.set_parameters(
-        read_parameters(pool) | dict(interval=3_600, mint_fee=0, redeem_fee=0, management_fee=0, keeper_bounty=0),
-        sender=owner,
-    )
+    set_parameters(order_pool, owner, interval=3_600, keeper_bounty=0, **NO_FEES)
     chain.mine(deltatime=3_600)
-    feed.set_answer(INITIAL_PRICE * 110 // 100, sender=owner)
-    pool.rebalance(sender=keeper)
-    assert pool.nav() == WAD * 90 // 100
-    feed.set_answer(INITIAL_PRICE, sender=owner)
+    publish_round(feed, owner, chain, INITIAL_PRICE * 110 // 100)
+    order_pool.rebalance(sender=keeper)
+    assert order_pool.nav() == WAD * 90 // 100
+    feed.set_answer(INITIAL_PRICE, sender=owner, gas=200_000)
     # 0.9 * (1 + 1/11) = 0.98181...
-    assert pool.nav() == WAD * 90 // 100 * (WAD + WAD * 10 // 110) // WAD
-    assert pool.nav() < WAD
+    assert order_pool.nav() == WAD * 90 // 100 * (WAD + WAD * 10 // 110) // WAD
+    assert order_pool.nav() < WAD
 
 
-def test_rebalance__bounty__never_more_than_lp_value(pool, funded, lp, minter, feed, owner, keeper, deadline, chain):
-    pool.lp_deposit(10 * USDC, 0, lp, deadline, sender=lp)
-    pool.mint(pool.max_mint(), 0, minter, deadline, sender=minter)
-    pool.set_parameters(
-        read_parameters(pool)
-        | dict(interval=3_600, mint_fee=0, redeem_fee=0, management_fee=0, keeper_bounty=100 * USDC),
-        sender=owner,
-    )
+def test_rebalance__bounty__never_more_than_lp_value(
+    order_pool, book, order_funded, lp, minter, feed, owner, keeper, collateral, chain, deadline, settle
+):
+    set_parameters(order_pool, owner, interval=3_600, keeper_bounty=100 * USDC, **NO_FEES)
+    book.request_lp_deposit(10 * USDC, 0, lp, deadline, sender=lp)
+    settle()
+    book.request_mint(order_pool.max_mint(), 0, minter, deadline, sender=minter)
+    settle()
     chain.mine(deltatime=3_600)
-    feed.set_answer(INITIAL_PRICE, sender=owner)
-    lp_value = pool.lp_value()
-    assert lp_value < 100 * USDC
-    assert pool.rebalance(sender=keeper).return_value == lp_value
-    assert pool.lp_value() == 0
-    assert pool.inverse_value() <= pool.total_assets()
+    publish_round(feed, owner, chain, INITIAL_PRICE)
+    lp_value = order_pool.lp_value()
+    assert 0 < lp_value < 100 * USDC
+    cash = collateral.balanceOf(keeper)
+
+    assert order_pool.rebalance(sender=keeper).return_value == lp_value
+
+    assert collateral.balanceOf(keeper) == cash + lp_value
+    assert order_pool.lp_value() == 0
+    assert order_pool.inverse_value() == order_pool.total_assets()
 
 
-def test_rebalance__with_stale_oracle__not_due_and_reverts(seeded, pool, keeper, chain, unchanged):
+def test_rebalance__with_stale_oracle__not_due_and_reverts(order_seeded, order_pool, keeper, chain, unchanged):
     chain.mine(deltatime=2 * DAY)
-    assert not pool.rebalance_due()
-    assert pool.checkUpkeep(b"")[0] is False
+    assert not order_pool.rebalance_due()
+    assert order_pool.checkUpkeep(b"") == (False, b"")
     with unchanged("oracle: stale price"):
-        pool.rebalance(sender=keeper)
+        order_pool.rebalance(sender=keeper)
 
 
-def test_rebalance__while_paused__succeeds(seeded, pool, guardian, feed, owner, keeper, chain):
-    pool.pause(sender=guardian)
+def test_rebalance__while_paused__succeeds(order_seeded, order_pool, guardian, feed, owner, keeper, chain):
+    order_pool.pause(sender=guardian)
     chain.mine(deltatime=DAY)
-    feed.set_answer(INITIAL_PRICE, sender=owner)
-    pool.rebalance(sender=keeper)
-    assert pool.last_rebalance() == chain.blocks.head.timestamp
+    publish_round(feed, owner, chain)
+    tx = order_pool.rebalance(sender=keeper)
+    assert order_pool.last_rebalance() == tx.timestamp
 
 
-def test_rebalance__after_shutdown__reverts(seeded, pool, owner, feed, keeper, chain, unchanged):
-    pool.shutdown(sender=owner)
+def test_rebalance__after_shutdown_settled__not_due_and_reverts(
+    order_seeded, order_pool, owner, feed, keeper, chain, settle, unchanged
+):
+    order_pool.shutdown(sender=owner)
+    settle()
+    assert order_pool.is_shutdown()
     chain.mine(deltatime=DAY)
-    feed.set_answer(INITIAL_PRICE, sender=owner)
-    assert not pool.rebalance_due()
+    publish_round(feed, owner, chain, INITIAL_PRICE // 2)
+    assert not order_pool.rebalance_due()
     with unchanged("pool: shut down"):
-        pool.rebalance(sender=keeper)
+        order_pool.rebalance(sender=keeper)
 
 
-def test_rebalance__past_one_over_l__sets_nav_zero_for_good(seeded, pool, feed, owner, keeper, minter, deadline):
-    feed.set_answer(INITIAL_PRICE * 2, sender=owner)
-    pool.rebalance(sender=keeper)
-    assert pool.reference_nav() == 0
-    feed.set_answer(INITIAL_PRICE // 10, sender=owner)  # even a later crash does not revive it
-    assert pool.nav() == 0
-    import ape
+def test_rebalance__past_one_over_l__sets_nav_zero_for_good(
+    order_seeded, order_pool, book, feed, owner, keeper, minter, deadline, settle
+):
+    feed.set_answer(INITIAL_PRICE * 2, sender=owner, gas=200_000)
+    order_pool.rebalance(sender=keeper)
+    assert order_pool.reference_nav() == 0
+    feed.set_answer(INITIAL_PRICE // 10, sender=owner, gas=200_000)  # even a later crash does not revive it
+    assert order_pool.nav() == 0
+    book.request_mint(100 * USDC, 0, minter, deadline, sender=minter)
+    [log] = settled(settle(), order_pool)
+    assert (log.outcome, log.nav) == (OUTCOME_REFUNDED, 0)
 
-    with ape.reverts("pool: nav is zero"):
-        pool.mint(USDC, 0, minter, deadline, sender=minter)
+
+def test_rebalance__no_holders__restarts_at_nav_one(
+    order_seeded, order_pool, book, feed, owner, keeper, minter, deadline, settle
+):
+    book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter)
+    settle()
+    assert order_pool.totalSupply() == 0
+    feed.set_answer(INITIAL_PRICE * 2, sender=owner, gas=200_000)  # NAV 0 while nobody held
+    assert order_pool.nav() == 0
+
+    tx = order_pool.rebalance(sender=keeper)
+
+    assert order_pool.reference_nav() == WAD == tx.events.filter(order_pool.Rebalance)[0].nav
+    assert order_pool.reference_price() == wad(INITIAL_PRICE * 2)
+    assert order_pool.preview_mint(1_000 * USDC) > 0  # the market goes on
 
 
 @pytest.mark.parametrize("elapsed_days", [1, 7, 365])
-def test_rebalance__management_fee__is_pro_rata_to_time(seeded, pool, feed, owner, keeper, chain, elapsed_days):
-    start = pool.last_rebalance()
-    chain.mine(timestamp=start + elapsed_days * DAY)
-    feed.set_answer(INITIAL_PRICE, sender=owner)
-    inverse_before = pool.inverse_value()
-    tx = pool.rebalance(sender=keeper)
-    elapsed = chain.blocks.head.timestamp - start
-    fee_rate = -(-pool.management_fee() * elapsed // YEAR)
-    assert pool.reference_nav() == WAD * (WAD - fee_rate) // WAD
-    assert tx.events.filter(pool.Rebalance)[0].management_fee == inverse_before - pool.inverse_value()
+def test_rebalance__management_fee__is_pro_rata_to_round_time(
+    order_seeded, order_pool, feed, owner, keeper, chain, elapsed_days
+):
+    t0 = order_pool.fee_time()
+    chain.mine(timestamp=t0 + elapsed_days * DAY)
+    feed.set_answer(INITIAL_PRICE, sender=owner, gas=200_000)
+    at = round_data(feed, latest_round_id(feed))[2]
+    supply = order_pool.totalSupply()
+    chain.mine(deltatime=600)  # when the keeper comes does not matter: the round's time does
+
+    tx = order_pool.rebalance(sender=keeper)
+
+    rate = ceil_div(order_pool.management_fee() * (at - t0), YEAR)
+    nav = WAD * (WAD - rate) // WAD
+    assert order_pool.reference_nav() == nav
+    fee_assets = ceil_div(supply * WAD, VALUE_SCALE) - ceil_div(supply * nav, VALUE_SCALE)
+    assert tx.events.filter(order_pool.Rebalance)[0].management_fee == fee_assets
+    if elapsed_days == 365:
+        assert WAD * 98 // 100 - WAD // 10**6 < nav <= WAD * 98 // 100  # 2% a year
+
+
+def test_rebalance_due__feed_reverting__false_not_a_revert(order_seeded, order_pool, feed, owner, keeper, chain):
+    chain.mine(deltatime=DAY)  # due by time, if there were a price
+    feed.set_reverting(True, sender=owner)
+    assert order_pool.rebalance_due() is False
+    assert order_pool.checkUpkeep(b"") == (False, b"")
+    with ape.reverts("oracle: feed unavailable"):
+        order_pool.rebalance(sender=keeper)

@@ -1,97 +1,101 @@
-import pytest
+"""Redeem orders as the pool books them: the whole supply, `preview_redeem` against
+the fill, a zero NAV, tokens received by transfer, and exits that stay open with a
+stale oracle. Request checks, the fill at the round's NAV and slippage refunds are
+in `tests/unit/orders/`."""
 
-from inverse.constants import WAD
-from tests.conftest import INITIAL_PRICE, model_of, price_wad
+import ape
 
-USDC = 10**6
+from inverse.constants import OUTCOME_FILLED
+from tests.conftest import INITIAL_PRICE, publish_round
+
+from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, requested, settled
+
+SETTLE_FEE = USDC // 10
 
 
-def test_redeem__at_unchanged_price__pays_nav_less_fee(seeded, pool, minter, collateral, deadline):
-    shares = pool.balanceOf(minter)
-    before = collateral.balanceOf(minter)
+def test_redeem__whole_supply__burns_it_and_pays_nav_less_fees(
+    order_seeded, order_pool, book, minter, keeper, collateral, deadline, settle
+):
+    shares = order_pool.balanceOf(minter)
+    assert shares == order_pool.totalSupply()
+    cash, assets_before = collateral.balanceOf(minter), order_pool.total_assets()
+    book.request_redeem(shares, 0, minter, deadline, sender=minter)
 
-    tx = pool.redeem(shares, 0, minter, deadline, sender=minter)
+    receipt = settle()
 
-    gross = shares // 10**12  # NAV 1: one USDC per token
+    [log] = settled(receipt, order_pool)
+    gross = shares * log.nav // VALUE_SCALE
     fee = -(-gross // 1_000)
-    assert tx.return_value == gross - fee
-    assert collateral.balanceOf(minter) == before + gross - fee
-    assert pool.balanceOf(minter) == 0
-    assert pool.totalSupply() == 0
-    assert tx.events.filter(pool.Redeem) == [
-        pool.Redeem(sender=minter, receiver=minter, shares=shares, assets=gross - fee, fee=fee, nav=WAD)
-    ]
-
-
-def test_redeem__after_price_fall__pays_the_inverse_gain(seeded, pool, feed, owner, minter, redeemer, deadline):
-    feed.set_answer(INITIAL_PRICE * 90 // 100, sender=owner)  # -10%: a -1x holder gains 10%
-    shares = pool.balanceOf(minter)
-    model = model_of(pool, 6)
-    model.balances[minter.address] = shares
-    expected, _ = model.redeem(
-        minter.address, shares, 0, redeemer.address, deadline, price_wad(INITIAL_PRICE * 90 // 100), 0
+    assert (log.outcome, log.filled, log.out, log.settle_fee) == (
+        OUTCOME_FILLED,
+        shares,
+        gross - fee - SETTLE_FEE,
+        SETTLE_FEE,
     )
-
-    assets = pool.redeem(shares, 0, redeemer, deadline, sender=minter).return_value
-
-    assert pool.nav() == WAD * 110 // 100 or pool.totalSupply() == 0
-    gross = shares * 110 // 100 // 10**12
-    assert assets == expected == gross - -(-gross // 1_000)
-
-
-def test_redeem__matches_preview(seeded, pool, feed, owner, minter, deadline):
-    feed.set_answer(INITIAL_PRICE * 103 // 100, sender=owner)
-    shares = pool.balanceOf(minter) // 3
-    preview = pool.preview_redeem(shares)
-    assert pool.redeem(shares, preview, minter, deadline, sender=minter).return_value == preview
+    assert collateral.balanceOf(minter) == cash + gross - fee - SETTLE_FEE
+    assert order_pool.totalSupply() == order_pool.balanceOf(order_pool) == 0
+    assert order_pool.total_assets() == assets_before - gross + fee  # the fee stays with LPs
+    assert order_pool.inverse_value() == 0 and order_pool.lp_value() == order_pool.total_assets()
+    [burn] = receipt.events.filter(order_pool.Transfer)
+    assert (burn.sender, burn.receiver, burn.value) == (order_pool.address, "0x" + "00" * 20, shares)
 
 
-def test_redeem__while_paused__succeeds(seeded, pool, guardian, minter, deadline):
-    pool.pause(sender=guardian)
-    shares = pool.balanceOf(minter)
-    assert pool.redeem(shares, 1, minter, deadline, sender=minter).return_value > 0
-    assert pool.balanceOf(minter) == 0
+def test_redeem__preview_at_round_price__equals_the_fill(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
+):
+    shares = order_pool.balanceOf(minter) // 3
+    order = requested(book.request_redeem(shares, 0, minter, deadline, sender=minter), book)
+    publish_round(feed, owner, chain, INITIAL_PRICE * 103 // 100, after=order.not_before)
+    preview = order_pool.preview_redeem(shares)
+
+    [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
+
+    assert log.out == preview
+    gross = shares * order_pool.nav() // VALUE_SCALE
+    assert preview == gross - -(-gross // 1_000) - SETTLE_FEE
 
 
-@pytest.mark.parametrize(
-    "kwargs, reason",
-    [
-        ({"shares": 0}, "pool: zero amount"),
-        ({"receiver": "0x" + "00" * 20}, "pool: zero receiver"),
-        ({"deadline_offset": -1}, "pool: deadline passed"),
-        ({"min_assets_out": 10**30}, "pool: slippage"),
-        ({"shares": 10**40}, "pool: redeem exceeds balance"),
-    ],
-)
-def test_redeem__bad_input__reverts_and_changes_nothing(seeded, pool, minter, chain, unchanged, kwargs, reason):
-    shares = kwargs.get("shares", pool.balanceOf(minter))
-    receiver = kwargs.get("receiver", minter.address)
-    min_out = kwargs.get("min_assets_out", 0)
-    deadline = chain.pending_timestamp + kwargs.get("deadline_offset", 3_600)
-    with unchanged(reason):
-        pool.redeem(shares, min_out, receiver, deadline, sender=minter)
+def test_preview_redeem__payout_below_settle_fee__is_zero(order_seeded, order_pool):
+    assert order_pool.preview_redeem(10**16) == 0  # about 0.01 USDC, less 0.1 USDC
 
 
-def test_redeem__by_non_holder__reverts(seeded, pool, stranger, deadline, unchanged):
-    with unchanged("pool: redeem exceeds balance"):
-        pool.redeem(1, 0, stranger, deadline, sender=stranger)
-
-
-def test_redeem__with_stale_oracle__reverts_with_oracle_reason(seeded, pool, minter, chain, unchanged):
-    chain.mine(deltatime=4_000)
-    with unchanged("oracle: stale price"):
-        pool.redeem(pool.balanceOf(minter), 0, minter, chain.pending_timestamp + 60, sender=minter)
-
-
-def test_redeem__at_zero_nav__burns_for_nothing(seeded, pool, feed, owner, minter, collateral, deadline):
+def test_redeem__at_zero_nav__burns_for_nothing_and_no_settle_fee(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, deadline, settle
+):
     feed.set_answer(INITIAL_PRICE * 3, sender=owner)
-    before = collateral.balanceOf(minter)
-    assert pool.redeem(pool.balanceOf(minter), 0, minter, deadline, sender=minter).return_value == 0
-    assert pool.totalSupply() == 0
-    assert collateral.balanceOf(minter) == before
+    cash, keeper_cash = collateral.balanceOf(minter), collateral.balanceOf(keeper)
+    book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter)
+
+    [log] = settled(settle(answer=INITIAL_PRICE * 3), order_pool)
+
+    assert (log.outcome, log.nav, log.out, log.settle_fee) == (OUTCOME_FILLED, 0, 0, 0)
+    assert order_pool.totalSupply() == 0
+    assert collateral.balanceOf(minter) == cash and collateral.balanceOf(keeper) == keeper_cash
 
 
-def test_transfer__then_redeem_by_receiver__works(seeded, pool, minter, redeemer, deadline):
-    shares = pool.balanceOf(minter)
-    pool.transfer(redeemer, shares, sender=minter)
-    assert pool.redeem(shares, 0, redeemer, deadline, sender=redeemer).return_value > 0
+def test_redeem__tokens_received_by_transfer__redeemed_by_receiver(
+    order_seeded, order_pool, book, minter, redeemer, collateral, deadline, settle
+):
+    shares = order_pool.balanceOf(minter)
+    order_pool.transfer(redeemer, shares, sender=minter)
+    cash = collateral.balanceOf(redeemer)
+    book.request_redeem(shares, 0, redeemer, deadline, sender=redeemer)
+
+    [log] = settled(settle(), order_pool)
+
+    assert log.outcome == OUTCOME_FILLED and log.out > 9_900 * USDC
+    assert collateral.balanceOf(redeemer) == cash + log.out
+
+
+def test_exit_requests__stale_oracle__still_queued_and_previews_say_why(
+    order_seeded, order_pool, book, order_lp_token, minter, lp, chain
+):
+    chain.mine(deltatime=4_000)
+    with ape.reverts("oracle: stale price"):
+        order_pool.preview_redeem(10**18)
+    with ape.reverts("oracle: stale price"):
+        order_pool.preview_lp_withdraw(10**18)
+    deadline = chain.pending_timestamp + 60
+    # Exits never read the price at the request: the way out stays open.
+    assert book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter).return_value == 3
+    assert book.request_lp_withdraw(order_lp_token.balanceOf(lp) // 10, 0, lp, deadline, sender=lp).return_value == 4
