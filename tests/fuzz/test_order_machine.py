@@ -78,7 +78,7 @@ REQUESTED_TOPIC = keccak(
     text="OrderRequested(uint256,address,address,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256)"
 )
 REBALANCE_TOPIC = keccak(text="Rebalance(address,uint8,uint256,uint256,uint256,uint256)")
-CI_EXAMPLES, CI_STEPS = 10, 30
+CI_EXAMPLES, CI_STEPS = 22, 30
 KINDS = {"mint": ORDER_MINT, "redeem": ORDER_REDEEM, "lp_deposit": ORDER_LP_DEPOSIT, "lp_withdraw": ORDER_LP_WITHDRAW}
 
 # What the runs did, for the summary at the end of the session.
@@ -815,9 +815,10 @@ MARKETS = [(6, 1), (18, 1), (6, 3), (18, 3)]
 
 
 @pytest.mark.parametrize("decimals, leverage", MARKETS, ids=[f"{d}dec-{lev}x" for d, lev in MARKETS])
-# Not yet brought level with this step's contract fixes (void shutdown price, refused exits'
-# settle fee, LP share cap): it runs and reports, but does not yet gate CI.
-@pytest.mark.xfail(strict=False, reason="model being updated to this step's contract fixes")
+# Passes on the current contracts (89 examples, 2,602 steps in 2 min 16 s); one unexplained
+# failure after a feed outage on a loaded machine did not replay, so it reports but does not
+# gate CI until that is understood.
+@pytest.mark.xfail(strict=False, reason="one unreplayed failure after a feed outage under investigation")
 def test_order_state_machine(accounts, decimals, leverage):
     # A deployer of its own (not the v1 machine's): ape caches contract types by
     # address, and addresses come from (sender, nonce).
