@@ -37,6 +37,7 @@ from .constants import (
     WAD,
     YEAR,
 )
+from .orders import Order
 
 
 class Revert(Exception):
@@ -155,44 +156,6 @@ MAX_MIN_OUT = 2**128 - 1
 # The pool's cap on the LP share supply (InversePool.vy).
 MAX_LP_SUPPLY = 2**120
 ZERO_ADDRESS = "0x" + "00" * 20
-
-
-@dataclass(frozen=True)
-class QueuedOrder:
-    """An order as the book commits to it (`IPool.Order`, field for field)."""
-
-    id: int
-    kind: int
-    requester: str
-    receiver: str
-    amount: int
-    min_out: int
-    requested_at: int
-    not_before: int
-    phase: int
-    trade_fee: int
-    settle_fee: int
-    max_wait: int
-
-    @property
-    def expires_at(self) -> int:
-        return self.not_before + self.max_wait
-
-    def as_struct(self) -> tuple:
-        return (
-            self.id,
-            self.kind,
-            self.requester,
-            self.receiver,
-            self.amount,
-            self.min_out,
-            self.requested_at,
-            self.not_before,
-            self.phase,
-            self.trade_fee,
-            self.settle_fee,
-            self.max_wait,
-        )
 
 
 @dataclass(frozen=True)
@@ -333,7 +296,7 @@ class OracleModel:
                 raise Revert("oracle: not the order's round")
         return self._priced(round_id, r, expires_at, now)
 
-    def own_round(self, order: QueuedOrder, now: int) -> tuple[int, int, int]:
+    def own_round(self, order: Order, now: int) -> tuple[int, int, int]:
         """What an order's round is, from the feed's history alone, whatever
         round a settler names: the phase's first qualifying round (FILL at its
         price, or VOID if it is invalid or came after the expiry); none yet:
@@ -417,7 +380,7 @@ class PoolModel:
     tail: int = 1
     last_not_before: int = 0
     escrowed: int = 0
-    orders: dict[int, QueuedOrder] = field(default_factory=dict)
+    orders: dict[int, Order] = field(default_factory=dict)
 
     # ------------------------------------------------------------ derived
 
@@ -438,7 +401,7 @@ class PoolModel:
         return sum(self.lp_balances.values())
 
     @property
-    def pending(self) -> list[QueuedOrder]:
+    def pending(self) -> list[Order]:
         return [self.orders[i] for i in range(self.head, self.tail)]
 
     def params(self) -> dict:
@@ -648,9 +611,9 @@ class PoolModel:
         if min_out > MAX_MIN_OUT:
             raise Revert("orders: min out too large")
 
-    def _enqueue(self, kind, amount, min_out, requester, receiver, trade_fee, now) -> QueuedOrder:
+    def _enqueue(self, kind, amount, min_out, requester, receiver, trade_fee, now) -> Order:
         not_before = max(now + self.min_delay, self.last_not_before)
-        o = QueuedOrder(
+        o = Order(
             id=self.tail,
             kind=kind,
             requester=requester,
@@ -673,7 +636,7 @@ class PoolModel:
         self.last_not_before = not_before
         return o
 
-    def _request_entry(self, kind, sender, assets, min_out, receiver, deadline, now) -> QueuedOrder:
+    def _request_entry(self, kind, sender, assets, min_out, receiver, deadline, now) -> Order:
         if self.paused or self.shutdown_requested:
             raise Revert("orders: closed")
         self._check_request(assets, min_out, receiver, deadline, now)
@@ -688,13 +651,13 @@ class PoolModel:
         trade_fee = self.mint_fee if kind == ORDER_MINT else 0
         return self._enqueue(kind, assets, min_out, sender, receiver, trade_fee, now)
 
-    def request_mint(self, sender, assets, min_shares_out, receiver, deadline, now) -> QueuedOrder:
+    def request_mint(self, sender, assets, min_shares_out, receiver, deadline, now) -> Order:
         return self._request_entry(ORDER_MINT, sender, assets, min_shares_out, receiver, deadline, now)
 
-    def request_lp_deposit(self, sender, assets, min_lp_out, receiver, deadline, now) -> QueuedOrder:
+    def request_lp_deposit(self, sender, assets, min_lp_out, receiver, deadline, now) -> Order:
         return self._request_entry(ORDER_LP_DEPOSIT, sender, assets, min_lp_out, receiver, deadline, now)
 
-    def _request_exit(self, kind, sender, amount, min_out, receiver, deadline, now) -> QueuedOrder | Settled:
+    def _request_exit(self, kind, sender, amount, min_out, receiver, deadline, now) -> Order | Settled:
         """The order queued, or, after shutdown, what it got at once (id 0)."""
         self._check_request(amount, min_out, receiver, deadline, now)
         if kind == ORDER_REDEEM:
@@ -714,7 +677,7 @@ class PoolModel:
         trade_fee = self.redeem_fee if kind == ORDER_REDEEM else 0
         if not self.is_shutdown:
             return self._enqueue(kind, amount, min_out, sender, receiver, trade_fee, now)
-        o = QueuedOrder(0, kind, sender, receiver, amount, min_out, now, now, 0, trade_fee, 0, 0)
+        o = Order(0, kind, sender, receiver, amount, min_out, now, now, 0, trade_fee, 0, 0)
         return self._execute_all([o], [Pricing(ROUND_FILL, 0, 0, now)], sender, now)[0]
 
     def request_redeem(self, sender, shares, min_assets_out, receiver, deadline, now):
@@ -723,7 +686,7 @@ class PoolModel:
     def request_lp_withdraw(self, sender, lp_shares, min_assets_out, receiver, deadline, now):
         return self._request_exit(ORDER_LP_WITHDRAW, sender, lp_shares, min_assets_out, receiver, deadline, now)
 
-    def shutdown(self, sender: str, now: int) -> QueuedOrder:
+    def shutdown(self, sender: str, now: int) -> Order:
         """The owner's `shutdown`: closes entries and queues the shutdown order."""
         if sender != self.owner:
             raise Revert("ownable: caller is not the owner")
@@ -747,7 +710,7 @@ class PoolModel:
         head = self.head
         escrowed = self.escrowed
         for given, round_id in zip(orders, round_ids, strict=True):
-            o = given if isinstance(given, QueuedOrder) else QueuedOrder(*given)
+            o = given if isinstance(given, Order) else Order(*given)
             if o.id < head:
                 continue  # a competing settler was first
             if o.id != head:
@@ -780,7 +743,7 @@ class PoolModel:
         self.head, self.escrowed = head, escrowed
         return self._execute_all(batch, pricings, settler, now)
 
-    def _execute_all(self, orders: list[QueuedOrder], pricings: list[Pricing], settler: str, now: int) -> list[Settled]:
+    def _execute_all(self, orders: list[Order], pricings: list[Pricing], settler: str, now: int) -> list[Settled]:
         results, fees = [], 0
         for o, pricing in zip(orders, pricings, strict=True):
             result = self._execute(o, pricing, settler, now)
@@ -790,7 +753,7 @@ class PoolModel:
         self._pay(settler, fees)
         return results
 
-    def _execute(self, o: QueuedOrder, pricing: Pricing, settler: str, now: int) -> Settled:
+    def _execute(self, o: Order, pricing: Pricing, settler: str, now: int) -> Settled:
         if o.kind == ORDER_SHUTDOWN:
             return self._settle_shutdown(o, pricing, settler, now)
         entry = o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT)
@@ -810,7 +773,7 @@ class PoolModel:
         outcome, filled, out, refunded, settle_fee = r
         return Settled(o.id, settler, outcome, pricing.round_id, m.price, m.nav, filled, out, refunded, settle_fee)
 
-    def _fill_mint(self, o: QueuedOrder, m: Market) -> tuple:
+    def _fill_mint(self, o: Order, m: Market) -> tuple:
         filled = 0
         if m.nav != 0 and m.nav == m.raw_nav:
             filled = min(o.amount, self._mint_capacity(m, self.min_backing, o.trade_fee))
@@ -825,7 +788,7 @@ class PoolModel:
         outcome = OUTCOME_FILLED if filled == o.amount else OUTCOME_PARTIAL
         return outcome, filled, shares, o.amount - filled, o.settle_fee
 
-    def _fill_redeem(self, o: QueuedOrder, m: Market) -> tuple:
+    def _fill_redeem(self, o: Order, m: Market) -> tuple:
         assets, _ = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
         settle_fee = min(o.settle_fee, assets)
         if assets - settle_fee < o.min_out:
@@ -842,7 +805,7 @@ class PoolModel:
         self._pay(o.receiver, assets - settle_fee)
         return OUTCOME_FILLED, o.amount, assets - settle_fee, 0, settle_fee
 
-    def _fill_lp_deposit(self, o: QueuedOrder, m: Market) -> tuple:
+    def _fill_lp_deposit(self, o: Order, m: Market) -> tuple:
         lp_shares = self._lp_deposit_shares(m, o.amount)
         if lp_shares == 0 or lp_shares < o.min_out:
             self._refund(o, o.amount, False)
@@ -851,7 +814,7 @@ class PoolModel:
         self.lp_balances[o.receiver] = self.lp_balances.get(o.receiver, 0) + lp_shares
         return OUTCOME_FILLED, o.amount, lp_shares, 0, o.settle_fee
 
-    def _fill_lp_withdraw(self, o: QueuedOrder, m: Market) -> tuple:
+    def _fill_lp_withdraw(self, o: Order, m: Market) -> tuple:
         inverse = self._inverse_value(m.supply, m.nav)
         lp_value = u256(m.assets - inverse)
         capacity = self._lp_withdraw_capacity(lp_value, inverse)
@@ -879,7 +842,7 @@ class PoolModel:
         outcome = OUTCOME_FILLED if filled == o.amount else OUTCOME_PARTIAL
         return outcome, filled, assets - settle_fee, o.amount - filled, settle_fee
 
-    def _settle_shutdown(self, o: QueuedOrder, pricing: Pricing, settler: str, now: int) -> Settled:
+    def _settle_shutdown(self, o: Order, pricing: Pricing, settler: str, now: int) -> Settled:
         """Fixes the NAV at the shutdown order's round; void: at the price the void
         proof gives (the last valid round of its phase before it), or the
         reference NAV if none. The same whoever settles it and whenever."""
@@ -892,7 +855,7 @@ class PoolModel:
         outcome = OUTCOME_FILLED if pricing.outcome == ROUND_FILL else OUTCOME_VOID
         return Settled(o.id, settler, outcome, pricing.round_id, price, m.nav, 0, 0, 0, 0)
 
-    def _refund(self, o: QueuedOrder, amount: int, with_fee: bool) -> None:
+    def _refund(self, o: Order, amount: int, with_fee: bool) -> None:
         if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
             self._pay(o.requester, amount + (o.settle_fee if with_fee else 0))
         elif amount == 0:

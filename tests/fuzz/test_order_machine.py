@@ -54,9 +54,9 @@ from inverse.model import (
     OUTCOME_VOID,
     PHASE_SHIFT,
     OracleModel,
+    Order,
     Overflow,
     PoolModel,
-    QueuedOrder,
     Revert,
     Settled,
     ceil_div,
@@ -107,7 +107,7 @@ def settled_events(receipt, pool: str) -> list[Settled]:
     return out
 
 
-def requested_event(receipt, book: str) -> QueuedOrder:
+def requested_event(receipt, book: str) -> Order:
     [log] = [
         lg
         for lg in receipt["logs"]
@@ -119,7 +119,7 @@ def requested_event(receipt, book: str) -> QueuedOrder:
     kind, amount, min_out, requested_at, not_before, phase, trade_fee, settle_fee, max_wait = decode(
         ["uint256"] * 9, bytes(log["data"])
     )
-    return QueuedOrder(
+    return Order(
         order_id,
         kind,
         requester,
@@ -325,7 +325,7 @@ class OrderMachine(RuleBasedStateMachine):
         if done is None:
             return
         receipt, result = done
-        if isinstance(result, QueuedOrder):
+        if isinstance(result, Order):
             assert requested_event(receipt, self.book) == result
         else:  # settled at once after shutdown
             self.check_settled(receipt, [result])
