@@ -262,11 +262,18 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         if feed.latestRoundData()[1] <= 0:
             raise ConfigError("config: feed answers a non-positive price")
         try:
-            feed.phaseId()
+            phase = feed.phaseId()
         except Exception as error:  # noqa: BLE001 - any failure means the same to the deployer
             raise ConfigError(
                 "config: feed has no phaseId(): give the feed's proxy address (orders record its phase)"
             ) from error
+        if phase == 0 or feed.latestRoundData()[0] >> 64 != phase:
+            # A proxy's phases start at 1 and its round ids carry the phase: orders of
+            # phase 0 could only ever be void.
+            raise ConfigError(
+                f"config: feed's phaseId() is {phase} and its latest round id does not carry it: "
+                "give the feed's proxy address"
+            )
     decimals = int(config.get("collateral_decimals", 6))
     if plan["collateral"] != "mock":
         decimals = partial_contract(plan["collateral"], _ERC20_ABI).decimals()

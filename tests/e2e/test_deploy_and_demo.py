@@ -65,6 +65,18 @@ def test_deploy__bad_config__is_refused_before_sending(change, message, chain):
     assert chain.blocks.head.number == block  # nothing was sent
 
 
+def test_deploy__feed_whose_round_ids_carry_no_phase__is_refused(accounts, project, chain):
+    # An aggregator behind no proxy (round ids without the phase in their top bits):
+    # orders record the phase, and an order of phase 0 could only ever be void.
+    feed = project.MockAggregator.deploy(8, "ETH / USD", 2_000 * 10**8, sender=accounts[0])
+    feed.set_round(5, 2_000 * 10**8, chain.pending_timestamp, chain.pending_timestamp, sender=accounts[0])
+    config = load_config(ROOT / "deployments/config.yaml", "local") | {"feed": feed.address}
+    block = chain.blocks.head.number
+    with pytest.raises(ConfigError, match="give the feed's proxy address"):
+        plan_deployment(config, is_local=True)
+    assert chain.blocks.head.number == block
+
+
 def test_deploy__mock_on_a_live_network__is_refused():
     config = load_config(ROOT / "deployments/config.yaml", "local")
     with pytest.raises(ConfigError, match="local networks only"):
