@@ -10,8 +10,8 @@
         unfinished round, from the future, older than `max_age`, or, when an L2
         sequencer uptime feed is configured, while the sequencer is down or inside
         the grace period after it came back.
-        For settlement at the next price, `current_phase()` is recorded with each
-        order and `order_round()` proves that a round is the order's round: the
+        For settlement at the next price (each order records the feed's phase),
+        `order_round()` proves that a round is the order's round: the
         first round of the order's phase with `updatedAt >= not_before` and, where
         the feed reports an observation time in `startedAt`, `startedAt >=
         requested_at`. Both times only grow along a phase's rounds, so two reads
@@ -56,6 +56,10 @@ _TO_WAD: immutable(uint256)
 
 # Size of an ABI-encoded `latestRoundData()` or `getRoundData()` answer: five words.
 _ROUND_DATA_SIZE: constant(uint256) = 160
+
+# How long after an order's expiry a feed whose latest round cannot be read at
+# all counts as gone, so that the order can be proven void without its round.
+DEAD_FEED_GRACE: public(constant(uint256)) = 86_400
 
 # A proxy round id is `phaseId << 64 | aggregatorRoundId`.
 _PHASE_OFFSET: constant(uint256) = 64
@@ -114,36 +118,6 @@ def latest() -> (uint256, uint256, uint256):
 
 @external
 @view
-def current_phase() -> uint256:
-    """
-    @notice The feed's current phase (the proxy's `phaseId()`), which an order
-            records so that it settles at a round of that phase.
-    @dev 0 if the feed cannot say (it reverts, or is not a proxy): an order of
-         phase 0 has no round and is void at its expiry, so a dead feed never
-         stops an exit or a shutdown. A read that fails for lack of gas reverts
-         `oracle: out of gas`, so a caller cannot pick phase 0.
-    @return uint256 The phase id, or 0.
-    """
-    gas_before: uint256 = msg.gas
-    ok: bool = False
-    response: Bytes[32] = b""
-    ok, response = raw_call(
-        feed,
-        method_id("phaseId()"),
-        max_outsize=32,
-        is_static_call=True,
-        revert_on_failure=False,
-    )
-    if not ok:
-        assert msg.gas > gas_before // 32, "oracle: out of gas"
-        return 0
-    if len(response) != 32:
-        return 0
-    return abi_decode(response, uint256)
-
-
-@external
-@view
 def order_round(
     round_id: uint256, phase: uint256, not_before: uint256, requested_at: uint256, expires_at: uint256
 ) -> (uint8, uint256, uint256):
@@ -159,8 +133,10 @@ def order_round(
               after `expires_at` or its answer is invalid (<= 0 or above the largest
               price). `updated_at` is the round's.
             - `round_id` exists but does not qualify: VOID if `now > expires_at`
-              and it is the phase's last round (round_id + 1 does not exist), so no
-              round came by `expires_at`; else WAIT.
+              and it is the phase's last round (the feed's latest while the
+              phase is current; else round_id + 1 does not exist), so no round
+              came by `expires_at`; else WAIT. A feed that cannot be read at
+              all proves nothing until `DEAD_FEED_GRACE` after `expires_at`.
             - `round_id` does not exist: WAIT.
             Aggregator round 0 (`round_id == phase << 64`) is the phase's start:
             it exists and never qualifies, so a phase with no rounds can be proven
@@ -199,18 +175,11 @@ def order_round(
     if aggregator_round == 0 or not self._qualifies(started_at, updated_at, not_before, requested_at):
         # Any round after the phase's last one is published later, at
         # `updatedAt >= now`: past `expires_at`, no round of the phase can price it.
-        if block.timestamp > expires_at:
+        if block.timestamp > expires_at and self._is_last_round(round_id, phase, expires_at):
             last_price: uint256 = 0
             last_at: uint256 = 0
-            next_exists: bool = False
-            next_answer: int256 = 0
-            next_started_at: uint256 = 0
-            next_updated_at: uint256 = 0
-            next_exists, next_answer, next_started_at, next_updated_at = self._round(round_id + 1)
-            if not next_exists:
-                # `round_id` is the phase's last round: the last before the order's.
-                last_price, last_at = self._valid(answer, updated_at)
-                return constants.ROUND_VOID, last_price, last_at
+            last_price, last_at = self._valid(answer, updated_at)
+            return constants.ROUND_VOID, last_price, last_at
         return constants.ROUND_WAIT, 0, 0
 
     prev_exists: bool = False
@@ -231,6 +200,41 @@ def order_round(
         return constants.ROUND_VOID, 0, 0
     price, updated_at = self._valid(prev_answer, prev_updated_at)
     return constants.ROUND_VOID, price, updated_at
+
+
+@internal
+@view
+def _is_last_round(round_id: uint256, phase: uint256, expires_at: uint256) -> bool:
+    """
+    @dev Whether `round_id` is its phase's last round. While the phase is the
+         feed's current one, only the feed's latest round is, so a failing read
+         of the next round (a feed down for a while) never passes for a missing
+         one. Once the proxy has moved to a later phase, the old aggregator's
+         answer for the next round is final. A feed whose latest round cannot
+         be read at all counts as gone only `DEAD_FEED_GRACE` after the expiry:
+         a dead feed must not hold the queue forever, and by then the order's
+         round (if any) had a day to be settled.
+    """
+    if phase == 0:
+        return True  # the feed could not say its phase at the request: no round can price it
+    ok: bool = False
+    latest_id: uint256 = 0
+    unused_answer: int256 = 0
+    unused_started: uint256 = 0
+    unused_updated: uint256 = 0
+    ok, latest_id, unused_answer, unused_started, unused_updated = self._read(
+        feed, method_id("latestRoundData()")
+    )
+    if ok and latest_id >> _PHASE_OFFSET == phase:
+        return latest_id == round_id
+    if not ok and block.timestamp <= expires_at + DEAD_FEED_GRACE:
+        return False
+    next_exists: bool = False
+    next_answer: int256 = 0
+    next_started_at: uint256 = 0
+    next_updated_at: uint256 = 0
+    next_exists, next_answer, next_started_at, next_updated_at = self._round(round_id + 1)
+    return not next_exists
 
 
 @internal

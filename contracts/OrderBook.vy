@@ -8,7 +8,9 @@
         requested here and settled at the next price. A request escrows what the
         user pays (collateral goes straight to the pool; tokens and LP shares
         move into the pool's escrow) and records T = max(now + min_delay, T of
-        the order before it) and the feed's phase. Anyone may `settle` the oldest
+        the order before it), the feed's phase and how long it may wait for its
+        round: at least `max_wait`, and never expiring before the order ahead of
+        it (a shutdown waits at least the oracle's `max_age`). Anyone may `settle` the oldest
         orders, each at its round (the first round of its phase with
         `updatedAt >= T`, observed after the request), which the oracle adapter
         proves from two round reads; the pool then fills or refunds them at that
@@ -44,12 +46,15 @@ collateral: public(immutable(address))
 # The price adapter that proves each order's round.
 oracle: public(immutable(address))
 
+# The adapter's Chainlink feed (a proxy), whose phase each order records.
+feed: public(immutable(address))
+
 # The pool's LP share token.
 lp_token: public(immutable(address))
 
-# next order to settle (bits 0-47), next order id (48-95), T of the newest order
-# (96-135), collateral escrowed for pending mints and LP deposits (136-255):
-# what a request reads and writes, in one word.
+# next order to settle (bits 0-39), next order id (40-79), T of the newest order
+# (80-119), its wait (120-143), collateral escrowed for pending mints and LP
+# deposits (144-255): what a request reads and writes, in one word.
 _queue_word: uint256
 
 # Each pending order's commitment: T (bits 216-255), phase (200-215) and the top
@@ -57,10 +62,10 @@ _queue_word: uint256
 _orders: HashMap[uint256, uint256]
 
 _MASK_16: constant(uint256) = 2**16 - 1
+_MASK_24: constant(uint256) = 2**24 - 1
 _MASK_40: constant(uint256) = 2**40 - 1
-_MASK_48: constant(uint256) = 2**48 - 1
 # Collateral the book may hold in escrow.
-_MAX_ESCROW: constant(uint256) = 2**120 - 1
+_MAX_ESCROW: constant(uint256) = 2**112 - 1
 # Largest slippage bound: keeps `min_out * filled` far inside 256 bits.
 _MAX_MIN_OUT: constant(uint256) = 2**128 - 1
 
@@ -73,6 +78,8 @@ struct Queue:
     tail: uint256
     # T of the newest order: T never decreases along the queue.
     last_not_before: uint256
+    # The newest order's wait: T + wait (its expiry) never decreases either.
+    last_max_wait: uint256
     # Collateral held for pending mints and LP deposits (amount plus settle fee).
     escrowed: uint256
 
@@ -88,8 +95,9 @@ def __init__(collateral_: address, oracle_: address, lp_token_: address):
     pool = msg.sender
     collateral = collateral_
     oracle = oracle_
+    feed = staticcall IOracle(oracle_).feed()
     lp_token = lp_token_
-    self._queue_word = 1 | 1 << 48  # order ids start at 1
+    self._queue_word = 1 | 1 << 40  # order ids start at 1
 
 
 # ---------------------------------------------------------------- requests
@@ -203,6 +211,9 @@ def request_lp_withdraw(lp_shares: uint256, min_assets_out: uint256, receiver: a
 def request_shutdown(owner: address, terms: IPool.Terms) -> uint256:
     """
     @notice Queues the shutdown order (the pool's `shutdown`, by its owner).
+            It waits for its round at least the oracle's `max_age`: while the
+            feed lives a round comes in that time, so the shutdown is priced
+            after the request, never void at a price its owner already saw.
     @dev The pool passes its terms: it is locked while it calls here, so this
          book cannot read them back from it.
     @param owner The pool's owner, recorded as the requester.
@@ -210,7 +221,9 @@ def request_shutdown(owner: address, terms: IPool.Terms) -> uint256:
     @return uint256 The order id.
     """
     assert msg.sender == pool, "orders: caller is not the pool"
-    return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, terms)
+    shutdown_terms: IPool.Terms = terms
+    shutdown_terms.max_wait = max(terms.max_wait, min(staticcall IOracle(oracle).max_age(), constants.MAX_MAX_WAIT))
+    return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, shutdown_terms)
 
 
 # ---------------------------------------------------------------- settlement
@@ -322,6 +335,21 @@ def escrowed() -> uint256:
 
 @external
 @view
+def current_phase() -> uint256:
+    """
+    @notice The feed's current phase (the proxy's `phaseId()`), which a request
+            records so that its order settles at a round of that phase.
+    @dev 0 if the feed cannot say (it reverts, or answers garbage): an order of
+         phase 0 has no round and is void at its expiry, so a dead feed never
+         stops an exit or a shutdown. A read that fails for lack of gas reverts
+         `orders: out of gas`, so a caller cannot pick phase 0.
+    @return uint256 The phase id, or 0.
+    """
+    return self._current_phase()
+
+
+@external
+@view
 def head() -> (bool, uint256, uint256):
     """
     @notice The oldest pending order's T and phase, which `rebalance` checks.
@@ -395,10 +423,16 @@ def _enqueue(
 ) -> uint256:
     """
     @dev Records the order's commitment with T = max(now + min_delay, T of the
-         order before it) and the feed's current phase.
+         order before it), the feed's current phase and a wait that keeps its
+         expiry (T + wait) no earlier than the order before it: orders settle
+         in queue order, so a later order never waits less, and a void one is
+         never priced before a round that filled an order ahead of it.
     """
     queue: Queue = self._queue()
     not_before: uint256 = max(block.timestamp + terms.min_delay, queue.last_not_before)
+    max_wait: uint256 = terms.max_wait
+    if queue.last_not_before + queue.last_max_wait > not_before + max_wait:
+        max_wait = queue.last_not_before + queue.last_max_wait - not_before
     o: IPool.Order = IPool.Order(
         id=queue.tail,
         kind=kind,
@@ -408,14 +442,15 @@ def _enqueue(
         min_out=min_out,
         requested_at=block.timestamp,
         not_before=not_before,
-        phase=staticcall IOracle(oracle).current_phase(),
+        phase=self._current_phase(),
         trade_fee=trade_fee,
         settle_fee=terms.settle_fee if kind != constants.ORDER_SHUTDOWN else 0,
-        max_wait=terms.max_wait,
+        max_wait=max_wait,
     )
     self._orders[o.id] = self._commitment(o)
     queue.tail += 1
     queue.last_not_before = not_before
+    queue.last_max_wait = max_wait
     if kind == constants.ORDER_MINT or kind == constants.ORDER_LP_DEPOSIT:
         queue.escrowed += amount + o.settle_fee
         assert queue.escrowed <= _MAX_ESCROW, "orders: amount too large"
@@ -435,6 +470,27 @@ def _enqueue(
         max_wait=o.max_wait,
     )
     return o.id
+
+
+@internal
+@view
+def _current_phase() -> uint256:
+    """
+    @dev Read here, not through the oracle adapter: one call frame and one cold
+         account less on every request. A failed read that left under 1/32 of
+         the gas it started with may have run out of gas (the feed got 63/64):
+         it reverts rather than pass for a dead feed's phase 0.
+    """
+    gas_before: uint256 = msg.gas
+    ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(feed, method_id("phaseId()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    if not ok:
+        assert msg.gas > gas_before // 32, "orders: out of gas"
+        return 0
+    if len(response) != 32:
+        return 0
+    return abi_decode(response, uint256)
 
 
 @internal
@@ -505,15 +561,22 @@ def _permit_collateral(assets: uint256, deadline: uint256, v: uint8, r: bytes32,
 def _queue() -> Queue:
     word: uint256 = self._queue_word
     return Queue(
-        head=word & _MASK_48,
-        tail=(word >> 48) & _MASK_48,
-        last_not_before=(word >> 96) & _MASK_40,
-        escrowed=word >> 136,
+        head=word & _MASK_40,
+        tail=(word >> 40) & _MASK_40,
+        last_not_before=(word >> 80) & _MASK_40,
+        last_max_wait=(word >> 120) & _MASK_24,
+        escrowed=word >> 144,
     )
 
 
 @internal
 def _store_queue(queue: Queue):
-    # Ids below 2**48 and T below 2**40 on any real chain; the escrow is checked
-    # against 2**120 when it grows.
-    self._queue_word = queue.head | queue.tail << 48 | queue.last_not_before << 96 | queue.escrowed << 136
+    # Ids and T below 2**40 on any real chain, a wait at most MAX_MAX_WAIT; the
+    # escrow is checked against 2**112 when it grows.
+    self._queue_word = (
+        queue.head
+        | queue.tail << 40
+        | queue.last_not_before << 80
+        | queue.last_max_wait << 120
+        | queue.escrowed << 144
+    )

@@ -17,6 +17,7 @@ import copy
 from dataclasses import dataclass, field
 
 from .constants import (
+    DEAD_FEED_GRACE,
     MAX_INTERVAL,
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
@@ -151,7 +152,7 @@ ORDER_PARAMETERS = (
     "min_order",
 )
 # The order book's bounds (OrderBook.vy).
-MAX_ESCROW = 2**120 - 1
+MAX_ESCROW = 2**112 - 1
 MAX_MIN_OUT = 2**128 - 1
 # The pool's cap on the LP share supply (InversePool.vy).
 MAX_LP_SUPPLY = 2**120
@@ -287,8 +288,8 @@ class OracleModel:
             if r is None:
                 return ROUND_WAIT, 0, 0
         if aggregator_round == 0 or not self._qualifies(r, not_before, requested_at):
-            if now > expires_at and self._exists(round_id + 1, now) is None:
-                return (ROUND_VOID, *self._valid(r))  # the phase's last round
+            if now > expires_at and self._is_last_round(round_id, phase, expires_at, now):
+                return (ROUND_VOID, *self._valid(r))
             return ROUND_WAIT, 0, 0
         if aggregator_round > 1:
             previous = self._exists(round_id - 1, now)
@@ -296,12 +297,27 @@ class OracleModel:
                 raise Revert("oracle: not the order's round")
         return self._priced(round_id, r, expires_at, now)
 
+    def _is_last_round(self, round_id: int, phase: int, expires_at: int, now: int) -> bool:
+        """The adapter's proof that no round follows `round_id` in its phase: the
+        feed's latest while the phase is current, else the next round missing; a
+        feed that reverts proves nothing until DEAD_FEED_GRACE after the expiry."""
+        if phase == 0:
+            return True
+        if not self.reverting and self.latest_round >> PHASE_SHIFT == phase:
+            return self.latest_round == round_id
+        if self.reverting and now <= expires_at + DEAD_FEED_GRACE:
+            return False
+        return self._exists(round_id + 1, now) is None
+
     def own_round(self, order: Order, now: int) -> tuple[int, int, int]:
         """What an order's round is, from the feed's history alone, whatever
         round a settler names: the phase's first qualifying round (FILL at its
         price, or VOID if it is invalid or came after the expiry); none yet:
         VOID once past the expiry (at the phase's last valid round before it),
-        else WAIT. An order of phase 0 has no round."""
+        else WAIT. An order of phase 0 has no round. While the feed reverts its
+        rounds cannot be read: WAIT until DEAD_FEED_GRACE after the expiry."""
+        if self.reverting and order.phase and now <= order.expires_at + DEAD_FEED_GRACE:
+            return ROUND_WAIT, 0, 0
         base = order.phase << PHASE_SHIFT
         last = self.phase_latest.get(order.phase, base) if order.phase else base
         for round_id in range(base + 1, last + 1):
@@ -379,6 +395,7 @@ class PoolModel:
     head: int = 1
     tail: int = 1
     last_not_before: int = 0
+    last_max_wait: int = 0
     escrowed: int = 0
     orders: dict[int, Order] = field(default_factory=dict)
 
@@ -611,8 +628,12 @@ class PoolModel:
         if min_out > MAX_MIN_OUT:
             raise Revert("orders: min out too large")
 
-    def _enqueue(self, kind, amount, min_out, requester, receiver, trade_fee, now) -> Order:
+    def _enqueue(self, kind, amount, min_out, requester, receiver, trade_fee, now, max_wait=None) -> Order:
         not_before = max(now + self.min_delay, self.last_not_before)
+        # The expiry never comes before the expiry of the order ahead.
+        max_wait = max(
+            self.max_wait if max_wait is None else max_wait, self.last_not_before + self.last_max_wait - not_before
+        )
         o = Order(
             id=self.tail,
             kind=kind,
@@ -625,7 +646,7 @@ class PoolModel:
             phase=self.oracle.current_phase(),
             trade_fee=trade_fee,
             settle_fee=self.settle_fee if kind != ORDER_SHUTDOWN else 0,
-            max_wait=self.max_wait,
+            max_wait=max_wait,
         )
         if kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
             if self.escrowed + amount + o.settle_fee > MAX_ESCROW:
@@ -634,6 +655,7 @@ class PoolModel:
         self.orders[o.id] = o
         self.tail += 1
         self.last_not_before = not_before
+        self.last_max_wait = max_wait
         return o
 
     def _request_entry(self, kind, sender, assets, min_out, receiver, deadline, now) -> Order:
@@ -693,7 +715,9 @@ class PoolModel:
         if self.shutdown_requested:
             raise Revert("pool: shut down")
         self.shutdown_requested = True
-        return self._enqueue(ORDER_SHUTDOWN, 0, 0, sender, sender, 0, now)
+        # It waits at least the oracle's max age: a live feed prices it after the request.
+        wait = max(self.max_wait, min(self.oracle.max_age, MAX_MAX_WAIT))
+        return self._enqueue(ORDER_SHUTDOWN, 0, 0, sender, sender, 0, now, wait)
 
     # ------------------------------------------------------------ settlement
 

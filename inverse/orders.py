@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass
 
 from ape.exceptions import ApeException
 
-from .constants import MAX_BATCH, ORDER_KINDS
+from .constants import DEAD_FEED_GRACE, MAX_BATCH, ORDER_KINDS
 
 PHASE_SHIFT = 64
 
@@ -146,6 +146,23 @@ class RoundReader:
                 high = middle
         return base + low
 
+    def is_last(self, round_id: int, phase: int, expires_at: int) -> bool:
+        """Whether the oracle takes `round_id` as its phase's last round (its
+        `_is_last_round`): the feed's latest while the phase is current, else
+        the next round is missing; a feed that cannot be read at all, only a
+        day (`DEAD_FEED_GRACE`) after the order's expiry."""
+        if phase == 0:
+            return True
+        try:
+            latest = int(self.feed.latestRoundData()[0])
+        except (ApeException, ValueError):
+            latest = None
+        if latest is not None and latest >> PHASE_SHIFT == phase:
+            return latest == round_id
+        if latest is None and self.now <= expires_at + DEAD_FEED_GRACE:
+            return False
+        return not self.exists(round_id + 1)
+
 
 def qualifies(r: Round | None, order: Order) -> bool:
     return (
@@ -165,7 +182,7 @@ def find_round(reader: RoundReader, order: Order, last: int | None = None, at_le
     if last is None:
         last = reader.last_of_phase(order.phase)
     if not qualifies(reader.get(last), order):
-        if reader.now > order.expires_at and not reader.exists(last + 1):
+        if reader.now > order.expires_at and reader.is_last(last, order.phase, order.expires_at):
             return last  # none came by its expiry: void
         return None
     if at_least is not None and at_least >> PHASE_SHIFT == order.phase and at_least <= last:

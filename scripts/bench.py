@@ -272,9 +272,6 @@ def measure() -> dict:
         "permit": breakdown(
             web3, receipts["request_mint_with_permit (repeat, no approval)"].txn_hash, names, selectors
         ),
-        "request, oracle split": breakdown(
-            web3, receipts["request_mint (repeat)"].txn_hash, names, selectors, inside=(b.oracle.address,)
-        ),
     }
     batch_calldata = bytes(web3.eth.get_transaction(receipts[f"settle: batch of {BATCH} mints"].txn_hash)["input"])
     single_calldata = bytes(web3.eth.get_transaction(receipts["settle: 1 mint"].txn_hash)["input"])
@@ -404,14 +401,8 @@ def commitment_saving(calldata_per_order: int, order_hash_gas: int) -> tuple[str
 
 def cuts(data: dict) -> str:
     """The gas cuts still open, each estimated from this run's split."""
-    request, permit, split = (
-        data["parts"]["request_mint (repeat)"],
-        data["extra"]["permit"],
-        data["extra"]["request, oracle split"],
-    )
+    request, permit = data["parts"]["request_mint (repeat)"], data["extra"]["permit"]
     batch = data["parts"][f"settle: batch of {BATCH} mints"]
-    [phase_call] = request.call_gas("oracle.current_phase")
-    [feed_call] = split.call_gas("feed.phaseId")
     [terms] = request.call_gas("pool.request_terms")
     second_terms = permit.call_gas("pool.request_terms")[1]
     balance_checks = sum(request.call_gas("collateral.balanceOf"))
@@ -422,12 +413,6 @@ def cuts(data: dict) -> str:
     non_zero = (calldata - 4 * 13 * 32) // 12
     packed = 16 * non_zero + 4 * (5 * 32 - non_zero)
     items = [
-        (
-            "The book reads the feed's `phaseId` itself instead of through the oracle adapter's "
-            f"`current_phase` (the adapter's frame and account access): {phase_call:,} for the call now, "
-            f"{feed_call:,} of it the feed's own answer",
-            phase_call - feed_call,
-        ),
         (
             "Request terms pushed to the book (by the pool on `set_parameters`, `pause`, `shutdown`) "
             f"instead of read from the pool per request: {terms:,} for the call now, two cold words "
@@ -474,10 +459,8 @@ def report(data: dict) -> str:
     batch_per = per_order[f"settle: batch of {BATCH} mints"]
     worst_batch = max(per for name, per in per_order.items() if "first-time" not in name)
     hash_per_order = batch.hash_gas // BATCH
-    [phase_call] = request.call_gas("oracle.current_phase")
-    [feed_call] = data["extra"]["request, oracle split"].call_gas("feed.phaseId")
     [terms] = request.call_gas("pool.request_terms")
-    reachable = (phase_call - feed_call) + (terms - 4_200)
+    reachable = terms - 4_200
     first_time = per_order[f"settle: batch of {BATCH} mints (first-time receivers)"] - batch_per
     saving_text, _ = commitment_saving(data["calldata_per_order"], hash_per_order)
     execute_itself = single.call_gas("pool.execute" + CALL_ITSELF)
@@ -496,7 +479,7 @@ def report(data: dict) -> str:
         f"  {MINT_REQUEST_TARGET:.2f}x ({int(MINT_REQUEST_TARGET * deposit):,}), stretch {MINT_REQUEST_STRETCH:.2f}x"
         f" ({int(MINT_REQUEST_STRETCH * deposit):,}). Lower bound of this design: {bound(request):,}"
         f" ({bound(request) / deposit:.2f}x).\n"
-        f"  With the first two cuts below (the feed's phase read directly, the terms pushed to the book):\n"
+        f"  With the first cut below (the terms pushed to the book):\n"
         f"  about {mint - reachable:,} ({(mint - reachable) / deposit:.2f}x).\n"
         f"* Settlement in a batch of {BATCH}: {batch_per:,} gas per order (mints), {worst_batch:,} at the"
         f" worst batch\n  measured (receivers holding); target {SETTLE_PER_ORDER_TARGET:,}. Lower bound:"
@@ -514,7 +497,8 @@ def report(data: dict) -> str:
         "give back), the events and, for a settlement, the round proof.\n\n" + parts_table(parts) + "\n\n"
         "What is above the bound:\n\n"
         "* A request's reads outside the book: the terms from the pool (`request_terms`), the feed's phase\n"
-        "  through the oracle adapter, and the fee-on-transfer check (SPEC 7: `balanceOf` before and\n"
+        "  (read from the feed itself, not through the oracle adapter: about 3,150 gas less), and the\n"
+        "  fee-on-transfer check (SPEC 7: `balanceOf` before and\n"
         "  after `transferFrom`; most of the first call is the cold access to the token that\n"
         "  `transferFrom` would otherwise pay).\n"
         "* The hash commitment itself is cheap: the order's hash is a few hundred gas of hashing and\n"

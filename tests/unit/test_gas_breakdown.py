@@ -11,11 +11,11 @@ def _split(chain, receipt, labels, inside=()):
 
 
 def test_breakdown__request_mint__parts_sum_to_the_receipt_and_name_every_call(
-    order_seeded, order_pool, book, collateral, oracle, minter, deadline, chain
+    order_seeded, order_pool, book, collateral, feed, minter, deadline, chain
 ):
     receipt = book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
 
-    parts = _split(chain, receipt, {"pool": order_pool, "oracle": oracle, "collateral": collateral})
+    parts = _split(chain, receipt, {"pool": order_pool, "feed": feed, "collateral": collateral})
 
     assert parts.refund == 0  # a request clears no slot
     assert sum(gas for _, gas, _ in parts.rows()) == receipt.gas_used
@@ -25,7 +25,7 @@ def test_breakdown__request_mint__parts_sum_to_the_receipt_and_name_every_call(
         "collateral.balanceOf",
         "collateral.transferFrom",
         "collateral.balanceOf",
-        "oracle.current_phase",
+        "feed.phaseId",
     ]
     # The book writes the order's commitment (a new slot) and its queue word (read
     # first, so already warm), nothing else.

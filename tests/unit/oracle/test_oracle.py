@@ -153,7 +153,7 @@ def test_pool__without_valid_price__requests_still_queue(order_seeded, order_poo
     assert tx.return_value == book.next_order() and book.pending_orders() == 1
 
 
-# --- latest, current_phase -------------------------------------------------------------
+# --- latest -------------------------------------------------------------
 
 ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
 PHASE_OFFSET = 64
@@ -203,30 +203,6 @@ def test_latest__sequencer_down__reverts(l2_oracle, sequencer, owner, chain):
     sequencer.set_round(2, 1, now, now, sender=owner)
     with ape.reverts("oracle: sequencer down"):
         l2_oracle.latest()
-
-
-def test_current_phase__new_feed__is_1(oracle):
-    assert oracle.current_phase() == 1
-
-
-def test_current_phase__after_new_phase__is_the_new_phase(oracle, feed, owner):
-    feed.new_phase(INITIAL_PRICE, sender=owner)
-    assert oracle.current_phase() == 2
-    feed.new_phase(INITIAL_PRICE, sender=owner)
-    assert oracle.current_phase() == 3
-
-
-def test_current_phase__reverting_feed__is_0_so_orders_still_queue(oracle, feed, owner):
-    feed.set_reverting(True, sender=owner)
-    assert oracle.current_phase() == 0
-
-
-def test_current_phase__too_little_gas__reverts_and_never_answers_0(oracle, feed, owner):
-    feed.set_read_gas(300_000, sender=owner)  # a costly phaseId(): its 1/32 would pay for the rest
-    answers = [eth_call_uint(oracle, "current_phase", (), gas) for gas in range(30_000, 600_000, 10_000)]
-    assert all(answer == 1 or isinstance(answer, str) for answer in answers)
-    assert any(isinstance(answer, str) and "oracle: out of gas" in answer for answer in answers)
-    assert answers[-1] == 1
 
 
 def test_latest__sequencer_status_in_the_future__reverts_clearly(l2_oracle, sequencer, owner, chain):
@@ -509,17 +485,6 @@ def eth_call(contract, method, args, gas):
     except Exception as error:  # noqa: BLE001 - the error's text is the answer
         return str(error)
     return decode(["uint8", "uint256", "uint256"], HexBytes(result))
-
-
-def eth_call_uint(contract, method, args, gas):
-    """`eth_call` of a view answering one uint256: the number, or the error's text."""
-    data = getattr(contract, method).encode_input(*args)
-    tx = {"to": contract.address, "data": HexBytes(data).to_0x_hex(), "gas": hex(gas)}
-    try:
-        result = contract.provider.make_request("eth_call", [tx, "latest"])
-    except Exception as error:  # noqa: BLE001 - the error's text is the answer
-        return str(error)
-    return decode(["uint256"], HexBytes(result))[0]
 
 
 def test_order_round__too_little_gas__reverts_and_never_voids(oracle, feed, owner, chain, order):

@@ -3,6 +3,8 @@ bad input, which reverts with its reason and changes nothing."""
 
 import ape
 import pytest
+from eth_abi import decode
+from hexbytes import HexBytes
 
 from inverse.constants import (
     ORDER_LP_DEPOSIT,
@@ -406,3 +408,32 @@ def test_request_shutdown__not_the_pool__reverts(order_seeded, order_pool, book,
     terms = order_pool.request_terms()
     with unchanged_book("orders: caller is not the pool"):
         book.request_shutdown(stranger, terms, sender=stranger)
+
+
+def test_current_phase__new_phases__recorded_by_the_next_request(order_seeded, book, feed, owner, minter, deadline):
+    assert book.current_phase() == 1 and book.feed() == feed.address
+    feed.new_phase(2_000 * 10**8, sender=owner)
+    feed.new_phase(2_000 * 10**8, sender=owner)
+    assert book.current_phase() == 3
+    assert requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book).phase == 3
+
+
+def test_current_phase__reverting_feed__is_0_so_orders_still_queue(order_seeded, book, feed, owner, minter, deadline):
+    feed.set_reverting(True, sender=owner)
+    assert book.current_phase() == 0
+    assert requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book).phase == 0
+
+
+def test_current_phase__too_little_gas__reverts_and_never_answers_0(book, feed, owner):
+    feed.set_read_gas(300_000, sender=owner)  # a costly phaseId(): its 1/32 would pay for the rest
+    call = book.current_phase.encode_input()
+    answers = []
+    for gas in range(30_000, 600_000, 10_000):
+        tx = {"to": book.address, "data": HexBytes(call).to_0x_hex(), "gas": hex(gas)}
+        try:
+            answers.append(decode(["uint256"], HexBytes(book.provider.make_request("eth_call", [tx, "latest"])))[0])
+        except Exception as error:  # noqa: BLE001 - the error's text is the answer
+            answers.append(str(error))
+    assert all(answer == 1 or isinstance(answer, str) for answer in answers)
+    assert any(isinstance(answer, str) and "orders: out of gas" in answer for answer in answers)
+    assert answers[-1] == 1

@@ -6,7 +6,18 @@ import ape
 from inverse.constants import ORDER_SHUTDOWN, OUTCOME_FILLED, OUTCOME_VOID
 from tests.conftest import publish_round, settle_orders
 
-from .conftest import USDC, VALUE_SCALE, later, latest_round_id, market_at, requested, round_data, settled, wad
+from .conftest import (
+    USDC,
+    VALUE_SCALE,
+    later,
+    latest_round_id,
+    market_at,
+    requested,
+    round_data,
+    set_parameters,
+    settled,
+    wad,
+)
 
 
 def test_shutdown__owner__queues_order_and_closes_entries(order_seeded, order_pool, book, owner, minter, lp, deadline):
@@ -164,3 +175,19 @@ def test_shutdown__feed_reverting__still_queued_and_settles_at_reference_nav(
     tx = book.request_redeem(shares, 0, minter, later(chain), sender=minter)
     [log] = settled(tx, order_pool)
     assert log.nav == reference_nav and collateral.balanceOf(minter) == cash + log.out > cash
+
+
+def test_shutdown__short_max_wait__waits_the_oracle_max_age_and_fills_at_a_round_after_it(
+    order_seeded, order_pool, book, owner, keeper, feed, chain, oracle
+):
+    """An owner who sets the shortest wait before shutting down would have the shutdown
+    void, at a price already published (known to them). It waits the oracle's max age
+    instead, within which a live feed always publishes: it fills at a round after it."""
+    set_parameters(order_pool, owner, max_wait=300)
+    order = requested(order_pool.shutdown(sender=owner), book)
+    assert order.max_wait == oracle.max_age() > 300
+    publish_round(feed, owner, chain, 1_950 * 10**8, after=order.not_before + 3_000)  # a heartbeat later
+
+    [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert (log.outcome, log.round_id, log.price) == (OUTCOME_FILLED, latest_round_id(feed), wad(1_950 * 10**8))

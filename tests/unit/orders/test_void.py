@@ -5,11 +5,11 @@ included, through the ordinary `settle`."""
 import ape
 import pytest
 
-from inverse.constants import OUTCOME_FILLED, OUTCOME_VOID
+from inverse.constants import DEAD_FEED_GRACE, OUTCOME_FILLED, OUTCOME_VOID
 from inverse.orders import settlement_batch
 from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
-from .conftest import USDC, latest_round_id, requested, round_data, settled, wad
+from .conftest import USDC, later, latest_round_id, requested, round_data, set_parameters, settled, wad
 
 SETTLE_FEE = USDC // 10
 
@@ -150,3 +150,71 @@ def test_settle__void_order_then_next_order__next_still_fills_at_its_round(
 
     assert [(log.order_id, log.outcome) for log in logs] == [(first.id, OUTCOME_VOID), (second.id, OUTCOME_FILLED)]
     assert logs[1].price == wad(INITIAL_PRICE)
+
+
+def test_settle__feed_down_after_order_round__void_proof_refused_then_fills_at_its_round(
+    order_seeded, order_pool, book, minter, keeper, stranger, owner, feed, collateral, chain, deadline
+):
+    """A feed that reverts for a while after an order's round came in time: its reads
+    fail, which must not pass for a phase with no round, or whoever settles during the
+    outage would pick void over the fill."""
+    order = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    publish_round(feed, owner, chain, 1_900 * 10**8, after=order.not_before)
+    its_round = latest_round_id(feed)
+    feed.set_reverting(True, sender=owner)
+    chain.mine(timestamp=order.expires_at + 60)
+    cash = collateral.balanceOf(minter)
+
+    phase_start = order.phase << 64
+    with ape.reverts("orders: order not due"):
+        book.settle([order.as_struct()], [phase_start], sender=stranger)
+    assert settlement_batch(book, feed, chain.pending_timestamp) == ([], [])
+
+    feed.set_reverting(False, sender=owner)
+    [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+    assert (log.outcome, log.round_id, log.price) == (OUTCOME_FILLED, its_round, wad(1_900 * 10**8))
+    assert order_pool.balanceOf(minter) > 0 and collateral.balanceOf(minter) == cash
+
+
+def test_settle__feed_dead_a_day_past_expiry__void_without_its_round(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
+):
+    """A feed gone for good must not hold the queue: a day after the expiry the phase
+    start proves the order void, and the order behind it settles."""
+    cash = collateral.balanceOf(minter)
+    order = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    feed.set_reverting(True, sender=owner)
+    chain.mine(timestamp=order.expires_at + DEAD_FEED_GRACE - 1)  # the settle's block: the grace's last second
+    assert settlement_batch(book, feed, chain.pending_timestamp) == ([], [])
+    with ape.reverts("orders: order not due"):
+        book.settle([order.as_struct()], [order.phase << 64], sender=keeper)
+
+    chain.mine(timestamp=order.expires_at + DEAD_FEED_GRACE + 1)
+    [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert (log.outcome, log.round_id, log.price, log.refunded) == (OUTCOME_VOID, order.phase << 64, 0, order.amount)
+    assert collateral.balanceOf(minter) == cash and book.pending_orders() == 0
+
+
+def test_request__shorter_max_wait_after_an_order__expiry_never_before_the_order_ahead(
+    order_seeded, order_pool, book, minter, redeemer, keeper, owner, feed, chain, deadline
+):
+    """Orders settle in queue order: an order behind another that is filled at a round
+    must not be void for that same round because its owner's terms changed meanwhile."""
+    set_parameters(order_pool, owner, max_wait=3 * 3_600)
+    first = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    set_parameters(order_pool, owner, max_wait=600)
+    second = requested(book.request_mint(1_000 * USDC, 0, redeemer, deadline, sender=redeemer), book)
+    assert second.not_before >= first.not_before
+    assert second.expires_at == first.expires_at and second.max_wait > order_pool.max_wait()
+    publish_round(feed, owner, chain, 1_950 * 10**8, after=first.not_before + 2 * 3_600)
+
+    logs = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert [(log.order_id, log.outcome, log.price) for log in logs] == [
+        (first.id, OUTCOME_FILLED, wad(1_950 * 10**8)),
+        (second.id, OUTCOME_FILLED, wad(1_950 * 10**8)),
+    ]
+    chain.mine(timestamp=first.expires_at)
+    third = requested(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter), book)
+    assert third.max_wait == 600  # the expiries ahead of it are past

@@ -9,7 +9,7 @@ from inverse.constants import OUTCOME_FILLED, WAD
 from inverse.orders import settlement_batch
 from tests.conftest import INITIAL_PRICE, fund, publish_round
 
-from ..orders.conftest import requested, settled
+from ..orders.conftest import requested, set_parameters, settled
 
 SETTLE_FEE_UNITS = 10  # a tenth of a unit
 
@@ -160,7 +160,8 @@ def test_payout_the_collateral_refuses__credited_to_claimable_then_claimed(
         pool.claim(sender=redeemer)
 
 
-def test_donation__changes_nothing(order_seeded, order_pool, collateral, stranger):
+def test_donation__changes_nothing(order_seeded, order_pool, collateral, owner, stranger):
+    set_parameters(order_pool, owner, management_fee=0)  # NAV still from one second to the next
     nav, lp_value, assets = order_pool.nav(), order_pool.lp_value(), order_pool.total_assets()
     collateral.mint(stranger, 10**12, sender=stranger)
     collateral.transfer(order_pool, 10**12, sender=stranger)
