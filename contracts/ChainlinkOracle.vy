@@ -77,6 +77,7 @@ def __init__(feed_: address, max_age_: uint256, sequencer_feed_: address, grace_
     """
     assert feed_ != empty(address), "oracle: zero feed"
     assert max_age_ != 0, "oracle: zero max age"
+    assert max_age_ <= constants.MAX_MAX_WAIT, "oracle: max age above 2 days"
     assert sequencer_feed_ == empty(address) or grace_period_ != 0, "oracle: zero grace period"
     feed_decimals: uint8 = staticcall IAggregatorV3(feed_).decimals()
     assert feed_decimals <= 18, "oracle: feed decimals above 18"
@@ -211,7 +212,8 @@ def _is_last_round(round_id: uint256, phase: uint256, expires_at: uint256) -> bo
          of the next round (a feed down for a while) never passes for a missing
          one. Once the proxy has moved to a later phase, the old aggregator's
          answer for the next round is final. A feed whose latest round cannot
-         be read at all counts as gone only `DEAD_FEED_GRACE` after the expiry:
+         be read (the read fails, or the round is unfinished) counts as gone
+         only `DEAD_FEED_GRACE` after the expiry:
          a dead feed must not hold the queue forever, and by then the order's
          round (if any) had a day to be settled.
     """
@@ -226,7 +228,16 @@ def _is_last_round(round_id: uint256, phase: uint256, expires_at: uint256) -> bo
         feed, method_id("latestRoundData()")
     )
     if ok and latest_id >> _PHASE_OFFSET == phase:
-        return latest_id == round_id
+        if latest_id == round_id:
+            return True
+        latest_exists: bool = False
+        latest_answer: int256 = 0
+        latest_started: uint256 = 0
+        latest_updated: uint256 = 0
+        latest_exists, latest_answer, latest_started, latest_updated = self._round(latest_id)
+        if latest_exists:
+            return False  # a later round exists: name it
+        ok = False  # a latest round that cannot be read (unfinished): as a feed that cannot answer
     if not ok and block.timestamp <= expires_at + DEAD_FEED_GRACE:
         return False
     next_exists: bool = False

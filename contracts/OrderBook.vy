@@ -221,9 +221,8 @@ def request_shutdown(owner: address, terms: IPool.Terms) -> uint256:
     @return uint256 The order id.
     """
     assert msg.sender == pool, "orders: caller is not the pool"
-    shutdown_terms: IPool.Terms = terms
-    shutdown_terms.max_wait = max(terms.max_wait, min(staticcall IOracle(oracle).max_age(), constants.MAX_MAX_WAIT))
-    return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, shutdown_terms)
+    max_wait: uint256 = max(terms.max_wait, min(staticcall IOracle(oracle).max_age(), constants.MAX_MAX_WAIT))
+    return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, 0, terms.min_delay, max_wait)
 
 
 # ---------------------------------------------------------------- settlement
@@ -378,7 +377,9 @@ def _request_entry(kind: uint256, assets: uint256, min_out: uint256, receiver: a
     assert assets >= terms.min_order, "orders: below min order"
     self._pull(assets + terms.settle_fee)
     trade_fee: uint256 = terms.mint_fee if kind == constants.ORDER_MINT else 0
-    return self._enqueue(kind, assets, min_out, msg.sender, receiver, trade_fee, terms)
+    return self._enqueue(
+        kind, assets, min_out, msg.sender, receiver, trade_fee, terms.settle_fee, terms.min_delay, terms.max_wait
+    )
 
 
 @internal
@@ -396,7 +397,9 @@ def _request_exit(kind: uint256, amount: uint256, min_out: uint256, receiver: ad
     assert value >= terms.min_order or amount == balance, "orders: below min order"
     trade_fee: uint256 = terms.redeem_fee if kind == constants.ORDER_REDEEM else 0
     if not terms.is_shutdown:
-        return self._enqueue(kind, amount, min_out, msg.sender, receiver, trade_fee, terms)
+        return self._enqueue(
+            kind, amount, min_out, msg.sender, receiver, trade_fee, terms.settle_fee, terms.min_delay, terms.max_wait
+        )
     o: IPool.Order = IPool.Order(
         id=0,
         kind=kind,
@@ -419,7 +422,15 @@ def _request_exit(kind: uint256, amount: uint256, min_out: uint256, receiver: ad
 
 @internal
 def _enqueue(
-    kind: uint256, amount: uint256, min_out: uint256, requester: address, receiver: address, trade_fee: uint256, terms: IPool.Terms
+    kind: uint256,
+    amount: uint256,
+    min_out: uint256,
+    requester: address,
+    receiver: address,
+    trade_fee: uint256,
+    settle_fee: uint256,
+    min_delay: uint256,
+    min_wait: uint256,
 ) -> uint256:
     """
     @dev Records the order's commitment with T = max(now + min_delay, T of the
@@ -429,8 +440,8 @@ def _enqueue(
          never priced before a round that filled an order ahead of it.
     """
     queue: Queue = self._queue()
-    not_before: uint256 = max(block.timestamp + terms.min_delay, queue.last_not_before)
-    max_wait: uint256 = terms.max_wait
+    not_before: uint256 = max(block.timestamp + min_delay, queue.last_not_before)
+    max_wait: uint256 = min_wait
     if queue.last_not_before + queue.last_max_wait > not_before + max_wait:
         max_wait = queue.last_not_before + queue.last_max_wait - not_before
     o: IPool.Order = IPool.Order(
@@ -444,7 +455,7 @@ def _enqueue(
         not_before=not_before,
         phase=self._current_phase(),
         trade_fee=trade_fee,
-        settle_fee=terms.settle_fee if kind != constants.ORDER_SHUTDOWN else 0,
+        settle_fee=settle_fee,
         max_wait=max_wait,
     )
     self._orders[o.id] = self._commitment(o)
@@ -452,7 +463,7 @@ def _enqueue(
     queue.last_not_before = not_before
     queue.last_max_wait = max_wait
     if kind == constants.ORDER_MINT or kind == constants.ORDER_LP_DEPOSIT:
-        queue.escrowed += amount + o.settle_fee
+        queue.escrowed += amount + settle_fee
         assert queue.escrowed <= _MAX_ESCROW, "orders: amount too large"
     self._store_queue(queue)
     log IPool.OrderRequested(
@@ -490,7 +501,10 @@ def _current_phase() -> uint256:
         return 0
     if len(response) != 32:
         return 0
-    return abi_decode(response, uint256)
+    phase: uint256 = abi_decode(response, uint256)
+    if phase > _MASK_16:
+        return 0  # not a proxy's uint16 phase: no round could ever be proven its
+    return phase
 
 
 @internal

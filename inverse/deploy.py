@@ -17,6 +17,7 @@ from .constants import (
     DEFAULT_SEQUENCER_GRACE,
     MAX_COLLATERAL_DECIMALS,
     MAX_LEVERAGE,
+    MAX_MAX_WAIT,
     MIN_LEVERAGE,
     ORDER_PARAMETER_NAMES,
     WAD,
@@ -245,6 +246,9 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
     }
     if plan["heartbeat"] <= 0:
         raise ConfigError("config: heartbeat must be positive")
+    if plan["heartbeat"] + plan["heartbeat"] // 10 > MAX_MAX_WAIT:
+        # The oracle's max age (heartbeat + 10%) is also the shutdown's shortest wait.
+        raise ConfigError("config: heartbeat above 43 h (its max age must stay within 2 days)")
     for key in ("feed", "collateral"):
         value = config[key]
         if value == "mock":

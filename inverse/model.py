@@ -303,9 +303,14 @@ class OracleModel:
         feed that reverts proves nothing until DEAD_FEED_GRACE after the expiry."""
         if phase == 0:
             return True
-        if not self.reverting and self.latest_round >> PHASE_SHIFT == phase:
-            return self.latest_round == round_id
-        if self.reverting and now <= expires_at + DEAD_FEED_GRACE:
+        readable = not self.reverting
+        if readable and self.latest_round >> PHASE_SHIFT == phase:
+            if self.latest_round == round_id:
+                return True
+            if self._exists(self.latest_round, now) is not None:
+                return False
+            readable = False  # an unfinished latest round
+        if not readable and now <= expires_at + DEAD_FEED_GRACE:
             return False
         return self._exists(round_id + 1, now) is None
 
@@ -324,9 +329,14 @@ class OracleModel:
             r = self._exists(round_id, now)
             if r is not None and self._qualifies(r, order.not_before, order.requested_at):
                 return self._priced(round_id, r, order.expires_at, now)
-        if now > order.expires_at:
-            return (ROUND_VOID, *self._valid(self._exists(last, now) if last != base else None))
-        return ROUND_WAIT, 0, 0
+        if now <= order.expires_at:
+            return ROUND_WAIT, 0, 0
+        # No round came by the expiry; the proof is the last round that can be read.
+        while last != base and self._exists(last, now) is None:
+            if last == self.latest_round and now <= order.expires_at + DEAD_FEED_GRACE:
+                return ROUND_WAIT, 0, 0  # an unfinished latest round proves nothing yet
+            last -= 1
+        return (ROUND_VOID, *self._valid(self._exists(last, now) if last != base else None))
 
 
 @dataclass

@@ -127,7 +127,10 @@ class RoundReader:
         except (ApeException, ValueError):
             current = None  # a feed that reverts every read: its rounds read as missing
         if current == phase:
-            latest = int(self.feed.latestRoundData()[0])
+            try:
+                latest = int(self.feed.latestRoundData()[0])
+            except (ApeException, ValueError):
+                latest = 0  # the aggregator cannot answer: search the phase as an old one
             if latest >> PHASE_SHIFT == phase and self.exists(latest):
                 # A round may have been published after `latest` in the same block.
                 while self.exists(latest + 1):
@@ -149,8 +152,8 @@ class RoundReader:
     def is_last(self, round_id: int, phase: int, expires_at: int) -> bool:
         """Whether the oracle takes `round_id` as its phase's last round (its
         `_is_last_round`): the feed's latest while the phase is current, else
-        the next round is missing; a feed that cannot be read at all, only a
-        day (`DEAD_FEED_GRACE`) after the order's expiry."""
+        the next round is missing; a feed whose latest round cannot be read,
+        only a day (`DEAD_FEED_GRACE`) after the order's expiry."""
         if phase == 0:
             return True
         try:
@@ -158,7 +161,11 @@ class RoundReader:
         except (ApeException, ValueError):
             latest = None
         if latest is not None and latest >> PHASE_SHIFT == phase:
-            return latest == round_id
+            if latest == round_id:
+                return True
+            if self.exists(latest):
+                return False
+            latest = None  # an unfinished latest round: as a feed that cannot answer
         if latest is None and self.now <= expires_at + DEAD_FEED_GRACE:
             return False
         return not self.exists(round_id + 1)

@@ -54,6 +54,7 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         ({"markets": [{"leverage": 1, "parameters": {"fee": 1}}]}, "unknown parameter"),
         ({"collateral_decimals": 24}, "at most 18"),
         ({"markets": []}, "no markets"),
+        ({"heartbeat": 44 * 3_600}, "heartbeat above 43 h"),
     ],
 )
 def test_deploy__bad_config__is_refused_before_sending(change, message, chain):

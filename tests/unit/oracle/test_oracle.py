@@ -118,6 +118,9 @@ def test_constructor__checks_its_inputs(create_oracle, create_feed, feed, sequen
         create_oracle(ZERO)
     with ape.reverts("oracle: zero max age"):
         create_oracle(feed, 0)
+    with ape.reverts("oracle: max age above 2 days"):  # also the shutdown's shortest wait
+        create_oracle(feed, 2 * 86_400 + 1)
+    assert create_oracle(feed, 2 * 86_400).max_age() == 2 * 86_400
     with ape.reverts("oracle: zero grace period"):
         create_oracle(feed, MAX_AGE, sequencer, 0)
     with ape.reverts("oracle: feed decimals above 18"):

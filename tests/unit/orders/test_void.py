@@ -218,3 +218,25 @@ def test_request__shorter_max_wait_after_an_order__expiry_never_before_the_order
     chain.mine(timestamp=first.expires_at)
     third = requested(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter), book)
     assert third.max_wait == 600  # the expiries ahead of it are past
+
+
+def test_settle__unfinished_latest_round__void_a_day_past_expiry_at_the_round_before(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
+):
+    """A latest round that never finishes (updatedAt 0) cannot be read, so it proves
+    nothing for a while, like a feed that fails; it must not hold the queue for good."""
+    cash = collateral.balanceOf(minter)
+    order = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    before = latest_round_id(feed)
+    feed.set_round(before + 1, 1_900 * 10**8, 0, 0, sender=owner, gas=200_000)
+    chain.mine(timestamp=order.expires_at + 1)
+    assert settlement_batch(book, feed, chain.pending_timestamp) == ([], [])
+    for named in (order.phase << 64, before, before + 1):
+        with ape.reverts("orders: order not due"):
+            book.settle([order.as_struct()], [named], sender=keeper)
+
+    chain.mine(timestamp=order.expires_at + DEAD_FEED_GRACE + 1)
+    [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert (log.outcome, log.round_id, log.refunded) == (OUTCOME_VOID, before, order.amount)
+    assert collateral.balanceOf(minter) == cash
