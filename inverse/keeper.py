@@ -53,7 +53,7 @@ from ape.logging import logger
 from silverback import SilverbackBot
 from web3.exceptions import Web3Exception
 
-from .constants import OUTCOMES, WAD
+from .constants import MAX_BATCH, OUTCOMES, WAD
 from .deploy import partial_contract
 from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
 from .status import fmt_units, fmt_wad, reason_names
@@ -162,6 +162,8 @@ def check_market(market: Market, metrics: dict) -> None:
             metrics["orders_settled"] += report["settled"]
             metrics["settle_fees"] += report["fees"]
             metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
+            if not report["full"]:
+                break
         if _retry(market.rebalance_due):
             metrics["pools_due"] += 1
             report = rebalance(market)
@@ -196,18 +198,20 @@ def settle_due(market: Market) -> dict | None:
     if _waiting_for_unknown_transaction(signer.address):
         return None
     try:
-        gas = market.book.settle.estimate_gas_cost(batch, round_ids, sender=signer)
+        txn, gas = _prepare(market.book.settle, batch, round_ids)
     except ContractLogicError as error:
         # Stale ids (a reorg, a log not seen yet) or the oracle just changed: read again.
         logger.info(f"keeper: {market.address}: settle would revert ({error.message}); reading the book again")
         market.orders.reset()
         return None
     fees = sum(order[10] for order in batch)
-    # The batch also earns the bounty of a rebalance that waits for it.
-    unblocked = market.keeper_bounty() if _rebalance_waits(market, head["timestamp"]) else 0
-    if not _worth_it(market, gas, fees + unblocked, f"{len(batch)} order(s) due"):
+
+    def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
+        return fees + (market.keeper_bounty() if _rebalance_waits(market, head["timestamp"]) else 0)
+
+    if not _worth_it(market, gas, reward, f"{len(batch)} order(s) due"):
         return None
-    receipt = _send(market.book.settle, batch, round_ids, gas=gas)
+    receipt = _send(txn, gas)
     if receipt is None:
         return None
     events = [e for e in _events(receipt, market.pool, "OrderSettled") if e.settler == signer.address]
@@ -227,7 +231,8 @@ def settle_due(market: Market) -> dict | None:
         f"gas {receipt['gasUsed']} ({fmt_wad(spent, 6)} ETH), settle fees {fmt_units(earned, market.decimals, 6)}; "
         + _totals()
     )
-    return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"]}
+    # A batch short of the limit took every due order; a full one may have left some.
+    return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"], "full": len(batch) >= MAX_BATCH}
 
 
 def _may_be_due(market: Market, order, now: int) -> bool:
@@ -264,14 +269,14 @@ def rebalance(market: Market) -> dict | None:
     if _waiting_for_unknown_transaction(signer.address):
         return None
     try:
-        gas = pool.rebalance.estimate_gas_cost(sender=signer)
+        txn, gas = _prepare(pool.rebalance)
     except ContractLogicError as error:
         # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
         return None
-    if not _worth_it(market, gas, market.keeper_bounty(), "due"):
+    if not _worth_it(market, gas, market.keeper_bounty, "due"):
         return None
-    receipt = _send(pool.rebalance, gas=gas)
+    receipt = _send(txn, gas)
     if receipt is None:
         return None
     events = _events(receipt, pool, "Rebalance")
@@ -297,13 +302,22 @@ def rebalance(market: Market) -> dict | None:
 # ---------------------------------------------------------------- sending
 
 
-def _send(method, *args, gas: int):
-    """Send with a 30% gas margin and wait; a transaction still pending after
-    the stuck time is replaced (same nonce, fees +25%). Returns the receipt, or
-    None when it lost a race (reverted on-chain) or never got mined."""
+def _prepare(method, *args):
+    """The signer's transaction `method(*args)`, built once (nonce and fees read
+    now), and its gas estimate: the simulation that keeps a transaction that would
+    revert from being sent (it raises ContractLogicError)."""
+    txn = method.as_transaction(*args, sender=bot.signer)
+    return txn, chain.provider.estimate_gas_cost(txn)
+
+
+def _send(txn, gas: int):
+    """Send `txn` with a 30% margin on its `gas` estimate and wait; a transaction
+    still pending after the stuck time is replaced (same nonce, fees +25%).
+    Returns the receipt, or None when it lost a race (reverted on-chain) or never
+    got mined."""
     signer, web3 = bot.signer, chain.provider.web3
     stuck_after = float(os.environ.get("INVERSE_KEEPER_STUCK_AFTER") or 60)
-    txn = method.as_transaction(*args, sender=signer, gas_limit=gas * 13 // 10)
+    txn.gas_limit = gas * 13 // 10
     hashes: list = []
     for _ in range(6):
         signed = signer.sign_transaction(txn)
@@ -338,9 +352,11 @@ def _send(method, *args, gas: int):
 
 
 def _mined(hashes: list, timeout: float):
-    """The receipt of whichever of `hashes` got mined, waiting up to `timeout` s."""
+    """The receipt of whichever of `hashes` got mined, waiting up to `timeout` s
+    (looking often at first: a dev node mines at once, a live chain in seconds)."""
     web3 = chain.provider.web3
     deadline = time.monotonic() + timeout
+    delay = 0.002
     while True:
         for tx_hash in hashes:
             try:
@@ -351,7 +367,8 @@ def _mined(hashes: list, timeout: float):
                 return receipt
         if time.monotonic() > deadline:
             return None
-        time.sleep(0.01)
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _events(receipt, contract, name: str) -> list:
@@ -376,8 +393,9 @@ def _totals() -> str:
     return f"earned so far {earned}; gas spent {fmt_wad(bot.state.gas_spent, 6)} ETH"
 
 
-def _worth_it(market: Market, gas: int, reward: int, what: str) -> bool:
-    """Gas cost against the reward (collateral), both in the gas token."""
+def _worth_it(market: Market, gas: int, reward, what: str) -> bool:
+    """Gas cost against the reward (collateral, read by calling `reward()` only
+    when it matters), both in the gas token."""
     if os.environ.get("INVERSE_KEEPER_ALWAYS") == "1":
         return True
     # What the node says gas costs now (base fee plus tip), not a local default.
@@ -385,7 +403,7 @@ def _worth_it(market: Market, gas: int, reward: int, what: str) -> bool:
     if cost == 0:
         return True
     native_price = int(os.environ.get("INVERSE_KEEPER_NATIVE_PRICE") or market.oracle_price())
-    reward_in_gas_token = reward * 10 ** (18 - market.decimals) * WAD // native_price
+    reward_in_gas_token = reward() * 10 ** (18 - market.decimals) * WAD // native_price
     if cost > reward_in_gas_token:
         logger.info(
             f"keeper: {market.address} {what}, but gas ({cost} wei) costs more than it pays "

@@ -27,7 +27,6 @@ from ape import accounts, chain, networks, project
 from ape.logging import logger
 from eth_abi import decode, encode
 from eth_utils import keccak
-from web3.exceptions import Web3Exception
 
 from inverse.constants import OUTCOME_REFUNDED, OUTCOME_VOID, REASON_THRESHOLD, WAD
 from inverse.deploy import deploy_plan, leverage_label, load_config, plan_deployment, write_manifest
@@ -39,6 +38,7 @@ START_PRICE = 2_000 * 10**8  # the mock feed's first answer (8 decimals)
 SLIPPAGE = Decimal("0.02")  # users accept 2% worse than the preview at their request
 TRADE_HOUR = 13  # users act once a day; their orders settle at the next hourly round
 MAX_UINT = 2**256 - 1
+NUDGE_AFTER = 1.0  # seconds the keeper bot may sit on due work before a new block wakes it
 
 
 def price_path(days: int, crash_day: int, seed: int) -> list[int]:
@@ -60,55 +60,78 @@ def topic(event_abi) -> bytes:
 
 
 class Node:
-    """The hourly loop talks to Anvil with bare JSON-RPC (thousands of steps; ape's
-    conveniences would make the demo several times slower). Anvil's dev accounts
+    """The hourly loop talks to Anvil with bare JSON-RPC (thousands of steps; web3
+    fills every transaction with several round trips first). Anvil's dev accounts
     are unlocked, so users send without local signing here."""
 
     def __init__(self):
-        self.web3 = chain.provider.web3
-
-    def call(self, to: str, signature: str, args=(), types=("uint256",)):
-        inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
-        data = keccak(text=signature)[:4] + encode(inputs, list(args))
-        for attempt in range(50):
-            try:
-                values = decode(list(types), self.web3.eth.call({"to": to, "data": data}))
-                return values[0] if len(types) == 1 else values
-            except Web3Exception as error:
-                # Anvil runs a call at its wall clock, which lags the blocks when many were
-                # mined in one second: a round just written reads as "future" for a moment.
-                if "future timestamp" not in str(error) or attempt == 49:
-                    raise
-                time.sleep(0.1)
-
-    def send(self, sender: str, to: str, signature: str, args=(), gas: int | None = None) -> None:
-        """Send and mine (Anvil's automine); a revert raises with its reason."""
-        inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
-        txn = {"from": sender, "to": to, "data": keccak(text=signature)[:4] + encode(inputs, list(args))}
-        if gas:
-            txn["gas"] = gas
-        self.web3.eth.send_transaction(txn)
+        self.provider = chain.provider.web3.provider
 
     def rpc(self, method: str, params=()):
-        return self.web3.provider.make_request(method, list(params))
+        response = self.provider.make_request(method, list(params))
+        if "error" in response:
+            raise click.ClickException(f"{method}: {response['error'].get('message', response['error'])}")
+        return response["result"]
+
+    def call(self, to: str, signature: str, args=(), types=("uint256",)):
+        return self.calls([(to, signature, args, types)])[0]
+
+    def calls(self, calls: list[tuple], block: int | None = None) -> list:
+        """Several views in one round trip: (to, signature, args, types) each, read
+        at `block` (default latest)."""
+        at = "latest" if block is None else hex(block)
+        requests = [("eth_call", [{"to": to, "data": calldata(sig, args)}, at]) for to, sig, args, _ in calls]
+        if len(requests) == 1:
+            responses = [self.provider.make_request(*requests[0])]
+        else:
+            responses = self.provider.make_batch_request(requests)
+            if not isinstance(responses, list):  # the node refused the whole batch
+                raise click.ClickException(f"eth_call batch: {responses.get('error', responses)}")
+        results = []
+        for (to, sig, _, types), response in zip(calls, responses, strict=True):
+            if "error" in response:
+                raise click.ClickException(f"{sig} at {to}: {response['error'].get('message', response['error'])}")
+            values = decode(list(types), bytes.fromhex(response["result"][2:]))
+            results.append(values[0] if len(types) == 1 else values)
+        return results
+
+    def send(self, sender: str, to: str, signature: str, args=(), gas: int | None = None) -> int:
+        """Send and return once it is mined (its block number): a transaction left
+        in Anvil's pool would be mined after the clock moved on, an hour late. A
+        revert raises with its reason."""
+        txn = {"from": sender, "to": to, "data": calldata(signature, args)}
+        if gas:
+            txn["gas"] = hex(gas)
+        receipt = self.rpc("eth_sendTransactionSync", [txn])
+        if int(receipt["status"], 16) != 1:
+            # The same call on the block before says why.
+            replay = self.provider.make_request("eth_call", [txn, hex(int(receipt["blockNumber"], 16) - 1)])
+            reason = replay.get("error", {}).get("message", "execution reverted")
+            raise click.ClickException(f"{signature.split('(')[0]} from {sender}: {reason}")
+        return int(receipt["blockNumber"], 16)
 
     @property
     def block(self) -> int:
-        return self.web3.eth.block_number
+        return int(self.rpc("eth_blockNumber"), 16)
 
     def timestamp(self, block: int) -> int:
-        return self.web3.eth.get_block(block)["timestamp"]
+        return int(self.rpc("eth_getBlockByNumber", [hex(block), False])["timestamp"], 16)
+
+
+def calldata(signature: str, args) -> str:
+    inputs = [t for t in signature[signature.index("(") + 1 : -1].split(",") if t]
+    return "0x" + (keccak(text=signature)[:4] + encode(inputs, list(args))).hex()
 
 
 class Market:
-    def __init__(self, node: Node, entry: dict, feed: str):
+    def __init__(self, node: Node, entry: dict):
         self.node = node
         self.pool = entry["pool"]
         self.book = entry["order_book"]
         self.lp_token = entry["lp_token"]
-        self.feed = feed
         self.leverage = node.call(self.pool, "leverage()")
         self.label = f"-{leverage_label(self.leverage)}x"
+        self.min_order = node.call(self.pool, "min_order()")
 
     def naive(self, price: int, start: int) -> Decimal:
         """-L x the cumulative return, with no daily reset: what people expect."""
@@ -118,18 +141,6 @@ class Market:
     def view(self, name: str, *args, types=("uint256",)):
         signature = f"{name}({','.join('address' if isinstance(a, str) else 'uint256' for a in args)})"
         return self.node.call(self.pool, signature, args, types)
-
-    def work_due(self) -> bool:
-        """Whether the keeper has something to do: the oldest order's round may be
-        out (what the pool itself checks before a rebalance) or a rebalance is due."""
-        pending, not_before, phase = self.node.call(self.book, "head()", types=("bool", "uint256", "uint256"))
-        if pending:
-            round_id, _, _, updated_at, _ = self.node.call(
-                self.feed, "latestRoundData()", types=("uint80", "int256", "uint256", "uint256", "uint80")
-            )
-            if phase != round_id >> 64 or updated_at >= not_before:
-                return True
-        return self.view("rebalance_due", types=("bool",))
 
     def request(self, user: str, kind: str, amount: int, min_out: int, receiver: str | None = None) -> None:
         far = 2**64
@@ -163,24 +174,31 @@ class Ledger:
         their mean wait, and rebalances (with how many on the threshold)."""
         last = self.node.block
         book_of = {m.pool.lower(): m.book for m in self.markets}
-        logs = self.node.web3.eth.get_logs(
-            {
-                "fromBlock": self.cursor,
-                "toBlock": last,
-                "address": [a for m in self.markets for a in (m.pool, m.book)],
-                "topics": [[self.requested_topic, self.settled_topic, self.rebalance_topic]],
-            }
+        logs = self.node.rpc(
+            "eth_getLogs",
+            [
+                {
+                    "fromBlock": hex(self.cursor),
+                    "toBlock": hex(last),
+                    "address": [a for m in self.markets for a in (m.pool, m.book)],
+                    "topics": [
+                        ["0x" + t.hex() for t in (self.requested_topic, self.settled_topic, self.rebalance_topic)]
+                    ],
+                }
+            ],
         )
         self.cursor = last + 1
         day = {"settled": 0, "refunded": 0, "void": 0, "waits": [], "rebalances": 0, "threshold": 0}
         times: dict[int, int] = {}
         for log in logs:
-            kind, address = bytes(log["topics"][0]), log["address"].lower()
-            words = decode(["uint256"] * (len(log["data"]) // 32), bytes(log["data"]))
+            kind, address = bytes.fromhex(log["topics"][0][2:]), log["address"].lower()
+            data = bytes.fromhex(log["data"][2:])
+            words = decode(["uint256"] * (len(data) // 32), data)
+            order_id = int(log["topics"][1], 16) if len(log["topics"]) > 1 else None
             if kind == self.requested_topic:
-                self.requested[(address, int.from_bytes(log["topics"][1], "big"))] = words[3]
+                self.requested[(address, order_id)] = words[3]
             elif kind == self.settled_topic:
-                key = (book_of[address].lower(), int.from_bytes(log["topics"][1], "big"))
+                key = (book_of[address].lower(), order_id)
                 outcome = words[0]
                 if key in self.settled:
                     raise click.ClickException(f"order {key} settled twice")
@@ -188,7 +206,7 @@ class Ledger:
                 day["settled"] += 1
                 day["refunded"] += outcome == OUTCOME_REFUNDED
                 day["void"] += outcome == OUTCOME_VOID
-                block = log["blockNumber"]
+                block = int(log["blockNumber"], 16)
                 if block not in times:
                     times[block] = self.node.timestamp(block)
                 day["waits"].append(times[block] - self.requested[key])
@@ -204,31 +222,61 @@ class Demo:
         self.markets, self.owner, self.feed = markets, owner, feed
         self.node = markets[0].node
         self.users, self.lps = users, lps
+        # The demo drives Anvil's clock: it stands still between rounds (every block
+        # gets the time of the last `publish`), so each hour lasts exactly an hour
+        # however long the keeper takes in wall-clock time.
+        self.node.rpc("anvil_setBlockTimestampInterval", [0])
+        self.block = self.node.block  # the last round's
+        self.clock = self.node.timestamp(self.block)
 
     def publish(self, answer: int, seconds: int = 3_600) -> None:
-        """A round `seconds` after the previous one. The node's clock is set (not one
-        block's timestamp), so the keeper's transactions and every call see time
-        that only goes forward; and set, not advanced: blocks mined faster than one
-        a second run ahead of Anvil's clock, which would shorten the next hour."""
-        latest = self.node.timestamp(self.node.block)
-        self.clock = max(getattr(self, "clock", latest) + seconds, latest + 1)
+        """A round `seconds` after the previous one: the clock moves on and the
+        round is written in the first block at the new time."""
+        self.clock += seconds
         self.node.rpc("anvil_setTime", [self.clock])
-        self.node.send(self.owner, self.feed, "set_answer(int256)", (answer,), gas=200_000)
+        self.block = self.node.send(self.owner, self.feed, "set_answer(int256)", (answer,), gas=200_000)
+
+    def work_due(self, block: int) -> bool:
+        """Whether the keeper has something to do at `block`: in some market the
+        oldest order's round may be out (what the pool itself checks before a
+        rebalance), or a rebalance is due."""
+        round_data = ("uint80", "int256", "uint256", "uint256", "uint80")
+        answers = self.node.calls(
+            [(self.feed, "latestRoundData()", (), round_data)]
+            + [(m.book, "head()", (), ("bool", "uint256", "uint256")) for m in self.markets]
+            + [(m.pool, "rebalance_due()", (), ("bool",)) for m in self.markets],
+            block,
+        )
+        round_id, _, _, updated_at, _ = answers[0]
+        heads, rebalances = answers[1 : 1 + len(self.markets)], answers[1 + len(self.markets) :]
+        due = [
+            pending and (phase != round_id >> 64 or updated_at >= not_before) for pending, not_before, phase in heads
+        ]
+        return any(due) or any(rebalances)
 
     def wait_for_keeper(self, timeout: float = 60) -> None:
-        """Wait until the bot has settled every due order and rebalanced every due market."""
-        start = time.monotonic()
+        """Wait until the bot has settled every due order and rebalanced every due
+        market: a look after each block (the bot's transactions), from the last
+        round's."""
+        start = nudged = time.monotonic()
         shown = 0
-        while any(m.work_due() for m in self.markets):
-            waited = time.monotonic() - start
-            if waited > timeout:
-                raise click.ClickException("the keeper bot did not settle and rebalance in time")
-            if int(waited) > shown and waited > 3:
-                shown = int(waited)
-                progress(f"waiting for the keeper bot ... {shown} s")
-                # A real chain keeps making blocks; Anvil only mines on transactions.
-                self.node.rpc("evm_mine")
-            time.sleep(0.02)
+        block = self.block
+        while self.work_due(block):
+            while (latest := self.node.block) == block:
+                now = time.monotonic()
+                waited = now - start
+                if waited > timeout:
+                    raise click.ClickException("the keeper bot did not settle and rebalance in time")
+                if now - nudged > NUDGE_AFTER:
+                    # A real chain keeps making blocks; Anvil only mines on transactions.
+                    # The clock stands still, so an empty block changes nothing else.
+                    self.node.rpc("evm_mine")
+                    nudged = now
+                if int(waited) > shown and waited > 3:
+                    shown = int(waited)
+                    progress(f"waiting for the keeper bot ... {shown} s")
+                time.sleep(0.005)
+            block = latest
         if shown:
             progress("")
 
@@ -273,7 +321,7 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
     web3_node = Node()
     feed = manifest["contracts"]["feed"]
     collateral = manifest["contracts"]["collateral"]
-    markets = [Market(web3_node, entry, feed) for entry in manifest["markets"]]
+    markets = [Market(web3_node, entry) for entry in manifest["markets"]]
     lps = [lp.address, second_lp]
     for person in lps + users:
         web3_node.send(person, collateral, "mint(address,uint256)", (person, 10_000_000 * USDC))
@@ -364,6 +412,8 @@ def trade(demo: Demo, rng: random.Random) -> None:
         balance = m.balance(m.pool, user)
         if balance and rng.random() < 0.4:
             shares = balance * rng.randint(20, 100) // 100
+            if m.view("preview_redeem", shares) < 2 * m.min_order:
+                shares = balance  # a small remainder goes whole (a part must be worth min_order)
             m.request(user, "redeem", shares, with_slippage(m.view("preview_redeem", shares)))
         elif rng.random() < 0.6:
             room = m.view("max_mint")
@@ -376,7 +426,7 @@ def trade(demo: Demo, rng: random.Random) -> None:
         shares = m.balance(m.lp_token, lp)
         if shares and rng.random() < 0.5:
             part = shares * rng.randint(20, 100) // 100
-            if m.view("preview_lp_withdraw", part) >= 10 * USDC:
+            if m.view("preview_lp_withdraw", part) >= 2 * m.min_order:
                 m.request(lp, "lp_withdraw", part, with_slippage(m.view("preview_lp_withdraw", part)))
         else:
             assets = rng.randint(10_000, 200_000) * USDC
