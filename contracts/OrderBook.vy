@@ -221,7 +221,7 @@ def request_shutdown(owner: address, terms: IPool.Terms) -> uint256:
     @return uint256 The order id.
     """
     assert msg.sender == pool, "orders: caller is not the pool"
-    max_wait: uint256 = max(terms.max_wait, min(staticcall IOracle(oracle).max_age(), constants.MAX_MAX_WAIT))
+    max_wait: uint256 = max(terms.max_wait, staticcall IOracle(oracle).max_age())  # max_age <= MAX_MAX_WAIT
     return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, 0, terms.min_delay, max_wait)
 
 

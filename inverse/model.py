@@ -726,7 +726,7 @@ class PoolModel:
             raise Revert("pool: shut down")
         self.shutdown_requested = True
         # It waits at least the oracle's max age: a live feed prices it after the request.
-        wait = max(self.max_wait, min(self.oracle.max_age, MAX_MAX_WAIT))
+        wait = max(self.max_wait, self.oracle.max_age)  # the oracle bounds max_age to MAX_MAX_WAIT
         return self._enqueue(ORDER_SHUTDOWN, 0, 0, sender, sender, 0, now, wait)
 
     # ------------------------------------------------------------ settlement
