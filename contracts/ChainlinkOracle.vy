@@ -61,6 +61,14 @@ _ROUND_DATA_SIZE: constant(uint256) = 160
 # all counts as gone, so that the order can be proven void without its round.
 DEAD_FEED_GRACE: public(constant(uint256)) = 86_400
 
+# `_order_round`'s result: the answer and, for a fill, the query and the round's
+# `startedAt` that `order_rounds` reuses for the orders behind it.
+struct Proof:
+    query: IOracle.RoundQuery
+    answer: IOracle.Pricing
+    started_at: uint256
+
+
 # A proxy round id is `phaseId << 64 | aggregatorRoundId`.
 _PHASE_OFFSET: constant(uint256) = 64
 _AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
@@ -161,7 +169,62 @@ def order_round(
     @return updated_at The round's `updatedAt` when `round_id` is the order's
             round (fill, or void for its data or its lateness), else 0.
     """
-    assert round_id >> _PHASE_OFFSET == phase, "oracle: round not in the order's phase"
+    answer: IOracle.Pricing = self._order_round(
+        IOracle.RoundQuery(
+            round_id=round_id, phase=phase, not_before=not_before, requested_at=requested_at, expires_at=expires_at
+        )
+    ).answer
+    return answer.outcome, answer.price, answer.at
+
+
+@external
+@view
+def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> DynArray[IOracle.Pricing, constants.MAX_BATCH]:
+    """
+    @notice `order_round` for consecutive orders of a queue, in one call: the
+            answers up to the first order that must wait (not included).
+            Orders that share the round of the order before them, proven its
+            order's round, read the feed no more.
+    @dev The shortcut holds because neither T nor the request time decreases
+         along a queue: the round before the shared one, which did not qualify
+         for the earlier order, cannot qualify for a later one, so only the
+         shared round's own data is checked again. Queries that do not follow
+         that order get the full proof.
+    @param queries Each order's round id, phase, T, request time and expiry.
+    @return DynArray[IOracle.Pricing, constants.MAX_BATCH] The outcomes, as `order_round` gives them.
+    """
+    answers: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
+    proven: Proof = empty(Proof)  # the last round proven an order's round, with a fill
+    for q: IOracle.RoundQuery in queries:
+        if (
+            proven.answer.outcome == constants.ROUND_FILL
+            and proven.query.round_id == q.round_id
+            and proven.query.phase == q.phase
+            and proven.query.not_before <= q.not_before
+            and proven.query.requested_at <= q.requested_at
+            and self._qualifies(proven.started_at, proven.answer.at, q.not_before, q.requested_at)
+            and proven.answer.at <= q.expires_at
+        ):
+            answers.append(proven.answer)
+            continue
+        proof: Proof = self._order_round(q)
+        if proof.answer.outcome == constants.ROUND_WAIT:
+            break
+        answers.append(proof.answer)
+        if proof.answer.outcome == constants.ROUND_FILL:
+            proven = proof
+    return answers
+
+
+@internal
+@view
+def _order_round(q: IOracle.RoundQuery) -> Proof:
+    """
+    @dev `order_round`'s proof; on a fill, also the round's `startedAt`, for
+         `order_rounds` to check later orders against the same round.
+    """
+    round_id: uint256 = q.round_id
+    assert round_id >> _PHASE_OFFSET == q.phase, "oracle: round not in the order's phase"
     aggregator_round: uint256 = round_id & _AGGREGATOR_ROUND_MASK
 
     exists: bool = True  # aggregator round 0: the phase's start
@@ -171,17 +234,17 @@ def order_round(
     if aggregator_round != 0:
         exists, answer, started_at, updated_at = self._round(round_id)
         if not exists:
-            return constants.ROUND_WAIT, 0, 0
+            return self._proof(q, constants.ROUND_WAIT, 0, 0, 0)
 
-    if aggregator_round == 0 or not self._qualifies(started_at, updated_at, not_before, requested_at):
+    if aggregator_round == 0 or not self._qualifies(started_at, updated_at, q.not_before, q.requested_at):
         # Any round after the phase's last one is published later, at
         # `updatedAt >= now`: past `expires_at`, no round of the phase can price it.
-        if block.timestamp > expires_at and self._is_last_round(round_id, phase, expires_at):
+        if block.timestamp > q.expires_at and self._is_last_round(round_id, q.phase, q.expires_at):
             last_price: uint256 = 0
             last_at: uint256 = 0
             last_price, last_at = self._valid(answer, updated_at)
-            return constants.ROUND_VOID, last_price, last_at
-        return constants.ROUND_WAIT, 0, 0
+            return self._proof(q, constants.ROUND_VOID, last_price, last_at, 0)
+        return self._proof(q, constants.ROUND_WAIT, 0, 0, 0)
 
     prev_exists: bool = False
     prev_answer: int256 = 0
@@ -190,17 +253,27 @@ def order_round(
     if aggregator_round > 1:
         prev_exists, prev_answer, prev_started_at, prev_updated_at = self._round(round_id - 1)
         assert not prev_exists or not self._qualifies(
-            prev_started_at, prev_updated_at, not_before, requested_at
+            prev_started_at, prev_updated_at, q.not_before, q.requested_at
         ), "oracle: not the order's round"
 
     price: uint256 = 0
     price, updated_at = self._valid(answer, updated_at)
-    if price != 0 and updated_at <= expires_at:
-        return constants.ROUND_FILL, price, updated_at
+    if price != 0 and updated_at <= q.expires_at:
+        return self._proof(q, constants.ROUND_FILL, price, updated_at, started_at)
     if not prev_exists:
-        return constants.ROUND_VOID, 0, 0
+        return self._proof(q, constants.ROUND_VOID, 0, 0, 0)
     price, updated_at = self._valid(prev_answer, prev_updated_at)
-    return constants.ROUND_VOID, price, updated_at
+    return self._proof(q, constants.ROUND_VOID, price, updated_at, 0)
+
+
+@internal
+@pure
+def _proof(q: IOracle.RoundQuery, outcome: uint8, price: uint256, updated_at: uint256, started_at: uint256) -> Proof:
+    return Proof(
+        query=q,
+        answer=IOracle.Pricing(outcome=outcome, round_id=q.round_id, price=price, at=updated_at),
+        started_at=started_at,
+    )
 
 
 @internal

@@ -294,21 +294,10 @@ def __init__(
 # ---------------------------------------------------------------- orders (called by the order book)
 
 
-@external
-@view
-def request_terms() -> IPool.Terms:
-    """
-    @notice What a request needs, read in one call: whether mint and LP deposit
-            requests are closed, whether the NAV is fixed, and the fees and
-            order parameters in force.
-    @return IPool.Terms The terms.
-    """
-    return self._request_terms()
-
-
 @internal
 @view
 def _request_terms() -> IPool.Terms:
+    # What the order book's requests read: pushed to it whenever it changes.
     settings: Settings = self._settings()
     terms: Terms = self._terms()
     return IPool.Terms(
@@ -352,7 +341,7 @@ def take(kind: uint256, owner: address, amount: uint256) -> (uint256, uint256):
 
 
 @external
-def execute(orders: DynArray[IPool.Order, constants.MAX_BATCH], pricings: DynArray[IPool.Pricing, constants.MAX_BATCH], settler: address):
+def execute(orders: DynArray[IPool.Order, constants.MAX_BATCH], pricings: DynArray[IOracle.Pricing, constants.MAX_BATCH], settler: address):
     """
     @notice Fills or refunds orders the order book has proven, in queue order,
             each at its round's price and time, and pays the settler their
@@ -775,6 +764,7 @@ def pause():
     assert not settings.paused, "pool: already paused"
     settings.paused = True
     self._store_settings(settings)
+    self._push_terms()
     log IPool.Paused(account=msg.sender)
 
 
@@ -788,6 +778,7 @@ def unpause():
     assert settings.paused, "pool: not paused"
     settings.paused = False
     self._store_settings(settings)
+    self._push_terms()
     log IPool.Unpaused(account=msg.sender)
 
 
@@ -834,7 +825,7 @@ def set_guardian(new_guardian: address):
 
 
 @internal
-def _execute(o: IPool.Order, pricing: IPool.Pricing, settler: address) -> uint256:
+def _execute(o: IPool.Order, pricing: IOracle.Pricing, settler: address) -> uint256:
     """
     @dev Settles one order at its round's price and time, or refunds it: void,
          or a mint or LP deposit after shutdown (everything back, settle fee
@@ -981,7 +972,7 @@ def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
 
 
 @internal
-def _settle_shutdown(o: IPool.Order, pricing: IPool.Pricing, settings: Settings, settler: address):
+def _settle_shutdown(o: IPool.Order, pricing: IOracle.Pricing, settings: Settings, settler: address):
     """
     @dev Fixes the NAV at the shutdown order's round. If it is void (none came
          in time: a dead oracle), the void proof's price stands: the last valid
@@ -1332,6 +1323,11 @@ def _rebalance() -> uint256:
 
 
 @internal
+def _push_terms():
+    extcall IOrderBook(order_book).set_terms(self._request_terms())
+
+
+@internal
 @view
 def _check_order_book():
     assert msg.sender == order_book, "pool: caller is not the order book"
@@ -1399,6 +1395,7 @@ def _set_parameters(params: IPool.Parameters):
     terms.max_wait = params.max_wait
     terms.min_order = params.min_order
     self._store_terms(terms)
+    self._push_terms()
     log IPool.ParametersUpdated(
         interval=params.interval,
         threshold=params.threshold,

@@ -57,6 +57,15 @@ lp_token: public(immutable(address))
 # deposits (144-255): what a request reads and writes, in one word.
 _queue_word: uint256
 
+# What a request needs, pushed by the pool whenever it changes, so that a
+# request reads one word of its own storage instead of calling the pool. Two
+# words of the same layout: the entry side's (mint, LP deposit) with `closed` and
+# the mint fee, the exit side's (redeem, LP withdrawal) with `is_shutdown` and the
+# redeem fee. Layout: flag (bit 0), trade fee (1-56), settle fee (57-120), min
+# delay (121-144), max wait (145-168), min order (169-248).
+_entry_terms: uint256
+_exit_terms: uint256
+
 # Each pending order's commitment: T (bits 216-255), phase (200-215) and the top
 # 200 bits of keccak256 of the ABI-encoded order. Cleared when it settles.
 _orders: HashMap[uint256, uint256]
@@ -64,6 +73,8 @@ _orders: HashMap[uint256, uint256]
 _MASK_16: constant(uint256) = 2**16 - 1
 _MASK_24: constant(uint256) = 2**24 - 1
 _MASK_40: constant(uint256) = 2**40 - 1
+_MASK_56: constant(uint256) = 2**56 - 1
+_MASK_64: constant(uint256) = 2**64 - 1
 # Collateral the book may hold in escrow.
 _MAX_ESCROW: constant(uint256) = 2**112 - 1
 # Largest slippage bound: keeps `min_out * filled` far inside 256 bits.
@@ -82,6 +93,18 @@ struct Queue:
     last_max_wait: uint256
     # Collateral held for pending mints and LP deposits (amount plus settle fee).
     escrowed: uint256
+
+
+# One side's terms word, decoded.
+struct SideTerms:
+    # Entry side: mint and LP deposit requests are closed. Exit side: the NAV is fixed.
+    flag: bool
+    # Mint fee (entry side) or redeem fee (exit side), WAD.
+    trade_fee: uint256
+    settle_fee: uint256
+    min_delay: uint256
+    max_wait: uint256
+    min_order: uint256
 
 
 @deploy
@@ -214,15 +237,27 @@ def request_shutdown(owner: address, terms: IPool.Terms) -> uint256:
             It waits for its round at least the oracle's `max_age`: while the
             feed lives a round comes in that time, so the shutdown is priced
             after the request, never void at a price its owner already saw.
-    @dev The pool passes its terms: it is locked while it calls here, so this
-         book cannot read them back from it.
+    @dev The pool passes its terms, now closed to entries, and they are stored
+         as by `set_terms`.
     @param owner The pool's owner, recorded as the requester.
-    @param terms The pool's terms in force (`min_delay`, `max_wait`).
+    @param terms The pool's terms in force.
     @return uint256 The order id.
     """
     assert msg.sender == pool, "orders: caller is not the pool"
+    self._store_terms(terms)
     max_wait: uint256 = max(terms.max_wait, staticcall IOracle(oracle).max_age())  # max_age <= MAX_MAX_WAIT
     return self._enqueue(constants.ORDER_SHUTDOWN, 0, 0, owner, owner, 0, 0, terms.min_delay, max_wait)
+
+
+@external
+def set_terms(terms: IPool.Terms):
+    """
+    @notice Stores the pool's terms for requests to read (the pool pushes them
+            whenever its parameters, pause or shutdown change).
+    @param terms The pool's terms in force.
+    """
+    assert msg.sender == pool, "orders: caller is not the pool"
+    self._store_terms(terms)
 
 
 # ---------------------------------------------------------------- settlement
@@ -243,38 +278,62 @@ def settle(orders: DynArray[IPool.Order, constants.MAX_BATCH], round_ids: DynArr
     """
     assert len(orders) == len(round_ids), "orders: lengths differ"
     queue: Queue = self._queue()
-    shut: bool = staticcall IPool(pool).is_shutdown()
+    exit_terms: SideTerms = self._side_terms(self._exit_terms)
+    shut: bool = exit_terms.flag
+    # The orders to settle, checked against their commitments, and the round
+    # questions for the oracle: every order until the NAV is fixed (the shutdown
+    # order included); after it, none.
     batch: DynArray[IPool.Order, constants.MAX_BATCH] = []
-    pricings: DynArray[IPool.Pricing, constants.MAX_BATCH] = []
-    waiting: bool = False
+    queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH] = []
     for i: uint256 in range(constants.MAX_BATCH):
         if i == len(orders):
             break
         o: IPool.Order = orders[i]
         if o.id < queue.head:
             continue  # a competing settler was first
-        assert o.id == queue.head, "orders: not the next order"
+        assert o.id == queue.head + len(batch), "orders: not the next order"
         assert self._orders[o.id] == self._commitment(o), "orders: unknown order"
-        pricing: IPool.Pricing = IPool.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp)
-        if not shut or o.kind == constants.ORDER_SHUTDOWN:
-            pricing.round_id = round_ids[i]
-            pricing.outcome, pricing.price, pricing.at = staticcall IOracle(oracle).order_round(
-                round_ids[i], o.phase, o.not_before, o.requested_at, o.not_before + o.max_wait
+        if not shut:
+            queries.append(
+                IOracle.RoundQuery(
+                    round_id=round_ids[i],
+                    phase=o.phase,
+                    not_before=o.not_before,
+                    requested_at=o.requested_at,
+                    expires_at=o.not_before + o.max_wait,
+                )
             )
-            if pricing.outcome == constants.ROUND_WAIT:
-                waiting = True
-                break
-        shut = shut or o.kind == constants.ORDER_SHUTDOWN
+            shut = o.kind == constants.ORDER_SHUTDOWN
+        batch.append(o)
+    if len(batch) == 0:
+        return 0
+
+    pricings: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
+    if len(queries) != 0:
+        pricings = staticcall IOracle(oracle).order_rounds(queries)
+    # The oracle answers up to the first order whose round is not out yet; the
+    # orders after a shutdown settle at the fixed NAV.
+    for i: uint256 in range(constants.MAX_BATCH):
+        if len(batch) == len(pricings):
+            break
+        if len(pricings) < len(queries):
+            batch.pop()
+        else:
+            pricings.append(IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp))
+    assert len(batch) != 0, "orders: order not due"
+
+    for o: IPool.Order in batch:
         if o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT:
             queue.escrowed -= o.amount + o.settle_fee
+        elif o.kind == constants.ORDER_SHUTDOWN:
+            # The pool fixes its NAV in this batch and cannot push its terms
+            # while this book is locked: exits settle at once from now on.
+            exit_terms.flag = True
+            self._exit_terms = self._pack_side(exit_terms)
         self._orders[o.id] = 0
-        queue.head += 1
-        batch.append(o)
-        pricings.append(pricing)
-    assert len(batch) != 0 or not waiting, "orders: order not due"
-    if len(batch) != 0:
-        self._store_queue(queue)
-        extcall IPool(pool).execute(batch, pricings, msg.sender)
+    queue.head += len(batch)
+    self._store_queue(queue)
+    extcall IPool(pool).execute(batch, pricings, msg.sender)
     return len(batch)
 
 
@@ -338,13 +397,36 @@ def current_phase() -> uint256:
     """
     @notice The feed's current phase (the proxy's `phaseId()`), which a request
             records so that its order settles at a round of that phase.
-    @dev 0 if the feed cannot say (it reverts, or answers garbage): an order of
+    @dev From `phaseId()`, else from the latest round id. 0 if the feed cannot
+         say (both revert, or answer garbage): an order of
          phase 0 has no round and is void at its expiry, so a dead feed never
          stops an exit or a shutdown. A read that fails for lack of gas reverts
          `orders: out of gas`, so a caller cannot pick phase 0.
     @return uint256 The phase id, or 0.
     """
     return self._current_phase()
+
+
+@external
+@view
+def terms() -> IPool.Terms:
+    """
+    @notice The terms a request gets now: whether mint and LP deposit requests
+            are closed, whether the NAV is fixed, the fees and order parameters.
+    @return IPool.Terms The terms.
+    """
+    entry: SideTerms = self._side_terms(self._entry_terms)
+    exit: SideTerms = self._side_terms(self._exit_terms)
+    return IPool.Terms(
+        closed=entry.flag,
+        is_shutdown=exit.flag,
+        mint_fee=entry.trade_fee,
+        redeem_fee=exit.trade_fee,
+        settle_fee=entry.settle_fee,
+        min_delay=entry.min_delay,
+        max_wait=entry.max_wait,
+        min_order=entry.min_order,
+    )
 
 
 @external
@@ -371,12 +453,12 @@ def _request_entry(kind: uint256, assets: uint256, min_out: uint256, receiver: a
     """
     @dev Mint and LP deposit: the collateral and the settle fee go to the pool now.
     """
-    terms: IPool.Terms = staticcall IPool(pool).request_terms()
-    assert not terms.closed, "orders: closed"
+    terms: SideTerms = self._side_terms(self._entry_terms)
+    assert not terms.flag, "orders: closed"
     self._check_request(assets, min_out, receiver, deadline)
     assert assets >= terms.min_order, "orders: below min order"
     self._pull(assets + terms.settle_fee)
-    trade_fee: uint256 = terms.mint_fee if kind == constants.ORDER_MINT else 0
+    trade_fee: uint256 = terms.trade_fee if kind == constants.ORDER_MINT else 0
     return self._enqueue(
         kind, assets, min_out, msg.sender, receiver, trade_fee, terms.settle_fee, terms.min_delay, terms.max_wait
     )
@@ -389,14 +471,14 @@ def _request_exit(kind: uint256, amount: uint256, min_out: uint256, receiver: ad
          shutdown the NAV is fixed, so the order settles in this call.
     """
     self._check_request(amount, min_out, receiver, deadline)
-    terms: IPool.Terms = staticcall IPool(pool).request_terms()
+    terms: SideTerms = self._side_terms(self._exit_terms)
     balance: uint256 = 0
     value: uint256 = 0
     balance, value = extcall IPool(pool).take(kind, msg.sender, amount)
     # Valued at the last reference (no oracle read); a whole balance is always taken.
     assert value >= terms.min_order or amount == balance, "orders: below min order"
-    trade_fee: uint256 = terms.redeem_fee if kind == constants.ORDER_REDEEM else 0
-    if not terms.is_shutdown:
+    trade_fee: uint256 = terms.trade_fee if kind == constants.ORDER_REDEEM else 0
+    if not terms.flag:
         return self._enqueue(
             kind, amount, min_out, msg.sender, receiver, trade_fee, terms.settle_fee, terms.min_delay, terms.max_wait
         )
@@ -415,7 +497,7 @@ def _request_exit(kind: uint256, amount: uint256, min_out: uint256, receiver: ad
         max_wait=0,
     )
     extcall IPool(pool).execute(
-        [o], [IPool.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp)], msg.sender
+        [o], [IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp)], msg.sender
     )
     return 0
 
@@ -488,20 +570,36 @@ def _enqueue(
 def _current_phase() -> uint256:
     """
     @dev Read here, not through the oracle adapter: one call frame and one cold
-         account less on every request. A failed read that left under 1/32 of
-         the gas it started with may have run out of gas (the feed got 63/64):
-         it reverts rather than pass for a dead feed's phase 0.
+         account less on every request. If `phaseId()` fails, the latest round
+         id's top bits. A failed read that left under 1/32 of the gas it
+         started with may have run out of gas (the feed got 63/64): it reverts
+         rather than pass for a dead feed's phase 0.
     """
     gas_before: uint256 = msg.gas
     ok: bool = False
     response: Bytes[32] = b""
     ok, response = raw_call(feed, method_id("phaseId()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    if ok and len(response) == 32:
+        return self._phase_or_zero(abi_decode(response, uint256))
+    assert ok or msg.gas > gas_before // 32, "orders: out of gas"
+    # No phaseId() answer, though the feed may still answer rounds: its latest
+    # round id carries the phase (`phaseId << 64 | aggregatorRoundId`).
+    gas_before = msg.gas
+    round_data: Bytes[160] = b""
+    ok, round_data = raw_call(
+        feed, method_id("latestRoundData()"), max_outsize=160, is_static_call=True, revert_on_failure=False
+    )
     if not ok:
         assert msg.gas > gas_before // 32, "orders: out of gas"
         return 0
-    if len(response) != 32:
+    if len(round_data) != 160:
         return 0
-    phase: uint256 = abi_decode(response, uint256)
+    return self._phase_or_zero(convert(slice(round_data, 0, 32), uint256) >> 64)
+
+
+@internal
+@pure
+def _phase_or_zero(phase: uint256) -> uint256:
     if phase > _MASK_16:
         return 0  # not a proxy's uint16 phase: no round could ever be proven its
     return phase
@@ -550,7 +648,7 @@ def _permit_collateral(assets: uint256, deadline: uint256, v: uint8, r: bytes32,
          `permit` silently does nothing only lets the book spend what the
          caller approved.
     """
-    amount: uint256 = assets + (staticcall IPool(pool).request_terms()).settle_fee
+    amount: uint256 = assets + self._side_terms(self._entry_terms).settle_fee
     applied: bool = raw_call(
         collateral,
         abi_encode(
@@ -568,6 +666,60 @@ def _permit_collateral(assets: uint256, deadline: uint256, v: uint8, r: bytes32,
     if not applied:
         assert block.timestamp <= deadline, "orders: deadline passed"
         assert staticcall IERC20(collateral).allowance(msg.sender, self) >= amount, "orders: permit failed"
+
+
+@internal
+def _store_terms(terms: IPool.Terms):
+    self._entry_terms = self._pack_side(
+        SideTerms(
+            flag=terms.closed,
+            trade_fee=terms.mint_fee,
+            settle_fee=terms.settle_fee,
+            min_delay=terms.min_delay,
+            max_wait=terms.max_wait,
+            min_order=terms.min_order,
+        )
+    )
+    self._exit_terms = self._pack_side(
+        SideTerms(
+            flag=terms.is_shutdown,
+            trade_fee=terms.redeem_fee,
+            settle_fee=terms.settle_fee,
+            min_delay=terms.min_delay,
+            max_wait=terms.max_wait,
+            min_order=terms.min_order,
+        )
+    )
+
+
+@internal
+@pure
+def _pack_side(terms: SideTerms) -> uint256:
+    # The pool bounds every parameter far inside its field (a trade fee of 1%
+    # < 2**56, 5 units of 18 decimals < 2**64, two days < 2**24, 10,000 units < 2**80).
+    word: uint256 = (
+        terms.trade_fee << 1
+        | terms.settle_fee << 57
+        | terms.min_delay << 121
+        | terms.max_wait << 145
+        | terms.min_order << 169
+    )
+    if terms.flag:
+        word |= 1
+    return word
+
+
+@internal
+@pure
+def _side_terms(word: uint256) -> SideTerms:
+    return SideTerms(
+        flag=word & 1 != 0,
+        trade_fee=(word >> 1) & _MASK_56,
+        settle_fee=(word >> 57) & _MASK_64,
+        min_delay=(word >> 121) & _MASK_24,
+        max_wait=(word >> 145) & _MASK_24,
+        min_order=word >> 169,
+    )
 
 
 @internal

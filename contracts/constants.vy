@@ -92,7 +92,7 @@ ROUND_FILL: constant(uint8) = 1
 ROUND_VOID: constant(uint8) = 2
 
 # Most orders one `settle` call takes.
-MAX_BATCH: constant(uint256) = 32
+MAX_BATCH: constant(uint256) = 20
 
 # Gas handed to each collateral transfer out of settlement. A settler must send
 # enough for it, so the gas sent can never turn a payout into a `claimable` credit.

@@ -39,7 +39,7 @@ OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, OUTCOME_VOID = 1, 2, 3, 4
 OUTCOMES = {1: "filled", 2: "partly filled", 3: "refunded", 4: "void (refunded)"}
 ORDER_UNKNOWN, ORDER_PENDING, ORDER_SETTLED = 0, 1, 2
 ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
-MAX_BATCH = 32
+MAX_BATCH = 20
 # The oracle's DEAD_FEED_GRACE: how long after an order's expiry a feed that cannot be
 # read at all counts as gone (the order is then void without its round).
 DEAD_FEED_GRACE = 86_400

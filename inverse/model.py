@@ -135,7 +135,7 @@ def check_parameters(params: dict, collateral_decimals: int, leverage: int | Non
 ORDER_MINT, ORDER_REDEEM, ORDER_LP_DEPOSIT, ORDER_LP_WITHDRAW, ORDER_SHUTDOWN = 1, 2, 3, 4, 5
 OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, OUTCOME_VOID = 1, 2, 3, 4
 ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
-MAX_BATCH = 32
+MAX_BATCH = 20
 MAX_PRICE = 10**36
 PHASE_SHIFT = 64
 ORDER_PARAMETERS = (
@@ -168,7 +168,7 @@ class FeedRound:
 
 @dataclass(frozen=True)
 class Pricing:
-    """How the book priced an order (`IPool.Pricing`)."""
+    """How the book priced an order (`IOracle.Pricing`)."""
 
     outcome: int
     round_id: int

@@ -44,7 +44,7 @@ UNAVOIDABLE = (
     "storage writes",
     "storage refund",
     "events",
-    "call: oracle.order_round",
+    "call: oracle.order_rounds",
 )
 
 # SSTORE of a new slot (cold, zero to non-zero); reading then clearing one at
@@ -268,11 +268,6 @@ def measure() -> dict:
         name: breakdown(web3, receipts[name].txn_hash, names, selectors, inside=pool_frame if "settle" in name else ())
         for name in TRACED
     }
-    extra = {
-        "permit": breakdown(
-            web3, receipts["request_mint_with_permit (repeat, no approval)"].txn_hash, names, selectors
-        ),
-    }
     batch_calldata = bytes(web3.eth.get_transaction(receipts[f"settle: batch of {BATCH} mints"].txn_hash)["input"])
     single_calldata = bytes(web3.eth.get_transaction(receipts["settle: 1 mint"].txn_hash)["input"])
     calldata_per_order = (intrinsic_gas(batch_calldata) - intrinsic_gas(single_calldata)) // (BATCH - 1)
@@ -290,7 +285,6 @@ def measure() -> dict:
         "per_order": per_order,
         "anchors": anchors,
         "parts": parts,
-        "extra": extra,
         "calldata_per_order": calldata_per_order,
         "sizes": sizes,
     }
@@ -401,36 +395,13 @@ def commitment_saving(calldata_per_order: int, order_hash_gas: int) -> tuple[str
 
 def cuts(data: dict) -> str:
     """The gas cuts still open, each estimated from this run's split."""
-    request, permit = data["parts"]["request_mint (repeat)"], data["extra"]["permit"]
-    batch = data["parts"][f"settle: batch of {BATCH} mints"]
-    [terms] = request.call_gas("pool.request_terms")
-    second_terms = permit.call_gas("pool.request_terms")[1]
+    request = data["parts"]["request_mint (repeat)"]
     balance_checks = sum(request.call_gas("collateral.balanceOf"))
-    proofs = batch.call_gas("oracle.order_round")
-    later_proofs = sum(proofs[1:]) // max(len(proofs) - 1, 1)
     # An order's 13 words of calldata: non-zero bytes at 16 gas, zero bytes at 4.
     calldata = data["calldata_per_order"]
     non_zero = (calldata - 4 * 13 * 32) // 12
     packed = 16 * non_zero + 4 * (5 * 32 - non_zero)
     items = [
-        (
-            "Request terms pushed to the book (by the pool on `set_parameters`, `pause`, `shutdown`) "
-            f"instead of read from the pool per request: {terms:,} for the call now, two cold words "
-            "(4,200) instead",
-            terms - 4_200,
-        ),
-        (
-            "The permit path reads the terms twice (the permit amount, then the request); passing "
-            "them down saves the second, warm call",
-            second_terms,
-        ),
-        (
-            "In a batch, the book proves each order's round again although the orders behind the "
-            "first share its round (T and the request time never decrease along the queue, so the round "
-            "before it cannot qualify for them either): a cached round leaves one proof per round, "
-            "per later order",
-            later_proofs,
-        ),
         (
             "The fee-on-transfer check (SPEC 7: `balanceOf` before and after `transferFrom`), only if "
             "the collateral were vetted at deployment instead; the first call's cold access to the token "
@@ -459,8 +430,6 @@ def report(data: dict) -> str:
     batch_per = per_order[f"settle: batch of {BATCH} mints"]
     worst_batch = max(per for name, per in per_order.items() if "first-time" not in name)
     hash_per_order = batch.hash_gas // BATCH
-    [terms] = request.call_gas("pool.request_terms")
-    reachable = terms - 4_200
     first_time = per_order[f"settle: batch of {BATCH} mints (first-time receivers)"] - batch_per
     saving_text, _ = commitment_saving(data["calldata_per_order"], hash_per_order)
     execute_itself = single.call_gas("pool.execute" + CALL_ITSELF)
@@ -479,8 +448,6 @@ def report(data: dict) -> str:
         f"  {MINT_REQUEST_TARGET:.2f}x ({int(MINT_REQUEST_TARGET * deposit):,}), stretch {MINT_REQUEST_STRETCH:.2f}x"
         f" ({int(MINT_REQUEST_STRETCH * deposit):,}). Lower bound of this design: {bound(request):,}"
         f" ({bound(request) / deposit:.2f}x).\n"
-        f"  With the first cut below (the terms pushed to the book):\n"
-        f"  about {mint - reachable:,} ({(mint - reachable) / deposit:.2f}x).\n"
         f"* Settlement in a batch of {BATCH}: {batch_per:,} gas per order (mints), {worst_batch:,} at the"
         f" worst batch\n  measured (receivers holding); target {SETTLE_PER_ORDER_TARGET:,}. Lower bound:"
         f" {bound(batch) / BATCH:,.0f} per order.\n"
@@ -496,25 +463,26 @@ def report(data: dict) -> str:
         "what any design pays: the transaction, the collateral moving, the state writes (less what they\n"
         "give back), the events and, for a settlement, the round proof.\n\n" + parts_table(parts) + "\n\n"
         "What is above the bound:\n\n"
-        "* A request's reads outside the book: the terms from the pool (`request_terms`), the feed's phase\n"
-        "  (read from the feed itself, not through the oracle adapter: about 3,150 gas less), and the\n"
+        "* A request's reads outside the book's own storage: the feed's phase (read from the feed itself,\n"
+        "  not through the oracle adapter: about 3,150 gas less; the pool's terms are pushed to the book\n"
+        "  when they change, so a request reads one word of its own), and the\n"
         "  fee-on-transfer check (SPEC 7: `balanceOf` before and\n"
         "  after `transferFrom`; most of the first call is the cold access to the token that\n"
         "  `transferFrom` would otherwise pay).\n"
         "* The hash commitment itself is cheap: the order's hash is a few hundred gas of hashing and\n"
         "  encoding, and the event that carries the order (`OrderRequested`, 3 topics and 9 words) is\n"
         "  about 4,200 of the events row, which a wallet needs anyway.\n"
-        "* A settlement re-proves its round per order (two round reads in the feed, warm after the first\n"
-        "  order), checks the commitment, and pays the entry into the pool"
+        "* A settlement proves each order's round in one call to the oracle for the batch (two round\n"
+        "  reads for the first order of a round; an order behind it that shares the round is checked\n"
+        "  against that round's data alone), checks the commitment, and pays the entry into the pool"
         f" ({execute_itself[0]:,} in a single settlement).\n"
         "* Computation: calldata decoding of the orders, checked arithmetic of the NAV, fee and backing rule.\n\n"
         "## Hash commitments against storing orders whole\n\n" + saving_text + "\n\n"
         "## Cuts that remain possible\n\n"
         "Estimated from this run's split, per request or per order settled:\n\n"
         + cuts(data)
-        + "\n\nThe round cache alone would bring a batch of mints under the settlement target. Beyond these,\n"
-        "settling once per round with lazy claims (SPEC 3; Tracer, Perennial) would take each receiver's\n"
-        "transfer and balance write out of the settlement.\n"
+        + "\n\nBeyond these, settling once per round with lazy claims (SPEC 3; Tracer, Perennial) would take\n"
+        "each receiver's transfer and balance write out of the settlement.\n"
     )
 
 

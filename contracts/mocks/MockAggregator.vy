@@ -35,6 +35,8 @@ version: public(constant(uint256)) = 4
 
 # A proxy round id is `phaseId << 64 | aggregatorRoundId`.
 _PHASE_OFFSET: constant(uint256) = 64
+_PHASE_ID_REVERTS: constant(uint256) = 1 << 16
+_PHASE_AND_FLAG: constant(uint256) = 2**17 - 1
 
 # Loop bound for `read_gas` (a few tens of gas a step).
 _MAX_BURN_STEPS: constant(uint256) = 100_000
@@ -55,8 +57,9 @@ latest_round: public(uint80)
 # Latest proxy round id of each phase: the next round of a phase follows it.
 phase_latest: public(HashMap[uint256, uint256])
 
-# The current phase (`phaseId()`, bits 0-15) and the extra gas every read burns
-# (`read_gas`, bits 16-255): one word, so `phaseId()` reads one slot as a proxy does.
+# The current phase (`phaseId()`, bits 0-15), whether `phaseId()` alone reverts
+# (bit 16) and the extra gas every read burns (`read_gas`, bits 17-255): one
+# word, so `phaseId()` reads one slot as a proxy does.
 _phase_word: uint256
 
 # When True every read reverts, like a paused or deprecated feed.
@@ -142,6 +145,18 @@ def set_reverting(reverting: bool):
 
 
 @external
+def set_phase_id_reverting(reverting: bool):
+    """
+    @notice Open to anyone (test double). Makes `phaseId()` alone revert (True),
+            while rounds still answer, or work again (False).
+    """
+    if reverting:
+        self._phase_word |= _PHASE_ID_REVERTS
+    else:
+        self._phase_word &= ~_PHASE_ID_REVERTS
+
+
+@external
 def set_missing_round_answers_zeros(zeros: bool):
     """
     @notice Open to anyone (test double). For a round that does not exist,
@@ -158,7 +173,7 @@ def set_read_gas(read_gas: uint256):
             caller tells a round that is missing from a read that ran out of gas).
     """
     assert read_gas < 2**200, "mock: read gas too large"
-    self._phase_word = (self._phase_word & 65535) | read_gas << 16
+    self._phase_word = (self._phase_word & _PHASE_AND_FLAG) | read_gas << 17
 
 
 @external
@@ -167,7 +182,7 @@ def read_gas() -> uint256:
     """
     @notice Extra gas (about) that every `getRoundData` and `phaseId` burns.
     """
-    return self._phase_word >> 16
+    return self._phase_word >> 17
 
 
 @external
@@ -178,7 +193,8 @@ def phaseId() -> uint16:
     """
     assert not self.reverting, "mock: feed reverted"
     word: uint256 = self._phase_word
-    self._burn(word >> 16)
+    assert word & _PHASE_ID_REVERTS == 0, "mock: phaseId reverted"
+    self._burn(word >> 17)
     return convert(word & 65535, uint16)
 
 
@@ -190,7 +206,7 @@ def getRoundData(round_id: uint80) -> (uint80, int256, uint256, uint256, uint80)
             answers zeros (see `set_missing_round_answers_zeros`).
     """
     assert not self.reverting, "mock: feed reverted"
-    self._burn(self._phase_word >> 16)
+    self._burn(self._phase_word >> 17)
     r: Round = self.rounds[convert(round_id, uint256)]
     if not r.exists:
         assert self.missing_round_answers_zeros, "mock: no data for round"

@@ -36,6 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from web3.exceptions import ContractLogicError as Web3ContractLogicError
 
 from inverse.constants import (
+    MAX_BATCH,
     MAX_MANAGEMENT_FEE,
     MAX_SETTLE_FEE_UNITS,
     MAX_TRADE_FEE,
@@ -364,7 +365,7 @@ class OrderMachine(RuleBasedStateMachine):
             assets = max(units * self.unit * mint_share // 2_000, self.model.min_order)
             self._request("mint", minter, assets, 0, minter, self.now + 3_600)
         self.publish_round(move=0, wait=self.model.min_delay, kind="normal", held=0)
-        self.settle(0, 32)
+        self.settle(0, MAX_BATCH)
 
     @rule(
         kind=st.sampled_from(["mint", "mint", "redeem", "lp_deposit", "lp_withdraw"]),
@@ -537,18 +538,18 @@ class OrderMachine(RuleBasedStateMachine):
     def _due_batch(self):
         """The due orders; if none is due but some wait, first a round after the
         head order's T."""
-        orders, round_ids = self._batch(32)
+        orders, round_ids = self._batch(MAX_BATCH)
         m = self.model
         if not orders and m.head != m.tail and not m.is_shutdown:
             self.now = max(self.now, m.orders[m.head].not_before)
             self.publish_round(move=0, wait=0, kind="normal", held=0)
-            orders, round_ids = self._batch(32)
+            orders, round_ids = self._batch(MAX_BATCH)
         return orders, round_ids
 
     def _batch(self, limit: int):
         return settlement_batch(self.book_contract, self.raw_feed, self.now, self.start_block, limit)
 
-    @rule(settler=st.integers(0, 4), limit=st.sampled_from([1, 2, 3, 32]), start=st.booleans())
+    @rule(settler=st.integers(0, 4), limit=st.sampled_from([1, 2, 3, MAX_BATCH]), start=st.booleans())
     def settle(self, settler, limit, start=False):
         """Settle what is due, by any actor, in batches as the keeper builds them;
         with nothing due, a settle of the head order at its phase's last round or
@@ -580,7 +581,7 @@ class OrderMachine(RuleBasedStateMachine):
         """The gas a settler sends never changes an outcome: the call reverts and
         changes nothing, or settles exactly as the model does."""
         who = self.settlers[settler].address
-        orders, round_ids = self._batch(32)
+        orders, round_ids = self._batch(MAX_BATCH)
         if not orders:
             return
         trial = self.model.copy()
@@ -647,7 +648,7 @@ class OrderMachine(RuleBasedStateMachine):
         self.now = saved_now + later
         for _ in range(rounds):
             self.publish_round(move=move, wait=1, kind="normal", held=0)
-        later_orders, later_ids = self._batch(32)
+        later_orders, later_ids = self._batch(MAX_BATCH)
         done = self.expect(
             "settle later",
             lambda m, t: m.settle(b, later_orders, later_ids, t),
@@ -677,7 +678,7 @@ class OrderMachine(RuleBasedStateMachine):
         if fresh:
             self.publish_round(move=0, wait=1, kind="normal", held=0)
         if settle_first:
-            self.settle(keeper, 32)
+            self.settle(keeper, MAX_BATCH)
         who = self.settlers[keeper].address
         self.mine()
         due = bool(self.web3.eth.call({"to": self.pool, "data": "0x" + calldata("rebalance_due()", [], []).hex()})[-1])

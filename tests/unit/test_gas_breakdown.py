@@ -21,14 +21,13 @@ def test_breakdown__request_mint__parts_sum_to_the_receipt_and_name_every_call(
     assert sum(gas for _, gas, _ in parts.rows()) == receipt.gas_used
     assert parts.intrinsic == intrinsic_gas(bytes.fromhex(receipt.transaction.data.hex().removeprefix("0x")))
     assert [label for label, _ in parts.calls] == [
-        "pool.request_terms",
         "collateral.balanceOf",
         "collateral.transferFrom",
         "collateral.balanceOf",
         "feed.phaseId",
     ]
     # The book writes the order's commitment (a new slot) and its queue word (read
-    # first, so already warm), nothing else.
+    # first, so already warm), nothing else; the pool's terms are the book's own word.
     assert parts.writes == 2
     assert parts.write_gas == 22_100 + 2_900
     assert parts.hash_gas > 0  # the commitment
@@ -49,11 +48,10 @@ def test_breakdown__settle_inside_the_pool__splits_the_fill_and_shows_the_cleare
     for split in (whole, parts):
         assert sum(gas for _, gas, _ in split.rows()) == receipt.gas_used
     assert parts.refund == whole.refund > 0  # the commitment's slot goes back to zero
-    assert [label for label, _ in whole.calls] == ["pool.is_shutdown", "oracle.order_round", "pool.execute"]
+    assert [label for label, _ in whole.calls] == ["oracle.order_rounds", "pool.execute"]
     # Inside the pool: its own reads and writes, and the settle fee paid to the keeper.
     assert [label for label, _ in parts.calls] == [
-        "pool.is_shutdown" + CALL_ITSELF,
-        "oracle.order_round",
+        "oracle.order_rounds",
         "collateral.transfer",
         "pool.execute" + CALL_ITSELF,
     ]

@@ -315,6 +315,60 @@ def test_order_round__held_transmission__does_not_qualify_and_next_round_fills(o
     assert order.settle(oracle, next_round) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 45)
 
 
+def queries(*pairs) -> list:
+    """`order_rounds` questions: (order, round id) pairs in queue order."""
+    return [(round_id, o.phase, o.not_before, o.requested_at, o.expires_at) for o, round_id in pairs]
+
+
+def answered(oracle, *pairs) -> list:
+    """`order_rounds` answers as `order_round` gives them, each checked to name its round."""
+    pricings = oracle.order_rounds(queries(*pairs))
+    assert [p.round_id for p in pricings] == [round_id for _, round_id in pairs][: len(pricings)]
+    return [(p.outcome, p.price, p.at) for p in pricings]
+
+
+def test_order_rounds__orders_sharing_a_round__same_answers_as_one_by_one(oracle, feed, owner, chain):
+    t = chain.blocks.head.timestamp + 100
+    a, b, held, c = Order(t), Order(t + 10), Order(t + 12), Order(t + 100)
+    # Observed at t + 11: after a's and b's requests, before `held`'s.
+    shared = push(feed, owner, 2_100 * 10**8, t + 11, t + 75)
+    held_round = push(feed, owner, 2_150 * 10**8, t + 20, t + 80)
+    c_round = push(feed, owner, 2_200 * 10**8, t + 105, t + 165)
+    chain.mine(timestamp=t + 200)
+
+    pairs = [(a, shared), (b, shared), (held, held_round), (c, c_round)]
+    answers = answered(oracle, *pairs)
+
+    assert answers == [o.settle(oracle, round_id) for o, round_id in pairs]
+    assert [x[0] for x in answers] == [ROUND_FILL] * 4
+    assert answers[1] == (ROUND_FILL, price_wad(2_100 * 10**8), t + 75)
+    # The shared round is not `held`'s (observed before its request): it gets the full proof and waits.
+    assert answered(oracle, (a, shared), (b, shared), (held, shared), (c, c_round)) == answers[:2]
+
+
+def test_order_rounds__stops_at_the_first_order_that_waits(oracle, feed, owner, chain, order):
+    later = Order(order.requested_at + 500)
+    first = push(feed, owner, 2_100 * 10**8, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.not_before + 20)
+    assert answered(oracle, (order, first), (later, first), (order, first)) == [
+        (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 5)
+    ]
+    assert answered(oracle, (later, first)) == []
+    assert oracle.order_rounds([]) == []
+
+
+def test_order_rounds__queries_out_of_queue_order__each_gets_the_full_proof(oracle, feed, owner, chain):
+    t = chain.blocks.head.timestamp + 100
+    early, late = Order(t), Order(t + 10)
+    push(feed, owner, 2_000 * 10**8, t + 5, t + 65)  # early's round: T(early) = t + 60 <= 65 < T(late)
+    late_round = push(feed, owner, 2_100 * 10**8, t + 15, t + 75)
+    chain.mine(timestamp=t + 100)
+    assert oracle.order_rounds(queries((late, late_round)))[0][0] == ROUND_FILL
+    # The round proven for `late` is not `early`'s, although `early` asks right after it.
+    with ape.reverts("oracle: not the order's round"):
+        oracle.order_rounds(queries((late, late_round), (early, late_round)))
+
+
 def test_order_round__started_at_zero__skips_observation_check(oracle, feed, owner, chain, order):
     before = push(feed, owner, 1_900 * 10**8, 0, order.not_before - 1)
     round_id = push(feed, owner, 2_100 * 10**8, 0, order.not_before)

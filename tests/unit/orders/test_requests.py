@@ -405,9 +405,16 @@ def test_request_mint__not_approved__reverts_and_changes_nothing(
 
 
 def test_request_shutdown__not_the_pool__reverts(order_seeded, order_pool, book, stranger, unchanged_book):
-    terms = order_pool.request_terms()
+    terms = book.terms()
     with unchanged_book("orders: caller is not the pool"):
         book.request_shutdown(stranger, terms, sender=stranger)
+
+
+def test_set_terms__not_the_pool__reverts(order_seeded, book, stranger, unchanged_book):
+    terms = book.terms()
+    with unchanged_book("orders: caller is not the pool"):
+        book.set_terms((True, False, 0, 0, 0, 0, 0, 0), sender=stranger)
+    assert book.terms() == terms
 
 
 def test_current_phase__new_phases__recorded_by_the_next_request(order_seeded, book, feed, owner, minter, deadline):
@@ -422,6 +429,17 @@ def test_current_phase__reverting_feed__is_0_so_orders_still_queue(order_seeded,
     feed.set_reverting(True, sender=owner)
     assert book.current_phase() == 0
     assert requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book).phase == 0
+
+
+def test_current_phase__phase_id_reverts__read_from_the_latest_round_id(
+    order_seeded, book, feed, owner, minter, deadline
+):
+    feed.new_phase(2_000 * 10**8, sender=owner)
+    feed.set_phase_id_reverting(True, sender=owner)
+    with ape.reverts("mock: phaseId reverted"):
+        feed.phaseId()
+    assert book.current_phase() == 2
+    assert requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book).phase == 2
 
 
 def test_current_phase__too_little_gas__reverts_and_never_answers_0(book, feed, owner):

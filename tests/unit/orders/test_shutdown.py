@@ -33,6 +33,7 @@ def test_shutdown__owner__queues_order_and_closes_entries(order_seeded, order_po
         0,
     )
     assert order_pool.shutdown_requested() and not order_pool.is_shutdown()
+    assert book.terms().closed and not book.terms().is_shutdown
     assert order_pool.max_mint() == 0
     with ape.reverts("orders: closed"):
         book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
@@ -72,7 +73,7 @@ def test_shutdown__settled_at_its_round__nav_fixed_then_redeem_paid_in_request(
     assert receipt.events.filter(order_pool.Shutdown) == [
         order_pool.Shutdown(account=owner, price=wad(1_950 * 10**8), nav=m.nav)
     ]
-    assert order_pool.is_shutdown()
+    assert order_pool.is_shutdown() and book.terms().is_shutdown  # the book's own record: exits now settle at once
     assert order_pool.reference_nav() == m.nav
 
     feed.set_reverting(True, sender=owner)  # the oracle is not needed any more

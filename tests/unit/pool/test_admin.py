@@ -72,11 +72,11 @@ def create_reverting(accounts, lp_blueprint, order_book_blueprint, guardian):
 
 
 @pytest.mark.parametrize("role", ["guardian", "owner"])
-def test_pause__by_guardian_or_owner__closes_entries(order_pool, request, role):
+def test_pause__by_guardian_or_owner__closes_entries(order_pool, book, request, role):
     account = request.getfixturevalue(role)
     tx = order_pool.pause(sender=account)
     assert order_pool.paused()
-    assert order_pool.request_terms().closed
+    assert book.terms().closed
     assert tx.events.filter(order_pool.Paused) == [order_pool.Paused(account=account)]
 
 
@@ -94,7 +94,7 @@ def test_pause__twice__reverts(order_pool, guardian, unchanged):
 def test_unpause__by_owner__reopens_mint_requests(order_seeded, order_pool, book, owner, guardian, minter, deadline):
     order_pool.pause(sender=guardian)
     tx = order_pool.unpause(sender=owner)
-    assert not order_pool.paused() and not order_pool.request_terms().closed
+    assert not order_pool.paused() and not book.terms().closed
     assert tx.events.filter(order_pool.Unpaused) == [order_pool.Unpaused(account=owner)]
     assert book.request_mint(10 * USDC, 0, minter, deadline, sender=minter).return_value == 3
 
@@ -118,17 +118,17 @@ def test_shutdown__by_non_owner__reverts_with_ownable_reason(order_pool, guardia
         order_pool.shutdown(sender=guardian)
 
 
-def test_shutdown__twice__reverts(order_pool, owner):
+def test_shutdown__twice__reverts(order_pool, book, owner):
     order_pool.shutdown(sender=owner)
     with ape.reverts("pool: shut down"):
         order_pool.shutdown(sender=owner)
-    assert order_pool.request_terms().closed and not order_pool.request_terms().is_shutdown
+    assert book.terms().closed and not book.terms().is_shutdown
 
 
 # ------------------------------------------------------------ parameters
 
 
-def test_set_parameters__within_bounds__updates_and_emits_all_eleven(order_pool, owner):
+def test_set_parameters__within_bounds__updates_and_emits_all_eleven(order_pool, book, owner):
     new = read_parameters(order_pool) | {
         "interval": MAX_INTERVAL,
         "threshold": MIN_THRESHOLD,
@@ -145,7 +145,7 @@ def test_set_parameters__within_bounds__updates_and_emits_all_eleven(order_pool,
     tx = order_pool.set_parameters(as_tuple(new), sender=owner)
     assert read_parameters(order_pool) == new
     assert tx.events.filter(order_pool.ParametersUpdated) == [order_pool.ParametersUpdated(**new)]
-    terms = order_pool.request_terms()
+    terms = book.terms()
     assert (terms.mint_fee, terms.redeem_fee, terms.settle_fee, terms.min_delay, terms.max_wait, terms.min_order) == (
         MAX_TRADE_FEE,
         0,
