@@ -13,10 +13,14 @@ CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
 setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
 
+# The .pth line puts the environment's `bin` (the vyper compiler) and npm's Anvil on
+# PATH for every Python started from the environment, so `.venv/bin/ape ...` works
+# as the README writes it, without activating anything.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e .
+	$(BIN)/python scripts/project_path.py $(CURDIR)/$(BIN) $(CURDIR)/node_modules/.bin
 	touch $@
 
 # `npm ci` rejects a lock file without the other platforms' optional anvil builds; install keeps to the lock.

@@ -1,6 +1,7 @@
 """The deploy code from a config file, its checks, and the demo end to end (short)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,10 @@ import yaml
 from inverse.deploy import ConfigError, deploy_plan, load_config, plan_deployment, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
+APE = str(Path(sys.executable).parent / "ape")
+# The README's commands run as written, `.venv/bin/ape ...`, from a shell whose PATH has
+# neither the environment's `bin` (the vyper compiler) nor npm's Anvil.
+BARE_SHELL = {"HOME": os.environ["HOME"], "PATH": os.defpath}
 
 
 def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts, tmp_path, project, chain):
@@ -91,11 +96,25 @@ def test_deploy__sepolia_config__names_chainlink_feed_and_usdc():
     assert [m["leverage"] for m in config["markets"]] == [1, 3]
 
 
+def test_compile__from_a_bare_shell__finds_the_environments_vyper():
+    result = subprocess.run(
+        [APE, "compile", "contracts/LpToken.vy", "--force"],
+        cwd=ROOT,
+        env=BARE_SHELL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "compiled" in result.stdout + result.stderr
+
+
 def test_demo__short_run__keeper_settles_every_order_table_plot_and_checks(tmp_path):
     plot = tmp_path / "demo.png"
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ape"), "run", "demo", "--days", "4", "--plot", str(plot)],
+        [APE, "run", "demo", "--days", "4", "--plot", str(plot)],
         cwd=ROOT,
+        env=BARE_SHELL,  # Anvil from npm, found without the Makefile's PATH
         capture_output=True,
         text=True,
         timeout=600,
