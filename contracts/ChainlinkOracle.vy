@@ -61,8 +61,8 @@ _ROUND_DATA_SIZE: constant(uint256) = 160
 # all counts as gone, so that the order can be proven void without its round.
 DEAD_FEED_GRACE: public(constant(uint256)) = 86_400
 
-# `_order_round`'s result: the answer and, for a fill, the query and the round's
-# `startedAt` that `order_rounds` reuses for the orders behind it.
+# `_order_round`'s result: the query, the answer and, for a fill, the round's
+# `startedAt`, which `order_rounds` reuses for the orders behind it.
 struct Proof:
     query: IOracle.RoundQuery
     answer: IOracle.Pricing
@@ -183,8 +183,8 @@ def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> 
     """
     @notice `order_round` for consecutive orders of a queue, in one call: the
             answers up to the first order that must wait (not included).
-            Orders that share the round of the order before them, proven its
-            order's round, read the feed no more.
+            An order that names the round last proven an earlier order's
+            round (a fill) reads the feed no more.
     @dev The shortcut holds because neither T nor the request time decreases
          along a queue: the round before the shared one, which did not qualify
          for the earlier order, cannot qualify for a later one, so only the

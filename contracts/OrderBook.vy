@@ -75,6 +75,7 @@ _MASK_24: constant(uint256) = 2**24 - 1
 _MASK_40: constant(uint256) = 2**40 - 1
 _MASK_56: constant(uint256) = 2**56 - 1
 _MASK_64: constant(uint256) = 2**64 - 1
+_MASK_80: constant(uint256) = 2**80 - 1
 # Collateral the book may hold in escrow.
 _MAX_ESCROW: constant(uint256) = 2**112 - 1
 # Largest slippage bound: keeps `min_out * filled` far inside 256 bits.
@@ -289,8 +290,8 @@ def settle(orders: DynArray[IPool.Order, constants.MAX_BATCH], round_ids: DynArr
         if i == len(orders):
             break
         o: IPool.Order = orders[i]
-        if o.id < queue.head:
-            continue  # a competing settler was first
+        if o.id < queue.head + len(batch):
+            continue  # a competing settler was first, or the order is in this batch already
         assert o.id == queue.head + len(batch), "orders: not the next order"
         assert self._orders[o.id] == self._commitment(o), "orders: unknown order"
         if not shut:
@@ -397,8 +398,9 @@ def current_phase() -> uint256:
     """
     @notice The feed's current phase (the proxy's `phaseId()`), which a request
             records so that its order settles at a round of that phase.
-    @dev From `phaseId()`, else from the latest round id. 0 if the feed cannot
-         say (both revert, or answer garbage): an order of
+    @dev From `phaseId()`, else (it reverts or answers no word) from the latest
+         round id. 0 if the feed cannot say (both fail, or the phase is above 16
+         bits, which no proxy has): an order of
          phase 0 has no round and is void at its expiry, so a dead feed never
          stops an exit or a shutdown. A read that fails for lack of gas reverts
          `orders: out of gas`, so a caller cannot pick phase 0.
@@ -696,7 +698,15 @@ def _store_terms(terms: IPool.Terms):
 @pure
 def _pack_side(terms: SideTerms) -> uint256:
     # The pool bounds every parameter far inside its field (a trade fee of 1%
-    # < 2**56, 5 units of 18 decimals < 2**64, two days < 2**24, 10,000 units < 2**80).
+    # < 2**56, 5 units of 18 decimals < 2**64, two days < 2**24, 10,000 units < 2**80);
+    # checked here too, so that a wider bound can never spill into the next field.
+    assert (
+        terms.trade_fee <= _MASK_56
+        and terms.settle_fee <= _MASK_64
+        and terms.min_delay <= _MASK_24
+        and terms.max_wait <= _MASK_24
+        and terms.min_order <= _MASK_80
+    ), "orders: terms out of range"
     word: uint256 = (
         terms.trade_fee << 1
         | terms.settle_fee << 57

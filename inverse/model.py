@@ -738,43 +738,45 @@ class PoolModel:
         whatever round id the settler named and whenever it settles."""
         if len(orders) != len(round_ids):
             raise Revert("orders: lengths differ")
-        shut = self.is_shutdown
-        batch, pricings = [], []
-        waiting = False
+        # As the book: every order named is checked for its place and its commitment
+        # first, then priced in queue order up to the first whose round is not out.
         head = self.head
-        escrowed = self.escrowed
+        named = []
         for given, round_id in zip(orders, round_ids, strict=True):
             o = given if isinstance(given, Order) else Order(*given)
-            if o.id < head:
-                continue  # a competing settler was first
-            if o.id != head:
+            if o.id < head + len(named):
+                continue  # a competing settler was first, or the order is in this batch already
+            if o.id != head + len(named):
                 raise Revert("orders: not the next order")
             if self.orders.get(o.id) != o:
                 raise Revert("orders: unknown order")
+            named.append((o, round_id))
+        if not named:
+            return []
+        shut = self.is_shutdown
+        batch, pricings = [], []
+        escrowed = self.escrowed
+        for o, round_id in named:
             pricing = Pricing(ROUND_FILL, 0, 0, now)
-            if not shut or o.kind == ORDER_SHUTDOWN:
+            if not shut:
                 outcome, price, at = self.oracle.order_round(
                     round_id, o.phase, o.not_before, o.requested_at, o.expires_at, now
                 )
                 if outcome == ROUND_WAIT:
-                    waiting = True
                     break
                 own = self.oracle.own_round(o, now)
                 assert own == (outcome, price, at), (
                     f"order {o.id} priced {(outcome, price, at)} at round {round_id}, but its round says {own}"
                 )
                 pricing = Pricing(outcome, round_id, price, at)
-            shut = shut or o.kind == ORDER_SHUTDOWN
+                shut = o.kind == ORDER_SHUTDOWN
             if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
                 escrowed -= o.amount + o.settle_fee
-            head += 1
             batch.append(o)
             pricings.append(pricing)
-        if not batch and waiting:
-            raise Revert("orders: order not due")
         if not batch:
-            return []
-        self.head, self.escrowed = head, escrowed
+            raise Revert("orders: order not due")
+        self.head, self.escrowed = head + len(batch), escrowed
         return self._execute_all(batch, pricings, settler, now)
 
     def _execute_all(self, orders: list[Order], pricings: list[Pricing], settler: str, now: int) -> list[Settled]:

@@ -213,6 +213,7 @@ class OrderMachine(RuleBasedStateMachine):
         reader.add("next_order", book, "next_order()")
         reader.add("pending_orders", book, "pending_orders()")
         reader.add("head", book, "head()", out="(bool,uint256,uint256)")
+        reader.add("terms", book, "terms()", out="(bool,bool,uint256,uint256,uint256,uint256,uint256,uint256)")
         # Claims stay at 0 here (the mock collateral refuses nobody): `total_claimable`
         # covers them. Every call costs a few ms on Anvil, so only what can change.
         for address in self.holders:
@@ -788,6 +789,17 @@ class OrderMachine(RuleBasedStateMachine):
             m.paused,
             m.is_shutdown,
             m.shutdown_requested,
+        )
+        # The book's copy of the pool's terms, pushed on every change (shutdown: set by the book).
+        assert values["terms"] == (
+            m.paused or m.shutdown_requested,
+            m.is_shutdown,
+            m.mint_fee,
+            m.redeem_fee,
+            m.settle_fee,
+            m.min_delay,
+            m.max_wait,
+            m.min_order,
         )
         assert values["escrowed"] == m.escrowed
         assert values["next_order"] == m.head

@@ -331,6 +331,21 @@ def test_settle__same_batch_twice__second_settler_skips_and_gets_nothing(
     assert collateral.balanceOf(stranger) == SETTLE_FEE
 
 
+def test_settle__an_order_named_twice__settles_once(
+    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
+):
+    first = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    _publish_after(first, feed, owner, chain, INITIAL_PRICE)
+    batch, round_ids = settlement_batch(book, feed, chain.pending_timestamp)
+    keeper_cash = collateral.balanceOf(keeper)
+
+    receipt = book.settle(batch * 2, round_ids * 2, sender=keeper)
+
+    assert receipt.return_value == 1
+    assert [log.order_id for log in settled(receipt, order_pool)] == [first.id]
+    assert collateral.balanceOf(keeper) == keeper_cash + SETTLE_FEE
+
+
 def test_settle__later_round_whose_predecessor_qualifies__reverts_not_the_orders_round(
     order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
 ):
