@@ -25,6 +25,7 @@ from .constants import (
     MAX_MIN_BACKING,
     MAX_MIN_DELAY,
     MAX_MIN_ORDER_UNITS,
+    MAX_PRICE,
     MAX_SETTLE_FEE_UNITS,
     MAX_THRESHOLD,
     MAX_TRADE_FEE,
@@ -33,8 +34,21 @@ from .constants import (
     MIN_MIN_BACKING,
     MIN_MIN_DELAY,
     MIN_THRESHOLD,
+    ORDER_LP_DEPOSIT,
+    ORDER_LP_WITHDRAW,
+    ORDER_MINT,
+    ORDER_PARAMETER_NAMES,
+    ORDER_REDEEM,
+    ORDER_SHUTDOWN,
+    OUTCOME_FILLED,
+    OUTCOME_PARTIAL,
+    OUTCOME_REFUNDED,
+    OUTCOME_VOID,
     REASON_THRESHOLD,
     REASON_TIME,
+    ROUND_FILL,
+    ROUND_VOID,
+    ROUND_WAIT,
     WAD,
     YEAR,
 )
@@ -132,25 +146,8 @@ def check_parameters(params: dict, collateral_decimals: int, leverage: int | Non
 
 # ==================================================================== v2: orders at the next price
 
-ORDER_MINT, ORDER_REDEEM, ORDER_LP_DEPOSIT, ORDER_LP_WITHDRAW, ORDER_SHUTDOWN = 1, 2, 3, 4, 5
-OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, OUTCOME_VOID = 1, 2, 3, 4
-ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
-MAX_BATCH = 20
-MAX_PRICE = 10**36
 PHASE_SHIFT = 64
-ORDER_PARAMETERS = (
-    "interval",
-    "threshold",
-    "mint_fee",
-    "redeem_fee",
-    "management_fee",
-    "keeper_bounty",
-    "min_backing",
-    "settle_fee",
-    "min_delay",
-    "max_wait",
-    "min_order",
-)
+ORDER_PARAMETERS = ORDER_PARAMETER_NAMES
 # The order book's bounds (OrderBook.vy).
 MAX_ESCROW = 2**112 - 1
 MAX_MIN_OUT = 2**128 - 1
