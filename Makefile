@@ -5,22 +5,26 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3.11
-export PATH := $(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
+export PATH := $(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH)
 
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
 .PHONY: setup demo test test-deep bench lint clean
 
-setup: $(VENV)/.installed node_modules/.installed .build/__local__.json
+setup: $(VENV)/.installed $(VENV)/.path node_modules/.installed .build/__local__.json
 
-# The .pth line puts the environment's `bin` (the vyper compiler) and npm's Anvil on
-# PATH for every Python started from the environment, so `.venv/bin/ape ...` works
-# as the README writes it, without activating anything.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e .
-	$(BIN)/python scripts/project_path.py $(CURDIR)/$(BIN) $(CURDIR)/node_modules/.bin
+	touch $@
+
+# The .pth line puts the project's `bin` (Anvil without its disk history), the
+# environment's `bin` (the vyper compiler) and npm's Anvil on PATH for every Python
+# started from the environment, so `.venv/bin/ape ...` works as the README writes
+# it, without activating anything.
+$(VENV)/.path: $(VENV)/.installed scripts/project_path.py Makefile
+	$(BIN)/python scripts/project_path.py $(CURDIR)/bin $(CURDIR)/$(BIN) $(CURDIR)/node_modules/.bin
 	touch $@
 
 # `npm ci` rejects a lock file without the other platforms' optional anvil builds; install keeps to the lock.
