@@ -99,6 +99,9 @@ order_book: public(immutable(address))
 # Leverage L (WAD): the token moves -L times the underlying between rebalances.
 leverage: public(immutable(uint256))
 
+# Seconds from `queue_parameters` until the change may apply, so everyone can exit first.
+parameter_delay: public(immutable(uint256))
+
 # Collateral (own decimals) = tokens * nav / _VALUE_SCALE, i.e. 10**(36 - decimals).
 _VALUE_SCALE: immutable(uint256)
 
@@ -118,8 +121,9 @@ _COLLATERAL_UNIT: immutable(uint256)
 #   _settings_word  paused (bit 0), is_shutdown (bit 1), shutdown_requested
 #                   (bit 2), mint_fee (bits 8-63), redeem_fee (64-119),
 #                   min_backing (120-183), keeper_bounty (184-255)
-#   _schedule_word  last_rebalance (bits 0-63), interval (64-127),
-#                   threshold (128-191), management_fee (192-255)
+#   _schedule_word  last_rebalance (bits 0-63), interval (64-87),
+#                   parameters_ready_at (88-127), threshold (128-191),
+#                   management_fee (192-255)
 #   _terms_word     settle_fee (bits 0-71), min_delay (72-95), max_wait
 #                   (96-119), min_order (120-199), fee_time (200-255)
 #
@@ -130,6 +134,10 @@ _ledger_word: uint256
 _settings_word: uint256
 _schedule_word: uint256
 _terms_word: uint256
+
+# Parameters the owner queued; in force from the first rebalance at or after
+# `parameters_ready_at` (none queued while that is 0).
+queued_parameters: public(IPool.Parameters)
 
 # NAV at the last rebalance (n0, WAD), management fee booked. After shutdown:
 # the settled NAV. A word of its own: repeated gains can grow it past 128 bits.
@@ -146,6 +154,7 @@ claimable: public(HashMap[address, uint256])
 total_claimable: public(uint256)
 
 _MASK_24: constant(uint256) = 2**24 - 1
+_MASK_40: constant(uint256) = 2**40 - 1
 _MASK_56: constant(uint256) = 2**56 - 1
 _MASK_64: constant(uint256) = 2**64 - 1
 _MASK_72: constant(uint256) = 2**72 - 1
@@ -182,6 +191,8 @@ struct Schedule:
     last_rebalance: uint256
     # Seconds between scheduled rebalances.
     interval: uint256
+    # When queued parameters may apply (0: none queued).
+    parameters_ready_at: uint256
     # Price move |P - P0| / P0 (WAD) that makes a rebalance due.
     threshold: uint256
     # Yearly management fee (WAD), holders to LPs, accrued continuously.
@@ -240,6 +251,7 @@ def __init__(
     lp_symbol: String[5],
     guardian_: address,
     params: IPool.Parameters,
+    parameter_delay_: uint256,
 ):
     """
     @notice Creates a market. Reads the collateral's decimals and the oracle's
@@ -255,12 +267,14 @@ def __init__(
     @param lp_symbol LP token symbol.
     @param guardian_ The address allowed to pause.
     @param params Initial parameters, checked against their bounds.
+    @param parameter_delay_ Seconds a parameter change waits (1 to 30 days).
     """
     assert collateral_ != empty(address), "pool: zero collateral"
     assert oracle_ != empty(address), "pool: zero oracle"
     assert leverage_ >= constants.MIN_LEVERAGE and leverage_ <= constants.MAX_LEVERAGE, "pool: leverage out of bounds"
     collateral_decimals: uint8 = staticcall IERC20Detailed(collateral_).decimals()
     assert collateral_decimals <= constants.MAX_COLLATERAL_DECIMALS, "pool: collateral decimals above 18"
+    assert parameter_delay_ >= constants.MIN_PARAMETER_DELAY and parameter_delay_ <= constants.MAX_PARAMETER_DELAY, "pool: parameter delay out of bounds"
 
     ownable.__init__()
     ownable_2step.__init__()
@@ -269,13 +283,15 @@ def __init__(
     collateral = collateral_
     oracle = oracle_
     leverage = leverage_
+    parameter_delay = parameter_delay_
     _COLLATERAL_UNIT = 10 ** convert(collateral_decimals, uint256)
     _VALUE_SCALE = 10 ** convert(36 - collateral_decimals, uint256)
     _LP_VIRTUAL_SHARES = 10 ** convert(18 - collateral_decimals, uint256)
     lp_token = create_from_blueprint(lp_blueprint, lp_name, lp_symbol)
     order_book = create_from_blueprint(order_book_blueprint, collateral_, oracle_, lp_token)
 
-    self._set_parameters(params)
+    self._check_parameters(params)
+    self._apply_parameters(params)
     self._set_guardian(guardian_)
     price: uint256 = 0
     updated_at: uint256 = 0
@@ -612,112 +628,49 @@ def fee_time() -> uint256:
 
 @external
 @view
-def interval() -> uint256:
+def parameters() -> IPool.Parameters:
     """
-    @notice Seconds between scheduled rebalances.
-    @return uint256 Seconds.
+    @notice The parameters in force.
+    @return IPool.Parameters The parameters.
     """
-    return self._schedule().interval
+    settings: Settings = self._settings()
+    schedule: Schedule = self._schedule()
+    terms: Terms = self._terms()
+    return IPool.Parameters(
+        interval=schedule.interval,
+        threshold=schedule.threshold,
+        mint_fee=settings.mint_fee,
+        redeem_fee=settings.redeem_fee,
+        management_fee=schedule.management_fee,
+        keeper_bounty=settings.keeper_bounty,
+        min_backing=settings.min_backing,
+        settle_fee=terms.settle_fee,
+        min_delay=terms.min_delay,
+        max_wait=terms.max_wait,
+        min_order=terms.min_order,
+    )
 
 
 @external
 @view
-def threshold() -> uint256:
+def parameters_ready_at() -> uint256:
     """
-    @notice Price move |P - P0| / P0 that makes a rebalance due.
-    @return uint256 WAD fraction.
+    @notice When the queued parameter change may apply: the first rebalance at
+            or after it applies it. 0 when none is queued.
+    @return uint256 Seconds since the epoch.
     """
-    return self._schedule().threshold
+    return self._schedule().parameters_ready_at
 
 
-@external
-@view
-def management_fee() -> uint256:
-    """
-    @notice Yearly fee from holders to LPs, accrued by the second.
-    @return uint256 WAD fraction a year.
-    """
-    return self._schedule().management_fee
 
 
-@external
-@view
-def mint_fee() -> uint256:
-    """
-    @notice Fee on mint, a fraction of the collateral paid in; goes to LPs.
-    @return uint256 WAD fraction.
-    """
-    return self._settings().mint_fee
 
 
-@external
-@view
-def redeem_fee() -> uint256:
-    """
-    @notice Fee on redeem, a fraction of the gross payout; goes to LPs.
-    @return uint256 WAD fraction.
-    """
-    return self._settings().redeem_fee
 
 
-@external
-@view
-def min_backing() -> uint256:
-    """
-    @notice LP value required per unit of inverse value after a mint or LP withdrawal.
-    @return uint256 WAD ratio.
-    """
-    return self._settings().min_backing
 
 
-@external
-@view
-def keeper_bounty() -> uint256:
-    """
-    @notice Collateral paid from LP value to whoever rebalances.
-    @return uint256 Collateral, in its own decimals.
-    """
-    return self._settings().keeper_bounty
 
-
-@external
-@view
-def settle_fee() -> uint256:
-    """
-    @notice Collateral each order pays whoever settles it.
-    @return uint256 Collateral, in its own decimals.
-    """
-    return self._terms().settle_fee
-
-
-@external
-@view
-def min_delay() -> uint256:
-    """
-    @notice Seconds from a request to the earliest round that may price it.
-    @return uint256 Seconds.
-    """
-    return self._terms().min_delay
-
-
-@external
-@view
-def max_wait() -> uint256:
-    """
-    @notice Seconds after an order's T before it is void if no round came.
-    @return uint256 Seconds.
-    """
-    return self._terms().max_wait
-
-
-@external
-@view
-def min_order() -> uint256:
-    """
-    @notice Smallest order, in collateral (a request for a whole balance is always taken).
-    @return uint256 Collateral, in its own decimals.
-    """
-    return self._terms().min_order
 
 
 @external
@@ -800,15 +753,51 @@ def shutdown() -> uint256:
 
 
 @external
-def set_parameters(params: IPool.Parameters):
+def queue_parameters(params: IPool.Parameters):
     """
-    @notice Sets the fees, rebalance and order parameters, each within its
-            on-chain bounds. Pending orders keep the fees they were requested with.
+    @notice Queues new fees, rebalance and order parameters, each within its
+            on-chain bounds. The first rebalance at least `parameter_delay`
+            from now applies them, so everyone can exit before a change they
+            dislike; the management fee changes from that rebalance's round,
+            never for time already past. Replaces a change queued before, and
+            its wait starts again. Pending orders keep the fees they were
+            requested with.
     @param params The new parameters (all of them).
     """
     ownable._check_owner()
     assert not self._settings().shutdown_requested, "pool: shut down"
-    self._set_parameters(params)
+    self._check_parameters(params)
+    self.queued_parameters = params
+    schedule: Schedule = self._schedule()
+    schedule.parameters_ready_at = block.timestamp + parameter_delay
+    self._store_schedule(schedule)
+    log IPool.ParametersQueued(
+        interval=params.interval,
+        threshold=params.threshold,
+        mint_fee=params.mint_fee,
+        redeem_fee=params.redeem_fee,
+        management_fee=params.management_fee,
+        keeper_bounty=params.keeper_bounty,
+        min_backing=params.min_backing,
+        settle_fee=params.settle_fee,
+        min_delay=params.min_delay,
+        max_wait=params.max_wait,
+        min_order=params.min_order,
+        ready_at=schedule.parameters_ready_at,
+    )
+
+
+@external
+def cancel_parameters():
+    """
+    @notice Drops the queued parameter change; the parameters in force stay.
+    """
+    ownable._check_owner()
+    schedule: Schedule = self._schedule()
+    assert schedule.parameters_ready_at != 0, "pool: no parameters queued"
+    log IPool.ParametersCancelled(ready_at=schedule.parameters_ready_at)
+    schedule.parameters_ready_at = 0
+    self._store_schedule(schedule)
 
 
 @external
@@ -1308,10 +1297,17 @@ def _rebalance() -> uint256:
     new_nav: uint256 = m.nav if m.supply != 0 else WAD
     self.reference_nav = new_nav
     schedule.last_rebalance = block.timestamp
+    # A queued change applies here, where the management fee is booked to the
+    # round: the new rate counts from `fee_time` on, never for time past.
+    apply: bool = schedule.parameters_ready_at != 0 and block.timestamp >= schedule.parameters_ready_at
+    if apply:
+        schedule.parameters_ready_at = 0
     self._store_schedule(schedule)
     terms: Terms = self._terms()
     terms.fee_time = max(updated_at, terms.fee_time)
     self._store_terms(terms)
+    if apply:
+        self._apply_parameters(self.queued_parameters)
     self._pay(msg.sender, bounty)
     log IPool.Rebalance(
         keeper=msg.sender, reason=reason, price=price, nav=new_nav, management_fee=fee_assets, bounty=bounty
@@ -1364,7 +1360,8 @@ def _pay(receiver: address, assets: uint256):
 
 
 @internal
-def _set_parameters(params: IPool.Parameters):
+@view
+def _check_parameters(params: IPool.Parameters):
     assert params.interval >= constants.MIN_INTERVAL and params.interval <= constants.MAX_INTERVAL, "pool: interval out of bounds"
     # Below 0.5 / L, a threshold rebalance comes well before the NAV could reach 0.
     assert params.threshold >= constants.MIN_THRESHOLD and params.threshold <= constants.MAX_THRESHOLD, "pool: threshold out of bounds"
@@ -1378,6 +1375,10 @@ def _set_parameters(params: IPool.Parameters):
     assert params.min_delay >= constants.MIN_MIN_DELAY and params.min_delay <= constants.MAX_MIN_DELAY, "pool: min delay out of bounds"
     assert params.max_wait >= constants.MIN_MAX_WAIT and params.max_wait <= constants.MAX_MAX_WAIT, "pool: max wait out of bounds"
     assert params.min_order <= constants.MAX_MIN_ORDER_UNITS * _COLLATERAL_UNIT, "pool: min order out of bounds"
+
+
+@internal
+def _apply_parameters(params: IPool.Parameters):
     settings: Settings = self._settings()
     settings.mint_fee = params.mint_fee
     settings.redeem_fee = params.redeem_fee
@@ -1437,7 +1438,7 @@ def _settings() -> Settings:
 
 @internal
 def _store_settings(settings: Settings):
-    # Each field is bounded by `_set_parameters` to fit (see the layout above).
+    # Each field is bounded by `_check_parameters` to fit (see the layout above).
     word: uint256 = (
         settings.mint_fee << 8
         | settings.redeem_fee << 64
@@ -1459,7 +1460,8 @@ def _schedule() -> Schedule:
     word: uint256 = self._schedule_word
     return Schedule(
         last_rebalance=word & _MASK_64,
-        interval=(word >> 64) & _MASK_64,
+        interval=(word >> 64) & _MASK_24,
+        parameters_ready_at=(word >> 88) & _MASK_40,
         threshold=(word >> 128) & _MASK_64,
         management_fee=word >> 192,
     )
@@ -1467,10 +1469,12 @@ def _schedule() -> Schedule:
 
 @internal
 def _store_schedule(schedule: Schedule):
-    # A timestamp fits 64 bits; the parameters are bounded by `_set_parameters`.
+    # A timestamp fits 64 bits, and 40 bits until the year 36812; the parameters
+    # are bounded by `_check_parameters` (7 days < 2**24).
     self._schedule_word = (
         schedule.last_rebalance
         | schedule.interval << 64
+        | schedule.parameters_ready_at << 88
         | schedule.threshold << 128
         | schedule.management_fee << 192
     )
@@ -1491,7 +1495,7 @@ def _terms() -> Terms:
 
 @internal
 def _store_terms(terms: Terms):
-    # Bounded by `_set_parameters`: 5 units of 18 decimals < 2**72, an hour and
+    # Bounded by `_check_parameters`: 5 units of 18 decimals < 2**72, an hour and
     # two days < 2**24, 10,000 units < 2**80; a round time fits 56 bits.
     self._terms_word = (
         terms.settle_fee

@@ -433,6 +433,46 @@ def terms() -> IPool.Terms:
 
 @external
 @view
+def settle_fee() -> uint256:
+    """
+    @notice Collateral each order pays whoever settles it (paid with the request).
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._side_terms(self._entry_terms).settle_fee
+
+
+@external
+@view
+def min_delay() -> uint256:
+    """
+    @notice Seconds from a request to the earliest round that may price it.
+    @return uint256 Seconds.
+    """
+    return self._side_terms(self._entry_terms).min_delay
+
+
+@external
+@view
+def max_wait() -> uint256:
+    """
+    @notice Seconds after an order's T (at least) before it is void if no round came.
+    @return uint256 Seconds.
+    """
+    return self._side_terms(self._entry_terms).max_wait
+
+
+@external
+@view
+def min_order() -> uint256:
+    """
+    @notice Smallest order, in collateral (a request for a whole balance is always taken).
+    @return uint256 Collateral, in its own decimals.
+    """
+    return self._side_terms(self._entry_terms).min_order
+
+
+@external
+@view
 def head() -> (bool, uint256, uint256):
     """
     @notice The oldest pending order's T and phase, which `rebalance` checks.

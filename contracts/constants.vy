@@ -40,7 +40,11 @@ MAX_TRADE_FEE: constant(uint256) = WAD // 100
 MAX_MANAGEMENT_FEE: constant(uint256) = WAD // 10
 
 # Keeper bounty, in whole collateral units.
-MAX_KEEPER_BOUNTY_UNITS: constant(uint256) = 100
+MAX_KEEPER_BOUNTY_UNITS: constant(uint256) = 20
+
+# Seconds a queued parameter change waits before a rebalance may apply it.
+MIN_PARAMETER_DELAY: constant(uint256) = 86_400
+MAX_PARAMETER_DELAY: constant(uint256) = 30 * 86_400
 
 # Settle fee per order, in whole collateral units.
 MAX_SETTLE_FEE_UNITS: constant(uint256) = 5

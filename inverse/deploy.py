@@ -14,11 +14,14 @@ from ape.contracts import ContractInstance
 from ethpm_types import ContractType
 
 from .constants import (
+    DEFAULT_PARAMETER_DELAY,
     DEFAULT_SEQUENCER_GRACE,
     MAX_COLLATERAL_DECIMALS,
     MAX_LEVERAGE,
     MAX_MAX_WAIT,
+    MAX_PARAMETER_DELAY,
     MIN_LEVERAGE,
+    MIN_PARAMETER_DELAY,
     ORDER_PARAMETER_NAMES,
     WAD,
     default_order_parameters,
@@ -92,11 +95,13 @@ def deploy_pool(
     asset: str = "ETH",
     guardian: str | None = None,
     params: dict | None = None,
+    parameter_delay: int = DEFAULT_PARAMETER_DELAY,
     **tx,
 ):
     """A market: the pool (the inverse token) with its LP token and order book.
     `leverage` is a WAD; `params` default to SPEC 7 for that leverage, the
-    collateral's decimals and the oracle's max_age."""
+    collateral's decimals and the oracle's max_age; a change to them waits
+    `parameter_delay` seconds."""
     if params is None:
         params = default_order_parameters(leverage, collateral.decimals(), oracle.max_age())
     names = token_names(asset, leverage)
@@ -113,6 +118,7 @@ def deploy_pool(
         names["lp_symbol"],
         guardian or deployer.address,
         tuple(params[name] for name in ORDER_PARAMETER_NAMES),
+        parameter_delay,
         **tx,
     )
 
@@ -139,6 +145,7 @@ def deploy_mock_system(
     with_sequencer: bool = False,
     guardian: str | None = None,
     params: dict | None = None,
+    parameter_delay: int = DEFAULT_PARAMETER_DELAY,
 ) -> System:
     """Everything on a local chain: mock feed and collateral, oracle, one pool per
     leverage (given as numbers: 1, 3, "0.5")."""
@@ -170,7 +177,9 @@ def deploy_mock_system(
     for lev in leverages:
         lev_wad = leverage_wad(lev)
         market = dict(collateral=collateral, oracle=oracle, leverage=lev_wad, lp_blueprint=blueprint, guardian=guardian)
-        system.pools[lev_wad] = deploy_pool(deployer, order_book_blueprint=book_blueprint, params=params, **market)
+        system.pools[lev_wad] = deploy_pool(
+            deployer, order_book_blueprint=book_blueprint, params=params, parameter_delay=parameter_delay, **market
+        )
     return system
 
 
@@ -242,10 +251,13 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         "heartbeat": int(config.get("heartbeat", 3_600)),
         "sequencer_feed": config.get("sequencer_feed") or ZERO_ADDRESS,
         "grace_period": int(config.get("grace_period", DEFAULT_SEQUENCER_GRACE)),
+        "parameter_delay": int(config.get("parameter_delay", DEFAULT_PARAMETER_DELAY)),
         "markets": [],
     }
     if plan["heartbeat"] <= 0:
         raise ConfigError("config: heartbeat must be positive")
+    if not MIN_PARAMETER_DELAY <= plan["parameter_delay"] <= MAX_PARAMETER_DELAY:
+        raise ConfigError("config: parameter_delay must be 1 to 30 days (in seconds: 86400 .. 2592000)")
     if plan["heartbeat"] + plan["heartbeat"] // 10 > MAX_MAX_WAIT:
         # The oracle's max age (heartbeat + 10%) is also the shutdown's shortest wait.
         raise ConfigError("config: heartbeat above 43 h (its max age must stay within 2 days)")
@@ -349,6 +361,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             order_book_blueprint=book_receipt.contract_address,
             asset=plan["asset"],
             params=market["parameters"],
+            parameter_delay=plan["parameter_delay"],
         )
         transactions.append(pool.txn_hash)
         markets.append(
@@ -359,6 +372,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
                 "order_book": pool.order_book(),
                 "symbol": pool.symbol(),
                 "parameters": market["parameters"],
+                "parameter_delay": plan["parameter_delay"],
             }
         )
     return {

@@ -53,7 +53,7 @@ from ape.logging import logger
 from silverback import SilverbackBot
 from web3.exceptions import Web3Exception
 
-from .constants import MAX_BATCH, OUTCOMES, WAD
+from .constants import MAX_BATCH, ORDER_PARAMETER_NAMES, OUTCOMES, WAD
 from .deploy import partial_contract
 from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
 from .status import fmt_units, fmt_wad, reason_names
@@ -89,8 +89,12 @@ class Market:
         self.rebalance_due = raw_view(self.pool.address, "rebalance_due()", ["bool"])
         self.is_shutdown = raw_view(self.pool.address, "is_shutdown()", ["bool"])
         self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
-        for name in ("keeper_bounty", "last_rebalance", "interval", "threshold", "reference_price"):
+        for name in ("last_rebalance", "reference_price"):
             setattr(self, name, raw_view(self.pool.address, f"{name}()", ["uint256"]))
+        parameters = raw_view(self.pool.address, "parameters()", ["uint256"] * len(ORDER_PARAMETER_NAMES))
+        for name in ("keeper_bounty", "interval", "threshold"):
+            index = ORDER_PARAMETER_NAMES.index(name)
+            setattr(self, name, lambda index=index: parameters()[index])
 
     @property
     def address(self) -> str:

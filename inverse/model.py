@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .constants import (
     DEAD_FEED_GRACE,
+    DEFAULT_PARAMETER_DELAY,
     MAX_INTERVAL,
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
@@ -385,6 +386,10 @@ class PoolModel:
     min_delay: int
     max_wait: int
     min_order: int
+    parameter_delay: int = DEFAULT_PARAMETER_DELAY
+    # The owner's queued change (a full parameter set) and when a rebalance may apply it (0: none).
+    queued_parameters: dict = field(default_factory=dict)
+    parameters_ready_at: int = 0
     reference_nav: int = WAD
     total_assets: int = 0
     paused: bool = False
@@ -921,6 +926,11 @@ class PoolModel:
         self.reference_nav = new_nav
         self.last_rebalance = now
         self.fee_time = max(updated_at, self.fee_time)
+        # A queued change applies here, from the round the management fee was booked to.
+        if self.parameters_ready_at and now >= self.parameters_ready_at:
+            self.parameters_ready_at = 0
+            for name in ORDER_PARAMETERS:
+                setattr(self, name, self.queued_parameters[name])
         self._pay(sender, bounty)
         return {"reason": reason, "price": price, "nav": new_nav, "management_fee": fee_assets, "bounty": bounty}
 
@@ -947,11 +957,20 @@ class PoolModel:
             raise Revert("pool: not paused")
         self.paused = False
 
-    def set_parameters(self, sender: str, params: dict) -> None:
+    def queue_parameters(self, sender: str, params: dict, now: int) -> int:
+        """Queues a full parameter set; returns when a rebalance may apply it."""
         if sender != self.owner:
             raise Revert("ownable: caller is not the owner")
         if self.shutdown_requested:
             raise Revert("pool: shut down")
         check_parameters(params, self.collateral_decimals, self.leverage)
-        for name in ORDER_PARAMETERS:
-            setattr(self, name, params[name])
+        self.queued_parameters = {name: params[name] for name in ORDER_PARAMETERS}
+        self.parameters_ready_at = now + self.parameter_delay
+        return self.parameters_ready_at
+
+    def cancel_parameters(self, sender: str) -> None:
+        if sender != self.owner:
+            raise Revert("ownable: caller is not the owner")
+        if not self.parameters_ready_at:
+            raise Revert("pool: no parameters queued")
+        self.parameters_ready_at = 0

@@ -9,7 +9,7 @@ from decimal import Decimal
 from ape import chain
 from ape.exceptions import ContractLogicError
 
-from .constants import PARAMETER_NAMES, REASON_THRESHOLD, REASON_TIME, WAD
+from .constants import ORDER_PARAMETER_NAMES, REASON_THRESHOLD, REASON_TIME, WAD
 
 
 @dataclass
@@ -39,6 +39,9 @@ class MarketStatus:
     pending_orders: int
     escrowed: int  # collateral held for pending mints and LP deposits
     total_claimable: int
+    # A queued parameter change: what changes (name -> (now, queued)), and from when.
+    queued_changes: dict[str, tuple[int, int]]
+    parameters_ready_at: int
 
     def due_reasons(self, now: int) -> str:
         """Why a rebalance is due (or when it will be)."""
@@ -57,8 +60,24 @@ class MarketStatus:
 
 
 def read_parameters(pool) -> dict:
-    """The pool's parameters, as its `Parameters` struct (what `set_parameters` takes)."""
-    return {name: getattr(pool, name)() for name in PARAMETER_NAMES}
+    """The parameters in force, as the pool's `Parameters` struct (what `queue_parameters` takes)."""
+    return _as_dict(pool.parameters())
+
+
+def _as_dict(params) -> dict:
+    return {name: getattr(params, name) for name in ORDER_PARAMETER_NAMES}
+
+
+def queued_changes(pool) -> tuple[dict[str, tuple[int, int]], int]:
+    """The queued parameter change: {name: (in force, queued)} for each value it
+    changes, and when it may apply (the first rebalance from then applies it);
+    ({}, 0) when none is queued."""
+    ready_at = pool.parameters_ready_at()
+    if not ready_at:
+        return {}, 0
+    now = read_parameters(pool)
+    queued = _as_dict(pool.queued_parameters())
+    return {name: (now[name], queued[name]) for name in ORDER_PARAMETER_NAMES if now[name] != queued[name]}, ready_at
 
 
 def reason_names(reason: int) -> str:
@@ -109,6 +128,8 @@ def read_status(pool, collateral, book) -> MarketStatus:
     price, error = _try(pool.oracle_price)
     priced = price is not None or pool.is_shutdown()
     last = pool.last_rebalance()
+    params = read_parameters(pool)
+    changes, ready_at = queued_changes(pool)
     return MarketStatus(
         leverage=pool.leverage(),
         price=price,
@@ -117,8 +138,8 @@ def read_status(pool, collateral, book) -> MarketStatus:
         reference_price=pool.reference_price(),
         reference_nav=pool.reference_nav(),
         last_rebalance=last,
-        next_scheduled=last + pool.interval(),
-        threshold=pool.threshold(),
+        next_scheduled=last + params["interval"],
+        threshold=params["threshold"],
         due=pool.rebalance_due(),
         total_assets=pool.total_assets(),
         inverse_value=pool.inverse_value() if priced else None,
@@ -128,13 +149,15 @@ def read_status(pool, collateral, book) -> MarketStatus:
         paused=pool.paused(),
         is_shutdown=pool.is_shutdown(),
         collateral_decimals=collateral.decimals(),
-        settle_fee=pool.settle_fee(),
-        min_delay=pool.min_delay(),
-        max_wait=pool.max_wait(),
-        min_order=pool.min_order(),
+        settle_fee=params["settle_fee"],
+        min_delay=params["min_delay"],
+        max_wait=params["max_wait"],
+        min_order=params["min_order"],
         pending_orders=book.pending_orders(),
         escrowed=book.escrowed(),
         total_claimable=pool.total_claimable(),
+        queued_changes=changes,
+        parameters_ready_at=ready_at,
     )
 
 
@@ -156,4 +179,10 @@ def format_status(name: str, status: MarketStatus) -> str:
         f"  order terms      settle fee {fmt_units(status.settle_fee, d)}, min order {fmt_units(status.min_order, d)}, "
         f"min delay {fmt_duration(status.min_delay)}, void after {fmt_duration(status.max_wait)} more",
     ]
+    if status.parameters_ready_at:
+        changes = ", ".join(f"{name} {now} -> {queued}" for name, (now, queued) in status.queued_changes.items())
+        lines.append(
+            f"  queued change    {changes or 'none (same values)'}; applies at the first rebalance from "
+            f"{fmt_time(status.parameters_ready_at)}"
+        )
     return "\n".join(lines)

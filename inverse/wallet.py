@@ -134,7 +134,7 @@ def feed_of(pool) -> FeedReader:
 def how_to_pay_order(pool, book, account, assets: int) -> str:
     """How a mint or LP deposit request pays the book `assets` plus the settle fee:
     "allowance", "permit" or "approve" (as `how_to_pay`)."""
-    return _payment(pool.collateral(), book, account, assets + pool.settle_fee())[0]
+    return _payment(pool.collateral(), book, account, assets + book.settle_fee())[0]
 
 
 def request_entry(kind: int, pool, book, account, assets: int, min_out: int, receiver=None):
@@ -144,7 +144,7 @@ def request_entry(kind: int, pool, book, account, assets: int, min_out: int, rec
     until = deadline()
     receiver = receiver or account
     collateral = pool.collateral()
-    total = assets + pool.settle_fee()
+    total = assets + book.settle_fee()
     if kind == ORDER_MINT:
         plain, with_permit = book.request_mint, book.request_mint_with_permit
     else:

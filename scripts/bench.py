@@ -162,7 +162,7 @@ class Bench:
         return self.book.request_lp_withdraw(shares, 0, receiver or account, self.far, sender=account)
 
     def permit_mint(self, assets=1_000 * USDC):
-        v, r, s = sign_permit(self.usdc, self.signer, self.book, assets + self.pool.settle_fee(), self.far)
+        v, r, s = sign_permit(self.usdc, self.signer, self.book, assets + self.book.settle_fee(), self.far)
         return self.book.request_mint_with_permit(assets, 0, self.signer, self.far, v, r, s, sender=self.signer)
 
 
@@ -201,7 +201,7 @@ def measure() -> dict:
     receipts["request_mint_with_permit (repeat, no approval)"] = b.permit_mint()
     b.settle()
     gas["approve + request_mint (repeat)"] = (
-        b.usdc.approve(b.book, 1_000 * USDC + b.pool.settle_fee(), sender=b.signer).gas_used + b.mint(b.signer).gas_used
+        b.usdc.approve(b.book, 1_000 * USDC + b.book.settle_fee(), sender=b.signer).gas_used + b.mint(b.signer).gas_used
     )
     b.settle()
 
@@ -233,7 +233,7 @@ def measure() -> dict:
     # A void order: no round of its phase by T + max_wait, so it is refunded whole.
     order = b.mint(b.holder).return_value
     status = b.book.order(order)
-    chain.mine(timestamp=status.not_before + b.pool.max_wait() + 1)
+    chain.mine(timestamp=status.not_before + b.book.max_wait() + 1)
     receipts["settle: 1 void mint (no round by T + max_wait)"] = b.settle(publish=False)
 
     # Rebalance (the queue is empty), the automation check, the token itself.

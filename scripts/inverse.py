@@ -219,7 +219,7 @@ def preview(view, *args):
 def when_it_settles(m: Market) -> str:
     # The deployment sets the oracle's max age to the feed's heartbeat + 10%.
     heartbeat = ContractInstance(m.pool.oracle(), project.ChainlinkOracle.contract_type).max_age() * 10 // 11
-    min_delay, max_wait = m.pool.min_delay(), m.pool.max_wait()
+    min_delay, max_wait = m.book.min_delay(), m.book.max_wait()
     return (
         "It settles at the NEXT oracle price, not the one above: the first round published at least "
         f"{fmt_duration(min_delay)} after the request, so within about {fmt_duration(min_delay + heartbeat)} "
@@ -353,9 +353,9 @@ def check_entry(m: Market, account, assets: int):
     """What a mint or LP deposit request would be refused for, said before anything is sent."""
     if m.pool.paused() or m.pool.is_shutdown() or m.pool.shutdown_requested():
         raise click.ClickException(f"orders: closed: {EXPLANATIONS['orders: closed']}")
-    if assets < m.pool.min_order():
-        raise click.ClickException(f"the smallest order in this market is {m.money(m.pool.min_order())}")
-    need, have = assets + m.pool.settle_fee(), m.collateral.balanceOf(account)
+    if assets < m.book.min_order():
+        raise click.ClickException(f"the smallest order in this market is {m.money(m.book.min_order())}")
+    need, have = assets + m.book.settle_fee(), m.collateral.balanceOf(account)
     if have < need:
         raise click.ClickException(
             f"this needs {m.money(need)} (the amount plus the settle fee) and you have {m.money(have)}"
@@ -370,7 +370,7 @@ def check_entry(m: Market, account, assets: int):
 def mint(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
     """Request inverse tokens for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
-    settle_fee = m.pool.settle_fee()
+    settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
     capacity = m.pool.max_mint()
@@ -379,7 +379,7 @@ def mint(network, account, manifest, market, pool_address, slippage, yes, no_wai
     click.echo(
         f"Mint request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
         f"{fmt_wad(m.pool.oracle_price(), 2)} (NAV {fmt_wad(m.pool.nav(), 6)}, mint fee "
-        f"{fmt_wad(m.pool.mint_fee() * 100, 2)}%) that is about {fmt_wad(expected, 6)} {m.symbol}; "
+        f"{fmt_wad(m.pool.parameters().mint_fee * 100, 2)}%) that is about {fmt_wad(expected, 6)} {m.symbol}; "
         f"at least {fmt_wad(min_out, 6)} at settlement, or the order is refunded."
     )
     if assets > capacity:
@@ -416,8 +416,8 @@ def redeem(network, account, manifest, market, pool_address, slippage, yes, no_w
     min_out = wallet.with_slippage(expected, int(slippage * 100))
     click.echo(
         f"Redeem request: {fmt_wad(shares, 6)} {m.symbol}. At the current price {fmt_wad(m.pool.oracle_price(), 2)} "
-        f"(NAV {fmt_wad(m.pool.nav(), 6)}, redeem fee {fmt_wad(m.pool.redeem_fee() * 100, 2)}%, settle fee "
-        f"{m.money(m.pool.settle_fee())}) that pays about {m.money(expected)}; at least {m.money(min_out)} "
+        f"(NAV {fmt_wad(m.pool.nav(), 6)}, redeem fee {fmt_wad(m.pool.parameters().redeem_fee * 100, 2)}%, settle fee "
+        f"{m.money(m.book.settle_fee())}) that pays about {m.money(expected)}; at least {m.money(min_out)} "
         "at settlement, or the tokens come back. They stay exposed until then."
     )
     request(
@@ -439,7 +439,7 @@ def redeem(network, account, manifest, market, pool_address, slippage, yes, no_w
 def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
     """Request LP shares for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
-    settle_fee = m.pool.settle_fee()
+    settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
     expected = preview(m.pool.preview_lp_deposit, assets)
@@ -477,7 +477,7 @@ def lp_withdraw(network, account, manifest, market, pool_address, slippage, yes,
     min_out = wallet.with_slippage(expected, int(slippage * 100))
     click.echo(
         f"LP withdraw request: {fmt_wad(shares, 6)} LP shares. At the current price "
-        f"{fmt_wad(m.pool.oracle_price(), 2)} (settle fee {m.money(m.pool.settle_fee())}) that pays about "
+        f"{fmt_wad(m.pool.oracle_price(), 2)} (settle fee {m.money(m.book.settle_fee())}) that pays about "
         f"{m.money(expected)}; at least {m.money(min_out)} at settlement, or the shares come back. "
         f"LPs may withdraw {m.money(m.pool.max_lp_withdraw())} in all now; beyond that is refunded."
     )
@@ -588,7 +588,7 @@ def rebalance(network, account, manifest, market, pool_address, yes):
     if not m.pool.rebalance_due():
         raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
     click.echo(
-        f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(m.pool.keeper_bounty())}."
+        f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(m.pool.parameters().keeper_bounty)}."
     )
     confirm(yes)
     receipt = transact(lambda: m.pool.rebalance(sender=account))

@@ -254,6 +254,7 @@ def snapshot_state(pool, collateral, accounts) -> dict:
         "paused": pool.paused(),
         "is_shutdown": pool.is_shutdown(),
         "params": read_parameters(pool),
+        "queued": (pool.parameters_ready_at(), pool.queued_parameters()),
         "pool_collateral": collateral.balanceOf(pool),
     }
     for account in accounts:

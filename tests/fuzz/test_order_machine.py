@@ -42,6 +42,7 @@ from inverse.constants import (
     MAX_TRADE_FEE,
     MIN_MAX_WAIT,
     MIN_MIN_DELAY,
+    MIN_PARAMETER_DELAY,
     ORDER_PARAMETER_NAMES,
     WAD,
     default_threshold,
@@ -64,6 +65,7 @@ from inverse.model import (
     ceil_div,
 )
 from inverse.orders import settlement_batch
+from inverse.status import read_parameters
 from tests.conftest import FUZZ_SUMMARY
 from tests.fuzz.chain_views import BatchReader, RawFeed
 
@@ -191,7 +193,8 @@ class OrderMachine(RuleBasedStateMachine):
             last_rebalance=pool.last_rebalance(),
             fee_time=pool.fee_time(),
             total_assets=pool.total_assets(),
-            **{name: getattr(pool, name)() for name in ORDER_PARAMETER_NAMES},
+            parameter_delay=pool.parameter_delay(),
+            **read_parameters(pool),
         )
         for account in (*self.settlers, self.owner):
             model.collateral[account.address] = s.collateral.balanceOf(account)
@@ -214,6 +217,8 @@ class OrderMachine(RuleBasedStateMachine):
         reader.add("pending_orders", book, "pending_orders()")
         reader.add("head", book, "head()", out="(bool,uint256,uint256)")
         reader.add("terms", book, "terms()", out="(bool,bool,uint256,uint256,uint256,uint256,uint256,uint256)")
+        reader.add("parameters", pool, "parameters()", out=PARAMS_TYPE)
+        reader.add("parameters_ready_at", pool, "parameters_ready_at()")
         # Claims stay at 0 here (the mock collateral refuses nobody): `total_claimable`
         # covers them. Every call costs a few ms on Anvil, so only what can change.
         for address in self.holders:
@@ -442,7 +447,7 @@ class OrderMachine(RuleBasedStateMachine):
             if case == "bad_parameters":
                 params["settle_fee"] = MAX_SETTLE_FEE_UNITS * self.unit + 1
                 sender = self.owner.address
-            self._set_parameters(params, sender)
+            self._queue_parameters(params, sender)
             return
         if case == "zero_amount":
             amount = 0
@@ -468,7 +473,8 @@ class OrderMachine(RuleBasedStateMachine):
 
     @rule(
         move=st.one_of(st.integers(-300, 300), st.integers(-3_000, 3_000), st.sampled_from(["crash", "spike"])),
-        wait=st.one_of(st.integers(1, 300), st.integers(300, 5_000)),
+        # Now and then a day passes: a queued parameter change becomes ready.
+        wait=st.one_of(st.integers(1, 300), st.integers(300, 5_000), st.just(86_400)),
         kind=st.sampled_from(["normal", "normal", "normal", "held", "invalid", "new_phase"]),
         held=st.integers(1, 600),
     )
@@ -729,8 +735,9 @@ class OrderMachine(RuleBasedStateMachine):
         max_wait=st.integers(MIN_MAX_WAIT, 7_200),
         bounty_units=st.integers(0, 20),
         interval=st.sampled_from([3_600, 86_400]),
+        cancel=st.integers(0, 3),
     )
-    def set_parameters(
+    def queue_parameters(
         self,
         mint_fee,
         redeem_fee,
@@ -741,8 +748,20 @@ class OrderMachine(RuleBasedStateMachine):
         max_wait,
         bounty_units,
         interval,
+        cancel,
     ):
-        """New fees and order terms apply to new orders only; T never decreases."""
+        """A change waits out the delay and applies at the next rebalance; then new
+        fees and order terms apply to new orders only; T never decreases."""
+        if cancel == 3:
+            owner = self.owner.address
+            self.expect(
+                "cancel_parameters",
+                lambda m, t: m.cancel_parameters(owner),
+                self.pool,
+                calldata("cancel_parameters()", [], []),
+                owner,
+            )
+            return
         params = self.model.params() | {
             "interval": interval,
             "threshold": default_threshold(self.model.leverage),
@@ -755,16 +774,19 @@ class OrderMachine(RuleBasedStateMachine):
             "min_delay": min_delay,
             "max_wait": max_wait,
         }
-        self._set_parameters(params, self.owner.address)
+        self._queue_parameters(params, self.owner.address)
 
-    def _set_parameters(self, params: dict, sender: str):
+    def _queue_parameters(self, params: dict, sender: str):
         values = tuple(params[name] for name in ORDER_PARAMETER_NAMES)
-        data = calldata(f"set_parameters({PARAMS_TYPE})", [PARAMS_TYPE], [values])
-        self.expect("set_parameters", lambda m, t: m.set_parameters(sender, params), self.pool, data, sender)
-        reader = BatchReader(self.web3)
-        for name in ORDER_PARAMETER_NAMES:
-            reader.add(name, self.pool, f"{name}()")
-        assert reader.read() == self.model.params()
+        data = calldata(f"queue_parameters({PARAMS_TYPE})", [PARAMS_TYPE], [values])
+        done = self.expect(
+            "queue_parameters", lambda m, t: m.queue_parameters(sender, params, t), self.pool, data, sender
+        )
+        if done is not None:
+            queued = decode(
+                [PARAMS_TYPE], self.web3.eth.call({"to": self.pool, "data": calldata("queued_parameters()", [], [])})
+            )[0]
+            assert queued == values
 
     # ------------------------------------------------------------ invariants
 
@@ -801,6 +823,8 @@ class OrderMachine(RuleBasedStateMachine):
             m.max_wait,
             m.min_order,
         )
+        assert values["parameters"] == tuple(m.params().values())
+        assert values["parameters_ready_at"] == m.parameters_ready_at
         assert values["escrowed"] == m.escrowed
         assert values["next_order"] == m.head
         assert values["pending_orders"] == m.tail - m.head
@@ -856,7 +880,14 @@ def test_order_state_machine(accounts, decimals, leverage):
     # address, and addresses come from (sender, nonce).
     owner, guardian, keeper = accounts[11], accounts[1], accounts[2]
     actors = tuple(accounts[3:7])
-    system = deploy_mock_system(owner, leverages=(leverage,), collateral_decimals=decimals, guardian=guardian.address)
+    # The shortest parameter delay: a queued change becomes ready within an example.
+    system = deploy_mock_system(
+        owner,
+        leverages=(leverage,),
+        collateral_decimals=decimals,
+        guardian=guardian.address,
+        parameter_delay=MIN_PARAMETER_DELAY,
+    )
     pool = next(iter(system.pools.values()))
     book = order_book_of(pool)
     for actor in actors:

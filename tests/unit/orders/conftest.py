@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from ape import chain, project
 
 from inverse.constants import ORDER_PARAMETER_NAMES, WAD, YEAR
 from inverse.model import ceil_div, fee_of, raw_nav
 from inverse.orders import Order, order_from_log
-from tests.conftest import FEED_DECIMALS, fund
+from inverse.status import read_parameters
+from tests.conftest import FEED_DECIMALS, fund, publish_round
 
 USDC = 10**6
 VALUE_SCALE = 10**30  # 10**(36 - 6): collateral = tokens * nav / VALUE_SCALE
@@ -63,13 +65,21 @@ def latest_round_id(feed) -> int:
     return feed.latestRoundData()[0]
 
 
-def read_parameters(pool) -> dict:
-    return {name: getattr(pool, name)() for name in ORDER_PARAMETER_NAMES}
+def queue_parameters(pool, owner, **changes):
+    """Queues the parameters in force with `changes`."""
+    params = read_parameters(pool) | changes
+    return pool.queue_parameters(tuple(params[name] for name in ORDER_PARAMETER_NAMES), sender=owner)
 
 
 def set_parameters(pool, owner, **changes):
-    params = read_parameters(pool) | changes
-    return pool.set_parameters(tuple(params[name] for name in ORDER_PARAMETER_NAMES), sender=owner)
+    """Puts `changes` in force the only way the owner can: queues them, waits out
+    the delay (and the interval, so a rebalance is due), publishes a round at
+    the latest answer and rebalances. Returns the rebalance's receipt."""
+    queue_parameters(pool, owner, **changes)
+    feed = project.MockAggregator.at(project.ChainlinkOracle.at(pool.oracle()).feed())
+    due = max(pool.parameters_ready_at(), pool.last_rebalance() + read_parameters(pool)["interval"])
+    publish_round(feed, owner, chain, after=due)
+    return pool.rebalance(sender=owner)
 
 
 @dataclass
@@ -129,11 +139,11 @@ def market_at(pool, lp_token, price: int, at: int) -> Market:
     nav = raw_nav(price, pool.reference_price(), pool.reference_nav(), pool.leverage())
     fee_time = pool.fee_time()
     if at > fee_time:
-        rate = min(ceil_div(pool.management_fee() * (at - fee_time), YEAR), WAD)
+        rate = min(ceil_div(pool.parameters().management_fee * (at - fee_time), YEAR), WAD)
         nav = nav * (WAD - rate) // WAD
     assets, supply = pool.total_assets(), pool.totalSupply()
     capped = min(nav, assets * VALUE_SCALE // supply) if supply else nav
-    return Market(assets, supply, nav, capped, lp_token.totalSupply(), pool.min_backing())
+    return Market(assets, supply, nav, capped, lp_token.totalSupply(), pool.parameters().min_backing)
 
 
 def state(pool, book, collateral, lp_token, accounts) -> dict:

@@ -7,6 +7,7 @@ from eth_abi import decode
 from hexbytes import HexBytes
 
 from inverse.constants import (
+    DEFAULT_PARAMETER_DELAY,
     ORDER_LP_DEPOSIT,
     ORDER_LP_WITHDRAW,
     ORDER_MINT,
@@ -15,8 +16,9 @@ from inverse.constants import (
     ORDER_SETTLED,
     ORDER_UNKNOWN,
 )
+from tests.conftest import publish_round
 
-from .conftest import USDC, requested, set_parameters, settled, state
+from .conftest import USDC, queue_parameters, requested, settled, state
 
 SETTLE_FEE = USDC // 10
 MIN_DELAY = 120
@@ -35,7 +37,7 @@ def _check_order_requested(tx, book, pool, feed, *, order_id, requester, receive
     assert log.phase == feed.phaseId() == 1
     assert log.trade_fee == trade_fee
     assert log.settle_fee == SETTLE_FEE
-    assert log.max_wait == pool.max_wait()
+    assert log.max_wait == pool.parameters().max_wait
     status = book.order(order_id)
     assert status.status == ORDER_PENDING
     assert status.not_before == tx.timestamp + MIN_DELAY
@@ -73,7 +75,7 @@ def test_request_mint__funded__escrows_collateral_and_settle_fee_outside_assets(
         kind=ORDER_MINT,
         amount=assets,
         min_out=7,
-        trade_fee=order_pool.mint_fee(),
+        trade_fee=order_pool.parameters().mint_fee,
     )
 
 
@@ -136,7 +138,7 @@ def test_request_redeem__holder__moves_tokens_to_pool_escrow_supply_unchanged(
         kind=ORDER_REDEEM,
         amount=shares,
         min_out=11,
-        trade_fee=order_pool.redeem_fee(),
+        trade_fee=order_pool.parameters().redeem_fee,
     )
 
 
@@ -196,9 +198,12 @@ def test_request__escrows_add_up__escrowed_is_their_sum(
     assert collateral.balanceOf(order_pool) == book.escrowed()
 
 
-def test_request__min_delay_lowered__T_never_decreases(order_pool, book, order_funded, owner, minter, chain, deadline):
+def test_request__min_delay_lowered__T_never_decreases(order_pool, book, order_funded, owner, minter, feed, chain):
+    ready_at = queue_parameters(order_pool, owner, min_delay=30).timestamp + DEFAULT_PARAMETER_DELAY
+    publish_round(feed, owner, chain, after=ready_at)
+    deadline = ready_at + 3_600
     first = book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
-    set_parameters(order_pool, owner, min_delay=30)
+    order_pool.rebalance(sender=owner)  # applies the shorter delay; the first order's round is not out
     chain.mine(timestamp=first.timestamp + 10)
 
     second = book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
@@ -297,7 +302,7 @@ def test_request__deadline_passed__reverts(
 def test_request__entry_below_min_order__reverts(
     kind, order_seeded, order_pool, book, order_lp_token, minter, lp, deadline, unchanged_book
 ):
-    assert order_pool.min_order() == 10 * USDC
+    assert order_pool.parameters().min_order == 10 * USDC
     user = _user(kind, minter, lp)
     with unchanged_book("orders: below min order"):
         _request(kind, book, order_pool, order_lp_token, user, 9 * USDC, user, deadline)

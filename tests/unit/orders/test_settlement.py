@@ -83,7 +83,7 @@ def test_settle_redeem__feed_moves__pays_round_value_less_redeem_and_settle_fee(
     order = requested(book.request_redeem(shares, 0, redeemer, deadline, sender=minter), book)
     round_id, at = _publish_after(order, feed, owner, chain, 2_050 * 10**8)
     m = market_at(order_pool, order_lp_token, wad(2_050 * 10**8), at)
-    net, fee = m.redeem(shares, order_pool.redeem_fee())
+    net, fee = m.redeem(shares, order_pool.parameters().redeem_fee)
     assert fee == (shares * m.nav // VALUE_SCALE + 999) // 1_000
     cash, keeper_cash = collateral.balanceOf(redeemer), collateral.balanceOf(keeper)
     total_assets, supply = order_pool.total_assets(), order_pool.totalSupply()
@@ -254,7 +254,7 @@ def test_settle_mint__above_backing__fills_what_fits_and_refunds_rest(
     order = requested(book.request_mint(assets, 0, minter, deadline, sender=minter), book)
     round_id, at = _publish_after(order, feed, owner, chain, INITIAL_PRICE)
     m = market_at(order_pool, order_lp_token, wad(INITIAL_PRICE), at)
-    filled, fee, shares = m.mint(assets, order_pool.mint_fee())
+    filled, fee, shares = m.mint(assets, order_pool.parameters().mint_fee)
     assert 0 < filled < assets
     tokens_before = order_pool.balanceOf(minter)
 
@@ -273,8 +273,12 @@ def test_settle_mint__above_backing__fills_what_fits_and_refunds_rest(
     assert order_pool.balanceOf(minter) == tokens_before + shares
     assert book.escrowed() == 0
     after = market_at(order_pool, order_lp_token, wad(INITIAL_PRICE), at)
-    assert after.lp_value * WAD >= order_pool.min_backing() * after.inverse  # the backing rule holds at the round
-    assert after.lp_value * WAD < order_pool.min_backing() * after.inverse * 1_0001 // 1_0000  # and is used up
+    assert (
+        after.lp_value * WAD >= order_pool.parameters().min_backing * after.inverse
+    )  # the backing rule holds at the round
+    assert (
+        after.lp_value * WAD < order_pool.parameters().min_backing * after.inverse * 1_0001 // 1_0000
+    )  # and is used up
 
 
 # ---------------------------------------------------------------- which round, and who settles

@@ -12,7 +12,7 @@ from .conftest import USDC, later, requested, settled, wad
 def test_rebalance__order_with_round_out_pending__reverts_until_settled(
     order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain
 ):
-    chain.mine(timestamp=order_pool.last_rebalance() + order_pool.interval() + 1)
+    chain.mine(timestamp=order_pool.last_rebalance() + order_pool.parameters().interval + 1)
     publish_round(feed, owner, chain, 1_990 * 10**8)  # a fresh price: a rebalance is due by time
     order = requested(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter), book)
     assert order_pool.rebalance_due()  # its round is not out: the latest round is before its T
@@ -33,7 +33,7 @@ def test_rebalance__order_with_round_out_pending__reverts_until_settled(
 
     [event] = tx.events.filter(order_pool.Rebalance)
     assert (event.keeper, event.reason, event.price) == (keeper.address, REASON_TIME, wad(1_980 * 10**8))
-    assert tx.return_value == event.bounty == order_pool.keeper_bounty() == USDC
+    assert tx.return_value == event.bounty == order_pool.parameters().keeper_bounty == USDC
     assert collateral.balanceOf(keeper) == keeper_cash + USDC
     assert order_pool.reference_price() == wad(1_980 * 10**8)
     assert order_pool.last_rebalance() == tx.timestamp

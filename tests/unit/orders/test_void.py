@@ -9,7 +9,17 @@ from inverse.constants import DEAD_FEED_GRACE, OUTCOME_FILLED, OUTCOME_VOID
 from inverse.orders import settlement_batch
 from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
-from .conftest import USDC, later, latest_round_id, requested, round_data, set_parameters, settled, wad
+from .conftest import (
+    USDC,
+    later,
+    latest_round_id,
+    queue_parameters,
+    requested,
+    round_data,
+    set_parameters,
+    settled,
+    wad,
+)
 
 SETTLE_FEE = USDC // 10
 
@@ -36,7 +46,7 @@ def test_settle__no_round_by_T_plus_max_wait__void_full_refund(
     total_assets, supply, lp_supply = order_pool.total_assets(), order_pool.totalSupply(), order_lp_token.totalSupply()
     user, tx = _request(kind, book, order_pool, order_lp_token, minter, lp, deadline)
     order = requested(tx, book)
-    assert order.expires_at == order.not_before + order_pool.max_wait()
+    assert order.expires_at == order.not_before + order_pool.parameters().max_wait
     chain.mine(timestamp=order.expires_at - 10)
     assert settlement_batch(book, feed, chain.pending_timestamp) == ([], [])  # still waiting
     chain.mine(timestamp=order.expires_at + 1)
@@ -197,16 +207,19 @@ def test_settle__feed_dead_a_day_past_expiry__void_without_its_round(
 
 
 def test_request__shorter_max_wait_after_an_order__expiry_never_before_the_order_ahead(
-    order_seeded, order_pool, book, minter, redeemer, keeper, owner, feed, chain, deadline
+    order_seeded, order_pool, book, minter, redeemer, keeper, owner, feed, chain
 ):
     """Orders settle in queue order: an order behind another that is filled at a round
     must not be void for that same round because its owner's terms changed meanwhile."""
     set_parameters(order_pool, owner, max_wait=3 * 3_600)
+    ready_at = queue_parameters(order_pool, owner, max_wait=600).timestamp + order_pool.parameter_delay()
+    publish_round(feed, owner, chain, after=ready_at)
+    deadline = later(chain)
     first = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
-    set_parameters(order_pool, owner, max_wait=600)
+    order_pool.rebalance(sender=owner)  # applies the shorter wait; the first order's round is not out
     second = requested(book.request_mint(1_000 * USDC, 0, redeemer, deadline, sender=redeemer), book)
     assert second.not_before >= first.not_before
-    assert second.expires_at == first.expires_at and second.max_wait > order_pool.max_wait()
+    assert second.expires_at == first.expires_at and second.max_wait > order_pool.parameters().max_wait
     publish_round(feed, owner, chain, 1_950 * 10**8, after=first.not_before + 2 * 3_600)
 
     logs = settled(settle_orders(book, feed, keeper, chain), order_pool)

@@ -57,6 +57,7 @@ def snapshot(pool, book, collateral, lp_token, accounts) -> dict:
         "switches": (pool.paused(), pool.shutdown_requested(), pool.is_shutdown()),
         "roles": (pool.owner(), pool.pending_owner(), pool.guardian()),
         "params": read_parameters(pool),
+        "queued": (pool.parameters_ready_at(), pool.queued_parameters()),
         "claimable": pool.total_claimable(),
     }
 

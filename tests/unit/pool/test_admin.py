@@ -10,6 +10,7 @@ import pytest
 from ape.exceptions import ContractLogicError
 
 from inverse.constants import (
+    DEFAULT_PARAMETER_DELAY,
     MAX_INTERVAL,
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
@@ -17,6 +18,7 @@ from inverse.constants import (
     MAX_MIN_BACKING,
     MAX_MIN_DELAY,
     MAX_MIN_ORDER_UNITS,
+    MAX_PARAMETER_DELAY,
     MAX_SETTLE_FEE_UNITS,
     MAX_THRESHOLD,
     MAX_TRADE_FEE,
@@ -24,16 +26,28 @@ from inverse.constants import (
     MIN_MAX_WAIT,
     MIN_MIN_BACKING,
     MIN_MIN_DELAY,
+    MIN_PARAMETER_DELAY,
     MIN_THRESHOLD,
     ORDER_PARAMETER_NAMES,
     ORDER_REDEEM,
+    OUTCOME_FILLED,
     WAD,
+    YEAR,
     default_order_parameters,
 )
 from inverse.deploy import ZERO_ADDRESS, deploy_pool, leverage_wad
-from tests.conftest import INITIAL_PRICE, price_wad, publish_round
+from inverse.model import fee_of
+from tests.conftest import INITIAL_PRICE, price_wad, publish_round, settle_orders
 
-from ..orders.conftest import USDC, read_parameters, set_parameters
+from ..orders.conftest import (
+    USDC,
+    VALUE_SCALE,
+    latest_round_id,
+    queue_parameters,
+    read_parameters,
+    requested,
+    set_parameters,
+)
 
 DEFAULTS = default_order_parameters(WAD, 6)
 
@@ -53,7 +67,7 @@ def create_reverting(accounts, lp_blueprint, order_book_blueprint, guardian):
     """Deploys a market from a deployer of its own: ape caches contract types by
     address, and a failed deployment's address is reused by the next test's."""
 
-    def create(collateral, oracle, leverage=1, params=None):
+    def create(collateral, oracle, leverage=1, params=None, parameter_delay=DEFAULT_PARAMETER_DELAY):
         return deploy_pool(
             accounts[8],
             collateral=collateral,
@@ -63,6 +77,7 @@ def create_reverting(accounts, lp_blueprint, order_book_blueprint, guardian):
             order_book_blueprint=order_book_blueprint,
             guardian=guardian.address,
             params=params,
+            parameter_delay=parameter_delay,
         )
 
     return create
@@ -125,26 +140,49 @@ def test_shutdown__twice__reverts(order_pool, book, owner):
     assert book.terms().closed and not book.terms().is_shutdown
 
 
-# ------------------------------------------------------------ parameters
+# ------------------------------------------------------------ parameters (queued, applied by a rebalance)
+
+NEW = {
+    "interval": MAX_INTERVAL,
+    "threshold": MIN_THRESHOLD,
+    "mint_fee": MAX_TRADE_FEE,
+    "redeem_fee": 0,
+    "management_fee": MAX_MANAGEMENT_FEE,
+    "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * USDC,
+    "min_backing": MIN_MIN_BACKING,
+    "settle_fee": MAX_SETTLE_FEE_UNITS * USDC,
+    "min_delay": MAX_MIN_DELAY,
+    "max_wait": MIN_MAX_WAIT,
+    "min_order": 0,
+}
 
 
-def test_set_parameters__within_bounds__updates_and_emits_all_eleven(order_pool, book, owner):
-    new = read_parameters(order_pool) | {
-        "interval": MAX_INTERVAL,
-        "threshold": MIN_THRESHOLD,
-        "mint_fee": MAX_TRADE_FEE,
-        "redeem_fee": 0,
-        "management_fee": MAX_MANAGEMENT_FEE,
-        "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * USDC,
-        "min_backing": MIN_MIN_BACKING,
-        "settle_fee": MAX_SETTLE_FEE_UNITS * USDC,
-        "min_delay": MAX_MIN_DELAY,
-        "max_wait": MIN_MAX_WAIT,
-        "min_order": 0,
-    }
-    tx = order_pool.set_parameters(as_tuple(new), sender=owner)
-    assert read_parameters(order_pool) == new
-    assert tx.events.filter(order_pool.ParametersUpdated) == [order_pool.ParametersUpdated(**new)]
+def rebalance_at(pool, feed, owner, chain, when: int):
+    """Publishes a round at `when` (the latest answer) and rebalances there."""
+    publish_round(feed, owner, chain, after=when)
+    return pool.rebalance(sender=owner)
+
+
+def test_queue_parameters__applied_by_the_first_rebalance_after_the_delay__not_before(
+    order_seeded, order_pool, book, feed, owner, chain
+):
+    tx = order_pool.queue_parameters(as_tuple(NEW), sender=owner)
+    ready_at = tx.timestamp + DEFAULT_PARAMETER_DELAY
+    assert order_pool.parameter_delay() == DEFAULT_PARAMETER_DELAY
+    assert tx.events.filter(order_pool.ParametersQueued) == [order_pool.ParametersQueued(**NEW, ready_at=ready_at)]
+    assert (order_pool.parameters_ready_at(), read_parameters(order_pool)) == (ready_at, DEFAULTS)
+    assert order_pool.queued_parameters() == as_tuple(NEW)
+
+    # A rebalance a second early (due on the daily interval) keeps the parameters in force.
+    tx = rebalance_at(order_pool, feed, owner, chain, ready_at - 1)
+    assert not tx.events.filter(order_pool.ParametersUpdated)
+    assert (order_pool.parameters_ready_at(), read_parameters(order_pool)) == (ready_at, DEFAULTS)
+    assert book.terms().mint_fee == DEFAULTS["mint_fee"]
+
+    tx = rebalance_at(order_pool, feed, owner, chain, ready_at - 1 + DEFAULTS["interval"])
+    assert tx.events.filter(order_pool.ParametersUpdated) == [order_pool.ParametersUpdated(**NEW)]
+    assert [log.bounty for log in tx.events.filter(order_pool.Rebalance)] == [DEFAULTS["keeper_bounty"]]
+    assert (order_pool.parameters_ready_at(), read_parameters(order_pool)) == (0, NEW)
     terms = book.terms()
     assert (terms.mint_fee, terms.redeem_fee, terms.settle_fee, terms.min_delay, terms.max_wait, terms.min_order) == (
         MAX_TRADE_FEE,
@@ -154,6 +192,41 @@ def test_set_parameters__within_bounds__updates_and_emits_all_eleven(order_pool,
         MIN_MAX_WAIT,
         0,
     )
+    assert (book.settle_fee(), book.min_delay(), book.max_wait(), book.min_order()) == (
+        MAX_SETTLE_FEE_UNITS * USDC,
+        MAX_MIN_DELAY,
+        MIN_MAX_WAIT,
+        0,
+    )
+
+
+def test_queue_parameters__again__replaces_the_change_and_restarts_the_wait(order_pool, feed, owner, chain):
+    order_pool.queue_parameters(as_tuple(NEW), sender=owner)
+    chain.mine(deltatime=DEFAULT_PARAMETER_DELAY - 3_600)
+    second = DEFAULTS | {"mint_fee": 0}
+    tx = order_pool.queue_parameters(as_tuple(second), sender=owner)
+    assert order_pool.parameters_ready_at() == tx.timestamp + DEFAULT_PARAMETER_DELAY
+
+    rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 1)  # the first's time is past
+    assert read_parameters(order_pool) == DEFAULTS
+    rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 1 + DEFAULTS["interval"])
+    assert read_parameters(order_pool) == second
+
+
+def test_cancel_parameters__drops_the_change(order_pool, feed, owner, guardian, chain, unchanged):
+    ready_at = order_pool.queue_parameters(as_tuple(NEW), sender=owner).timestamp + DEFAULT_PARAMETER_DELAY
+    with unchanged("ownable: caller is not the owner"):
+        order_pool.cancel_parameters(sender=guardian)
+
+    tx = order_pool.cancel_parameters(sender=owner)
+
+    assert tx.events.filter(order_pool.ParametersCancelled) == [order_pool.ParametersCancelled(ready_at=ready_at)]
+    assert order_pool.parameters_ready_at() == 0
+    tx = rebalance_at(order_pool, feed, owner, chain, ready_at)
+    assert not tx.events.filter(order_pool.ParametersUpdated)
+    assert read_parameters(order_pool) == DEFAULTS
+    with unchanged("pool: no parameters queued"):
+        order_pool.cancel_parameters(sender=owner)
 
 
 @pytest.mark.parametrize(
@@ -177,26 +250,30 @@ def test_set_parameters__within_bounds__updates_and_emits_all_eleven(order_pool,
         ({"min_order": MAX_MIN_ORDER_UNITS * USDC + 1}, "pool: min order out of bounds"),
     ],
 )
-def test_set_parameters__out_of_bounds__reverts(order_pool, owner, unchanged, change, reason):
+def test_queue_parameters__out_of_bounds__reverts(order_pool, owner, unchanged, change, reason):
     with unchanged(reason):
-        set_parameters(order_pool, owner, **change)
+        queue_parameters(order_pool, owner, **change)
+
+
+def test_queue_parameters__keeper_bounty__at_most_20_units():
+    assert MAX_KEEPER_BOUNTY_UNITS == 20  # SPEC 7; the bound itself is checked above
 
 
 @pytest.mark.parametrize("leverage, highest", [(3, WAD // 6), (2, WAD // 4), ("0.5", WAD // 2)])
-def test_set_parameters__threshold_times_leverage_above_half__reverts(
+def test_queue_parameters__threshold_times_leverage_above_half__reverts(
     create_order_pool, collateral, oracle, owner, leverage, highest
 ):
     pool = create_order_pool(collateral, oracle, leverage)
-    set_parameters(pool, owner, threshold=highest)  # exactly 0.5 / L (or the 50% cap)
-    assert pool.threshold() == highest
+    queue_parameters(pool, owner, threshold=highest)  # exactly 0.5 / L (or the 50% cap)
+    assert pool.queued_parameters().threshold == highest
     with ape.reverts("pool: threshold out of bounds"):
-        set_parameters(pool, owner, threshold=highest + 1)
-    assert pool.threshold() == highest
+        queue_parameters(pool, owner, threshold=highest + 1)
+    assert pool.queued_parameters().threshold == highest
 
 
 @pytest.mark.parametrize("paused", [False, True])
 def test_set_parameters__every_bound__survives_the_packed_storage(
-    create_collateral, create_order_pool, oracle, owner, guardian, paused
+    create_collateral, create_order_pool, oracle, feed, owner, guardian, paused
 ):
     # 18 decimals: the largest bounty, settle fee and min order the bounds allow.
     unit = 10**18
@@ -229,39 +306,78 @@ def test_set_parameters__every_bound__survives_the_packed_storage(
         "max_wait": MIN_MAX_WAIT,
         "min_order": 0,
     }
-    kept = (pool.last_rebalance(), pool.reference_price(), pool.reference_nav(), pool.fee_time(), pool.total_assets())
     for params in (highest, lowest, highest):
-        pool.set_parameters(as_tuple(params), sender=owner)
+        tx = set_parameters(pool, owner, **params)
         assert read_parameters(pool) == params
         assert (pool.paused(), pool.shutdown_requested(), pool.is_shutdown()) == (paused, False, False)
-        assert (
-            pool.last_rebalance(),
-            pool.reference_price(),
-            pool.reference_nav(),
-            pool.fee_time(),
-            pool.total_assets(),
-        ) == kept
+        # The neighbours in the packed words: the rebalance's time and round, the ready time cleared.
+        [log] = tx.events.filter(pool.Rebalance)
+        assert (pool.last_rebalance(), pool.parameters_ready_at()) == (tx.timestamp, 0)
+        assert (pool.reference_price(), pool.reference_nav(), pool.total_assets()) == (log.price, WAD, 0)
+        assert pool.fee_time() == feed.latestRoundData()[3]
 
 
-def test_set_parameters__by_non_owner__reverts(order_pool, guardian, unchanged):
+def test_queue_parameters__by_non_owner__reverts(order_pool, guardian, unchanged):
     with unchanged("ownable: caller is not the owner"):
-        set_parameters(order_pool, guardian)
+        queue_parameters(order_pool, guardian)
 
 
-def test_set_parameters__after_shutdown_request__reverts(order_pool, owner):
+def test_queue_parameters__after_shutdown_request__reverts(order_pool, owner):
     order_pool.shutdown(sender=owner)
     with ape.reverts("pool: shut down"):
-        set_parameters(order_pool, owner, mint_fee=0)
-    assert order_pool.mint_fee() == DEFAULTS["mint_fee"]
+        queue_parameters(order_pool, owner, mint_fee=0)
+    assert order_pool.parameters_ready_at() == 0
 
 
 def test_set_parameters__pending_order__keeps_the_fees_it_was_requested_with(
-    order_seeded, order_pool, book, owner, minter, deadline, settle
+    order_seeded, order_pool, book, feed, owner, minter, keeper, chain
 ):
-    book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
-    set_parameters(order_pool, owner, mint_fee=MAX_TRADE_FEE)
-    [log] = settle().events.filter(order_pool.Mint)
+    ready_at = queue_parameters(order_pool, owner, mint_fee=MAX_TRADE_FEE).timestamp + DEFAULT_PARAMETER_DELAY
+    publish_round(feed, owner, chain, after=ready_at)
+    order = requested(book.request_mint(1_000 * USDC, 0, minter, ready_at + 3_600, sender=minter), book)
+    # The fee change applies before the order's round is out ...
+    order_pool.rebalance(sender=owner)
+    assert read_parameters(order_pool)["mint_fee"] == MAX_TRADE_FEE
+    # ... and the order still pays the fee it was requested with.
+    publish_round(feed, owner, chain, after=order.not_before)
+    [log] = book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper).events.filter(order_pool.Mint)
     assert log.fee == 1_000 * USDC // 1_000  # 0.1%, not 1%
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"management_fee": MAX_MANAGEMENT_FEE},
+        {"keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * USDC, "interval": MIN_INTERVAL, "threshold": MIN_THRESHOLD},
+        {"mint_fee": MAX_TRADE_FEE, "redeem_fee": MAX_TRADE_FEE},
+    ],
+    ids=["management_fee", "bounty", "trade_fees"],
+)
+def test_queue_parameters__a_change_that_takes_value__leaves_time_to_exit_first(
+    order_seeded, order_pool, book, order_lp_token, feed, owner, minter, lp, keeper, chain, change
+):
+    """Each owner move an economic review found could take value (a retroactive
+    management fee, a large bounty on a short interval, higher trade fees just
+    before others' orders): holders and LPs who see it queued exit on the terms
+    in force, well before it applies."""
+    ready_at = queue_parameters(order_pool, owner, **change).timestamp + DEFAULT_PARAMETER_DELAY
+    shares, lp_shares = order_pool.balanceOf(minter), order_lp_token.balanceOf(lp)
+    deadline = chain.pending_timestamp + 3_600
+    book.request_redeem(shares, 0, minter, deadline, sender=minter)
+    book.request_lp_withdraw(lp_shares // 2, 0, lp, deadline, sender=lp)
+    preview = order_pool.preview_redeem(shares)
+
+    publish_round(feed, owner, chain)  # the next round, minutes later
+    receipt = settle_orders(book, feed, keeper, chain)
+
+    assert receipt.timestamp < ready_at - DEFAULT_PARAMETER_DELAY + 3_600
+    [redeem, withdraw] = receipt.events.filter(order_pool.OrderSettled)
+    assert redeem.outcome == withdraw.outcome == OUTCOME_FILLED
+    assert redeem.out >= preview - preview // 10**6  # the fees in force; minutes of the 2% management fee
+    [log] = receipt.events.filter(order_pool.Redeem)
+    assert log.fee == fee_of(log.shares * log.nav // VALUE_SCALE, DEFAULTS["redeem_fee"])
+    assert read_parameters(order_pool) == DEFAULTS  # nothing applied yet
+    assert order_pool.parameters_ready_at() == ready_at
 
 
 # ------------------------------------------------------------ guardian and ownership
@@ -348,6 +464,12 @@ def test_constructor__bad_parameter__reverts(create_reverting, collateral, oracl
         create_reverting(collateral, oracle, 1, DEFAULTS | change)
 
 
+@pytest.mark.parametrize("delay", [MIN_PARAMETER_DELAY - 1, MAX_PARAMETER_DELAY + 1])
+def test_constructor__parameter_delay_out_of_bounds__reverts(create_reverting, collateral, oracle, delay):
+    with deploy_reverts("pool: parameter delay out of bounds"):
+        create_reverting(collateral, oracle, 1, DEFAULTS, parameter_delay=delay)
+
+
 @pytest.mark.parametrize("which, reason", [("collateral", "pool: zero collateral"), ("oracle", "pool: zero oracle")])
 def test_constructor__zero_address__reverts(create_reverting, collateral, oracle, which, reason):
     args = {"collateral": collateral, "oracle": oracle} | {which: ZERO_ADDRESS}
@@ -395,20 +517,30 @@ def test_constructor__sets_the_first_reference_and_wires_the_book(
     assert (book.next_order(), book.pending_orders(), book.escrowed(), book.head()) == (1, 0, 0, (False, 0, 0))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract bug: the NAV accrues the management fee from t0 (the last rebalance's round) at the "
-    "rate in force now, so raising the fee charges holders the new rate for time already past "
-    "(SPEC 2: holders pay for exactly the seconds they hold; SPEC 6: changes only apply after a delay)",
-)
-def test_set_parameters__higher_management_fee__not_charged_for_time_already_past(
+def accrued(nav: int, rate: int, seconds: int) -> int:
+    """The pool's management fee on `nav` over `seconds` at `rate` a year, rounded against holders."""
+    return nav * (WAD - min(-(-rate * seconds // YEAR), WAD)) // WAD
+
+
+def test_queue_parameters__higher_management_fee__charged_only_from_the_round_that_applies_it(
     order_seeded, order_pool, feed, owner, chain
 ):
-    chain.mine(deltatime=86_400 - 600)
-    publish_round(feed, owner, chain)
-    nav = order_pool.nav()
+    """A raised management fee charges the new rate from the applying rebalance's
+    round on, never for the time since the last rebalance (SPEC 2: holders pay for
+    exactly the seconds they hold at the rate they saw)."""
+    start, t0 = order_pool.reference_nav(), order_pool.fee_time()
+    ready_at = (
+        queue_parameters(order_pool, owner, management_fee=MAX_MANAGEMENT_FEE).timestamp + DEFAULT_PARAMETER_DELAY
+    )
+    publish_round(feed, owner, chain, after=ready_at)  # the price has not moved
+    t1 = feed.latestRoundData()[3]
 
-    set_parameters(order_pool, owner, management_fee=MAX_MANAGEMENT_FEE)  # 2% -> 10% a year, one block later
+    order_pool.rebalance(sender=owner)
 
-    # One more second at 10% a year costs about 3e-9 of the NAV; a day at 8% more, 2.2e-4.
-    assert order_pool.nav() >= nav - nav // 10**7
+    # Three days at 2%, booked at the round; then 10% from that round on.
+    booked = accrued(start, DEFAULTS["management_fee"], t1 - t0)
+    assert (order_pool.reference_nav(), order_pool.fee_time()) == (booked, t1)
+    publish_round(feed, owner, chain, after=t1 + 86_400)
+    t2 = feed.latestRoundData()[3]
+    chain.mine(timestamp=t2)
+    assert order_pool.nav() == accrued(booked, MAX_MANAGEMENT_FEE, t2 - t1)

@@ -22,7 +22,7 @@ def test_full_cycle__with_collateral_decimals__round_trips_at_nav(
     token = create_collateral(decimals)
     pool, book, lp_token = create_market(token, 1, funds=10**6 * unit)
     deadline = chain.pending_timestamp + 86_400 * 3
-    assert pool.settle_fee() == unit // SETTLE_FEE_UNITS and pool.min_order() == 10 * unit
+    assert pool.parameters().settle_fee == unit // SETTLE_FEE_UNITS and pool.parameters().min_order == 10 * unit
 
     book.request_lp_deposit(10_000 * unit, 0, lp, deadline, sender=lp)
     settle_book(book)

@@ -33,13 +33,9 @@ def test_abi__pool_and_book_have_every_spec_name(order_pool, book):
     assert {"claim", "nav", "max_mint", "OrderSettled", "Mint", "permit"} <= _names(order_pool)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC 6 and 9: parameter changes are queued (`ParametersQueued`) and take effect after "
-    "`parameter_delay`; `set_parameters` applies them at once",
-)
 def test_abi__has_delayed_parameter_changes(order_pool):
-    assert {"ParametersQueued", "parameter_delay"} <= _names(order_pool)
+    assert {"ParametersQueued", "ParametersUpdated", "parameter_delay", "queue_parameters"} <= _names(order_pool)
+    assert "set_parameters" not in _names(order_pool)  # nothing applies at once
 
 
 def test_abi__oracle_adapter_has_spec_names(oracle):

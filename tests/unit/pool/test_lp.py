@@ -81,7 +81,7 @@ def test_lp_withdraw__all_while_holders_need_backing__fills_what_the_rule_allows
     m = market_at(
         order_pool, order_lp_token, wad(INITIAL_PRICE * 99 // 100), round_data(feed, latest_round_id(feed))[2]
     )
-    capacity = m.lp_value - ceil_div(order_pool.min_backing() * m.inverse, WAD)
+    capacity = m.lp_value - ceil_div(order_pool.parameters().min_backing * m.inverse, WAD)
     filled = shares * capacity // m.lp_withdraw(shares)
     assets = min(m.lp_withdraw(filled), capacity)
 
@@ -96,12 +96,12 @@ def test_lp_withdraw__all_while_holders_need_backing__fills_what_the_rule_allows
     assert order_lp_token.balanceOf(lp) == shares - filled  # the rest came back
     assert order_lp_token.balanceOf(order_pool) == 0
     assert collateral.balanceOf(lp) == cash + assets - SETTLE_FEE
-    assert order_pool.lp_value() * WAD >= order_pool.min_backing() * order_pool.inverse_value()
+    assert order_pool.lp_value() * WAD >= order_pool.parameters().min_backing * order_pool.inverse_value()
 
 
 def test_max_lp_withdraw__is_lp_value_above_the_backing_rule(order_seeded, order_pool):
     # LP value must stay >= 0.5 * inverse value.
-    required = ceil_div(order_pool.min_backing() * order_pool.inverse_value(), WAD)
+    required = ceil_div(order_pool.parameters().min_backing * order_pool.inverse_value(), WAD)
     assert order_pool.max_lp_withdraw() == order_pool.lp_value() - required > 0
 
 
@@ -167,9 +167,9 @@ def exhausted_18_decimal_market(create_collateral, create_market, owner, feed, l
     unit = 10**18
     token = create_collateral(18)
     pool, book, lp_token = create_market(token, 1, funds=10**9 * unit)
-    deadline = chain.pending_timestamp + 3_600
     # No management fee: the state then does not depend on how many seconds the test takes.
     set_parameters(pool, owner, min_backing=WAD // 10, management_fee=0)
+    deadline = chain.pending_timestamp + 3_600
     book.request_lp_deposit(939080865602304989007359, 0, lp, deadline, sender=lp)
     settle_book(book)
     book.request_mint(8840083780341212788330143, 0, minter, deadline, sender=minter)

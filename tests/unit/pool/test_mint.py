@@ -9,7 +9,7 @@ from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED, WAD, YEAR
 from inverse.model import ceil_div
 from tests.conftest import INITIAL_PRICE, publish_round
 
-from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, requested, round_data, set_parameters, settled
+from ..orders.conftest import USDC, VALUE_SCALE, later, latest_round_id, requested, round_data, set_parameters, settled
 
 SETTLE_FEE = USDC // 10
 ZERO = "0x" + "00" * 20
@@ -74,12 +74,13 @@ def test_max_mint__request_exactly_it__fills_whole_and_keeps_backing(
 
     # The management fee accrued till the round only lowers what holders are owed.
     assert (log.outcome, log.filled, log.refunded) == (OUTCOME_FILLED, capacity, 0)
-    assert order_pool.lp_value() * WAD >= order_pool.min_backing() * order_pool.inverse_value()
+    assert order_pool.lp_value() * WAD >= order_pool.parameters().min_backing * order_pool.inverse_value()
     assert order_pool.max_mint() <= capacity // 10**6  # what is left is dust
 
 
-def test_max_mint__pending_orders__taken_off(order_seeded, order_pool, book, owner, minter, lp, deadline):
+def test_max_mint__pending_orders__taken_off(order_seeded, order_pool, book, owner, minter, lp, chain):
     set_parameters(order_pool, owner, management_fee=0)  # capacity then stands still from block to block
+    deadline = later(chain)
     capacity = order_pool.max_mint()
     book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
     assert order_pool.max_mint() == capacity - 1_000 * USDC - SETTLE_FEE
@@ -118,10 +119,9 @@ def test_mint__without_lp_liquidity__refunded_and_settler_keeps_fee(
     assert order_pool.totalSupply() == order_pool.total_assets() == 0
 
 
-def test_mint__yielding_zero_shares__refunded(
-    order_seeded, order_pool, book, owner, minter, collateral, deadline, settle
-):
+def test_mint__yielding_zero_shares__refunded(order_seeded, order_pool, book, owner, minter, collateral, chain, settle):
     set_parameters(order_pool, owner, min_order=0)
+    deadline = later(chain)
     cash = collateral.balanceOf(minter)
     supply = order_pool.totalSupply()
     book.request_mint(1, 0, minter, deadline, sender=minter)  # 1 wei: all of it is the (rounded up) fee

@@ -38,7 +38,7 @@ def test_nav__after_price_move__is_reference_times_one_minus_l_move(
 
 def test_nav__management_fee__accrues_by_the_second_from_the_reference_round(order_pool, feed, owner, chain):
     t0 = order_pool.fee_time()
-    fee = order_pool.management_fee()
+    fee = order_pool.parameters().management_fee
     feed.set_answer(INITIAL_PRICE, sender=owner, gas=200_000)  # a fresh price at the reference
     start = chain.blocks.head.timestamp
     navs = []
@@ -96,7 +96,7 @@ def test_nav__past_pool_assets__is_capped_and_pool_exhausted(
     assert (mint.outcome, mint.nav, mint.refunded) == (OUTCOME_REFUNDED, cap, 100 * USDC)
     gross = shares * cap // VALUE_SCALE
     assert (redeem.outcome, redeem.nav) == (OUTCOME_FILLED, cap)
-    assert redeem.out == gross - -(-gross // 1_000) - pool.settle_fee()
+    assert redeem.out == gross - -(-gross // 1_000) - pool.parameters().settle_fee
 
 
 def test_views__inverse_plus_lp_value__equal_total_assets(order_seeded, order_pool, feed, owner, chain):

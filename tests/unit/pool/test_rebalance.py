@@ -6,7 +6,7 @@ orders is in `tests/unit/orders/test_time_order.py`."""
 import ape
 import pytest
 
-from inverse.constants import OUTCOME_REFUNDED, REASON_THRESHOLD, REASON_TIME, WAD, YEAR
+from inverse.constants import MAX_KEEPER_BOUNTY_UNITS, OUTCOME_REFUNDED, REASON_THRESHOLD, REASON_TIME, WAD, YEAR
 from inverse.model import ceil_div, raw_nav
 from tests.conftest import INITIAL_PRICE, publish_round
 
@@ -60,7 +60,7 @@ def test_rebalance__after_interval__resets_reference_books_fee_pays_bounty(
 
 
 def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, feed, owner, keeper):
-    threshold_move = order_pool.threshold()  # 14.16% for -1x
+    threshold_move = order_pool.parameters().threshold  # 14.16% for -1x
     up = INITIAL_PRICE * (WAD + threshold_move) // WAD + 1
     feed.set_answer(up - 2, sender=owner, gas=200_000)
     assert not order_pool.rebalance_due()
@@ -79,31 +79,34 @@ def test_rebalance__crash_and_interval__reports_both_reasons(order_seeded, order
 
 
 def test_rebalance__resets_exposure__next_move_compounds(order_seeded, order_pool, feed, owner, keeper):
-    set_parameters(order_pool, owner, **NO_FEES)
-    feed.set_answer(INITIAL_PRICE * 80 // 100, sender=owner, gas=200_000)  # -20%: NAV 1.2
+    set_parameters(order_pool, owner, **NO_FEES)  # three days of the old fee booked: n0 a little below 1
+    n0 = order_pool.reference_nav()
+    feed.set_answer(INITIAL_PRICE * 80 // 100, sender=owner, gas=200_000)  # -20%: NAV 1.2 n0
     order_pool.rebalance(sender=keeper)
-    assert order_pool.reference_nav() == WAD * 120 // 100
+    assert order_pool.reference_nav() == n0 * 120 // 100
     feed.set_answer(INITIAL_PRICE * 80 // 100 * 110 // 100, sender=owner, gas=200_000)  # +10% from the new reference
-    assert order_pool.nav() == WAD * 120 // 100 * 90 // 100
+    assert order_pool.nav() == n0 * 120 // 100 * 90 // 100
 
 
 def test_rebalance__volatility_drag__round_trip_ends_below_start(order_seeded, order_pool, feed, owner, keeper, chain):
     """100 -> 110 -> 100 with a rebalance at 110: -1x ends below where it started."""
     set_parameters(order_pool, owner, interval=3_600, keeper_bounty=0, **NO_FEES)
+    n0 = order_pool.reference_nav()
     chain.mine(deltatime=3_600)
     publish_round(feed, owner, chain, INITIAL_PRICE * 110 // 100)
     order_pool.rebalance(sender=keeper)
-    assert order_pool.nav() == WAD * 90 // 100
+    assert order_pool.nav() == n0 * 90 // 100
     feed.set_answer(INITIAL_PRICE, sender=owner, gas=200_000)
     # 0.9 * (1 + 1/11) = 0.98181...
-    assert order_pool.nav() == WAD * 90 // 100 * (WAD + WAD * 10 // 110) // WAD
-    assert order_pool.nav() < WAD
+    assert order_pool.nav() == n0 * 90 // 100 * (WAD + WAD * 10 // 110) // WAD
+    assert order_pool.nav() < n0
 
 
 def test_rebalance__bounty__never_more_than_lp_value(
-    order_pool, book, order_funded, lp, minter, feed, owner, keeper, collateral, chain, deadline, settle
+    order_pool, book, order_funded, lp, minter, feed, owner, keeper, collateral, chain, settle
 ):
-    set_parameters(order_pool, owner, interval=3_600, keeper_bounty=100 * USDC, **NO_FEES)
+    set_parameters(order_pool, owner, interval=3_600, keeper_bounty=MAX_KEEPER_BOUNTY_UNITS * USDC, **NO_FEES)
+    deadline = chain.pending_timestamp + 3_600
     book.request_lp_deposit(10 * USDC, 0, lp, deadline, sender=lp)
     settle()
     book.request_mint(order_pool.max_mint(), 0, minter, deadline, sender=minter)
@@ -111,7 +114,7 @@ def test_rebalance__bounty__never_more_than_lp_value(
     chain.mine(deltatime=3_600)
     publish_round(feed, owner, chain, INITIAL_PRICE)
     lp_value = order_pool.lp_value()
-    assert 0 < lp_value < 100 * USDC
+    assert 0 < lp_value < MAX_KEEPER_BOUNTY_UNITS * USDC
     cash = collateral.balanceOf(keeper)
 
     assert order_pool.rebalance(sender=keeper).return_value == lp_value
@@ -192,7 +195,7 @@ def test_rebalance__management_fee__is_pro_rata_to_round_time(
 
     tx = order_pool.rebalance(sender=keeper)
 
-    rate = ceil_div(order_pool.management_fee() * (at - t0), YEAR)
+    rate = ceil_div(order_pool.parameters().management_fee * (at - t0), YEAR)
     nav = WAD * (WAD - rate) // WAD
     assert order_pool.reference_nav() == nav
     fee_assets = ceil_div(supply * WAD, VALUE_SCALE) - ceil_div(supply * nav, VALUE_SCALE)
