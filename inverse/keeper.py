@@ -595,6 +595,8 @@ def _native_price(market: Market) -> int:
 
 def _in_gas_token(market: Market, amount: int) -> int:
     """`amount` of the market's collateral in wei of the gas token."""
+    if amount == 0:
+        return 0
     return amount * 10 ** (18 - market.decimals) * WAD // _native_price(market)
 
 
@@ -608,16 +610,22 @@ def _worth_it(market: Market, txn, gas: int, reward, own: int | None, what: str,
     gas_price = chain.provider.web3.eth.gas_price
     if gas_price == 0:
         return True
-    value = _in_gas_token(market, reward())
+    unpriced = ""
+    try:
+        value = _in_gas_token(market, reward())
+        own_value = value if own is None else _in_gas_token(market, own)
+    except ValueError as error:  # no price now (a stale oracle while a void order waits): worth 0
+        value = own_value = 0
+        unpriced = f" (no price to value it: {_revert_reason(error)})"
     if gas * gas_price > value:  # the estimate is a limit: price what it will use
         gas = _gas_used(txn, gas)
     cost = gas * gas_price
     if cost <= value:
         _refusals.pop(market.address, None)
         return True
-    loss = cost - (value if own is None else _in_gas_token(market, own))
+    loss = cost - own_value
     gas_cost = f"{gas:,} gas at {gas_price / GWEI:,.2f} gwei = {_eth(cost)}"
-    figures = f"{gas_cost}, earns {_eth(value)}"
+    figures = f"{gas_cost}, earns {_eth(value)}{unpriced}"
     if ledger.budget is None:  # INVERSE_KEEPER_ALWAYS=1
         logger.info(f"keeper: {market.address} {what}: sending at a loss of {_eth(loss)} ({figures}; no cap)")
         return True
@@ -634,7 +642,7 @@ def _worth_it(market: Market, txn, gas: int, reward, own: int | None, what: str,
             market,
             ("unprofitable", what),
             f"keeper: {market.address} {what}, but gas ({gas_cost}) costs more than it pays "
-            f"({_eth(value)}); "
+            f"({_eth(value)}{unpriced}); "
             "not sending (INVERSE_KEEPER_MAX_DAILY_LOSS sets a daily budget to keep markets on schedule at a loss)",
         )
     else:
