@@ -16,7 +16,7 @@ Policy:
   block that arrives while it is busy makes it check again at once when done;
 * orders first: it reads each book's `OrderRequested` logs incrementally (a
   cursor and a cache of pending orders), finds the round of every due order off
-  chain and settles them in queue order, up to 32 a transaction; then it sends
+  chain and settles them in queue order, up to 20 a transaction; then it sends
   `rebalance` when `rebalance_due()` says yes (a rebalance waits for due orders);
 * every transaction is simulated first (a gas estimate): one that would revert is
   never sent. A lost race is harmless: `settle` skips orders a competitor
@@ -25,12 +25,24 @@ Policy:
   seconds (default 60) is replaced with the same nonce at a 25% higher fee; it
   waits while an older one it did not send in this run is pending (after a
   restart), so it never double-sends;
-* it refuses to pay more gas than a transaction earns (settle fees, bounty),
-  unless `INVERSE_KEEPER_ALWAYS=1` (a market's operator keeping it on schedule at
-  a loss). Earnings are valued with the pool's own oracle (ETH markets: the gas
-  token is the underlying) or with `INVERSE_KEEPER_NATIVE_PRICE` (collateral per
-  gas token, WAD); a batch is also sent when its fees and the bounty of the
-  rebalance it unblocks together pay for it;
+* a transaction's cost is the gas it should use (`eth_createAccessList`, else the
+  estimate) at the node's gas price. One that pays for its gas (settle fees,
+  bounty) is sent at once; one that costs more than it earns only within the
+  operator's daily loss budget, `INVERSE_KEEPER_MAX_DAILY_LOSS` (in the gas
+  token, a decimal figure: `0.05` is 0.05 ETH; default 0, never at a loss): while
+  its net loss over the last 24 hours of chain time (gas spent less what it
+  earned, across all its markets), this transaction's included, stays within the
+  budget. `INVERSE_KEEPER_LOSS_FILE` keeps that record across restarts;
+  `INVERSE_KEEPER_ALWAYS=1` sends whatever it costs (no cap). A batch pays when
+  its fees and the bounty of the rebalance it unblocks together pay for it;
+  against the budget it counts its fees only (the bounty comes with the
+  rebalance, which is checked in turn);
+* earnings are valued in the gas token with `INVERSE_KEEPER_NATIVE_FEED` (a
+  Chainlink feed of the gas token in the collateral's unit, e.g. ETH / USD, read
+  at each decision), else `INVERSE_KEEPER_NATIVE_PRICE` (collateral per gas
+  token, WAD), else the pool's own oracle price: right only where the underlying
+  is the gas token (ETH markets), and the bot warns at start when a pool's feed
+  says otherwise;
 * a stale oracle, a down sequencer or an RPC error is logged and the bot carries
   on; block polling restarts with backoff when the node goes away.
 
@@ -44,7 +56,8 @@ import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ape import chain, project
@@ -66,12 +79,70 @@ _sending = threading.Lock()
 _again = threading.Event()
 # Last "why not" per pool, so a long stale spell is logged once, not every block.
 _last_skip: dict[str, str] = {}
-# Most batches one check settles per market before it moves on (32 orders each).
+# Last refusal per pool for gas or budget: (kind, monotonic time logged).
+_refusals: dict[str, tuple] = {}
+# Most batches one check settles per market before it moves on (MAX_BATCH orders each).
 MAX_BATCHES_PER_CHECK = 8
 
 _DECIMALS_ABI = [
     {"type": "function", "name": "decimals", "stateMutability": "view", "inputs": [], "outputs": [{"type": "uint8"}]}
 ]
+
+DAY = 86_400
+GWEI = 10**9
+# Refusals are logged when their kind changes, else at most this often (seconds).
+REFUSAL_LOG_EVERY = 600
+
+
+@dataclass
+class LossLedger:
+    """The keeper's net result per transaction, for the daily loss budget:
+    (chain time, wei lost; negative when it earned more than its gas)."""
+
+    budget: int | None  # wei; None: no cap (INVERSE_KEEPER_ALWAYS=1)
+    path: Path | None = None  # where it is kept across restarts
+    key: dict = field(default_factory=dict)  # chain id and keeper the file belongs to
+    entries: list = field(default_factory=list)
+
+    def lost(self, now: int) -> int:
+        """Net loss over the 24 hours before `now` (negative: a net gain)."""
+        self.entries = [(t, wei) for t, wei in self.entries if t > now - DAY]
+        return sum(wei for _, wei in self.entries)
+
+    def record(self, now: int, wei: int) -> None:
+        self.entries.append((now, wei))
+        self.lost(now)
+        if self.path:
+            self.path.write_text(json.dumps(self.key | {"losses": self.entries}))
+
+    def load(self) -> None:
+        if not (self.path and self.path.exists()):
+            return
+        data = json.loads(self.path.read_text())
+        if {k: data.get(k) for k in self.key} != self.key:
+            logger.warning(f"keeper: {self.path} belongs to another chain or keeper; starting a new record")
+            return
+        self.entries = [(int(t), int(wei)) for t, wei in data.get("losses", [])]
+
+
+def loss_budget() -> int | None:
+    """INVERSE_KEEPER_MAX_DAILY_LOSS in wei (a decimal figure in the gas token), or
+    None with INVERSE_KEEPER_ALWAYS=1 (no cap)."""
+    text = (os.environ.get("INVERSE_KEEPER_MAX_DAILY_LOSS") or "").strip()
+    always = os.environ.get("INVERSE_KEEPER_ALWAYS") == "1"
+    if always and text:
+        raise RuntimeError("keeper: set INVERSE_KEEPER_MAX_DAILY_LOSS or INVERSE_KEEPER_ALWAYS=1, not both")
+    if always:
+        return None
+    try:
+        budget = Decimal(text or "0")
+    except InvalidOperation:
+        budget = Decimal(-1)
+    if not budget.is_finite() or budget < 0:
+        raise RuntimeError(
+            f"keeper: INVERSE_KEEPER_MAX_DAILY_LOSS={text!r}: give an amount of the gas token, e.g. 0.05 (ETH)"
+        )
+    return int(budget * WAD)
 
 
 @dataclass
@@ -126,7 +197,81 @@ def startup(startup_state):
     bot.state.rebalances = 0
     bot.state.settled = 0
     bot.state.gas_spent = 0  # wei
+    bot.state.symbol = getattr(chain.provider.network.ecosystem, "fee_token_symbol", None) or "ETH"
+    bot.state.native_feed = _native_feed()
+    bot.state.losses = _ledger()
     logger.info(f"keeper: watching {len(bot.state.markets)} pool(s): {[m.address for m in bot.state.markets]}")
+    _log_policy()
+
+
+def _ledger() -> LossLedger:
+    ledger = LossLedger(loss_budget())
+    if (path := os.environ.get("INVERSE_KEEPER_LOSS_FILE")) and bot.signer is not None:
+        ledger.path = Path(path)
+        ledger.key = {"chain_id": chain.chain_id, "keeper": bot.signer.address}
+        ledger.load()
+    return ledger
+
+
+def _native_feed():
+    """INVERSE_KEEPER_NATIVE_FEED: (latestRoundData, scale to WAD), or None."""
+    address = (os.environ.get("INVERSE_KEEPER_NATIVE_FEED") or "").strip()
+    if not address:
+        return None
+    decimals = partial_contract(address, _DECIMALS_ABI).decimals()
+    latest = raw_view(address, "latestRoundData()", ["uint80", "int256", "uint256", "uint256", "uint80"])
+    return latest, 10 ** (18 - decimals)
+
+
+def _log_policy() -> None:
+    """Say at start how it decides what is worth sending, and with which price."""
+    symbol, ledger = bot.state.symbol, bot.state.losses
+    if ledger.budget is None:
+        logger.info("keeper: INVERSE_KEEPER_ALWAYS=1: it sends whatever gas costs (no daily loss cap)")
+    elif ledger.budget == 0:
+        logger.info(
+            "keeper: it sends only what pays for its gas (no daily loss budget; set INVERSE_KEEPER_MAX_DAILY_LOSS "
+            "to keep markets on schedule at a loss)"
+        )
+    else:
+        now = _head_time()
+        logger.info(
+            f"keeper: daily loss budget {fmt_wad(ledger.budget, 6)} {symbol}: unprofitable settlements and rebalances "
+            f"are sent while the net loss over 24 h stays within it; lost in the last 24 h: "
+            f"{fmt_wad(max(ledger.lost(now), 0), 6)} {symbol}"
+            + ("" if ledger.path else " (kept in memory: set INVERSE_KEEPER_LOSS_FILE to keep it across restarts)")
+        )
+    if bot.state.native_feed:
+        feed = os.environ["INVERSE_KEEPER_NATIVE_FEED"].strip()
+        logger.info(f"keeper: earnings valued in {symbol} at the price of the feed {feed} (INVERSE_KEEPER_NATIVE_FEED)")
+    elif price := os.environ.get("INVERSE_KEEPER_NATIVE_PRICE"):
+        logger.info(
+            f"keeper: earnings valued in {symbol} at {fmt_wad(int(price), 2)} per {symbol} "
+            "(INVERSE_KEEPER_NATIVE_PRICE)"
+        )
+    else:
+        for market in bot.state.markets:
+            underlying = _feed_asset(market.feed.address)
+            if underlying and underlying.upper() != symbol.upper():
+                logger.warning(
+                    f"keeper: {market.address} prices {underlying}, not {symbol}: its earnings would be valued at the "
+                    f"{underlying} price; set INVERSE_KEEPER_NATIVE_FEED (a {symbol} / USD feed) or "
+                    "INVERSE_KEEPER_NATIVE_PRICE"
+                )
+        logger.info(
+            f"keeper: earnings valued in {symbol} at each pool's own oracle price "
+            f"(right where the underlying is {symbol})"
+        )
+
+
+def _feed_asset(address: str) -> str | None:
+    """The asset a feed prices ("ETH" for "ETH / USD"); None if it cannot say."""
+    try:
+        description = raw_view(address, "description()", ["string"])()
+    except (ValueError, ApeException, Web3Exception):
+        return None
+    base = description.split("/")[0].strip()
+    return base or None
 
 
 @bot.on_(chain.blocks)
@@ -213,7 +358,7 @@ def settle_due(market: Market) -> dict | None:
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
         return fees + (market.keeper_bounty() if _rebalance_waits(market, head["timestamp"]) else 0)
 
-    if not _worth_it(market, gas, reward, f"{len(batch)} order(s) due"):
+    if not _worth_it(market, txn, gas, reward, fees, f"{len(batch)} order(s) due", head["timestamp"]):
         return None
     receipt = _send(txn, gas)
     if receipt is None:
@@ -225,6 +370,7 @@ def settle_due(market: Market) -> dict | None:
         name = OUTCOMES.get(event.outcome, str(event.outcome))
         outcomes[name] = outcomes.get(name, 0) + 1
     spent = _spend(receipt)
+    _credit(market, earned)
     market.fees += earned
     bot.state.settled += len(events)
     skipped = len(batch) - len(events)
@@ -232,8 +378,7 @@ def settle_due(market: Market) -> dict | None:
         f"keeper: settled {len(events)} order(s) on {market.address} "
         f"({', '.join(f'{n} {name}' for name, n in outcomes.items()) or 'none'}"
         f"{f'; {skipped} already settled by someone else' if skipped else ''}), "
-        f"gas {receipt['gasUsed']} ({fmt_wad(spent, 6)} ETH), settle fees {fmt_units(earned, market.decimals, 6)}; "
-        + _totals()
+        f"gas {receipt['gasUsed']} ({_eth(spent)}), settle fees {fmt_units(earned, market.decimals, 6)}; " + _totals()
     )
     # A batch short of the limit took every due order; a full one may have left some.
     return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"], "full": len(batch) >= MAX_BATCH}
@@ -278,7 +423,7 @@ def rebalance(market: Market) -> dict | None:
         # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
         return None
-    if not _worth_it(market, gas, market.keeper_bounty, "due"):
+    if not _worth_it(market, txn, gas, market.keeper_bounty, None, "due", _head_time()):
         return None
     receipt = _send(txn, gas)
     if receipt is None:
@@ -288,11 +433,12 @@ def rebalance(market: Market) -> dict | None:
         return None
     event = events[0]
     spent = _spend(receipt)
+    _credit(market, event.bounty)
     market.bounties += event.bounty
     bot.state.rebalances += 1
     logger.success(
         f"keeper: rebalanced {pool.address} ({reason_names(event.reason)}) at price {fmt_wad(event.price, 2)}, "
-        f"NAV {fmt_wad(event.nav, 6)}, gas {receipt['gasUsed']} ({fmt_wad(spent, 6)} ETH), "
+        f"NAV {fmt_wad(event.nav, 6)}, gas {receipt['gasUsed']} ({_eth(spent)}), "
         f"bounty {fmt_units(event.bounty, market.decimals, 6)}; " + _totals()
     )
     return {
@@ -312,6 +458,19 @@ def _prepare(method, *args):
     revert from being sent (it raises ContractLogicError)."""
     txn = method.as_transaction(*args, sender=bot.signer)
     return txn, chain.provider.estimate_gas_cost(txn)
+
+
+def _gas_used(txn, limit: int) -> int:
+    """The gas `txn` should use, refunds taken (eth_createAccessList simulates it):
+    what it will cost, where the estimate is the limit it needs, up to twice as
+    much here. The estimate when the node cannot say."""
+    web3 = chain.provider.web3
+    call = {"from": txn.sender, "to": txn.receiver, "data": web3.to_hex(txn.data), "value": hex(txn.value or 0)}
+    try:
+        used = int(chain.provider.make_request("eth_createAccessList", [call, "latest"])["gasUsed"], 16)
+    except Exception:  # not every node has it; any answer but a number means "cannot say"
+        return limit
+    return min(used, limit) if used > 0 else limit
 
 
 def _send(txn, gas: int):
@@ -384,9 +543,23 @@ def _events(receipt, contract, name: str) -> list:
 
 
 def _spend(receipt) -> int:
+    """Gas paid by a mined transaction of ours (wei), booked as a loss until `_credit`."""
     spent = receipt["gasUsed"] * (receipt.get("effectiveGasPrice") or 0)
     bot.state.gas_spent += spent
+    bot.state.losses.record(_head_time(), spent)
     return spent
+
+
+def _credit(market: Market, earned: int) -> None:
+    """What a transaction earned (collateral), valued in the gas token, against its gas."""
+    if not earned:
+        return
+    try:
+        value = _in_gas_token(market, earned)
+    except ValueError as error:  # no price now: book nothing, the loss stands (the safe side)
+        logger.warning(f"keeper: cannot value what {market.address} paid ({error}); counted as 0")
+        return
+    bot.state.losses.record(_head_time(), -value)
 
 
 def _totals() -> str:
@@ -394,27 +567,112 @@ def _totals() -> str:
         f"{m.address[:10]}: fees {fmt_units(m.fees, m.decimals, 2)} + bounties {fmt_units(m.bounties, m.decimals, 2)}"
         for m in bot.state.markets
     )
-    return f"earned so far {earned}; gas spent {fmt_wad(bot.state.gas_spent, 6)} ETH"
+    symbol, ledger = bot.state.symbol, bot.state.losses
+    text = f"earned so far {earned}; gas spent {fmt_wad(bot.state.gas_spent, 6)} {symbol}"
+    if ledger.budget:
+        text += f"; {_day_result(ledger.lost(_head_time()))} (daily loss budget {_eth(ledger.budget)})"
+    return text
 
 
-def _worth_it(market: Market, gas: int, reward, what: str) -> bool:
-    """Gas cost against the reward (collateral, read by calling `reward()` only
-    when it matters), both in the gas token."""
-    if os.environ.get("INVERSE_KEEPER_ALWAYS") == "1":
-        return True
+def _eth(wei: int) -> str:
+    return f"{fmt_wad(wei, 6)} {bot.state.symbol}"
+
+
+def _day_result(lost: int) -> str:
+    if lost == 0:
+        return "nothing lost in the last 24 h"
+    return f"lost {_eth(lost)} in the last 24 h" if lost > 0 else f"gained {_eth(-lost)} in the last 24 h"
+
+
+def _native_price(market: Market) -> int:
+    """Collateral per gas token (WAD): the native feed, the fixed price, or the pool's oracle."""
+    if bot.state.native_feed:
+        latest, scale = bot.state.native_feed
+        answer = latest()[1]
+        if answer <= 0:
+            raise ValueError(f"INVERSE_KEEPER_NATIVE_FEED answers {answer}")
+        return answer * scale
+    if price := os.environ.get("INVERSE_KEEPER_NATIVE_PRICE"):
+        return int(price)
+    return market.oracle_price()
+
+
+def _in_gas_token(market: Market, amount: int) -> int:
+    """`amount` of the market's collateral in wei of the gas token."""
+    if amount == 0:
+        return 0
+    return amount * 10 ** (18 - market.decimals) * WAD // _native_price(market)
+
+
+def _worth_it(market: Market, txn, gas: int, reward, own: int | None, what: str, now: int) -> bool:
+    """Whether to send `txn` (estimated at `gas`): it pays (its gas against
+    `reward()`, collateral, read only when it matters), or its loss fits the daily
+    budget. `own`: what this transaction itself earns, when `reward()` also counts
+    the bounty of the rebalance it unblocks."""
+    ledger = bot.state.losses
     # What the node says gas costs now (base fee plus tip), not a local default.
-    cost = gas * chain.provider.web3.eth.gas_price
-    if cost == 0:
+    gas_price = chain.provider.web3.eth.gas_price
+    if gas_price == 0:
         return True
-    native_price = int(os.environ.get("INVERSE_KEEPER_NATIVE_PRICE") or market.oracle_price())
-    reward_in_gas_token = reward() * 10 ** (18 - market.decimals) * WAD // native_price
-    if cost > reward_in_gas_token:
+    unpriced = ""
+    try:
+        value = _in_gas_token(market, reward())
+        own_value = value if own is None else _in_gas_token(market, own)
+    except ValueError as error:  # no price now (a stale oracle while a void order waits): worth 0
+        value = own_value = 0
+        unpriced = f" (no price to value it: {_revert_reason(error)})"
+    if gas * gas_price > value:  # the estimate is a limit: price what it will use
+        gas = _gas_used(txn, gas)
+    cost = gas * gas_price
+    if cost <= value:
+        _refusals.pop(market.address, None)
+        return True
+    loss = cost - own_value
+    gas_cost = f"{gas:,} gas at {gas_price / GWEI:,.2f} gwei = {_eth(cost)}"
+    figures = f"{gas_cost}, earns {_eth(value)}{unpriced}"
+    if ledger.budget is None:  # INVERSE_KEEPER_ALWAYS=1
+        logger.info(f"keeper: {market.address} {what}: sending at a loss of {_eth(loss)} ({figures}; no cap)")
+        return True
+    lost = ledger.lost(now)
+    if ledger.budget and lost + loss <= ledger.budget:
+        _refusals.pop(market.address, None)
         logger.info(
-            f"keeper: {market.address} {what}, but gas ({cost} wei) costs more than it pays "
-            f"({reward_in_gas_token} wei); set INVERSE_KEEPER_ALWAYS=1 to send anyway"
+            f"keeper: {market.address} {what}: sending at a loss of {_eth(loss)} ({figures}); within the daily "
+            f"loss budget: {_day_result(lost)} before it, budget {_eth(ledger.budget)}"
         )
-        return False
-    return True
+        return True
+    if not ledger.budget:
+        _refuse(
+            market,
+            ("unprofitable", what),
+            f"keeper: {market.address} {what}, but gas ({gas_cost}) costs more than it pays "
+            f"({_eth(value)}{unpriced}); "
+            "not sending (INVERSE_KEEPER_MAX_DAILY_LOSS sets a daily budget to keep markets on schedule at a loss)",
+        )
+    else:
+        _refuse(
+            market,
+            ("budget", what),
+            f"keeper: {market.address} {what}, at a loss of {_eth(loss)} ({figures}); not sending: daily loss "
+            f"budget spent ({_day_result(lost)}, budget {_eth(ledger.budget)}); it sends again when that pays, "
+            "or as the losses age past 24 h",
+        )
+    return False
+
+
+def _refuse(market: Market, kind: tuple, message: str) -> None:
+    """Log a refusal when its kind changes, else every REFUSAL_LOG_EVERY seconds."""
+    last = _refusals.get(market.address)
+    if last is None or last[0] != kind or time.monotonic() - last[1] > REFUSAL_LOG_EVERY:
+        if kind[0] == "budget":
+            logger.warning(message)
+        else:
+            logger.info(message)
+        _refusals[market.address] = (kind, time.monotonic())
+
+
+def _head_time() -> int:
+    return chain.provider.web3.eth.get_block("latest")["timestamp"]
 
 
 def _waiting_for_unknown_transaction(address: str) -> bool:

@@ -74,7 +74,12 @@ PERMIT_ABI = [
 
 
 def with_slippage(preview: int, slippage_bps: int) -> int:
-    return preview * (10_000 - slippage_bps) // 10_000
+    """The least an order previewed at `preview` may get: the preview less the
+    slippage, rounded down but never to 0 while the preview is above 0 (a bound of
+    0 takes any price)."""
+    if preview <= 0:
+        return 0
+    return max(preview * (10_000 - slippage_bps) // 10_000, 1)
 
 
 def deadline(seconds: int = DEFAULT_DEADLINE_SECONDS) -> int:

@@ -10,8 +10,10 @@ Every mint, redeem, LP deposit and LP withdrawal is an order: requested now,
 settled at the next oracle price (the first round published at least the market's
 min delay after the request). Amounts are in whole units (collateral for mint and
 lp-deposit, tokens for redeem, LP shares for lp-withdraw), or `all`. Each request
-shows its preview at the current price and its slippage bound, asks before
-sending (`--yes` skips the question), then waits for the settlement and prints
+shows its preview at the current price and its slippage bound (`--slippage`,
+percent; never 0 while the preview is above 0: at least 1 unit; a preview of 0
+is refused unless `--accept-zero-bound`), asks before sending (`--yes` skips the
+question), then waits for the settlement and prints
 what the order got (`--no-wait` returns with the order id).
 """
 
@@ -102,6 +104,13 @@ class Market:
     def money(self, value: int) -> str:
         return f"{fmt_units(value, self.decimals)} {self.collateral.symbol()}"
 
+    def least(self, value: int, decimals: int | None = None, places: int = 2) -> str:
+        """A slippage bound: `places` decimals, or every one where fewer would hide it."""
+        decimals = self.decimals if decimals is None else decimals
+        if 0 < value < 10 ** max(decimals - places, 0):
+            places = decimals
+        return fmt_units(value, decimals, places)
+
 
 def pool_options(command):
     command = click.option("--pool", "pool_address", help="Pool address (instead of --market).")(command)
@@ -115,6 +124,11 @@ def request_options(command):
     command = click.option("--yes", is_flag=True, help="Send without asking.")(command)
     command = click.option(
         "--slippage", default=0.5, show_default=True, type=click.FloatRange(0, 100), help="Slippage bound, in percent."
+    )(command)
+    command = click.option(
+        "--accept-zero-bound",
+        is_flag=True,
+        help="Send even when the preview is 0, with a slippage bound of 0 (the order takes whatever it gets).",
     )(command)
     command = click.option("--no-wait", is_flag=True, help="Return once the order is requested.")(command)
     return click.option(
@@ -214,6 +228,23 @@ def preview(view, *args):
         raise click.ClickException(
             f"no current price to preview against ({reason}: {EXPLANATIONS.get(reason, 'the pool refused')})"
         ) from error
+
+
+def slippage_bound(expected: int, slippage: float, accept_zero: bool, what: str) -> int:
+    """The order's `min_out`: the preview less the slippage, at least 1 unit while
+    the preview is above 0. A preview of 0 stops here unless `accept_zero`."""
+    if expected == 0 and not accept_zero:
+        raise click.ClickException(
+            f"the preview is 0 {what}: at the current price this order gets nothing, and a slippage bound "
+            "cannot protect it. Nothing sent. To send it anyway with a bound of 0 (it settles for whatever it "
+            "gets), add --accept-zero-bound"
+        )
+    return wallet.with_slippage(expected, round(slippage * 100))
+
+
+def say_if_unbounded(min_out: int):
+    if min_out == 0:
+        click.echo("Warning: the preview is 0, so the slippage bound is 0: the order settles for whatever it gets.")
 
 
 def when_it_settles(m: Market) -> str:
@@ -367,7 +398,9 @@ def check_entry(m: Market, account, assets: int):
 @pool_options
 @request_options
 @click.argument("amount")
-def mint(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+def mint(
+    network, account, manifest, market, pool_address, slippage, yes, no_wait, accept_zero_bound, settle_self, amount
+):
     """Request inverse tokens for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
     settle_fee = m.book.settle_fee()
@@ -375,13 +408,14 @@ def mint(network, account, manifest, market, pool_address, slippage, yes, no_wai
     check_entry(m, account, assets)
     capacity = m.pool.max_mint()
     expected = preview(m.pool.preview_mint, assets)
-    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    min_out = slippage_bound(expected, slippage, accept_zero_bound, m.symbol)
     click.echo(
         f"Mint request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
         f"{fmt_wad(m.pool.oracle_price(), 2)} (NAV {fmt_wad(m.pool.nav(), 6)}, mint fee "
         f"{fmt_wad(m.pool.parameters().mint_fee * 100, 2)}%) that is about {fmt_wad(expected, 6)} {m.symbol}; "
-        f"at least {fmt_wad(min_out, 6)} at settlement, or the order is refunded."
+        f"at least {m.least(min_out, 18, 6)} at settlement, or the order is refunded."
     )
+    say_if_unbounded(min_out)
     if assets > capacity:
         # Not refused here: LP deposits ahead in the queue, or the round's price, may make room.
         click.echo(
@@ -405,7 +439,9 @@ def mint(network, account, manifest, market, pool_address, slippage, yes, no_wai
 @pool_options
 @request_options
 @click.argument("amount")
-def redeem(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+def redeem(
+    network, account, manifest, market, pool_address, slippage, yes, no_wait, accept_zero_bound, settle_self, amount
+):
     """Request collateral for AMOUNT inverse tokens (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
     balance = m.pool.balanceOf(account)
@@ -413,13 +449,14 @@ def redeem(network, account, manifest, market, pool_address, slippage, yes, no_w
     if shares > balance:
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} {m.symbol}; redeem at most that (or 'all')")
     expected = preview(m.pool.preview_redeem, shares)
-    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
     click.echo(
         f"Redeem request: {fmt_wad(shares, 6)} {m.symbol}. At the current price {fmt_wad(m.pool.oracle_price(), 2)} "
         f"(NAV {fmt_wad(m.pool.nav(), 6)}, redeem fee {fmt_wad(m.pool.parameters().redeem_fee * 100, 2)}%, settle fee "
-        f"{m.money(m.book.settle_fee())}) that pays about {m.money(expected)}; at least {m.money(min_out)} "
-        "at settlement, or the tokens come back. They stay exposed until then."
+        f"{m.money(m.book.settle_fee())}) that pays about {m.money(expected)}; at least {m.least(min_out)} "
+        f"{m.collateral.symbol()} at settlement, or the tokens come back. They stay exposed until then."
     )
+    say_if_unbounded(min_out)
     request(
         m,
         account,
@@ -436,19 +473,23 @@ def redeem(network, account, manifest, market, pool_address, slippage, yes, no_w
 @pool_options
 @request_options
 @click.argument("amount")
-def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+def lp_deposit(
+    network, account, manifest, market, pool_address, slippage, yes, no_wait, accept_zero_bound, settle_self, amount
+):
     """Request LP shares for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
     expected = preview(m.pool.preview_lp_deposit, assets)
-    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    min_out = slippage_bound(expected, slippage, accept_zero_bound, "LP shares")
     click.echo(
         f"LP deposit request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
         f"{fmt_wad(m.pool.oracle_price(), 2)} (LP value {m.money(m.pool.lp_value())}) that is about "
-        f"{fmt_wad(expected, 6)} LP shares; at least {fmt_wad(min_out, 6)} at settlement, or the order is refunded."
+        f"{fmt_wad(expected, 6)} LP shares; at least {m.least(min_out, 18, 6)} at settlement, or the order is "
+        "refunded."
     )
+    say_if_unbounded(min_out)
     click.echo(PAYMENT[wallet.how_to_pay_order(m.pool, m.book, account, assets)])
     request(
         m,
@@ -466,7 +507,9 @@ def lp_deposit(network, account, manifest, market, pool_address, slippage, yes, 
 @pool_options
 @request_options
 @click.argument("amount")
-def lp_withdraw(network, account, manifest, market, pool_address, slippage, yes, no_wait, settle_self, amount):
+def lp_withdraw(
+    network, account, manifest, market, pool_address, slippage, yes, no_wait, accept_zero_bound, settle_self, amount
+):
     """Request collateral for AMOUNT LP shares (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
     balance = project.LpToken.at(m.pool.lp_token()).balanceOf(account)
@@ -474,13 +517,14 @@ def lp_withdraw(network, account, manifest, market, pool_address, slippage, yes,
     if shares > balance:
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} LP shares; withdraw at most that (or 'all')")
     expected = preview(m.pool.preview_lp_withdraw, shares)
-    min_out = wallet.with_slippage(expected, int(slippage * 100))
+    min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
     click.echo(
         f"LP withdraw request: {fmt_wad(shares, 6)} LP shares. At the current price "
         f"{fmt_wad(m.pool.oracle_price(), 2)} (settle fee {m.money(m.book.settle_fee())}) that pays about "
-        f"{m.money(expected)}; at least {m.money(min_out)} at settlement, or the shares come back. "
-        f"LPs may withdraw {m.money(m.pool.max_lp_withdraw())} in all now; beyond that is refunded."
+        f"{m.money(expected)}; at least {m.least(min_out)} {m.collateral.symbol()} at settlement, or the shares "
+        f"come back. LPs may withdraw {m.money(m.pool.max_lp_withdraw())} in all now; beyond that is refunded."
     )
+    say_if_unbounded(min_out)
     request(
         m,
         account,

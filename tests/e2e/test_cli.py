@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from ape import chain, networks
 
+from inverse import wallet
 from inverse.deploy import deploy_plan, load_config, plan_deployment, write_manifest
-from inverse.orders import settlement_batch
+from inverse.orders import pending_orders, settlement_batch
 from inverse.processes import AnvilNode
 from inverse.status import fmt_wad
 
@@ -219,3 +220,51 @@ def test_cli__bad_input__says_what_is_wrong_and_sends_nothing(world, args, says)
     assert says in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert world["user"].nonce == nonce
+
+
+@pytest.mark.parametrize(
+    "preview, bps, bound",
+    [(10_000, 50, 9_950), (199, 50, 198), (1, 50, 1), (1, 10_000, 1), (5, 9_999, 1), (0, 50, 0), (0, 0, 0)],
+)
+def test_with_slippage__never_zero_while_the_preview_is_above_zero(preview, bps, bound):
+    assert wallet.with_slippage(preview, bps) == bound
+
+
+def test_cli__slippage_bound__never_zero_for_a_nonzero_preview_and_a_zero_preview_says_so(world):
+    """`--slippage 100` still sends a bound of 1 unit; a redeem whose preview is 0
+    (a dust balance worth less than the settle fee) is refused, and sent with a
+    bound of 0 only when the user insists, with a warning."""
+    run, user, pool, book, collateral = (world[k] for k in ("run", "user", "pool", "book", "collateral"))
+    start_block = world["manifest"]["block"]
+    backer = world["keeper"]  # an LP, who also buys the user some tokens
+    collateral.mint(backer, 100_000 * USDC, sender=backer)
+    collateral.approve(book, 100_000 * USDC, sender=backer)
+    deadline = chain.blocks.head.timestamp + 3_600
+    book.request_lp_deposit(50_000 * USDC, 0, backer, deadline, sender=backer)
+    book.request_mint(1_000 * USDC, 0, user, deadline, sender=backer)
+    world["publish_round_after"](pending_orders(book, start_block)[-1].not_before)
+    world["keeper_settles"](book)
+    assert pool.balanceOf(user) > 900 * 10**18
+
+    out = _ok(run("redeem", "20", "--slippage", "100", "--yes", "--no-wait"))
+    assert "at least 0.000001 USDC at settlement" in out
+    assert "bound is 0" not in out
+    (order,) = pending_orders(book, start_block)
+    assert order.requester == user.address and order.min_out == 1
+
+    # What is left: a dust balance, worth less than the 0.10 settle fee.
+    pool.transfer(backer, pool.balanceOf(user) - 10**15, sender=user)
+    assert pool.preview_redeem(10**15) == 0
+    nonce = user.nonce
+    result = run("redeem", "all", "--yes", "--no-wait")
+    assert result.returncode != 0
+    assert "the preview is 0 USDC" in result.stdout + result.stderr
+    assert "--accept-zero-bound" in result.stdout + result.stderr
+    _clean(result.stdout, result.stderr)
+    assert user.nonce == nonce and len(pending_orders(book, start_block)) == 1
+
+    out = _ok(run("redeem", "all", "--yes", "--no-wait", "--accept-zero-bound"))
+    assert "that pays about 0.00 USDC; at least 0.00 USDC" in out
+    assert "the preview is 0, so the slippage bound is 0" in out
+    dust = pending_orders(book, start_block)[-1]
+    assert dust.requester == user.address and dust.amount == 10**15 and dust.min_out == 0

@@ -2,10 +2,11 @@
 these tests kill and restart) and the deployed contracts: it settles every due
 order at its round, then rebalances."""
 
+import json
 import time
 from contextlib import contextmanager
 
-from ape import chain, networks
+from ape import chain, networks, project
 
 from inverse.constants import OUTCOME_FILLED, OUTCOME_VOID
 from inverse.deploy import deploy_mock_system, order_book_of
@@ -20,10 +21,12 @@ BOUNTY = USDC
 
 
 @contextmanager
-def keeper_world(tmp_path, accounts, env=None, always=True):
+def keeper_world(tmp_path, accounts, env=None, always=True, native_feed_price=None):
     """A node, a market on it with LPs and a holder (their orders settled), and
     the bot watching it. `always`: the bot sends even when gas costs more than it
-    earns (a young Anvil's 1 gwei is more than one order's 0.1 USDC fee pays)."""
+    earns (a young Anvil's 1 gwei is more than one order's 0.1 USDC fee pays).
+    `native_feed_price`: a second ETH / USD feed at this answer (8 decimals), the
+    bot's INVERSE_KEEPER_NATIVE_FEED."""
     node = AnvilNode(tmp_path)
     node.start()
     bot = None
@@ -44,6 +47,10 @@ def keeper_world(tmp_path, accounts, env=None, always=True):
             settle_as(book, system.feed, owner)
             assert book.pending_orders() == 0 and pool.totalSupply() > 0
             env = {"INVERSE_FROM_BLOCK": str(start_block), "INVERSE_KEEPER_ALWAYS": "1" if always else ""} | (env or {})
+            native_feed = None
+            if native_feed_price:
+                native_feed = owner.deploy(project.MockAggregator, 8, "ETH / USD", native_feed_price)
+                env["INVERSE_KEEPER_NATIVE_FEED"] = native_feed.address
             bot = KeeperBot(tmp_path, node, [pool.address], env=env)
             bot.start()
             yield {
@@ -58,6 +65,7 @@ def keeper_world(tmp_path, accounts, env=None, always=True):
                 "lp": lp,
                 "minter": minter,
                 "far": far,
+                "native_feed": native_feed,
             }
     finally:
         if bot:
@@ -110,8 +118,6 @@ def request_every_kind(world, accounts):
         book.request_redeem(world["pool"].balanceOf(minter) // 2, 0, minter, far, sender=minter).return_value,
         book.request_lp_deposit(20_000 * USDC, 0, depositor, far, sender=depositor).return_value,
     ]
-    from ape import project
-
     shares = project.LpToken.at(lp_token).balanceOf(lp) // 10
     ids.append(book.request_lp_withdraw(shares, 0, lp, far, sender=lp).return_value)
     return ids
@@ -283,7 +289,9 @@ def test_keeper__survives_node_restart_and_its_own_restart(tmp_path, accounts):
 
 
 def test_keeper__stuck_transaction__replaced_with_a_higher_fee(tmp_path, accounts):
-    with keeper_world(tmp_path, accounts, env={"INVERSE_KEEPER_STUCK_AFTER": "2"}) as world:
+    """Mining paused while the bot's settle waits in the pool; then the base fee
+    rises above what it offered, so only the replacement (same nonce, fees +25%) fits."""
+    with keeper_world(tmp_path, accounts, env={"INVERSE_KEEPER_STUCK_AFTER": "3"}) as world:
         book, feed, owner, keeper, bot = world["book"], world["feed"], world["owner"], world["keeper"], world["bot"]
         book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
         nonce = keeper.nonce
@@ -292,23 +300,36 @@ def test_keeper__stuck_transaction__replaced_with_a_higher_fee(tmp_path, account
             chain.provider.make_request("evm_increaseTime", [600])
             send_unmined(feed.set_answer, PRICE, sender=owner)
             chain.provider.make_request("evm_mine", [])  # due: the bot sends, nothing mines it
+            wait_for(lambda: nonce in pooled(keeper), "the bot's settlement in the pool")
+            first = pooled(keeper)[nonce]
             bot.wait_for_log("replacing it with a 25% higher fee", timeout=30)
+            wait_for(lambda: pooled(keeper)[nonce]["hash"] != first["hash"], "the replacement in the pool")
+            second = pooled(keeper)[nonce]
+            assert second["maxFeePerGas"] >= first["maxFeePerGas"] * 5 // 4 + 1
+            assert second["maxPriorityFeePerGas"] >= first["maxPriorityFeePerGas"] * 5 // 4 + 1
+            # The base fee rises past the first one's max fee: only a replacement can be mined.
+            set_base_fee(first["maxFeePerGas"] + 1)
             chain.provider.make_request("evm_mine", [])
         finally:
             chain.provider.make_request("evm_setAutomine", [True])
         wait_for(lambda: book.pending_orders() == 0, "the replacement mined")
         (event,) = settled(world, 0)[-1:]
         assert event.settler == keeper.address
-        txn = chain.provider.web3.eth.get_transaction(event.transaction_hash)
-        assert txn["nonce"] == nonce
+        web3 = chain.provider.web3
+        txn = web3.eth.get_transaction(event.transaction_hash)
+        assert txn["nonce"] == nonce and txn["maxFeePerGas"] >= second["maxFeePerGas"]
+        assert txn["hash"] != first["hash"]
         assert keeper.nonce == nonce + 1  # one of them mined, never both
+        assert bot.alive()
 
 
 def test_keeper__unprofitable_gas__refuses_unless_told(tmp_path, accounts):
     """Gas valued against fees and bounty: with the gas token worth a million
-    dollars, neither a settlement nor a rebalance pays, and the bot sends nothing."""
+    dollars (INVERSE_KEEPER_NATIVE_PRICE), neither a settlement nor a rebalance
+    pays, and the bot sends nothing."""
     with keeper_world(tmp_path, accounts, env={"INVERSE_KEEPER_NATIVE_PRICE": str(10**24)}, always=False) as world:
         book, feed, owner, keeper, bot = world["book"], world["feed"], world["owner"], world["keeper"], world["bot"]
+        assert "valued in ETH at 1,000,000.00 per ETH (INVERSE_KEEPER_NATIVE_PRICE)" in bot.output()
         warp(DAY - 600)
         book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
         nonce = keeper.nonce
@@ -319,3 +340,130 @@ def test_keeper__unprofitable_gas__refuses_unless_told(tmp_path, accounts):
         bot.wait_for_log("costs more than it pays", timeout=30)
         assert keeper.nonce == nonce
         assert book.pending_orders() == 1
+
+
+def test_keeper__native_feed__earnings_valued_at_its_live_price(tmp_path, accounts):
+    """INVERSE_KEEPER_NATIVE_FEED: a second feed prices the gas token. At a million
+    dollars an ETH the due batch and rebalance do not pay (the pool's own price,
+    2,000, would say they do); once that feed answers 2,000 the bot sends both."""
+    with keeper_world(tmp_path, accounts, always=False, native_feed_price=10**6 * 10**8) as world:
+        pool, book, feed, owner, keeper, bot = (world[k] for k in ("pool", "book", "feed", "owner", "keeper", "bot"))
+        assert f"at the price of the feed {world['native_feed'].address}" in bot.output()
+        warp(DAY - 600)
+        book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
+        nonce = keeper.nonce
+        publish(feed, owner, PRICE, after=600)
+        bot.wait_for_log("costs more than it pays", timeout=30)
+        assert keeper.nonce == nonce and book.pending_orders() == 1
+
+        world["native_feed"].set_answer(PRICE, sender=owner)
+        wait_for(lambda: book.pending_orders() == 0 and not pool.rebalance_due(), "settlement and rebalance")
+        assert keeper.nonce == nonce + 2
+
+
+def test_keeper__gas_spike__refuses_at_a_loss_without_a_budget(tmp_path, accounts):
+    """The base fee jumps to 100 gwei: the daily rebalance and the order it waits
+    for would cost about 30 times what they pay. With no loss budget the bot waits,
+    says why, and sends both once the spike is over."""
+    with keeper_world(tmp_path, accounts, always=False) as world:
+        pool, book, feed, owner, keeper, bot = (world[k] for k in ("pool", "book", "feed", "owner", "keeper", "bot"))
+        assert "no daily loss budget" in bot.output()
+        warp(DAY - 600)
+        book.request_mint(1_000 * USDC, 0, accounts[6], world["far"], sender=accounts[6])
+        nonce = keeper.nonce
+        set_base_fee(100 * GWEI)
+        publish(feed, owner, PRICE, after=600)
+        mine_at(100 * GWEI, blocks=3)
+        bot.wait_for_log("costs more than it pays", timeout=30)
+        assert "INVERSE_KEEPER_MAX_DAILY_LOSS sets a daily budget" in bot.output()
+        assert keeper.nonce == nonce and book.pending_orders() == 1
+
+        mine_at(GWEI)  # the spike is over: the batch with the bounty it unblocks pays again
+        wait_for(lambda: book.pending_orders() == 0 and not pool.rebalance_due(), "settlement and rebalance")
+        assert keeper.nonce == nonce + 2
+        assert "sending at a loss" not in bot.output()
+
+
+def test_keeper__gas_spike__daily_loss_budget_keeps_schedule_until_spent(tmp_path, accounts):
+    """A budget of 0.006 ETH a day, the base fee at 50 gwei: a rebalance then loses
+    about 0.004 ETH. The daily one is sent at a loss; a threshold one the same day
+    would go over the budget, so the bot stops and says what it lost (also after a
+    restart, from INVERSE_KEEPER_LOSS_FILE); a day later the budget is free again."""
+    env = {"INVERSE_KEEPER_MAX_DAILY_LOSS": "0.006", "INVERSE_KEEPER_LOSS_FILE": str(tmp_path / "losses.json")}
+    with keeper_world(tmp_path, accounts, env=env, always=False) as world:
+        pool, feed, owner, keeper, bot = (world[k] for k in ("pool", "feed", "owner", "keeper", "bot"))
+        assert "daily loss budget 0.006000 ETH" in bot.output()
+        eth_before = keeper.balance
+
+        # The daily rebalance, in a spike: sent at a loss, within the budget.
+        warp(DAY - 600)
+        set_base_fee(50 * GWEI)
+        due_block = publish(feed, owner, PRICE, after=600)
+        wait_for(lambda: not pool.rebalance_due(), "the daily rebalance")
+        (first,) = pool.Rebalance.range(due_block, chain.blocks.head.number + 1)
+        assert first.keeper == keeper.address
+        bot.wait_for_log("(time)")
+        log = bot.output()
+        assert "due: sending at a loss of 0.00" in log and "within the daily loss budget" in log
+        assert "lost 0.00" in log.split("(time)")[1]  # the success line tells what it lost today
+        # The record: the gas it paid, less the bounty at 2,000 USDC an ETH.
+        record = json.loads((tmp_path / "losses.json").read_text())
+        assert record["keeper"] == keeper.address
+        lost = sum(wei for _, wei in record["losses"])
+        assert lost == eth_before - keeper.balance - BOUNTY * 10**12 // 2_000
+        assert 0.002 * 10**18 < lost < 0.006 * 10**18
+
+        # A 20% fall the same day: due again, but its loss would overrun the budget.
+        nonce = keeper.nonce
+        set_base_fee(50 * GWEI)
+        publish(feed, owner, PRICE * 80 // 100, after=60)
+        mine_at(50 * GWEI, blocks=3)
+        bot.wait_for_log("daily loss budget spent", timeout=30)
+        assert keeper.nonce == nonce and pool.rebalance_due()
+
+        # Restarted, it remembers what it lost today.
+        bot.stop()
+        bot.start()
+        assert "lost in the last 24 h: 0.00" in bot.output() and "lost in the last 24 h: 0.000000" not in bot.output()
+        mine_at(50 * GWEI, blocks=2)
+        bot.wait_for_log("daily loss budget spent", timeout=30)
+        assert keeper.nonce == nonce
+
+        # A day later the morning's loss has aged out: the market is rebalanced again.
+        warp(DAY)
+        set_base_fee(50 * GWEI)
+        publish(feed, owner, PRICE * 80 // 100)
+        wait_for(lambda: not pool.rebalance_due(), "the next rebalance")
+        bot.wait_for_log("due: sending at a loss")  # still in the spike
+        assert keeper.nonce == nonce + 1
+        assert pool.reference_price() == PRICE * 80 // 100 * 10**10
+
+
+GWEI = 10**9
+
+
+def set_base_fee(wei: int):
+    """The next block's base fee (Anvil)."""
+    chain.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(wei)])
+
+
+def mine_at(base_fee: int, blocks: int = 1):
+    """Mine `blocks` empty blocks at `base_fee`, giving the bot time to look at each."""
+    for _ in range(blocks):
+        set_base_fee(base_fee)
+        chain.provider.make_request("evm_mine", [])
+        time.sleep(0.5)
+
+
+def pooled(account) -> dict:
+    """The account's transactions waiting in the node's pool, by nonce (fees as ints)."""
+    pending = chain.provider.make_request("txpool_content", [])["pending"]
+    mine = next((txs for sender, txs in pending.items() if sender.lower() == account.address.lower()), {})
+    return {
+        int(nonce): {
+            "hash": txn["hash"],
+            "maxFeePerGas": int(txn["maxFeePerGas"], 16),
+            "maxPriorityFeePerGas": int(txn["maxPriorityFeePerGas"], 16),
+        }
+        for nonce, txn in mine.items()
+    }
