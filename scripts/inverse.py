@@ -631,9 +631,8 @@ def rebalance(network, account, manifest, market, pool_address, yes):
         click.echo("(Orders whose round is out settle before a rebalance.)")
     if not m.pool.rebalance_due():
         raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
-    click.echo(
-        f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(m.pool.parameters().keeper_bounty)}."
-    )
+    bounty = m.pool.parameters().keeper_bounty
+    click.echo(f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(bounty)}.")
     confirm(yes)
     receipt = transact(lambda: m.pool.rebalance(sender=account))
     click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}).")
