@@ -498,7 +498,7 @@ def rebalance() -> uint256:
             reference and pays the caller the keeper bounty.
     @return uint256 The bounty paid, in collateral.
     """
-    return self._rebalance()
+    return self._rebalance(msg.sender)
 
 
 @external
@@ -531,10 +531,12 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[32]):
 def performUpkeep(perform_data: Bytes[1024]):
     """
     @notice Chainlink Automation: rebalances if (re-checked) due, else reverts
-            and changes nothing, so a repeated call is harmless.
+            and changes nothing, so a repeated call is harmless. The bounty goes
+            to the owner, whoever calls: Automation calls from a forwarder
+            contract, which could not spend it.
     @param perform_data Ignored.
     """
-    self._rebalance()
+    self._rebalance(ownable.owner)
 
 
 # ---------------------------------------------------------------- views
@@ -1270,7 +1272,7 @@ def _rebalance_due() -> bool:
 
 
 @internal
-def _rebalance() -> uint256:
+def _rebalance(receiver: address) -> uint256:
     settings: Settings = self._settings()
     assert not settings.is_shutdown, "pool: shut down"
     price: uint256 = 0
@@ -1308,9 +1310,9 @@ def _rebalance() -> uint256:
     self._store_terms(terms)
     if apply:
         self._apply_parameters(self.queued_parameters)
-    self._pay(msg.sender, bounty)
+    self._pay(receiver, bounty)
     log IPool.Rebalance(
-        keeper=msg.sender, reason=reason, price=price, nav=new_nav, management_fee=fee_assets, bounty=bounty
+        keeper=receiver, reason=reason, price=price, nav=new_nav, management_fee=fee_assets, bounty=bounty
     )
     return bounty
 

@@ -131,7 +131,7 @@ class Market:
         self.lp_token = entry["lp_token"]
         self.leverage = node.call(self.pool, "leverage()")
         self.label = f"-{leverage_label(self.leverage)}x"
-        self.min_order = node.call(self.pool, "min_order()")
+        self.min_order = node.call(self.book, "min_order()")
 
     def naive(self, price: int, start: int) -> Decimal:
         """-L x the cumulative return, with no daily reset: what people expect."""

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from inverse.constants import DEFAULT_PARAMETER_DELAY
 from inverse.deploy import ConfigError, deploy_plan, load_config, plan_deployment, write_manifest
+from inverse.status import read_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 APE = str(Path(sys.executable).parent / "ape")
@@ -31,10 +33,11 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         assert project.OrderBook.at(market["order_book"]).pool() == pool.address
         assert pool.collateral() == manifest["contracts"]["collateral"]
         assert pool.oracle() == manifest["contracts"]["oracle"]
-        assert {name: getattr(pool, name)() for name in market["parameters"]} == market["parameters"]
+        assert read_parameters(pool) == market["parameters"]
+        assert pool.parameter_delay() == market["parameter_delay"] == DEFAULT_PARAMETER_DELAY
     assert (
-        project.InversePool.at(manifest["markets"][1]["pool"]).threshold()
-        < project.InversePool.at(manifest["markets"][0]["pool"]).threshold()
+        project.InversePool.at(manifest["markets"][1]["pool"]).parameters().threshold
+        < project.InversePool.at(manifest["markets"][0]["pool"]).parameters().threshold
     )
     # feed, collateral, oracle, LP and order-book blueprints, two pools
     assert len(manifest["transactions"]) == 7
@@ -60,6 +63,8 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         ({"collateral_decimals": 24}, "at most 18"),
         ({"markets": []}, "no markets"),
         ({"heartbeat": 44 * 3_600}, "heartbeat above 43 h"),
+        ({"parameter_delay": 86_399}, "parameter_delay must be 1 to 30 days"),
+        ({"parameter_delay": 30 * 86_400 + 1}, "parameter_delay must be 1 to 30 days"),
     ],
 )
 def test_deploy__bad_config__is_refused_before_sending(change, message, chain):

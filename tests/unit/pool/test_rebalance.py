@@ -71,6 +71,23 @@ def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, fe
     assert order_pool.reference_price() == wad(up)
 
 
+def test_perform_upkeep__bounty__goes_to_the_owner_not_the_forwarder(
+    order_seeded, order_pool, feed, owner, keeper, collateral, chain
+):
+    """Chainlink Automation calls `performUpkeep` from a forwarder contract, which
+    could not spend a bounty paid to it (SPEC 4)."""
+    chain.mine(deltatime=DAY)
+    publish_round(feed, owner, chain)
+    forwarder, cash = collateral.balanceOf(keeper), collateral.balanceOf(owner)
+
+    tx = order_pool.performUpkeep(b"", sender=keeper)
+
+    [log] = tx.events.filter(order_pool.Rebalance)
+    assert (log.keeper, log.bounty) == (owner, order_pool.parameters().keeper_bounty)
+    assert collateral.balanceOf(owner) == cash + log.bounty
+    assert collateral.balanceOf(keeper) == forwarder
+
+
 def test_rebalance__crash_and_interval__reports_both_reasons(order_seeded, order_pool, feed, owner, keeper, chain):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain, INITIAL_PRICE // 2)
