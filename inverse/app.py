@@ -30,9 +30,7 @@ ARTIFACTS = ROOT / ".build" / "__local__.json"
 # What the page calls on each contract. The collateral is any ERC-20 with EIP-2612
 # (the mock's ABI has exactly that, plus its faucet `mint`); the feed is read for
 # its latest round only, the oracle for its max age (the feed's heartbeat + 10%).
-ERC20_PERMIT = (
-    "name symbol decimals balanceOf allowance approve nonces DOMAIN_SEPARATOR eip712Domain".split()
-)
+ERC20_PERMIT = "name symbol decimals balanceOf allowance approve nonces DOMAIN_SEPARATOR eip712Domain".split()
 ABI_FUNCTIONS = {
     "pool": ("InversePool", None),
     "book": ("OrderBook", None),
@@ -120,12 +118,17 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+def check_built() -> None:
+    """Stops with what to do when `app/dist` has not been built."""
+    if not all((DIST / name).exists() for name in ("index.html", "main.js", "data.json")):
+        raise SystemExit("the page is not built: run `make page` (npm's esbuild bundles app/ into app/dist/)")
+
+
 class PageServer:
     """The page on `http://127.0.0.1:<port>/`, in a background thread."""
 
     def __init__(self, config: dict, port: int = 0, host: str = "127.0.0.1"):
-        if not (DIST / "main.js").exists() or not (DIST / "data.json").exists():
-            raise SystemExit("the page is not built: run `make page` (npm's esbuild bundles app/ into app/dist/)")
+        check_built()
         handler = type("Handler", (_Handler,), {"config": json.dumps(config).encode()})
         self.server = ThreadingHTTPServer((host, port), partial(handler, directory=str(DIST)))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -15,6 +15,8 @@ funded test account to import into a browser wallet. Ctrl-C stops everything.
 
 import logging
 import random
+import shutil
+import signal
 import tempfile
 import time
 import warnings
@@ -24,7 +26,7 @@ import click
 from ape import accounts, chain, networks, project
 from ape.logging import logger
 
-from inverse.app import PageServer, page_config
+from inverse.app import PageServer, check_built, page_config
 from inverse.deploy import deploy_plan, load_config, plan_deployment, write_manifest
 from inverse.processes import AnvilNode, KeeperBot
 
@@ -82,9 +84,15 @@ def cli(port, round_seconds, history_days, seed):
     logger.set_level("ERROR")
     logging.getLogger().setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
+    check_built()
+    # A `kill` (SIGTERM) stops it as cleanly as Ctrl-C: the keeper and Anvil go with it.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="inverse-playground-"))
-    with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
-        run(node, workdir, port, round_seconds, history_days, seed)
+    try:
+        with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
+            run(node, workdir, port, round_seconds, history_days, seed)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(node, workdir: Path, port: int, round_seconds: float, history_days: int, seed: int) -> None:
