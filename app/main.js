@@ -3,7 +3,7 @@
 // permit where the collateral takes one) and followed until the keeper settles them.
 // viem does every ABI encoding, signature and RPC call; uPlot draws the chart.
 // `data.json` (ABIs from the compiled contracts, the CLI's words for each revert) and
-// `config.json` (network, manifest) are served beside this bundle.
+// `config.json` (network, manifest, request defaults) are served beside this bundle.
 
 import {
   BaseError,
@@ -41,7 +41,7 @@ const PERMIT_TYPES = {
 };
 
 let data; // { abis, explanations, payment, kinds, outcomes }
-let config; // { network, chain_id, rpc, manifest, deadline_seconds, faucet }
+let config; // { network, chain_id, rpc, manifest, deadline_seconds, slippage_percent, faucet }
 let chain;
 let reader = null; // a viem public client: the node's RPC (local) or the wallet's
 let wallet = null; // { info, provider, client, account, chainId }
@@ -315,6 +315,7 @@ class Market {
       this.request();
     });
     for (const b of this.form.querySelectorAll(".kinds button")) b.addEventListener("click", () => this.setKind(b.dataset.kind));
+    this.form.slippage.value = String(config.slippage_percent);
     this.form.amount.addEventListener("input", () => this.preview());
     this.form.slippage.addEventListener("input", () => this.preview());
     $(".max", this.form).addEventListener("click", () => this.fillMax());
@@ -408,7 +409,7 @@ class Market {
       // NAV is zero where P = P0 (1 + 1/L): that far above the price now, if no rebalance comes first.
       const zero = (Number(s.refPrice) / 1e18) * (1 + 1e18 / Number(this.leverage));
       const move = (zero / (Number(s.price) / 1e18) - 1) * 100;
-      this.field("zero").textContent = `ETH +${move.toFixed(1)}% (to ${fmt(BigInt(Math.round(zero * 100)), 2)}) before a rebalance`;
+      this.field("zero").textContent = `ETH +${move.toFixed(1)}% (to ${fmt(BigInt(Math.round(zero * 100)), 2)}), unless a rebalance comes first`;
     } else this.field("zero").textContent = "n/a";
     this.field("capacity").textContent = s.maxMint === null ? "n/a" : this.money(s.maxMint);
     this.field("lp_value").textContent = s.lpValue === null ? "n/a" : this.money(s.lpValue);
@@ -467,32 +468,32 @@ class Market {
     );
   }
 
+  /** Shows what the typed order would get at the current price; enables the request when it can be sent. */
   async preview() {
+    const seq = (this.previewSeq = (this.previewSeq ?? 0) + 1);
     const box = $(".preview", this.form);
     const submit = $(".request", this.form);
-    submit.disabled = true;
+    const show = (text, error, ready = false) => {
+      if (seq !== this.previewSeq) return; // a newer preview is on its way
+      box.textContent = text;
+      box.classList.toggle("error-text", error);
+      submit.disabled = !ready || this.busy || !rightChain();
+      if (!ready) this.pending = null;
+    };
     if (!this.state) return;
     const { value, error } = this.amount();
     const bps = this.slippageBps();
-    if (!wallet) submit.title = "Connect a wallet first";
-    else if (!rightChain()) submit.title = "Switch your wallet to this network first";
-    else submit.title = "";
+    submit.title = !wallet ? "Connect a wallet first" : !rightChain() ? "Switch your wallet to this network first" : "";
     if (error !== undefined) {
-      box.textContent = error || `Smallest order ${this.money(this.state.minOrder)}; settle fee ${this.money(this.state.settleFee)}.`;
-      box.classList.toggle("error-text", Boolean(error));
-      return;
+      const hint = `Smallest order ${this.money(this.state.minOrder)}; settle fee ${this.money(this.state.settleFee)}.`;
+      return show(error || (wallet ? hint : `${hint} Connect a wallet to request.`), Boolean(error));
     }
-    if (bps === null) {
-      box.textContent = "The slippage bound is a percentage between 0 and 100.";
-      box.classList.add("error-text");
-      return;
-    }
+    if (bps === null) return show("The slippage bound is a percentage between 0 and 100.", true);
     const name = `preview_${this.kind}`;
     const preview = await tryRead(this.pool, "pool", name, [value]);
     if (preview.value === null) {
-      box.textContent = `No preview now: ${preview.reason}${data.explanations[preview.reason] ? `: ${data.explanations[preview.reason]}` : ""}.`;
-      box.classList.add("error-text");
-      return;
+      const words = data.explanations[preview.reason];
+      return show(`No preview now: ${preview.reason}${words ? `: ${words}` : ""}.`, true);
     }
     const s = this.state;
     const minOut = (preview.value * BigInt(10_000 - bps)) / 10_000n;
@@ -523,10 +524,9 @@ class Market {
       const way = allowance >= value + s.settleFee ? "allowance" : (await permitDomain(this.collateral)) ? "permit" : "approve";
       text += ` ${data.payment[way]}`;
     }
-    box.textContent = `${text} ${this.whenItSettles()}`;
-    box.classList.remove("error-text");
+    if (seq !== this.previewSeq) return;
     this.pending = { kind: this.kind, value, minOut };
-    submit.disabled = this.busy || !rightChain();
+    show(`${text} ${this.whenItSettles()}`, false, true);
   }
 
   say(text, kind = "") {
@@ -643,7 +643,8 @@ class Market {
     const amountOut = (v) =>
       kind === 1n ? `${fmt(v, 18, 6)} ${this.symbol}` : kind === 3n ? `${fmt(v, 18, 6)} LP shares` : this.money(v);
     let text = `Order ${log.order_id}: ${outcome}, ${priced}. Filled ${amountIn(log.filled)}, got ${amountOut(log.out)}`;
-    if (log.refunded) text += `, refunded ${ENTRY.has(this.kindName(kind)) || log.outcome === 4n ? this.money(log.refunded) : amountIn(log.refunded)}`;
+    // What came back is what was paid in (a void entry's refund includes the settle fee).
+    if (log.refunded) text += `, refunded ${amountIn(log.refunded)}`;
     return `${text}; settle fee ${this.money(log.settle_fee)}.`;
   }
 

@@ -22,6 +22,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .constants import ORDER_KINDS, OUTCOMES
+from .wallet import DEFAULT_DEADLINE_SECONDS, DEFAULT_SLIPPAGE_BPS
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "app" / "dist"
@@ -85,14 +86,23 @@ def build(out: Path) -> Path:
     return path
 
 
-def page_config(manifest: dict, network: str, rpc: str | None, deadline_seconds: int = 20 * 60, faucet=False) -> dict:
-    """What `/config.json` tells the page: which chain and markets, and how to read them."""
+def page_config(
+    manifest: dict,
+    network: str,
+    rpc: str | None,
+    deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
+    slippage_percent: float = DEFAULT_SLIPPAGE_BPS / 100,
+    faucet: bool = False,
+) -> dict:
+    """What `/config.json` tells the page: which chain and markets, how to read them,
+    and the request defaults (the CLI's: a 20-minute deadline, a 0.5% slippage bound)."""
     return {
         "network": network,
         "chain_id": manifest["chain_id"],
         "rpc": rpc,  # None: the page reads through the wallet
         "manifest": manifest,
         "deadline_seconds": deadline_seconds,
+        "slippage_percent": slippage_percent,
         "faucet": faucet,  # the collateral is the mock: the page offers test USDC
     }
 

@@ -128,7 +128,8 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
         wait_for_keeper(pools, books)
         # A request's deadline in market time, which runs an hour a round here: five minutes of yours.
         deadline_seconds = int(300 / max(round_seconds, 0.1) + 1) * HOUR
-        config = page_config(manifest, "local", node.uri, deadline_seconds=deadline_seconds, faucet=True)
+        # Each round is an hour: the demo users' 2% bound, so an order is seldom refunded for the move.
+        config = page_config(manifest, "local", node.uri, deadline_seconds, slippage_percent=2, faucet=True)
         with PageServer(config, port) as server:
             names = ", ".join(f"{m['symbol']} (-{m['leverage']}x) {m['pool']}" for m in manifest["markets"])
             click.echo(

@@ -31,6 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
 USDC = 10**6
 SETTLES_WITHIN = 60_000  # ms: a round comes every 2 s and the keeper acts in its block
+# Each playground round is an hour of ETH (about 0.7%, 2% on a -3x NAV): a bound wide enough
+# that the orders here fill, so each test's outcome is known.
+SLIPPAGE = "10"
 # Methods that sign or send: a wallet that is refused must never be asked for one.
 SIGNING = {"eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_sign"}
 
@@ -174,6 +177,8 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
     section = page.locator('section[data-market="3"]')
     tokens = section.locator('[data-field="tokens"]')
     expect(tokens).to_contain_text("0.0000 iETH3")
+    expect(section.locator("input[name=slippage]")).to_have_value("2")  # the playground's default
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
     section.locator("input[name=amount]").fill("1000")
     preview = section.locator(".preview")
     expect(preview).to_contain_text("Pay 1,000.00 USDC + 0.10 USDC settle fee")
@@ -207,6 +212,7 @@ def test_page__redeem__keeper_settles_it_and_pays_collateral(open_page, market, 
     page = open_page(holder)
     section = page.locator('section[data-market="1"]')
     section.get_by_role("button", name="Redeem", exact=True).click()
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
     section.locator("input[name=amount]").fill("500")
     expect(section.locator(".preview")).to_contain_text("that pays about")
     expect(section.locator(".preview")).to_contain_text("or the tokens come back")
