@@ -17,6 +17,7 @@ import logging
 import random
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import warnings
@@ -151,5 +152,17 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     except KeyboardInterrupt:
         click.echo("\nStopped.")
     finally:
-        bot.stop()
+        stop_keeper(bot)
         bot.forget()
+
+
+def stop_keeper(bot: KeeperBot, grace: float = 3) -> None:
+    """Asks the bot to stop, and ends it after `grace` seconds: a playground's keeper has
+    nothing to finish (silverback may take its 20 s to shut down)."""
+    if bot.alive():
+        bot.process.send_signal(signal.SIGINT)
+        try:
+            bot.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            bot.process.kill()
+            bot.process.wait()

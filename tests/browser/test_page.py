@@ -42,7 +42,7 @@ SIGNING = {"eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_
 def playground(accounts):
     """`ape run playground` as `make app` runs it; its page URL, node URL and markets."""
     command = [str(Path(sys.executable).parent / "ape"), "run", "playground", "--round-seconds", "2"]
-    command += ["--history-days", "3"]
+    command += ["--history-days", "5"]  # as `make app`: the chart has a past
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
