@@ -6,8 +6,8 @@ The browser has a test wallet (`wallet.js`): an EIP-1193 provider announced by E
 that forwards every request to the playground's Anvil, whose dev accounts are unlocked,
 so Anvil signs the transactions and the permits. Each test opens the page in a fresh
 browser context, connects the wallet as a person would (its button) and checks what
-the page shows against the chain. The mint test rewrites the README's screenshot,
-docs/app.png."""
+the page shows against the chain. The mint and refusal tests rewrite the README's
+screenshots, docs/app.png and docs/app-refused.png."""
 
 import json
 import re
@@ -247,3 +247,4 @@ def test_page__a_request_the_book_refuses__is_explained_in_plain_words_and_nothi
     expect(section.locator(".progress.error")).to_have_text(f"{reason}: {_cli_module().EXPLANATIONS[reason]}")
     assert not signed_or_sent(page)  # refused before the wallet was asked to sign anything
     assert book.next_order() + book.pending_orders() == queued and collateral.nonces(user) == nonce
+    section.locator("form.order").screenshot(path=str(ROOT / "docs" / "app-refused.png"))
