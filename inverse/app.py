@@ -42,7 +42,7 @@ ABI_FUNCTIONS = {
 }
 
 
-def _cli_module():
+def cli_module():
     """scripts/inverse.py, the wallet CLI, for its wording (it is a script, not a module)."""
     spec = importlib.util.spec_from_file_location("inverse_cli", ROOT / "scripts" / "inverse.py")
     module = importlib.util.module_from_spec(spec)
@@ -69,7 +69,7 @@ def abis(artifacts: Path = ARTIFACTS) -> dict:
 
 def app_data() -> dict:
     """Everything the page is built with besides its code."""
-    cli = _cli_module()
+    cli = cli_module()
     return {
         "abis": abis(),
         "explanations": cli.EXPLANATIONS,

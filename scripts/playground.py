@@ -10,13 +10,14 @@ daily rebalances show). Serves the page and prints its URL, the node's URL and a
 funded test account to import into a browser wallet. Ctrl-C stops everything.
 
     make app
-    ape run playground --round-seconds 3 --history-days 5 --port 8000
+    ape run playground --round-seconds 3 --history-days 5 --port 8000 --node-port 8545
 """
 
 import logging
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -29,7 +30,7 @@ from ape.logging import logger
 
 from inverse.app import PageServer, check_built, page_config
 from inverse.deploy import deploy_plan, load_config, plan_deployment, write_manifest
-from inverse.processes import AnvilNode, KeeperBot
+from inverse.processes import AnvilNode, KeeperBot, free_port
 
 USDC = 10**6
 START_PRICE = 2_000 * 10**8  # the mock feed's first answer (8 decimals)
@@ -58,6 +59,18 @@ class Feed:
         return int(self.price)
 
 
+def port_or_free(port: int) -> int:
+    """`port` if nothing listens there, else any free one (0 for any)."""
+    if port:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                pass
+    return free_port()
+
+
 def keeper_done(pools, books) -> bool:
     """No order waits and no rebalance is due: what the keeper had to do, it did."""
     return not any(book.pending_orders() for book in books) and not any(pool.rebalance_due() for pool in pools)
@@ -76,11 +89,17 @@ def wait_for_keeper(pools, books, timeout: float = 90) -> None:
 
 
 @click.command()
-@click.option("--port", default=0, show_default="a free one", help="Port of the page.")
+@click.option("--port", default=8000, show_default=True, help="Port of the page (a free one if taken; 0: any).")
+@click.option(
+    "--node-port",
+    default=8545,
+    show_default=True,
+    help="Port of Anvil: a wallet's own 'localhost 8545' network (chain 1337) then reaches it (a free one if taken).",
+)
 @click.option("--round-seconds", default=4.0, show_default=True, help="Seconds between price rounds.")
 @click.option("--history-days", default=5, show_default=True, help="Days of hourly prices replayed at start.")
 @click.option("--seed", default=11, show_default=True, help="Seed of the price path.")
-def cli(port, round_seconds, history_days, seed):
+def cli(port, node_port, round_seconds, history_days, seed):
     """Anvil, the demo markets, the keeper bot, a moving price and the web page, in one command."""
     logger.set_level("ERROR")
     logging.getLogger().setLevel(logging.ERROR)
@@ -89,9 +108,11 @@ def cli(port, round_seconds, history_days, seed):
     # A `kill` (SIGTERM) stops it as cleanly as Ctrl-C: the keeper and Anvil go with it.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     workdir = Path(tempfile.mkdtemp(prefix="inverse-playground-"))
+    node = AnvilNode(workdir)
+    node.port = port_or_free(node_port)
     try:
-        with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
-            run(node, workdir, port, round_seconds, history_days, seed)
+        with node, networks.parse_network_choice(node.network_choice):
+            run(node, workdir, port_or_free(port), round_seconds, history_days, seed)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

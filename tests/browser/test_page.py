@@ -24,7 +24,7 @@ import requests
 from ape import chain, networks, project
 from playwright.sync_api import expect, sync_playwright
 
-from inverse.app import _cli_module
+from inverse.app import cli_module
 from inverse.constants import ORDER_SETTLED, OUTCOME_FILLED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ SIGNING = {"eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_
 def playground(accounts):
     """`ape run playground` as `make app` runs it; its page URL, node URL and markets."""
     command = [str(Path(sys.executable).parent / "ape"), "run", "playground", "--round-seconds", "2"]
-    command += ["--history-days", "5"]  # as `make app`: the chart has a past
+    command += ["--history-days", "5", "--port", "0", "--node-port", "0"]  # five days as `make app`; any ports
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
@@ -244,7 +244,7 @@ def test_page__a_request_the_book_refuses__is_explained_in_plain_words_and_nothi
 
     reason = "orders: below min order"
     # The CLI's words, from the same table.
-    expect(section.locator(".progress.error")).to_have_text(f"{reason}: {_cli_module().EXPLANATIONS[reason]}")
+    expect(section.locator(".progress.error")).to_have_text(f"{reason}: {cli_module().EXPLANATIONS[reason]}")
     assert not signed_or_sent(page)  # refused before the wallet was asked to sign anything
     assert book.next_order() + book.pending_orders() == queued and collateral.nonces(user) == nonce
     section.locator("form.order").screenshot(path=str(ROOT / "docs" / "app-refused.png"))
