@@ -142,7 +142,7 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     bot.start()
     try:
         feed = Feed(manifest["contracts"]["feed"], owner, seed)
-        click.echo(f"Replaying {history_days} days of hourly prices ...")
+        click.echo(f"Replaying {history_days} day{'s' if history_days != 1 else ''} of hourly prices ...")
         for hour in range(max(history_days * 24, 1)):
             feed.publish()
             if hour % 24 == 0:  # the seed orders first, then each daily rebalance
@@ -157,13 +157,13 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
             click.echo(
                 f"\nThe playground is up.\n"
                 f"  page     {server.url}\n"
-                f"  chain    {node.uri} (chain id {manifest['chain_id']})\n"
+                f"  chain    {node.uri} (chain id {manifest['chain_id']}); the page offers to add it to your wallet\n"
                 f"  markets  {names}\n"
-                f"  wallet   add the chain above to your wallet (the page offers to) and import this test\n"
-                f"           account: private key {user.private_key} ({user.address},\n"
-                f"           10,000 ETH and 100,000 USDC; Anvil's well-known dev key: never use it elsewhere)\n"
+                f"  account  {user.address} holds 10,000 ETH and 100,000 USDC: import its key into your\n"
+                f"           wallet: {user.private_key}\n"
+                f"           (one of Anvil's well-known dev keys: never use it anywhere else)\n"
                 f"A new ETH price every {round_seconds:g} s, each an hour of market time; the keeper bot settles "
-                f"orders and rebalances daily. Ctrl-C stops everything.",
+                f"orders and rebalances daily. Ctrl-C stops everything."
             )
             while True:
                 time.sleep(round_seconds)
