@@ -1,6 +1,7 @@
-# Two commands do everything on a fresh machine: `make demo` and `make test`.
-# Each first builds what it needs: a Python virtual environment with the pinned
-# toolchain, Anvil from npm, and the compiled contracts.
+# Two commands do everything on a fresh machine: `make demo` and `make test` (and
+# `make app`, the web page's local playground). Each first builds what it needs: a
+# Python virtual environment with the pinned toolchain, Anvil and the page's
+# toolchain from npm, the compiled contracts, the page and (for the tests) chromium.
 
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ export PATH := $(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH
 
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: setup demo test test-deep bench lint clean
+.PHONY: setup demo test test-deep bench lint clean app page browser
 
 setup: $(VENV)/.installed $(VENV)/.path node_modules/.installed .build/__local__.json
 
@@ -36,10 +37,34 @@ node_modules/.installed: package.json package-lock.json
 	$(BIN)/ape compile
 	touch $@
 
+# The web page: app/ bundled by npm's pinned esbuild (viem, uPlot) into app/dist/, beside
+# data.json (the ABIs from the compiled contracts, the CLI's words for each revert).
+page: app/dist/.built
+
+app/dist/.built: node_modules/.installed .build/__local__.json app/index.html app/style.css app/main.js \
+		inverse/app.py inverse/constants.py scripts/inverse.py
+	$(BIN)/python -m inverse.app build app/dist
+	esbuild app/main.js --bundle --format=esm --minify --target=es2022 --legal-comments=none \
+		--log-level=warning --outfile=app/dist/main.js
+	cp app/index.html app/style.css app/dist/
+	touch $@
+
+# The browser tests drive Debian's chromium (playwright's own browser download cannot
+# be reached here); installed once, as root, when it is missing.
+browser:
+	@command -v chromium >/dev/null || { \
+		[ "$$(id -u)" = 0 ] || { echo "install Debian's chromium (apt-get install chromium), then run make again"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# The local playground: Anvil, the demo markets with seeded LPs, the keeper bot, a price
+# moving every few seconds and the page; prints its URL.
+app: setup page
+	$(BIN)/ape run playground
+
 demo: setup
 	$(BIN)/ape run demo
 
-test: setup
+test: setup page browser
 	$(BIN)/ape test
 
 test-deep: setup
@@ -50,7 +75,7 @@ lint: setup
 	$(BIN)/ruff format --check inverse scripts tests
 
 clean:
-	rm -rf $(VENV) node_modules .build
+	rm -rf $(VENV) node_modules .build app/dist
 
 bench: setup
 	$(BIN)/ape run bench

@@ -1,0 +1,841 @@
+// The inverse-token web page: markets from the deployment manifest, a browser wallet
+// found by EIP-6963, orders requested at each market's order book (with an EIP-2612
+// permit where the collateral takes one) and followed until the keeper settles them.
+// viem does every ABI encoding, signature and RPC call; uPlot draws the chart.
+// `data.json` (ABIs from the compiled contracts, the CLI's words for each revert) and
+// `config.json` (network, manifest, request defaults) are served beside this bundle.
+
+import {
+  BaseError,
+  ContractFunctionRevertedError,
+  createPublicClient,
+  createWalletClient,
+  custom,
+  defineChain,
+  domainSeparator,
+  formatUnits,
+  getAddress,
+  http,
+  numberToHex,
+  parseEventLogs,
+  parseSignature,
+  parseUnits,
+} from "viem";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+const WAD = 10n ** 18n;
+const KINDS = { mint: 1n, redeem: 2n, lp_deposit: 3n, lp_withdraw: 4n };
+const ENTRY = new Set(["mint", "lp_deposit"]);
+const ORDER_SETTLED = 2n;
+const REFRESH_MS = 3000;
+const FOLLOW_MS = 1500;
+const PERMIT_TYPES = {
+  Permit: [
+    { name: "owner", type: "address" },
+    { name: "spender", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+let data; // { abis, explanations, payment, kinds, outcomes }
+let config; // { network, chain_id, rpc, manifest, deadline_seconds, slippage_percent, faucet }
+let chain;
+let reader = null; // a viem public client: the node's RPC (local) or the wallet's
+let wallet = null; // { info, provider, client, account, chainId }
+const wallets = new Map(); // EIP-6963 uuid -> { info, provider }
+const markets = [];
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ------------------------------------------------------------------ formatting
+
+function fmt(value, decimals, places = 2) {
+  if (value === null || value === undefined) return "n/a";
+  return Number(formatUnits(value, decimals)).toLocaleString("en-US", {
+    minimumFractionDigits: places,
+    maximumFractionDigits: places,
+  });
+}
+
+function duration(seconds) {
+  seconds = Math.max(Number(seconds), 0);
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.round(seconds / 60);
+  const [h, m] = [Math.floor(minutes / 60), minutes % 60];
+  if (!h) return `${m} min`;
+  return m ? `${h} h ${m} min` : `${h} h`;
+}
+
+const chainTime = (t) => new Date(Number(t) * 1000).toISOString().replace("T", " ").slice(0, 16) + " UTC";
+const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
+
+// ------------------------------------------------------------------ errors in plain words
+
+/** A revert or a wallet error as one line that says what to do next (the CLI's words). */
+function explain(error) {
+  const rejected = (e) => e?.code === 4001 || e?.name === "UserRejectedRequestError";
+  if (rejected(error) || (error instanceof BaseError && error.walk(rejected))) {
+    return "You declined in your wallet: nothing was sent.";
+  }
+  const reason = revertReason(error);
+  if (reason) return `${reason}: ${data.explanations[reason] ?? "the contract refused"}`;
+  if (error instanceof BaseError) return error.shortMessage;
+  return String(error?.message ?? error);
+}
+
+function revertReason(error) {
+  if (!(error instanceof BaseError)) return null;
+  const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
+  return revert?.reason ?? null;
+}
+
+function banner(text, kind = "warn", action = null) {
+  const box = $("#banner");
+  box.replaceChildren(text);
+  box.className = kind;
+  box.hidden = !text;
+  if (action) box.append(" ", button(action.label, action.run));
+}
+
+function button(label, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// ------------------------------------------------------------------ wallet
+
+function discoverWallets() {
+  window.addEventListener("eip6963:announceProvider", (event) => {
+    const { info, provider } = event.detail;
+    if (!wallets.has(info.uuid)) {
+      wallets.set(info.uuid, { info, provider });
+      renderWallets();
+      if (!wallet && localStorage.getItem("wallet") === info.rdns) reconnect({ info, provider });
+    }
+  });
+  window.dispatchEvent(new Event("eip6963:requestProvider"));
+  // A wallet that predates EIP-6963 only sets window.ethereum.
+  setTimeout(() => {
+    if (!wallets.size && window.ethereum) {
+      wallets.set("injected", { info: { uuid: "injected", name: "browser wallet", rdns: "injected" }, provider: window.ethereum });
+    }
+    renderWallets();
+  }, 400);
+}
+
+function renderWallets() {
+  const box = $("#wallets");
+  box.replaceChildren();
+  if (wallet) return;
+  if (!wallets.size) {
+    box.textContent = "No browser wallet found: install one (MetaMask, Rabby, Frame) to trade.";
+    return;
+  }
+  for (const w of wallets.values()) {
+    const b = button(`Connect ${w.info.name}`, () => connect(w));
+    if (w.info.icon) {
+      const icon = document.createElement("img");
+      icon.src = w.info.icon;
+      icon.alt = "";
+      icon.width = icon.height = 16;
+      icon.style.verticalAlign = "-3px";
+      icon.style.marginRight = "6px";
+      b.prepend(icon);
+    }
+    box.append(b);
+  }
+}
+
+async function reconnect(w) {
+  try {
+    const accounts = await w.provider.request({ method: "eth_accounts" });
+    if (accounts.length) await connect(w);
+  } catch {
+    /* not authorised any more: the connect button stays */
+  }
+}
+
+async function connect(w) {
+  try {
+    const accounts = await w.provider.request({ method: "eth_requestAccounts" });
+    if (!accounts.length) throw new Error("the wallet gave no account");
+    const chainId = Number(await w.provider.request({ method: "eth_chainId" }));
+    wallet = { ...w, account: getAddress(accounts[0]), chainId };
+    wallet.client = createWalletClient({ chain, transport: custom(w.provider) });
+    localStorage.setItem("wallet", w.info.rdns);
+    w.provider.on?.("accountsChanged", (list) => {
+      if (!list.length) return disconnect();
+      wallet.account = getAddress(list[0]);
+      renderAccount();
+      refreshAll();
+    });
+    w.provider.on?.("chainChanged", (id) => {
+      wallet.chainId = Number(id);
+      checkChain();
+    });
+    renderWallets();
+    renderAccount();
+    checkChain();
+  } catch (error) {
+    banner(`Could not connect: ${explain(error)}`, "error");
+  }
+}
+
+function disconnect() {
+  wallet = null;
+  localStorage.removeItem("wallet");
+  $("#account").hidden = true;
+  renderWallets();
+  checkChain();
+}
+
+function renderAccount() {
+  const box = $("#account");
+  box.hidden = !wallet;
+  if (wallet) box.textContent = `${wallet.info.name}: ${short(wallet.account)}`;
+}
+
+const rightChain = () => wallet !== null && wallet.chainId === config.chain_id;
+
+/** Refuses a wallet on another chain: nothing is read through it or sent until it switches. */
+function checkChain() {
+  if (wallet && !rightChain()) {
+    banner(
+      `Your wallet is on chain ${wallet.chainId}, and these markets are on chain ${config.chain_id} (${config.network}). ` +
+        "Switch your wallet's network to trade: nothing is sent from another chain.",
+      "error",
+      { label: "Switch network", run: switchChain },
+    );
+  } else {
+    banner("");
+  }
+  if (!config.rpc) reader = rightChain() ? createPublicClient({ chain, transport: custom(wallet.provider) }) : null;
+  $("#faucet").hidden = !(config.faucet && rightChain());
+  refreshAll();
+}
+
+async function switchChain() {
+  const chainId = numberToHex(config.chain_id);
+  try {
+    await wallet.provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId }] });
+  } catch (error) {
+    if (error?.code !== 4902 || !config.rpc) return banner(`Could not switch: ${explain(error)}`, "error");
+    try {
+      await wallet.provider.request({
+        method: "wallet_addEthereumChain",
+        params: [
+          {
+            chainId,
+            chainName: `Inverse playground (${config.network})`,
+            rpcUrls: [config.rpc],
+            nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+          },
+        ],
+      });
+    } catch (addError) {
+      return banner(`Could not add the network: ${explain(addError)}`, "error");
+    }
+  }
+  wallet.chainId = Number(await wallet.provider.request({ method: "eth_chainId" }));
+  checkChain();
+}
+
+// ------------------------------------------------------------------ chain access
+
+const read = (address, role, functionName, args = []) =>
+  reader.readContract({ address, abi: data.abis[role], functionName, args });
+
+/** A view that may revert (no price now): its value, or null and the reason. */
+async function tryRead(address, role, functionName, args = []) {
+  try {
+    return { value: await read(address, role, functionName, args), reason: null };
+  } catch (error) {
+    return { value: null, reason: revertReason(error) ?? explain(error) };
+  }
+}
+
+/** Simulates (so a revert is explained before the wallet asks anything), sends, waits for the receipt. */
+async function send(address, role, functionName, args, say) {
+  const { request } = await reader.simulateContract({
+    address,
+    abi: data.abis[role],
+    functionName,
+    args,
+    account: wallet.account,
+  });
+  say?.("Confirm in your wallet ...");
+  const hash = await wallet.client.writeContract({ ...request, account: wallet.account, chain });
+  say?.(`Sent (${short(hash)}); waiting for its block ...`);
+  const receipt = await reader.waitForTransactionReceipt({ hash });
+  if (receipt.status !== "success") throw new Error(`the transaction ${hash} reverted`);
+  return receipt;
+}
+
+/** The collateral's EIP-712 domain if it takes EIP-2612 permits and the domain reproduces its own separator. */
+async function permitDomain(token) {
+  const separator = await tryRead(token, "collateral", "DOMAIN_SEPARATOR");
+  if (separator.value === null) return null;
+  const declared = await tryRead(token, "collateral", "eip712Domain");
+  let name;
+  let version;
+  if (declared.value) [, name, version] = declared.value;
+  else {
+    name = (await read(token, "collateral", "name")).toString();
+    version = "1";
+  }
+  const domain = { name, version, chainId: config.chain_id, verifyingContract: token };
+  return domainSeparator({ domain }) === separator.value ? domain : null;
+}
+
+// ------------------------------------------------------------------ markets
+
+class Market {
+  constructor(entry) {
+    this.entry = entry;
+    this.pool = entry.pool;
+    this.book = entry.order_book;
+    this.lpToken = entry.lp_token;
+    this.kind = "mint";
+    this.busy = false;
+    this.points = []; // [timestamp, price, nav] from Rebalance and OrderSettled
+    this.eventsFrom = BigInt(config.manifest.block);
+    this.times = new Map();
+    this.element = document.importNode($("#market-template").content, true).firstElementChild;
+    this.element.dataset.market = entry.leverage;
+    this.form = $("form", this.element);
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.request();
+    });
+    for (const b of this.form.querySelectorAll(".kinds button")) b.addEventListener("click", () => this.setKind(b.dataset.kind));
+    this.form.slippage.value = String(config.slippage_percent);
+    this.form.amount.addEventListener("input", () => this.preview());
+    this.form.slippage.addEventListener("input", () => this.preview());
+    $(".max", this.form).addEventListener("click", () => this.fillMax());
+    $(".claim", this.element).addEventListener("click", () => this.claim());
+  }
+
+  async load() {
+    const [symbol, leverage, collateral, oracle, feed, lpSymbol] = await Promise.all([
+      read(this.pool, "pool", "symbol"),
+      read(this.pool, "pool", "leverage"),
+      read(this.pool, "pool", "collateral"),
+      read(this.pool, "pool", "oracle"),
+      read(this.book, "book", "feed"),
+      read(this.lpToken, "lp_token", "symbol"),
+    ]);
+    Object.assign(this, { symbol, leverage, collateral, oracle, feed, lpSymbol });
+    [this.decimals, this.cashSymbol, this.maxAge] = await Promise.all([
+      read(collateral, "collateral", "decimals"),
+      read(collateral, "collateral", "symbol"),
+      read(oracle, "oracle", "max_age"),
+    ]);
+    this.label = `-${formatUnits(leverage, 18)}x`;
+    $(".market-name", this.element).textContent = `${symbol}: ETH ${this.label}, against ${this.cashSymbol}`;
+    $(".lev", this.element).textContent = `${this.label}`;
+    this.setKind("mint");
+  }
+
+  field(name) {
+    return $(`[data-field="${name}"]`, this.element);
+  }
+
+  money(value) {
+    return `${fmt(value, this.decimals)} ${this.cashSymbol}`;
+  }
+
+  /** Decimals, unit and balance of what an order of `kind` pays in. */
+  input(kind = this.kind) {
+    if (ENTRY.has(kind)) {
+      const cash = this.state?.cash ?? 0n;
+      const fee = this.state?.settleFee ?? 0n;
+      return { decimals: Number(this.decimals), unit: this.cashSymbol, max: cash > fee ? cash - fee : 0n };
+    }
+    if (kind === "redeem") return { decimals: 18, unit: this.symbol, max: this.state?.tokens ?? 0n };
+    return { decimals: 18, unit: "LP shares", max: this.state?.lpShares ?? 0n };
+  }
+
+  async refresh() {
+    const P = (name, args) => tryRead(this.pool, "pool", name, args);
+    const [price, nav, refPrice, maxMint, lpValue, paused, shut, settleFee, minOrder, minDelay, maxWait, mintFee, redeemFee] =
+      await Promise.all(
+        [
+          "oracle_price", "nav", "reference_price", "max_mint", "lp_value", "paused", "is_shutdown",
+          "settle_fee", "min_order", "min_delay", "max_wait", "mint_fee", "redeem_fee",
+        ].map((name) => P(name)),
+      );
+    const s = {
+      price: price.value, priceReason: price.reason, nav: nav.value, refPrice: refPrice.value,
+      maxMint: maxMint.value, lpValue: lpValue.value, paused: paused.value, shut: shut.value,
+      settleFee: settleFee.value, minOrder: minOrder.value, minDelay: minDelay.value, maxWait: maxWait.value,
+      mintFee: mintFee.value, redeemFee: redeemFee.value,
+    };
+    if (rightChain()) {
+      const me = wallet.account;
+      const [tokens, lpShares, cash, claimable] = await Promise.all([
+        read(this.pool, "pool", "balanceOf", [me]),
+        read(this.lpToken, "lp_token", "balanceOf", [me]),
+        read(this.collateral, "collateral", "balanceOf", [me]),
+        read(this.pool, "pool", "claimable", [me]),
+      ]);
+      const [tokensWorth, lpWorth] = await Promise.all([
+        tokens ? P("preview_redeem", [tokens]) : { value: 0n },
+        lpShares ? P("preview_lp_withdraw", [lpShares]) : { value: 0n },
+      ]);
+      Object.assign(s, { tokens, lpShares, cash, claimable, tokensWorth: tokensWorth.value, lpWorth: lpWorth.value });
+    }
+    this.state = s;
+    this.render();
+    await this.readPoints();
+    this.drawChart();
+    if (rightChain()) await this.renderOrders();
+  }
+
+  render() {
+    const s = this.state;
+    const state = $(".market-state", this.element);
+    state.textContent = s.shut ? "shut down" : s.paused ? "paused: exits only" : "open";
+    state.className = `market-state badge ${s.shut || s.paused ? "closed" : "open"}`;
+    this.field("price").textContent = s.price === null ? `no price now (${s.priceReason})` : fmt(s.price, 18);
+    this.field("nav").textContent = s.nav === null ? "n/a" : fmt(s.nav, 18, 4);
+    if (s.price !== null && s.refPrice) {
+      // NAV is zero where P = P0 (1 + 1/L): that far above the price now, if no rebalance comes first.
+      const zero = (Number(s.refPrice) / 1e18) * (1 + 1e18 / Number(this.leverage));
+      const move = (zero / (Number(s.price) / 1e18) - 1) * 100;
+      this.field("zero").textContent = `ETH +${move.toFixed(1)}% (to ${fmt(BigInt(Math.round(zero * 100)), 2)}), unless a rebalance comes first`;
+    } else this.field("zero").textContent = "n/a";
+    this.field("capacity").textContent = s.maxMint === null ? "n/a" : this.money(s.maxMint);
+    this.field("lp_value").textContent = s.lpValue === null ? "n/a" : this.money(s.lpValue);
+    const you = rightChain();
+    this.field("tokens").textContent = you ? `${fmt(s.tokens, 18, 4)} ${this.symbol} (worth ${this.money(s.tokensWorth)})` : "—";
+    this.field("lp_shares").textContent = you ? `${fmt(s.lpShares, 18, 4)} (worth ${this.money(s.lpWorth)})` : "—";
+    this.field("cash").textContent = you ? this.money(s.cash) : "—";
+    $(".claim-row", this.element).hidden = !(you && s.claimable > 0n);
+    if (you && s.claimable > 0n) this.field("claimable").textContent = this.money(s.claimable);
+    if (!this.busy) this.preview();
+  }
+
+  setKind(kind) {
+    this.kind = kind;
+    for (const b of this.form.querySelectorAll(".kinds button")) b.classList.toggle("active", b.dataset.kind === kind);
+    $(".unit", this.form).textContent = `(${this.input().unit})`;
+    $(".request", this.form).textContent = { mint: "Request mint", redeem: "Request redeem", lp_deposit: "Request LP deposit", lp_withdraw: "Request LP withdrawal" }[kind];
+    this.form.amount.value = "";
+    $(".progress", this.form).textContent = "";
+    this.preview();
+  }
+
+  fillMax() {
+    const { decimals, max } = this.input();
+    this.form.amount.value = formatUnits(max, decimals);
+    this.preview();
+  }
+
+  /** The amount typed, in base units, or an error that says what to type. */
+  amount() {
+    const text = this.form.amount.value.trim().replaceAll(",", "");
+    if (!text) return { error: "" };
+    const { decimals, unit, max } = this.input();
+    if (!/^\d*\.?\d*$/.test(text) || text === ".") return { error: `'${text}' is not an amount: type a number of ${unit}.` };
+    const value = parseUnits(text, decimals);
+    if (value <= 0n) return { error: "The amount must be positive." };
+    if (rightChain() && value > max) {
+      const have = ENTRY.has(this.kind) ? `${fmt(max, decimals)} ${unit} after the settle fee` : `${fmt(max, decimals, 6)} ${unit}`;
+      return { error: `You have ${have}: ask for at most that ('max').` };
+    }
+    return { value };
+  }
+
+  slippageBps() {
+    const pct = Number(this.form.slippage.value);
+    return Number.isFinite(pct) && pct >= 0 && pct <= 100 ? Math.round(pct * 100) : null;
+  }
+
+  whenItSettles() {
+    const s = this.state;
+    const heartbeat = (this.maxAge * 10n) / 11n;
+    return (
+      `It settles at the NEXT oracle price, not this one: the first round published at least ${duration(s.minDelay)} ` +
+      `after the request, within about ${duration(s.minDelay + heartbeat)} in a calm market, sooner if the price ` +
+      `moves. If no round comes within ${duration(s.maxWait)} after that, it is void and refunded in full.`
+    );
+  }
+
+  /** Shows what the typed order would get at the current price; enables the request when it can be sent. */
+  async preview() {
+    const seq = (this.previewSeq = (this.previewSeq ?? 0) + 1);
+    const box = $(".preview", this.form);
+    const submit = $(".request", this.form);
+    const show = (text, error, ready = false) => {
+      if (seq !== this.previewSeq) return; // a newer preview is on its way
+      box.textContent = text;
+      box.classList.toggle("error-text", error);
+      submit.disabled = !ready || this.busy || !rightChain();
+      if (!ready) this.pending = null;
+    };
+    if (!this.state) return;
+    const { value, error } = this.amount();
+    const bps = this.slippageBps();
+    submit.title = !wallet ? "Connect a wallet first" : !rightChain() ? "Switch your wallet to this network first" : "";
+    if (error !== undefined) {
+      const hint = `Smallest order ${this.money(this.state.minOrder)}; settle fee ${this.money(this.state.settleFee)}.`;
+      return show(error || (wallet ? hint : `${hint} Connect a wallet to request.`), Boolean(error));
+    }
+    if (bps === null) return show("The slippage bound is a percentage between 0 and 100.", true);
+    const name = `preview_${this.kind}`;
+    const preview = await tryRead(this.pool, "pool", name, [value]);
+    if (preview.value === null) {
+      const words = data.explanations[preview.reason];
+      return show(`No preview now: ${preview.reason}${words ? `: ${words}` : ""}.`, true);
+    }
+    const s = this.state;
+    const minOut = (preview.value * BigInt(10_000 - bps)) / 10_000n;
+    const at = `At the current price ${fmt(s.price, 18)} (NAV ${fmt(s.nav, 18, 4)})`;
+    let text;
+    if (this.kind === "mint") {
+      text =
+        `Pay ${this.money(value)} + ${this.money(s.settleFee)} settle fee. ${at}, mint fee ${fmt(s.mintFee * 100n, 18)}%, ` +
+        `that is about ${fmt(preview.value, 18, 4)} ${this.symbol}; at least ${fmt(minOut, 18, 4)} at settlement, or the order is refunded.`;
+      if (s.maxMint !== null && value > s.maxMint) {
+        text += ` Only ${this.money(s.maxMint)} fits the LPs' backing now: what does not fit at settlement is refunded, and the settle fee is spent either way.`;
+      }
+    } else if (this.kind === "lp_deposit") {
+      text =
+        `Pay ${this.money(value)} + ${this.money(s.settleFee)} settle fee. ${at}, LP value ${this.money(s.lpValue)}, ` +
+        `that is about ${fmt(preview.value, 18, 4)} LP shares; at least ${fmt(minOut, 18, 4)} at settlement, or the order is refunded.`;
+    } else if (this.kind === "redeem") {
+      text =
+        `${at}, redeem fee ${fmt(s.redeemFee * 100n, 18)}% and settle fee ${this.money(s.settleFee)}, that pays about ` +
+        `${this.money(preview.value)}; at least ${this.money(minOut)} at settlement, or the tokens come back. They stay exposed until then.`;
+    } else {
+      text =
+        `${at}, settle fee ${this.money(s.settleFee)}, that pays about ${this.money(preview.value)}; at least ` +
+        `${this.money(minOut)} at settlement, or the shares come back.`;
+    }
+    if (ENTRY.has(this.kind) && rightChain()) {
+      const allowance = await read(this.collateral, "collateral", "allowance", [wallet.account, this.book]);
+      const way = allowance >= value + s.settleFee ? "allowance" : (await permitDomain(this.collateral)) ? "permit" : "approve";
+      text += ` ${data.payment[way]}`;
+    }
+    if (seq !== this.previewSeq) return;
+    this.pending = { kind: this.kind, value, minOut };
+    show(`${text} ${this.whenItSettles()}`, false, true);
+  }
+
+  say(text, kind = "") {
+    const line = $(".progress", this.form);
+    line.textContent = text;
+    line.className = `progress ${kind}`;
+  }
+
+  async request() {
+    if (!rightChain() || !this.pending || this.busy) return;
+    const { kind, value, minOut } = this.pending;
+    this.busy = true;
+    $(".request", this.form).disabled = true;
+    const say = (text) => this.say(text);
+    try {
+      const me = wallet.account;
+      const now = (await reader.getBlock()).timestamp;
+      const deadline = now + BigInt(config.deadline_seconds);
+      let fn = `request_${kind}`;
+      let args = [value, minOut, me, deadline];
+      if (ENTRY.has(kind)) {
+        const total = value + this.state.settleFee;
+        const allowance = await read(this.collateral, "collateral", "allowance", [me, this.book]);
+        if (allowance < total) {
+          // The book checks everything else before it takes the collateral: a plain request that fails
+          // only for the missing allowance is one the permit (or approval) makes work. Ask nothing before.
+          try {
+            await reader.simulateContract({ address: this.book, abi: data.abis.book, functionName: fn, args, account: me });
+          } catch (error) {
+            if (revertReason(error) !== "erc20: insufficient allowance") throw error;
+          }
+          const domain = await permitDomain(this.collateral);
+          if (domain) {
+            say(`Sign the permit in your wallet: the order book may take ${this.money(total)} (the amount plus the settle fee), once.`);
+            const nonce = await read(this.collateral, "collateral", "nonces", [me]);
+            const signature = await wallet.client.signTypedData({
+              account: me,
+              domain,
+              types: PERMIT_TYPES,
+              primaryType: "Permit",
+              message: { owner: me, spender: this.book, value: total, nonce, deadline },
+            });
+            const { r, s, v, yParity } = parseSignature(signature);
+            fn += "_with_permit";
+            args = [...args, Number(v ?? BigInt(yParity + 27)), r, s];
+          } else {
+            say(`Approve ${this.money(total)} for the order book in your wallet (this collateral takes no permit) ...`);
+            await send(this.collateral, "collateral", "approve", [this.book, total], say);
+          }
+        }
+      }
+      const receipt = await send(this.book, "book", fn, args, say);
+      const [requested] = parseEventLogs({ abi: data.abis.book, logs: receipt.logs, eventName: "OrderRequested" });
+      if (!requested) {
+        // After a shutdown an exit settles in its request.
+        const [settled] = parseEventLogs({ abi: data.abis.pool, logs: receipt.logs, eventName: "OrderSettled" });
+        this.say(settled ? this.describe(KINDS[kind], settled.args) : "Done.", "done");
+      } else {
+        this.form.amount.value = "";
+        await this.follow(requested.args, receipt.blockNumber);
+      }
+    } catch (error) {
+      this.say(explain(error), "error");
+    } finally {
+      this.busy = false;
+      refreshAll();
+    }
+  }
+
+  /** Waits until the order settles, with one progress line; then shows what it got. */
+  async follow(order, fromBlock) {
+    const started = Date.now();
+    for (;;) {
+      const status = await read(this.book, "book", "order", [order.order_id]);
+      if (status.status === ORDER_SETTLED) {
+        const logs = await reader.getContractEvents({
+          address: this.pool,
+          abi: data.abis.pool,
+          eventName: "OrderSettled",
+          args: { order_id: order.order_id },
+          fromBlock,
+        });
+        if (logs.length) {
+          this.say(this.describe(order.kind, logs[0].args), "done");
+          return;
+        }
+      }
+      const elapsed = Math.floor((Date.now() - started) / 1000);
+      const clock = `${Math.floor(elapsed / 60)}:${String(elapsed % 60).padStart(2, "0")}`;
+      this.say(`[${clock}] Order ${order.order_id} requested: ${await this.waiting(order)}`);
+      await sleep(FOLLOW_MS);
+    }
+  }
+
+  async waiting(order) {
+    const now = (await reader.getBlock()).timestamp;
+    if (now < order.not_before) return `waiting for its earliest round time (${duration(order.not_before - now)} of chain time left).`;
+    const [roundId, , , updatedAt] = await read(this.feed, "feed", "latestRoundData");
+    if (roundId >> 64n === order.phase && updatedAt >= order.not_before) return "its round is out: a keeper is settling it.";
+    if (now > order.not_before + order.max_wait) return "no round came in time: it is void and will be refunded in full.";
+    return "waiting for the next oracle round.";
+  }
+
+  /** What a settled order got, as the CLI says it. */
+  describe(kind, log) {
+    const outcome = data.outcomes[String(log.outcome)] ?? String(log.outcome);
+    let priced;
+    if (!log.round_id) priced = log.outcome === 4n ? "no round came in time" : `at the fixed NAV ${fmt(log.nav, 18, 6)}`;
+    else {
+      const round = `round ${log.round_id & (2n ** 64n - 1n)} of phase ${log.round_id >> 64n}`;
+      priced = `at ${round}: price ${fmt(log.price, 18)}, NAV ${fmt(log.nav, 18, 6)}`;
+    }
+    const amountIn = (v) => (ENTRY.has(this.kindName(kind)) ? this.money(v) : `${fmt(v, 18, 6)} ${kind === 2n ? this.symbol : "LP shares"}`);
+    const amountOut = (v) =>
+      kind === 1n ? `${fmt(v, 18, 6)} ${this.symbol}` : kind === 3n ? `${fmt(v, 18, 6)} LP shares` : this.money(v);
+    let text = `Order ${log.order_id}: ${outcome}, ${priced}. Filled ${amountIn(log.filled)}, got ${amountOut(log.out)}`;
+    // What came back is what was paid in (a void entry's refund includes the settle fee).
+    if (log.refunded) text += `, refunded ${amountIn(log.refunded)}`;
+    return `${text}; settle fee ${this.money(log.settle_fee)}.`;
+  }
+
+  kindName(kind) {
+    return Object.keys(KINDS).find((k) => KINDS[k] === kind);
+  }
+
+  async claim() {
+    try {
+      const owed = this.state.claimable;
+      await send(this.pool, "pool", "claim", [], (text) => this.say(text));
+      this.say(`Claimed ${this.money(owed)}.`, "done");
+    } catch (error) {
+      this.say(explain(error), "error");
+    }
+    refreshAll();
+  }
+
+  /** The account's orders (by it or to it), newest first, each with where it stands. */
+  async renderOrders() {
+    const me = wallet.account;
+    const fromBlock = BigInt(config.manifest.block);
+    const query = (args) => reader.getContractEvents({ address: this.book, abi: data.abis.book, eventName: "OrderRequested", args, fromBlock });
+    const [byMe, toMe] = await Promise.all([query({ requester: me }), query({ receiver: me })]);
+    const orders = new Map([...byMe, ...toMe].map((log) => [log.args.order_id, log.args]));
+    const ids = [...orders.keys()];
+    const settled = new Map();
+    if (ids.length) {
+      const logs = await reader.getContractEvents({ address: this.pool, abi: data.abis.pool, eventName: "OrderSettled", args: { order_id: ids }, fromBlock });
+      for (const log of logs) settled.set(log.args.order_id, log.args);
+    }
+    const now = (await reader.getBlock()).timestamp;
+    const body = $(".orders tbody", this.element);
+    body.replaceChildren();
+    for (const id of ids.sort((a, b) => (a < b ? 1 : -1))) {
+      const order = orders.get(id);
+      const kind = this.kindName(order.kind);
+      const unit = ENTRY.has(kind) ? this.money(order.amount) : `${fmt(order.amount, 18, 4)} ${kind === "redeem" ? this.symbol : "LP shares"}`;
+      const log = settled.get(id);
+      let where;
+      if (log) where = this.describe(order.kind, log).split(": ").slice(1).join(": ");
+      else if (now < order.not_before) where = `pending: earliest round in ${duration(order.not_before - now)}; void if no round by ${chainTime(order.not_before + order.max_wait)}`;
+      else where = `pending: waiting for its round or a keeper; void if no round by ${chainTime(order.not_before + order.max_wait)}`;
+      const row = document.createElement("tr");
+      for (const text of [`#${id}`, `${data.kinds[String(order.kind)]} ${unit}`, where]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      body.append(row);
+    }
+    if (!ids.length) body.innerHTML = `<tr><td colspan="3" class="muted">No orders yet.</td></tr>`;
+  }
+
+  // -------------------------------------------------------------- chart
+
+  async readPoints() {
+    const head = await reader.getBlockNumber();
+    if (head < this.eventsFrom) return;
+    const logs = await reader.getContractEvents({ address: this.pool, abi: data.abis.pool, fromBlock: this.eventsFrom, toBlock: head });
+    this.eventsFrom = head + 1n;
+    const priced = logs.filter((log) => (log.eventName === "Rebalance" || log.eventName === "OrderSettled") && log.args.price > 0n);
+    const blocks = [...new Set(priced.map((log) => log.blockNumber))].filter((b) => !this.times.has(b));
+    const found = await Promise.all(blocks.map((b) => reader.getBlock({ blockNumber: b })));
+    for (const block of found) this.times.set(block.number, Number(block.timestamp));
+    for (const log of priced) this.points.push([this.times.get(log.blockNumber), log.args.price, log.args.nav]);
+  }
+
+  drawChart() {
+    const s = this.state;
+    const points = [...this.points];
+    if (s.price !== null && s.nav !== null) points.push([null, s.price, s.nav]);
+    if (points.length < 2) {
+      $(".drag", this.element).textContent = "The chart starts with the market's first settlements.";
+      return;
+    }
+    const last = this.points.length ? this.points[this.points.length - 1][0] : 0;
+    const now = Math.max(last, this.headTime ?? 0);
+    const [, p0, n0] = points[0];
+    const lev = Number(this.leverage) / 1e18;
+    const xs = [];
+    const navs = [];
+    const naive = [];
+    for (const [t, price, nav] of points) {
+      xs.push(t ?? now);
+      navs.push(Number(nav) / 1e18);
+      const move = (Number(price) - Number(p0)) / Number(p0);
+      naive.push(Math.max(0, (Number(n0) / 1e18) * (1 - lev * move)));
+    }
+    const gap = navs.at(-1) - naive.at(-1);
+    $(".drag", this.element).innerHTML =
+      `Now: NAV <b>${navs.at(-1).toFixed(4)}</b> against <b>${naive.at(-1).toFixed(4)}</b> for ${this.label} of ETH's move since launch ` +
+      `(${gap >= 0 ? "+" : ""}${gap.toFixed(4)}). The pool resets its exposure to ${this.label} at each rebalance (daily, or on a large move), ` +
+      `so returns compound day by day: if ETH rises 10% and falls back, a -1x token ends 1.8% lower and a -3x token 10.9% lower, ` +
+      `though ETH is flat. That gap is <b>volatility drag</b>: it grows with leverage and with a choppy path, while a steady trend ` +
+      `can turn it into a gain. These tokens are for a view on the next days, not the next year.`;
+    const width = Math.max($(".chart", this.element).clientWidth, 300);
+    if (!this.plot) {
+      this.plot = new uPlot(
+        {
+          width,
+          height: 260,
+          series: [
+            {},
+            { label: `${this.symbol} NAV`, stroke: "#3056d3", width: 2 },
+            { label: `naive ${this.label} × move`, stroke: "#d0612b", width: 2, dash: [6, 4] },
+          ],
+          axes: [{}, { label: "USDC per token" }],
+          scales: { x: { time: true } },
+        },
+        [xs, navs, naive],
+        $(".chart", this.element),
+      );
+    } else {
+      this.plot.setData([xs, navs, naive]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ page
+
+let refreshing = null;
+
+function refreshAll() {
+  if (!reader || !markets.length) return Promise.resolve();
+  refreshing ??= (async () => {
+    try {
+      const block = await reader.getBlock();
+      for (const m of markets) m.headTime = Number(block.timestamp);
+      await Promise.all(markets.map((m) => m.refresh()));
+      if (!wallet) banner("");
+    } catch (error) {
+      banner(`Cannot read the markets: ${explain(error)}`, "error");
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+async function loadMarkets() {
+  const box = $("#markets");
+  if (!reader) {
+    $("#loading").textContent = "Connect a wallet on this network to see the markets.";
+    return;
+  }
+  const list = config.manifest.markets.map((entry) => new Market(entry));
+  await Promise.all(list.map((m) => m.load()));
+  box.replaceChildren(...list.map((m) => m.element));
+  markets.push(...list);
+}
+
+async function main() {
+  const get = async (path) => {
+    const response = await fetch(path, { cache: "no-store" });
+    if (!response.ok) throw new Error(`${path}: ${response.status}`);
+    return response.json();
+  };
+  [data, config] = await Promise.all([get("data.json"), get("config.json")]);
+  chain = defineChain({
+    id: config.chain_id,
+    name: config.network,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: config.rpc ? [config.rpc] : [] } },
+  });
+  $("#network").textContent = `${config.network} · chain ${config.chain_id}`;
+  if (config.rpc) reader = createPublicClient({ chain, transport: http(config.rpc, { batch: true }), pollingInterval: 500 });
+  $("#faucet-button").addEventListener("click", faucet);
+  discoverWallets();
+  for (;;) {
+    try {
+      if (!markets.length) await loadMarkets();
+      await refreshAll();
+    } catch (error) {
+      banner(`Cannot read the markets: ${explain(error)}`, "error");
+    }
+    await sleep(REFRESH_MS);
+  }
+}
+
+async function faucet() {
+  const m = markets[0];
+  const status = $("#faucet-status");
+  try {
+    const amount = 10_000n * 10n ** BigInt(m.decimals);
+    await send(m.collateral, "collateral", "mint", [wallet.account, amount], (text) => (status.textContent = text));
+    status.textContent = `Done: 10,000 ${m.cashSymbol} in your wallet.`;
+  } catch (error) {
+    status.textContent = explain(error);
+  }
+  refreshAll();
+}
+
+main().catch((error) => banner(`The page could not start: ${error.message ?? error}`, "error"));

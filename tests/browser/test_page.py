@@ -1,0 +1,250 @@
+"""The web page in a real browser: Debian's chromium driven by playwright, against the
+playground that `make app` starts (`ape run playground`: its own Anvil, the -1x and -3x
+markets deployed and seeded, the real keeper bot, a price round every 2 s, the page).
+
+The browser has a test wallet (`wallet.js`): an EIP-1193 provider announced by EIP-6963
+that forwards every request to the playground's Anvil, whose dev accounts are unlocked,
+so Anvil signs the transactions and the permits. Each test opens the page in a fresh
+browser context, connects the wallet as a person would (its button) and checks what
+the page shows against the chain. The mint and refusal tests rewrite the README's
+screenshots, docs/app.png and docs/app-refused.png."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+from ape import chain, networks, project
+from playwright.sync_api import expect, sync_playwright
+
+from inverse.app import cli_module
+from inverse.constants import ORDER_SETTLED, OUTCOME_FILLED
+
+ROOT = Path(__file__).resolve().parents[2]
+WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
+USDC = 10**6
+SETTLES_WITHIN = 60_000  # ms: a round comes every 2 s and the keeper acts in its block
+# Each playground round is an hour of ETH (about 0.7%, 2% on a -3x NAV): a bound wide enough
+# that the orders here fill, so each test's outcome is known.
+SLIPPAGE = "10"
+# Methods that sign or send: a wallet that is refused must never be asked for one.
+SIGNING = {"eth_sendTransaction", "eth_signTypedData_v4", "personal_sign", "eth_sign"}
+
+
+@pytest.fixture(scope="module")
+def playground(accounts):
+    """`ape run playground` as `make app` runs it; its page URL, node URL and markets."""
+    command = [str(Path(sys.executable).parent / "ape"), "run", "playground", "--round-seconds", "2"]
+    command += ["--history-days", "5", "--port", "0", "--node-port", "0"]  # five days as `make app`; any ports
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 240
+        while not any("Ctrl-C stops everything" in line for line in lines):
+            assert process.poll() is None, "the playground exited:\n" + "".join(lines)[-4000:]
+            assert time.monotonic() < deadline, "the playground did not come up:\n" + "".join(lines)[-4000:]
+            time.sleep(0.2)
+        output = "".join(lines)
+        page_url = re.search(r"page\s+(http://\S+)", output).group(1)
+        rpc = re.search(r"chain\s+(http://\S+)", output).group(1)
+        config = requests.get(page_url + "config.json", timeout=10).json()
+        with networks.parse_network_choice(f"ethereum:local:{rpc}"):
+            yield {"url": page_url, "rpc": rpc, "output": output, "config": config}
+    finally:
+        process.terminate()  # the playground stops its keeper and Anvil
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = shutil.which("chromium")
+    assert executable, "Debian's chromium is missing: `make test` installs it (apt-get install chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser, playground):
+    """`open_page(account, chain_id=None)`: the page with a test wallet for `account`,
+    on `chain_id` (default the node's), connected with its button."""
+    contexts, errors = [], []
+
+    def open_(account, chain_id=None):
+        node_chain = playground["config"]["chain_id"]
+        settings = {"rpc": playground["rpc"], "account": account.address, "chainId": chain_id or node_chain}
+        settings["nodeChainId"] = node_chain
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context.add_init_script(f"window.__testWallet = {json.dumps(settings)};\n{WALLET_JS}")
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(playground["url"])
+        # Found by EIP-6963 discovery, as a browser extension's wallet is.
+        page.get_by_role("button", name="Connect Test Wallet").click()
+        expect(page.locator("#account")).to_contain_text(f"Test Wallet: {account.address[:6]}")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not errors, errors
+
+
+@pytest.fixture(scope="module")
+def market(playground):
+    """`market("3")`: the pool, book and collateral of the -3x market, from the page's manifest."""
+    manifest = playground["config"]["manifest"]
+
+    def get(leverage):
+        entry = next(m for m in manifest["markets"] if m["leverage"] == leverage)
+        pool = project.InversePool.at(entry["pool"])
+        return pool, project.OrderBook.at(entry["order_book"]), project.MockCollateral.at(pool.collateral())
+
+    return get
+
+
+def signed_or_sent(page) -> set:
+    return SIGNING & set(page.evaluate("window.__testWallet.log"))
+
+
+def settlement(pool, order_id):
+    head = chain.blocks.head.number
+    return next(iter(pool.OrderSettled.range(0, head + 1, search_topics={"order_id": order_id})))
+
+
+def expect_amount(locator, value: int, decimals: int, places: int, after: str = "", timeout: float = 10):
+    """Waits until `locator` shows `value` (its first number after `after`), as shown
+    rounded to `places`: within half a unit of the last place, and a float's width."""
+    want = Decimal(value) / 10**decimals
+    tolerance = Decimal(1).scaleb(-places) * Decimal("0.51")
+    deadline = time.monotonic() + timeout
+    while True:
+        text = locator.inner_text()
+        found = re.search(re.escape(after) + r"\D*?(\d[\d,]*\.\d+)", text)
+        if found and abs(Decimal(found.group(1).replace(",", "")) - want) <= tolerance:
+            return
+        assert time.monotonic() < deadline, f"{text!r} does not show {want:.{places}f} after {after!r}"
+        time.sleep(0.2)
+
+
+def test_page__wallet_on_another_chain__is_refused_until_it_switches(open_page, market, accounts):
+    user = accounts[6]
+    pool, _, _ = market("1")
+    page = open_page(user, chain_id=1)
+    banner = page.locator("#banner")
+    expect(banner).to_contain_text("Your wallet is on chain 1, and these markets are on chain 1337")
+    section = page.locator('section[data-market="1"]')
+    section.locator("input[name=amount]").fill("100")
+    expect(section.locator(".preview")).to_contain_text("Pay 100.00 USDC + 0.10 USDC settle fee")
+    request = section.get_by_role("button", name="Request mint")
+    expect(request).to_be_disabled()
+    expect(section.locator('[data-field="tokens"]')).to_have_text("—")  # nothing read through that wallet
+    assert not signed_or_sent(page)
+
+    page.get_by_role("button", name="Switch network").click()
+    expect(banner).to_be_hidden()
+    expect(section.locator('[data-field="cash"]')).to_have_text("0.00 USDC")
+    # Now it would send, were there collateral: the page says what is missing instead.
+    expect(section.locator(".preview")).to_contain_text("You have 0.00 USDC after the settle fee")
+    page.locator("#faucet-button").click()
+    expect(page.locator("#faucet-status")).to_contain_text("Done: 10,000 USDC in your wallet.")
+    expect(section.locator('[data-field="cash"]')).to_have_text("10,000.00 USDC")
+    section.locator("input[name=amount]").fill("100")
+    expect(request).to_be_enabled()
+    assert pool.balanceOf(user) == 0
+
+
+def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_page, market, playground, accounts):
+    user = accounts[5]  # the account the playground funds and prints for a browser wallet
+    assert f"{user.address} holds" in playground["output"] and user.private_key in playground["output"]
+    pool, book, collateral = market("3")
+    nonce, pending_before = collateral.nonces(user), book.next_order() + book.pending_orders()
+    page = open_page(user)
+    section = page.locator('section[data-market="3"]')
+    tokens = section.locator('[data-field="tokens"]')
+    expect(tokens).to_contain_text("0.0000 iETH3")
+    expect(section.locator("input[name=slippage]")).to_have_value("2")  # the playground's default
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
+    section.locator("input[name=amount]").fill("1000")
+    preview = section.locator(".preview")
+    expect(preview).to_contain_text("Pay 1,000.00 USDC + 0.10 USDC settle fee")
+    expect(preview).to_contain_text("by a permit signature (you sign it next), no approval transaction")
+    expect(preview).to_contain_text("at least")  # the slippage bound
+    section.get_by_role("button", name="Request mint").click()
+
+    done = section.locator(".progress.done")
+    expect(done).to_contain_text(f"Order {pending_before}: filled, at round", timeout=SETTLES_WITHIN)
+    settled = settlement(pool, pending_before)
+    assert settled.outcome == OUTCOME_FILLED and settled.settler != user.address  # the keeper bot settled it
+    assert book.order(pending_before).status == ORDER_SETTLED
+    minted = pool.balanceOf(user)
+    assert minted == settled.out > 0
+    expect_amount(done, minted, 18, 6, after="got")
+    expect_amount(tokens, minted, 18, 4)
+    # Paid by the permit in the request itself: the nonce is used and no allowance is left.
+    assert collateral.nonces(user) == nonce + 1 and collateral.allowance(user, book) == 0
+    assert signed_or_sent(page) == {"eth_signTypedData_v4", "eth_sendTransaction"}
+    expect(section.locator(".orders")).to_contain_text(f"#{pending_before}mint 1,000.00 USDCfilled")
+    page.wait_for_timeout(500)  # the chart's next refresh has the new point
+    page.screenshot(path=str(ROOT / "docs" / "app.png"), full_page=True)
+
+
+def test_page__redeem__keeper_settles_it_and_pays_collateral(open_page, market, accounts):
+    holder = accounts[4]  # minted 100,000 USDC of each market when the playground seeded it
+    pool, book, collateral = market("1")
+    tokens, cash = pool.balanceOf(holder), collateral.balanceOf(holder)
+    assert tokens > 1_000 * 10**18
+    order_id = book.next_order() + book.pending_orders()
+    page = open_page(holder)
+    section = page.locator('section[data-market="1"]')
+    section.get_by_role("button", name="Redeem", exact=True).click()
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
+    section.locator("input[name=amount]").fill("500")
+    expect(section.locator(".preview")).to_contain_text("that pays about")
+    expect(section.locator(".preview")).to_contain_text("or the tokens come back")
+    section.get_by_role("button", name="Request redeem").click()
+
+    done = section.locator(".progress.done")
+    expect(done).to_contain_text(f"Order {order_id}: filled", timeout=SETTLES_WITHIN)
+    settled = settlement(pool, order_id)
+    paid = collateral.balanceOf(holder) - cash
+    assert settled.filled == 500 * 10**18 and pool.balanceOf(holder) == tokens - 500 * 10**18
+    assert paid == settled.out > 0
+    expect_amount(done, paid, 6, 2, after="got")
+    expect_amount(section.locator('[data-field="cash"]'), collateral.balanceOf(holder), 6, 2)
+    expect_amount(section.locator('[data-field="tokens"]'), pool.balanceOf(holder), 18, 4)
+    assert signed_or_sent(page) == {"eth_sendTransaction"}  # an exit needs no permit
+
+
+def test_page__a_request_the_book_refuses__is_explained_in_plain_words_and_nothing_is_signed(
+    open_page, market, accounts
+):
+    user = accounts[5]
+    pool, book, collateral = market("1")
+    queued, nonce = book.next_order() + book.pending_orders(), collateral.nonces(user)
+    page = open_page(user)
+    section = page.locator('section[data-market="1"]')
+    section.locator("input[name=amount]").fill("5")  # the market's smallest order is 10 USDC
+    expect(section.locator(".preview")).to_contain_text("Pay 5.00 USDC")
+    section.get_by_role("button", name="Request mint").click()
+
+    reason = "orders: below min order"
+    # The CLI's words, from the same table.
+    expect(section.locator(".progress.error")).to_have_text(f"{reason}: {cli_module().EXPLANATIONS[reason]}")
+    assert not signed_or_sent(page)  # refused before the wallet was asked to sign anything
+    assert book.next_order() + book.pending_orders() == queued and collateral.nonces(user) == nonce
+    section.locator("form.order").screenshot(path=str(ROOT / "docs" / "app-refused.png"))
