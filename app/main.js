@@ -364,18 +364,21 @@ class Market {
 
   async refresh() {
     const P = (name, args) => tryRead(this.pool, "pool", name, args);
-    const [price, nav, refPrice, maxMint, lpValue, paused, shut, settleFee, minOrder, minDelay, maxWait, mintFee, redeemFee] =
-      await Promise.all(
-        [
-          "oracle_price", "nav", "reference_price", "max_mint", "lp_value", "paused", "is_shutdown",
-          "settle_fee", "min_order", "min_delay", "max_wait", "mint_fee", "redeem_fee",
-        ].map((name) => P(name)),
-      );
+    const B = (name) => tryRead(this.book, "book", name);
+    const [price, nav, refPrice, maxMint, lpValue, paused, shut, params] = await Promise.all(
+      ["oracle_price", "nav", "reference_price", "max_mint", "lp_value", "paused", "is_shutdown", "parameters"].map(
+        (name) => P(name),
+      ),
+    );
+    // The order terms a request gets, as the book holds them.
+    const [settleFee, minOrder, minDelay, maxWait] = await Promise.all(
+      ["settle_fee", "min_order", "min_delay", "max_wait"].map((name) => B(name)),
+    );
     const s = {
       price: price.value, priceReason: price.reason, nav: nav.value, refPrice: refPrice.value,
       maxMint: maxMint.value, lpValue: lpValue.value, paused: paused.value, shut: shut.value,
       settleFee: settleFee.value, minOrder: minOrder.value, minDelay: minDelay.value, maxWait: maxWait.value,
-      mintFee: mintFee.value, redeemFee: redeemFee.value,
+      mintFee: params.value?.mint_fee, redeemFee: params.value?.redeem_fee,
     };
     if (rightChain()) {
       const me = wallet.account;
