@@ -887,7 +887,9 @@ def _fill_redeem(o: IPool.Order, m: Market) -> Result:
     fee: uint256 = 0
     assets, fee = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
     settle_fee: uint256 = min(o.settle_fee, assets)
-    if assets - settle_fee < o.min_out:
+    # Shares worth nothing at a positive NAV (rounding) are refunded, not burnt for
+    # nothing, whatever the bound; at a zero NAV they may go, so the market can restart.
+    if assets - settle_fee < o.min_out or (assets == 0 and m.nav != 0):
         # The settler is paid all the same, in tokens worth the fee redeemed at
         # the NAV (rounded up), so a refused exit is never free to request.
         fee_shares: uint256 = 0
@@ -931,7 +933,7 @@ def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
         filled = o.amount * capacity // assets
         assets = min(self._lp_withdraw_assets(lp_value, filled), capacity)
     settle_fee: uint256 = min(o.settle_fee, assets)
-    if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount):
+    if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount) or (assets == 0 and lp_value != 0):
         # The settler is paid all the same, in LP shares worth the fee (rounded
         # up), as far as the backing rule and the order's value allow.
         settle_fee = min(min(o.settle_fee, capacity), self._lp_withdraw_assets(lp_value, o.amount))

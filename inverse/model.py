@@ -829,7 +829,7 @@ class PoolModel:
     def _fill_redeem(self, o: Order, m: Market) -> tuple:
         assets, _ = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
         settle_fee = min(o.settle_fee, assets)
-        if assets - settle_fee < o.min_out:
+        if assets - settle_fee < o.min_out or (assets == 0 and m.nav != 0):
             # The settler is paid all the same, in tokens worth the fee at the NAV (rounded up).
             fee_shares = 0
             if settle_fee != 0:
@@ -862,7 +862,11 @@ class PoolModel:
             filled = u256(o.amount * capacity) // assets
             assets = min(self._lp_withdraw_assets(lp_value, filled), capacity)
         settle_fee = min(o.settle_fee, assets)
-        if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount):
+        if (
+            filled == 0
+            or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount)
+            or (assets == 0 and lp_value != 0)
+        ):
             # The settler is paid all the same, in LP shares worth the fee (rounded up),
             # as far as the backing rule and the order's value allow.
             settle_fee = min(o.settle_fee, capacity, self._lp_withdraw_assets(lp_value, o.amount))

@@ -4,11 +4,12 @@ stale oracle. Request checks, the fill at the round's NAV and slippage refunds a
 in `tests/unit/orders/`."""
 
 import ape
+import pytest
 
-from inverse.constants import OUTCOME_FILLED
+from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
 from tests.conftest import INITIAL_PRICE, publish_round
 
-from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, requested, settled
+from ..orders.conftest import USDC, VALUE_SCALE, later, latest_round_id, requested, set_parameters, settled
 
 SETTLE_FEE = USDC // 10
 
@@ -71,6 +72,28 @@ def test_redeem__at_zero_nav__burns_for_nothing_and_no_settle_fee(
     assert (log.outcome, log.nav, log.out, log.settle_fee) == (OUTCOME_FILLED, 0, 0, 0)
     assert order_pool.totalSupply() == 0
     assert collateral.balanceOf(minter) == cash and collateral.balanceOf(keeper) == keeper_cash
+
+
+@pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
+def test_exit__worth_nothing_at_a_positive_nav__refunded_not_burnt_for_nothing(
+    order_seeded, order_pool, book, order_lp_token, minter, lp, owner, chain, settle, kind
+):
+    """With no settle fee and no bound, a share worth 0 after rounding would be
+    burnt for nothing: it comes back instead (issue: zero-payout exits)."""
+    set_parameters(order_pool, owner, settle_fee=0, min_order=0)
+    deadline = later(chain)
+    if kind == "redeem":
+        token, account = order_pool, minter
+        book.request_redeem(1, 0, minter, deadline, sender=minter)  # 1e-18 token: 0 collateral
+    else:
+        token, account = order_lp_token, lp
+        book.request_lp_withdraw(1, 0, lp, deadline, sender=lp)
+    held = token.balanceOf(account)
+
+    [log] = settled(settle(), order_pool)
+
+    assert (log.outcome, log.out, log.refunded, log.settle_fee) == (OUTCOME_REFUNDED, 0, 1, 0)
+    assert token.balanceOf(account) == held + 1
 
 
 def test_redeem__tokens_received_by_transfer__redeemed_by_receiver(
