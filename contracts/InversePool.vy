@@ -29,8 +29,8 @@
         orders in queue order, the oracle adapter for prices, and the
         collateral to be a plain ERC-20 (fee-on-transfer tokens are refused by
         balance checks; a receiver the collateral refuses is credited to
-        `claimable`). The owner sets bounded parameters and can shut down; the
-        guardian can pause new risk. Neither can move user funds or choose a
+        `claimable`). The owner sets bounded parameters, applied only after
+        `parameter_delay`, and can shut down; the guardian can pause new risk. Neither can move user funds or choose a
         price. Assets are tracked internally, so donations change nothing.
 @custom:kill `pause` (guardian or owner) stops mint and LP deposit requests while
         settlement, exits and rebalance stay open. `shutdown` (owner, irreversible)
@@ -128,7 +128,7 @@ _COLLATERAL_UNIT: immutable(uint256)
 #                   (96-119), min_order (120-199), fee_time (200-255)
 #
 # Each parameter's bound fits its field; total_assets and reference_price are
-# checked when written. Each has a getter of its own name below.
+# checked when written. `parameters()` reads them all.
 
 _ledger_word: uint256
 _settings_word: uint256
@@ -658,21 +658,11 @@ def parameters() -> IPool.Parameters:
 def parameters_ready_at() -> uint256:
     """
     @notice When the queued parameter change may apply: the first rebalance at
-            or after it applies it. 0 when none is queued.
+            a round published at or after it applies it. 0 when none is queued
+            (`queued_parameters()` then shows the last set queued, not pending).
     @return uint256 Seconds since the epoch.
     """
     return self._schedule().parameters_ready_at
-
-
-
-
-
-
-
-
-
-
-
 
 
 @external
@@ -758,12 +748,14 @@ def shutdown() -> uint256:
 def queue_parameters(params: IPool.Parameters):
     """
     @notice Queues new fees, rebalance and order parameters, each within its
-            on-chain bounds. The first rebalance at least `parameter_delay`
-            from now applies them, so everyone can exit before a change they
-            dislike; the management fee changes from that rebalance's round,
-            never for time already past. Replaces a change queued before, and
-            its wait starts again. Pending orders keep the fees they were
-            requested with.
+            on-chain bounds. The first rebalance at a round published at least
+            `parameter_delay` from now applies them, so everyone can exit
+            before a change they dislike (an order requested `min_delay`
+            before then settles on today's terms); the management fee changes
+            from that round, never for time already past. Replaces a change
+            queued before (whose `ParametersQueued` no longer counts), and its
+            wait starts again. Pending orders keep the fees they were
+            requested with. A change still queued at shutdown never applies.
     @param params The new parameters (all of them).
     """
     ownable._check_owner()
@@ -1302,8 +1294,10 @@ def _rebalance(receiver: address) -> uint256:
     self.reference_nav = new_nav
     schedule.last_rebalance = block.timestamp
     # A queued change applies here, where the management fee is booked to the
-    # round: the new rate counts from `fee_time` on, never for time past.
-    apply: bool = schedule.parameters_ready_at != 0 and block.timestamp >= schedule.parameters_ready_at
+    # round, and only at a round from `parameters_ready_at` on: the new terms
+    # never reach time before it, and every order requested before it that is
+    # due has been settled on the old ones (a rebalance waits for due orders).
+    apply: bool = schedule.parameters_ready_at != 0 and updated_at >= schedule.parameters_ready_at
     if apply:
         schedule.parameters_ready_at = 0
     self._store_schedule(schedule)

@@ -930,8 +930,9 @@ class PoolModel:
         self.reference_nav = new_nav
         self.last_rebalance = now
         self.fee_time = max(updated_at, self.fee_time)
-        # A queued change applies here, from the round the management fee was booked to.
-        if self.parameters_ready_at and now >= self.parameters_ready_at:
+        # A queued change applies here, at a round from its ready time on, where the
+        # management fee was booked to.
+        if self.parameters_ready_at and updated_at >= self.parameters_ready_at:
             self.parameters_ready_at = 0
             for name in ORDER_PARAMETERS:
                 setattr(self, name, self.queued_parameters[name])

@@ -544,3 +544,32 @@ def test_queue_parameters__higher_management_fee__charged_only_from_the_round_th
     t2 = feed.latestRoundData()[3]
     chain.mine(timestamp=t2)
     assert order_pool.nav() == accrued(booked, MAX_MANAGEMENT_FEE, t2 - t1)
+
+
+def test_queue_parameters__rebalance_on_a_round_from_before_ready_at__does_not_apply_them(
+    order_seeded, order_pool, book, order_lp_token, feed, owner, lp, keeper, chain
+):
+    """Found by review: a rebalance just after `ready_at` on a round published before
+    it would have applied a stricter backing rule to an LP withdrawal requested
+    before `ready_at` (it filled partly) and charged the new fee from that round."""
+    ready_at = (
+        queue_parameters(order_pool, owner, min_backing=MAX_MIN_BACKING, management_fee=MAX_MANAGEMENT_FEE).timestamp
+        + DEFAULT_PARAMETER_DELAY
+    )
+    publish_round(feed, owner, chain, after=ready_at - 1_800)
+    chain.mine(timestamp=ready_at - 600)
+    shares = order_lp_token.balanceOf(lp) * 8 // 10
+    order = requested(book.request_lp_withdraw(shares, 0, lp, ready_at + 3_600, sender=lp), book)
+    chain.mine(timestamp=ready_at)
+
+    tx = order_pool.rebalance(sender=keeper)  # due on the interval, at the round from before ready_at
+
+    assert not tx.events.filter(order_pool.ParametersUpdated)
+    assert read_parameters(order_pool) == DEFAULTS and order_pool.parameters_ready_at() == ready_at
+    publish_round(feed, owner, chain, after=order.not_before)
+    receipt = book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper)
+    [log] = receipt.events.filter(order_pool.OrderSettled)
+    assert (log.outcome, log.filled) == (OUTCOME_FILLED, shares)  # on the terms it was requested under
+    # The next rebalance, at a round from ready_at on, applies the change.
+    tx = rebalance_at(order_pool, feed, owner, chain, ready_at + DEFAULTS["interval"])
+    assert read_parameters(order_pool)["min_backing"] == MAX_MIN_BACKING
