@@ -687,6 +687,7 @@ class OrderMachine(RuleBasedStateMachine):
         if settle_first:
             self.settle(keeper, MAX_BATCH)
         who = self.settlers[keeper].address
+        queued = self.model.parameters_ready_at
         self.mine()
         due = bool(self.web3.eth.call({"to": self.pool, "data": "0x" + calldata("rebalance_due()", [], []).hex()})[-1])
         assert due == self.model.rebalance_due(self.head_time)
@@ -695,6 +696,8 @@ class OrderMachine(RuleBasedStateMachine):
         )
         if done is None:
             return
+        if queued and not self.model.parameters_ready_at:
+            OUTCOMES["rebalance: applied the queued parameters"] += 1
         receipt, result = done
         [log] = [lg for lg in receipt["logs"] if bytes(lg["topics"][0]) == REBALANCE_TOPIC]
         reason, price, nav, fee, bounty = decode(
@@ -762,6 +765,8 @@ class OrderMachine(RuleBasedStateMachine):
                 owner,
             )
             return
+        if self.model.parameters_ready_at and cancel != 0:
+            return  # mostly let a queued change wait out its delay (a new queue restarts it)
         params = self.model.params() | {
             "interval": interval,
             "threshold": default_threshold(self.model.leverage),
