@@ -30,8 +30,9 @@
         collateral to be a plain ERC-20 (fee-on-transfer tokens are refused by
         balance checks; a receiver the collateral refuses is credited to
         `claimable`). The owner sets bounded parameters, applied only after
-        `parameter_delay`, and can shut down; the guardian can pause new risk. Neither can move user funds or choose a
-        price. Assets are tracked internally, so donations change nothing.
+        `parameter_delay`, and can shut down; the guardian can pause new
+        risk. Neither can move user funds or choose a price. Assets are
+        tracked internally, so donations change nothing.
 @custom:kill `pause` (guardian or owner) stops mint and LP deposit requests while
         settlement, exits and rebalance stay open. `shutdown` (owner, irreversible)
         queues an order that fixes the NAV at its round; afterwards holders and LPs
@@ -135,8 +136,8 @@ _settings_word: uint256
 _schedule_word: uint256
 _terms_word: uint256
 
-# Parameters the owner queued; in force from the first rebalance at or after
-# `parameters_ready_at` (none queued while that is 0).
+# Parameters the owner queued; in force from the first rebalance at a round
+# published at or after `parameters_ready_at` (none queued while that is 0).
 queued_parameters: public(IPool.Parameters)
 
 # NAV at the last rebalance (n0, WAD), management fee booked. After shutdown:

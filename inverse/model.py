@@ -91,6 +91,12 @@ def fee_of(amount: int, rate: int) -> int:
     return ceil_div(u256(amount * rate), WAD)
 
 
+def accrued(nav: int, rate: int, seconds: int) -> int:
+    """`_accrued`: `nav` less the management fee at `rate` a year over `seconds`,
+    rounded against holders."""
+    return u256(nav * (WAD - min(ceil_div(u256(rate * seconds), YEAR), WAD))) // WAD
+
+
 def raw_nav(price: int, ref_price: int, ref_nav: int, leverage: int) -> int:
     """n0 * max(0, 1 - L (P - P0) / P0); the move rounded against holders, the NAV down."""
     if price >= ref_price:
@@ -458,8 +464,7 @@ class PoolModel:
     def _accrued(self, nav: int, at: int) -> int:
         if at <= self.fee_time:
             return nav
-        fee_rate = min(ceil_div(u256(self.management_fee * (at - self.fee_time)), YEAR), WAD)
-        return u256(nav * (WAD - fee_rate)) // WAD
+        return accrued(nav, self.management_fee, at - self.fee_time)
 
     def _capped(self, m: Market) -> int:
         if m.supply == 0:

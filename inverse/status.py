@@ -68,14 +68,13 @@ def _as_dict(params) -> dict:
     return {name: getattr(params, name) for name in ORDER_PARAMETER_NAMES}
 
 
-def queued_changes(pool) -> tuple[dict[str, tuple[int, int]], int]:
-    """The queued parameter change: {name: (in force, queued)} for each value it
-    changes, and when it may apply (the first rebalance from then applies it);
-    ({}, 0) when none is queued."""
+def queued_changes(pool, now: dict) -> tuple[dict[str, tuple[int, int]], int]:
+    """The queued parameter change against the parameters in force (`now`):
+    {name: (in force, queued)} for each value it changes, and when it may apply
+    (the first rebalance at a round from then applies it); ({}, 0) when none is queued."""
     ready_at = pool.parameters_ready_at()
     if not ready_at:
         return {}, 0
-    now = read_parameters(pool)
     queued = _as_dict(pool.queued_parameters())
     return {name: (now[name], queued[name]) for name in ORDER_PARAMETER_NAMES if now[name] != queued[name]}, ready_at
 
@@ -129,7 +128,7 @@ def read_status(pool, collateral, book) -> MarketStatus:
     priced = price is not None or pool.is_shutdown()
     last = pool.last_rebalance()
     params = read_parameters(pool)
-    changes, ready_at = queued_changes(pool)
+    changes, ready_at = queued_changes(pool, params)
     return MarketStatus(
         leverage=pool.leverage(),
         price=price,

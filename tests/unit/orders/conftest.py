@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 from ape import chain, project
 
-from inverse.constants import ORDER_PARAMETER_NAMES, WAD, YEAR
-from inverse.model import ceil_div, fee_of, raw_nav
+from inverse.constants import ORDER_PARAMETER_NAMES, WAD
+from inverse.model import accrued, ceil_div, fee_of, raw_nav
 from inverse.orders import Order, order_from_log
 from inverse.status import read_parameters
 from tests.conftest import FEED_DECIMALS, fund, publish_round
@@ -137,13 +137,12 @@ class Market:
 def market_at(pool, lp_token, price: int, at: int) -> Market:
     """The pool's market at WAD `price` and round time `at`, from its views now."""
     nav = raw_nav(price, pool.reference_price(), pool.reference_nav(), pool.leverage())
-    fee_time = pool.fee_time()
+    params, fee_time = pool.parameters(), pool.fee_time()
     if at > fee_time:
-        rate = min(ceil_div(pool.parameters().management_fee * (at - fee_time), YEAR), WAD)
-        nav = nav * (WAD - rate) // WAD
+        nav = accrued(nav, params.management_fee, at - fee_time)
     assets, supply = pool.total_assets(), pool.totalSupply()
     capped = min(nav, assets * VALUE_SCALE // supply) if supply else nav
-    return Market(assets, supply, nav, capped, lp_token.totalSupply(), pool.parameters().min_backing)
+    return Market(assets, supply, nav, capped, lp_token.totalSupply(), params.min_backing)
 
 
 def state(pool, book, collateral, lp_token, accounts) -> dict:

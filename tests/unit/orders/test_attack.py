@@ -9,11 +9,22 @@ attacker pays the fees for nothing. Profit is measured in collateral, all fees
 
 import pytest
 
-from inverse.constants import OUTCOME_FILLED
+from inverse.constants import OUTCOME_FILLED, WAD
 from inverse.orders import settlement_batch
 from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
-from .conftest import USDC, VALUE_SCALE, later, latest_round_id, market_at, requested, round_data, settled, wad
+from .conftest import (
+    USDC,
+    VALUE_SCALE,
+    later,
+    latest_round_id,
+    market_at,
+    queue_parameters,
+    requested,
+    round_data,
+    settled,
+    wad,
+)
 
 SETTLE_FEE = USDC // 10
 FALL = INITIAL_PRICE * 995 // 1_000  # ETH -0.5%: NAV of a -1x token +0.5%
@@ -138,3 +149,37 @@ def test_redeem__before_visible_rise__priced_after_it_no_loss_avoided(
 
     assert log.price == wad(RISE) and log.round_id == update + 1
     assert log.nav < nav_at_request * 9_951 // 10_000  # the holder bears the -0.5%
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"management_fee": 0}, {"mint_fee": 0, "redeem_fee": 0, "settle_fee": 0}, {"min_backing": WAD // 10}],
+    ids=["management_fee_cut", "fees_cut", "backing_cut"],
+)
+def test_round_trip__across_the_rebalance_that_applies_a_queued_change__attacker_profit_not_positive(
+    change, order_seeded, order_pool, book, stranger_funded, keeper, owner, feed, collateral, chain
+):
+    """A queued parameter change is public for days and applies at a rebalance
+    anyone can see coming. A trader who mints on the old terms just before it and
+    redeems on the new ones just after gains nothing: the NAV does not jump when
+    the change applies (the management fee is booked to the round first), and the
+    mint keeps the fees it was requested with."""
+    attacker = stranger_funded
+    ready_at = queue_parameters(order_pool, owner, **change).timestamp + order_pool.parameter_delay()
+    publish_round(feed, owner, chain, after=ready_at - 600)
+    cash = collateral.balanceOf(attacker)
+    mint = requested(book.request_mint(50_000 * USDC, 0, attacker, ready_at + 3_600, sender=attacker), book)
+    publish_round(feed, owner, chain, after=mint.not_before)
+    [fill] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+    assert fill.outcome == OUTCOME_FILLED and fill.settle_fee == SETTLE_FEE  # on the old terms
+
+    publish_round(feed, owner, chain, after=ready_at)
+    assert order_pool.rebalance(sender=keeper).events.filter(order_pool.ParametersUpdated)
+    shares = order_pool.balanceOf(attacker)
+    redeem = requested(book.request_redeem(shares, 0, attacker, later(chain), sender=attacker), book)
+    publish_round(feed, owner, chain, after=redeem.not_before)
+    [out] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert out.outcome == OUTCOME_FILLED and order_pool.balanceOf(attacker) == 0
+    profit = collateral.balanceOf(attacker) - cash
+    assert profit < 0  # the fees in force when each order was requested, and the management fee meanwhile

@@ -32,11 +32,10 @@ from inverse.constants import (
     ORDER_REDEEM,
     OUTCOME_FILLED,
     WAD,
-    YEAR,
     default_order_parameters,
 )
 from inverse.deploy import ZERO_ADDRESS, deploy_pool, leverage_wad
-from inverse.model import fee_of
+from inverse.model import accrued, fee_of
 from tests.conftest import INITIAL_PRICE, price_wad, publish_round, settle_orders
 
 from ..orders.conftest import (
@@ -201,13 +200,14 @@ def test_queue_parameters__applied_by_the_first_rebalance_after_the_delay__not_b
 
 
 def test_queue_parameters__again__replaces_the_change_and_restarts_the_wait(order_pool, feed, owner, chain):
-    order_pool.queue_parameters(as_tuple(NEW), sender=owner)
-    chain.mine(deltatime=DEFAULT_PARAMETER_DELAY - 3_600)
+    first = order_pool.queue_parameters(as_tuple(NEW), sender=owner)
+    chain.mine(timestamp=first.timestamp + DEFAULT_PARAMETER_DELAY - 3_600)
     second = DEFAULTS | {"mint_fee": 0}
     tx = order_pool.queue_parameters(as_tuple(second), sender=owner)
     assert order_pool.parameters_ready_at() == tx.timestamp + DEFAULT_PARAMETER_DELAY
 
     rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 1)  # the first's time is past
+    assert feed.latestRoundData()[3] < order_pool.parameters_ready_at()
     assert read_parameters(order_pool) == DEFAULTS
     rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 1 + DEFAULTS["interval"])
     assert read_parameters(order_pool) == second
@@ -517,11 +517,6 @@ def test_constructor__sets_the_first_reference_and_wires_the_book(
     assert (book.next_order(), book.pending_orders(), book.escrowed(), book.head()) == (1, 0, 0, (False, 0, 0))
 
 
-def accrued(nav: int, rate: int, seconds: int) -> int:
-    """The pool's management fee on `nav` over `seconds` at `rate` a year, rounded against holders."""
-    return nav * (WAD - min(-(-rate * seconds // YEAR), WAD)) // WAD
-
-
 def test_queue_parameters__higher_management_fee__charged_only_from_the_round_that_applies_it(
     order_seeded, order_pool, feed, owner, chain
 ):
@@ -573,3 +568,17 @@ def test_queue_parameters__rebalance_on_a_round_from_before_ready_at__does_not_a
     # The next rebalance, at a round from ready_at on, applies the change.
     tx = rebalance_at(order_pool, feed, owner, chain, ready_at + DEFAULTS["interval"])
     assert read_parameters(order_pool)["min_backing"] == MAX_MIN_BACKING
+
+
+def test_status__queued_change__says_what_changes_and_from_when(order_pool, book, collateral, owner):
+    from inverse.status import fmt_time, format_status, read_status
+
+    assert "queued change" not in format_status("m", read_status(order_pool, collateral, book))
+    ready_at = queue_parameters(order_pool, owner, mint_fee=0).timestamp + DEFAULT_PARAMETER_DELAY
+
+    status = read_status(order_pool, collateral, book)
+
+    assert status.queued_changes == {"mint_fee": (DEFAULTS["mint_fee"], 0)}
+    assert f"mint_fee {DEFAULTS['mint_fee']} -> 0; applies at the first rebalance from {fmt_time(ready_at)}" in (
+        format_status("m", status)
+    )
