@@ -222,8 +222,9 @@ def escrow(owner: address, amount: uint256):
     @param amount The number of shares.
     """
     assert msg.sender == pool, "lp: caller is not the pool"
-    assert self._supply_word >> 192 != block.timestamp, "lp: shares rescaled in this block"
-    self._transfer(owner, pool, amount)
+    word: uint256 = self._supply_word
+    assert word >> 192 != block.timestamp, "lp: shares rescaled in this block"
+    self._move(owner, pool, amount, self._level(word))
 
 
 @external
@@ -236,7 +237,7 @@ def deposit_shares(added: uint256, lp_value: uint256, virtual: uint256) -> uint2
             added * (supply + virtual) / (lp_value + 1), rounded down; 0 if the
             supply would pass 2**120. The supply is the one after a rescale
             when a share is worth less than 2**-20 of its first price, i.e.
-            supply > 2**20 * par with par = virtual * (lp_value + 1): then
+            supply >> 20 > par with par = virtual * (lp_value + 1): then
             every balance is divided by the least power of two 2**bits that
             brings the supply to par or below (a share to 1/2 .. 1x its first
             price). `mint` makes that rescale.
@@ -245,13 +246,17 @@ def deposit_shares(added: uint256, lp_value: uint256, virtual: uint256) -> uint2
     @param virtual Virtual shares, 10**(18 - collateral decimals).
     @return uint256 The shares (bits 0-127) and the rescale's bits (128-255).
     """
-    # Bound: a deposit that does not rescale finds supply <= 2**20 * par, and
-    # after a rescale supply <= par, so after any deposit the supply is at most
-    # (2**20 + 1) * virtual * (LP value + 1): it reaches 2**120 only past about
-    # 10**12 collateral units of LP value (virtual * unit = 10**18), however
-    # many exhaustions came before. With the supply capped at 2**120 and every
-    # value below 2**128 (the pool's ledger), every product of shares and
-    # collateral here is below 2**248; par below 2**188.
+    # Bound: a deposit that does not rescale finds supply < 2**20 * (par + 1),
+    # so (supply + virtual) / (lp_value + 1) < 2**21 * virtual; after a rescale
+    # supply <= par, so that ratio is at most 2 * virtual. A deposit keeps the
+    # ratio (it buys at the price), so after any deposit
+    #     supply + virtual < 2**21 * virtual * (LP value + 1),
+    # however many exhaustions came before: 2**120 is reached only past about
+    # 2**99 / 10**18 = 6 * 10**11 collateral units of LP value (virtual * unit
+    # = 10**18 for any decimals). With the supply capped at 2**120 (checked
+    # below) and every value below 2**128 (the pool's ledger; `added` below
+    # 2**129), each product of shares and collateral here and in the pool is
+    # below 2**250, and par below 2**188.
     supply: uint256 = self._supply_word & _MASK_128
     bits: uint256 = 0
     value: uint256 = unsafe_add(lp_value, 1)  # lp_value < 2**128
@@ -263,7 +268,8 @@ def deposit_shares(added: uint256, lp_value: uint256, virtual: uint256) -> uint2
         bits += 1
         supply >>= bits
     shares: uint256 = unsafe_div(added * unsafe_add(supply, virtual), value)
-    # Past the cap the pool refunds the deposit rather than let a settlement revert.
+    # Past the cap the pool refunds the deposit rather than let a settlement
+    # revert (over 10**18 collateral units at once, or past the bound above).
     if shares > unsafe_sub(_MAX_SUPPLY, supply):
         return 0
     return shares | bits << 128
@@ -347,7 +353,11 @@ def _balance(word: uint256, level: uint256) -> uint256:
 def _transfer(owner: address, to: address, amount: uint256):
     assert owner != empty(address), "erc20: transfer from the zero address"
     assert to != empty(address), "erc20: transfer to the zero address"
-    level: uint256 = self._level(self._supply_word)
+    self._move(owner, to, amount, self._level(self._supply_word))
+
+
+@internal
+def _move(owner: address, to: address, amount: uint256, level: uint256):
     balance: uint256 = self._balance(self._balances[owner], level)
     assert balance >= amount, "erc20: transfer amount exceeds balance"
     self._balances[owner] = unsafe_sub(balance, amount) | level << 128
