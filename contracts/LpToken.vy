@@ -5,24 +5,28 @@
 @license MIT
 @author Inverse token contributors
 @notice ERC-20 with EIP-2612 permit for the LP side of one pool. Deployed by its
-        pool from a blueprint; only that pool mints and burns. The share math
-        (with its virtual offset against inflation) lives in the pool, which owns
-        the value these shares claim.
+        pool from a blueprint; only that pool mints and burns. The pool owns the
+        value these shares claim and tells this token what the LP side is worth;
+        the share math (with its virtual offset against inflation) is here:
+        `deposit_shares`, `shares_value`, `shares_for`.
 
         Rescaling. After the pool is exhausted the LP side is worth almost
         nothing, so a recapitalising deposit priced fairly would get shares by
         the billions per unit, and repeated exhaustion would grow the supply
-        without bound. So when a deposit finds a share worth less than 2**-20
-        of its first price (`priced_supply`), every balance and the supply are
-        first divided by the same power of two, chosen to bring a share back to
-        about its first price; then the deposit is priced. Each holder keeps
-        their part of the LP side, less the rounding down of their balance
-        (under one share, which is then worth about 1 / 10**(18 - decimals)
-        collateral wei), and the supply stays near one share per collateral
-        unit times 10**18 however often it happens. Balances are divided lazily:
-        each stores the level (the sum of all shifts so far) it was written at. LP withdrawal orders
-        requested before a rescale hold shares of the old size in escrow: the
-        pool converts them with `escrowed_now` when it settles them.
+        without bound (past 2**256 in share products). So when a deposit finds
+        a share worth less than 2**-20 of its first price, every balance and
+        the supply are first divided by the same power of two, chosen to bring
+        a share back to 1/2 .. 1x its first price; then the deposit is priced.
+        Each holder keeps their part of the LP side, less the rounding down of
+        their balance (under one share, worth under 2 / 10**(18 - decimals)
+        collateral wei) and, all together, under 3 wei that the virtual offset
+        then holds; no one gains it. The supply stays within
+        2**21 * 10**(18 - decimals) shares per collateral wei of LP value
+        however often it happens (the bound is in `deposit_shares`). Balances
+        are divided lazily: each stores the level (the sum of all shifts so
+        far) it was written at. LP withdrawal orders requested before a rescale
+        hold shares of the old size in escrow: the pool converts them with
+        `escrowed_now` when it settles them.
 @custom:security Trusts its pool, fixed at construction, for every mint and burn.
         It calls no other contract, so nothing can re-enter it: its views
         (which the pool reads on every LP order) take no lock (`@reentrant`).
@@ -73,8 +77,8 @@ event Rescale:
 # The pool whose LP side these shares are; the only minter and burner.
 pool: public(immutable(address))
 
-# Supply (bits 0-127), level: the sum of all rescale shifts (128-191), time of the last
-# rescale (192-255; 0: never).
+# Supply (bits 0-127), level: the sum of all rescale shifts (128-191), time of
+# the last rescale (192-255; 0: never).
 _supply_word: uint256
 
 # Each holder's balance (bits 0-127) in the shares of the level at
