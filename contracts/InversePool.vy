@@ -161,8 +161,6 @@ _MASK_64: constant(uint256) = 2**64 - 1
 _MASK_72: constant(uint256) = 2**72 - 1
 _MASK_80: constant(uint256) = 2**80 - 1
 _MASK_128: constant(uint256) = 2**128 - 1
-# Most LP shares there may be: times any collateral amount (< 2**128), inside 256 bits.
-_MAX_LP_SUPPLY: constant(uint256) = 2**120
 _PAUSED: constant(uint256) = 1
 _SHUT_DOWN: constant(uint256) = 2
 _SHUTDOWN_REQUESTED: constant(uint256) = 4
@@ -456,7 +454,7 @@ def preview_lp_deposit(assets: uint256) -> uint256:
     @param assets Collateral paid in (the settle fee is paid beside it).
     @return uint256 LP shares out.
     """
-    return self._lp_deposit_shares(self._live_market(self._settings()), assets)
+    return self._lp_deposit_shares(self._live_market(self._settings()), assets) & _MASK_128
 
 
 @external
@@ -823,6 +821,9 @@ def _execute(o: IPool.Order, pricing: IOracle.Pricing, settler: address) -> uint
     r: Result = empty(Result)
     m: Market = empty(Market)
     entry: bool = o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT
+    if o.kind == constants.ORDER_LP_WITHDRAW:
+        # Its escrowed shares, in today's shares if a rescale came since (LpToken.vy).
+        o.amount = staticcall ILpToken(lp_token).escrowed_now(o.amount, o.requested_at)
     if pricing.outcome == constants.ROUND_VOID or (entry and settings.is_shutdown):
         r = Result(outcome=constants.OUTCOME_VOID, filled=0, out=0, refunded=o.amount, settle_fee=0)
         self._refund(o, o.amount, True)
@@ -903,12 +904,13 @@ def _fill_redeem(o: IPool.Order, m: Market) -> Result:
 
 @internal
 def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
-    lp_shares: uint256 = self._lp_deposit_shares(m, o.amount)
+    priced: uint256 = self._lp_deposit_shares(m, o.amount)
+    lp_shares: uint256 = priced & _MASK_128
     if lp_shares == 0 or lp_shares < o.min_out:
         self._refund(o, o.amount, False)
         return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=o.settle_fee)
     self._store_ledger(m.assets + o.amount, m.reference_price)
-    extcall ILpToken(lp_token).mint(o.receiver, lp_shares)
+    extcall ILpToken(lp_token).mint(o.receiver, priced)
     log IPool.LpDeposit(sender=o.requester, receiver=o.receiver, assets=o.amount, lp_shares=lp_shares)
     return Result(outcome=constants.OUTCOME_FILLED, filled=o.amount, out=lp_shares, refunded=0, settle_fee=o.settle_fee)
 
@@ -1175,8 +1177,10 @@ def _lp_withdraw_capacity(lp_value: uint256, inverse: uint256, settings: Setting
 def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
     """
     @dev Shares for the LP value the deposit adds, at the pre-deposit share price
-         with the virtual offset. That is all of `assets` unless the pool is
-         exhausted, where the deposit first lifts the capped NAV for holders.
+         with the virtual offset (`LpToken.deposit_shares`: shares in bits
+         0-127, the rescale they were priced after above). That is all of
+         `assets` unless the pool is exhausted, where the deposit first lifts
+         the capped NAV for holders.
     """
     value_before: uint256 = m.assets - self._inverse_value(m.supply, m.nav)
     after: Market = m
@@ -1187,21 +1191,13 @@ def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
     # then even leave LP value a few wei lower. No shares for that.
     if value_after <= value_before:
         return 0
-    lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
-    lp_shares: uint256 = (value_after - value_before) * (lp_supply + _LP_VIRTUAL_SHARES) // (value_before + 1)
-    # After exhaustion LP value is near 0 and new shares many per unit; the cap
-    # keeps every share product inside 256 bits, so a deposit past it is
-    # refunded (0 shares) rather than let a settlement revert.
-    if lp_shares > _MAX_LP_SUPPLY - lp_supply:
-        return 0
-    return lp_shares
+    return staticcall ILpToken(lp_token).deposit_shares(value_after - value_before, value_before, _LP_VIRTUAL_SHARES)
 
 
 @internal
 @view
 def _lp_withdraw_assets(lp_value: uint256, lp_shares: uint256) -> uint256:
-    lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
-    return lp_shares * (lp_value + 1) // (lp_supply + _LP_VIRTUAL_SHARES)
+    return staticcall ILpToken(lp_token).shares_value(lp_shares, lp_value, _LP_VIRTUAL_SHARES)
 
 
 @internal
@@ -1210,8 +1206,7 @@ def _lp_shares_for(lp_value: uint256, assets: uint256) -> uint256:
     """
     @dev LP shares worth `assets`, rounded up (what a payment out of LP value burns).
     """
-    lp_supply: uint256 = staticcall ILpToken(lp_token).totalSupply()
-    return self._ceil_div(assets * (lp_supply + _LP_VIRTUAL_SHARES), lp_value + 1)
+    return staticcall ILpToken(lp_token).shares_for(assets, lp_value, _LP_VIRTUAL_SHARES)
 
 
 # ---------------------------------------------------------------- internal: rebalance

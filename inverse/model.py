@@ -14,7 +14,7 @@ they want to try one).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .constants import (
     DEAD_FEED_GRACE,
@@ -108,6 +108,26 @@ def raw_nav(price: int, ref_price: int, ref_nav: int, leverage: int) -> int:
     return u256(ref_nav * u256(WAD + gain)) // WAD
 
 
+def lp_deposit_shares(supply: int, added: int, lp_value: int, virtual: int) -> tuple[int, int]:
+    """`LpToken.deposit_shares`: (shares, rescale bits) for a deposit adding `added`
+    to an LP value of `lp_value`, with `supply` LP shares out. When a share is worth
+    under 2**-20 of its first price (supply >> 20 > par, par = virtual * (lp_value
+    + 1)) the supply is first divided by the least 2**bits that brings it to par or
+    below. Shares past the 2**120 cap: (0, 0)."""
+    bits = 0
+    par = u256(virtual * u256(lp_value + 1))
+    if supply >> LP_FLOOR_BITS > par:
+        for step in (64, 32, 16, 8, 4, 2, 1):
+            if supply >> (bits + step) > par:
+                bits += step
+        bits += 1
+        supply >>= bits
+    shares = u256(added * u256(supply + virtual)) // u256(lp_value + 1)
+    if shares > MAX_LP_SUPPLY - supply:
+        return 0, 0
+    return shares, bits
+
+
 @dataclass
 class Market:
     """What one operation sees: the contract's `Market` struct."""
@@ -158,8 +178,12 @@ ORDER_PARAMETERS = ORDER_PARAMETER_NAMES
 # The order book's bounds (OrderBook.vy).
 MAX_ESCROW = 2**112 - 1
 MAX_MIN_OUT = 2**128 - 1
-# The pool's cap on the LP share supply (InversePool.vy).
+# The LP token's share math (LpToken.vy): the cap on its supply, the rescale
+# floor (a share worth under 2**-20 of its first price) and how many rescales a
+# pending withdrawal's escrowed shares are followed through.
 MAX_LP_SUPPLY = 2**120
+LP_FLOOR_BITS = 20
+LP_MAX_RESCALES = 8
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
@@ -403,7 +427,14 @@ class PoolModel:
     shutdown_requested: bool = False
     # Token balances; the pool's own entries are the escrowed tokens and LP shares.
     balances: dict[str, int] = field(default_factory=dict)
+    # LP shares as `balanceOf` reads them (a rescale divides them all at once here,
+    # lazily in LpToken.vy: the same numbers).
     lp_balances: dict[str, int] = field(default_factory=dict)
+    # The LP token's `totalSupply`: after a rescale it can pass the sum of balances
+    # by less than a share per holder.
+    lp_total_supply: int = 0
+    # The LP token's rescales, oldest first: (block time, bits).
+    lp_rescales: list[tuple[int, int]] = field(default_factory=list)
     collateral: dict[str, int] = field(default_factory=dict)
     claimable: dict[str, int] = field(default_factory=dict)
     total_claimable: int = 0
@@ -433,7 +464,7 @@ class PoolModel:
 
     @property
     def lp_supply(self) -> int:
-        return sum(self.lp_balances.values())
+        return self.lp_total_supply
 
     @property
     def pending(self) -> list[Order]:
@@ -496,20 +527,16 @@ class PoolModel:
             return 0
         return lp_value - required
 
-    def _lp_deposit_shares(self, m: Market, assets: int) -> int:
+    def _lp_deposit_shares(self, m: Market, assets: int) -> tuple[int, int]:
+        """(LP shares, rescale bits) for a deposit of `assets` (`lp_deposit_shares`)."""
         value_before = u256(m.assets - self._inverse_value(m.supply, m.nav))
         after = copy.copy(m)
         after.assets = u256(m.assets + assets)
         after.nav = self._capped(after)
         value_after = u256(after.assets - self._inverse_value(after.supply, after.nav))
         if value_after <= value_before:
-            return 0
-        lp_supply = self.lp_supply
-        lp_shares = u256((value_after - value_before) * u256(lp_supply + self.lp_virtual_shares)) // (value_before + 1)
-        # Past the cap the deposit is refunded (0 shares): share products stay inside 256 bits.
-        if lp_shares > MAX_LP_SUPPLY - lp_supply:
-            return 0
-        return lp_shares
+            return 0, 0
+        return lp_deposit_shares(self.lp_supply, value_after - value_before, value_before, self.lp_virtual_shares)
 
     def _lp_withdraw_assets(self, lp_value: int, lp_shares: int) -> int:
         return u256(lp_shares * u256(lp_value + 1)) // u256(self.lp_supply + self.lp_virtual_shares)
@@ -517,6 +544,35 @@ class PoolModel:
     def _lp_shares_for(self, lp_value: int, assets: int) -> int:
         """LP shares worth `assets`, rounded up (what a payment out of LP value burns)."""
         return ceil_div(u256(assets * u256(self.lp_supply + self.lp_virtual_shares)), lp_value + 1)
+
+    def _lp_mint(self, receiver: str, lp_shares: int, bits: int, now: int) -> None:
+        """`LpToken.mint`: the rescale the deposit was priced after, then the shares."""
+        if bits:
+            self.lp_balances = {a: b >> bits for a, b in self.lp_balances.items()}
+            self.lp_total_supply >>= bits
+            self.lp_rescales.append((now, bits))
+        self.lp_total_supply += lp_shares
+        self.lp_balances[receiver] = self.lp_balances.get(receiver, 0) + lp_shares
+
+    def _lp_burn(self, lp_shares: int) -> None:
+        """`LpToken.burn` of the pool's escrowed shares."""
+        balance = self.lp_balances.get(self.pool, 0)
+        if lp_shares > balance:
+            raise Revert("erc20: burn amount exceeds balance")
+        self.lp_balances[self.pool] = balance - lp_shares
+        self.lp_total_supply -= lp_shares
+
+    def lp_escrowed_now(self, amount: int, since: int) -> int:
+        """`LpToken.escrowed_now`: LP shares escrowed at time `since`, divided by every
+        rescale since (one in the request's own block came after it), followed
+        through at most LP_MAX_RESCALES rescales (more make any balance 0)."""
+        bits = 0
+        newest_first = self.lp_rescales[::-1]
+        for i in range(LP_MAX_RESCALES):
+            if i == len(newest_first) or since > newest_first[i][0]:
+                return amount >> bits
+            bits += newest_first[i][1]
+        return 0
 
     @staticmethod
     def _pro_rata(min_out: int, filled: int, amount: int) -> int:
@@ -557,7 +613,7 @@ class PoolModel:
         return capacity - min(capacity, self.escrowed)
 
     def preview_lp_deposit(self, assets: int, now: int) -> int:
-        return self._lp_deposit_shares(self.live_market(now), assets)
+        return self._lp_deposit_shares(self.live_market(now), assets)[0]
 
     def preview_lp_withdraw(self, lp_shares: int, now: int) -> int:
         m = self.live_market(now)
@@ -710,6 +766,8 @@ class PoolModel:
                 raise Revert("pool: withdraw exceeds balance")
             m = self.market(0, 0)
             value = self._lp_withdraw_assets(u256(m.assets - self._inverse_value(m.supply, m.nav)), amount)
+            if self.lp_rescales and self.lp_rescales[-1][0] == now:
+                raise Revert("lp: shares rescaled in this block")
         if value < self.min_order and amount != balance:
             raise Revert("orders: below min order")
         self._move(self.balances if kind == ORDER_REDEEM else self.lp_balances, sender, self.pool, amount)
@@ -799,6 +857,9 @@ class PoolModel:
     def _execute(self, o: Order, pricing: Pricing, settler: str, now: int) -> Settled:
         if o.kind == ORDER_SHUTDOWN:
             return self._settle_shutdown(o, pricing, settler, now)
+        if o.kind == ORDER_LP_WITHDRAW:
+            # Its escrowed shares, in today's shares if a rescale came since.
+            o = replace(o, amount=self.lp_escrowed_now(o.amount, o.requested_at))
         entry = o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT)
         m = Market(0, 0, 0, 0, 0)  # a void order reports price and NAV 0
         if pricing.outcome == ROUND_VOID or (entry and self.is_shutdown):
@@ -809,7 +870,7 @@ class PoolModel:
             fill = {
                 ORDER_MINT: self._fill_mint,
                 ORDER_REDEEM: self._fill_redeem,
-                ORDER_LP_DEPOSIT: self._fill_lp_deposit,
+                ORDER_LP_DEPOSIT: lambda o, m: self._fill_lp_deposit(o, m, now),
                 ORDER_LP_WITHDRAW: self._fill_lp_withdraw,
             }[o.kind]
             r = fill(o, m)
@@ -848,13 +909,13 @@ class PoolModel:
         self._pay(o.receiver, assets - settle_fee)
         return OUTCOME_FILLED, o.amount, assets - settle_fee, 0, settle_fee
 
-    def _fill_lp_deposit(self, o: Order, m: Market) -> tuple:
-        lp_shares = self._lp_deposit_shares(m, o.amount)
+    def _fill_lp_deposit(self, o: Order, m: Market, now: int) -> tuple:
+        lp_shares, bits = self._lp_deposit_shares(m, o.amount)
         if lp_shares == 0 or lp_shares < o.min_out:
             self._refund(o, o.amount, False)
             return OUTCOME_REFUNDED, 0, 0, o.amount, o.settle_fee
         self._store_ledger(u256(m.assets + o.amount), self.reference_price)
-        self.lp_balances[o.receiver] = self.lp_balances.get(o.receiver, 0) + lp_shares
+        self._lp_mint(o.receiver, lp_shares, bits, now)
         return OUTCOME_FILLED, o.amount, lp_shares, 0, o.settle_fee
 
     def _fill_lp_withdraw(self, o: Order, m: Market) -> tuple:
@@ -878,11 +939,11 @@ class PoolModel:
             fee_lp_shares = 0
             if settle_fee != 0:
                 fee_lp_shares = min(o.amount, self._lp_shares_for(lp_value, settle_fee))
-                self.lp_balances[self.pool] = u256(self.lp_balances.get(self.pool, 0) - fee_lp_shares)
+                self._lp_burn(fee_lp_shares)
                 self._store_ledger(u256(m.assets - settle_fee), self.reference_price)
             self._refund(o, o.amount - fee_lp_shares, False)
             return OUTCOME_REFUNDED, 0, 0, o.amount - fee_lp_shares, settle_fee
-        self.lp_balances[self.pool] = u256(self.lp_balances.get(self.pool, 0) - filled)
+        self._lp_burn(filled)
         self._store_ledger(u256(m.assets - assets), self.reference_price)
         self._refund(o, o.amount - filled, False)
         self._pay(o.receiver, assets - settle_fee)

@@ -12,7 +12,7 @@ import pytest
 from ape import chain, project
 
 from inverse.constants import ORDER_PARAMETER_NAMES, WAD
-from inverse.model import accrued, ceil_div, fee_of, raw_nav
+from inverse.model import accrued, ceil_div, fee_of, lp_deposit_shares, raw_nav
 from inverse.orders import Order, order_from_log
 from inverse.status import read_parameters
 from tests.conftest import FEED_DECIMALS, fund, publish_round
@@ -127,7 +127,8 @@ class Market:
         after = after_assets - ceil_div(self.supply * after_nav, VALUE_SCALE)
         if after <= before:
             return 0
-        return (after - before) * (self.lp_supply + LP_VIRTUAL_SHARES) // (before + 1)
+        # At a share price under 2**-20 of the first, priced after the LP token's rescale.
+        return lp_deposit_shares(self.lp_supply, after - before, before, LP_VIRTUAL_SHARES)[0]
 
     def lp_withdraw(self, lp_shares: int) -> int:
         """Collateral for `lp_shares` (before the settle fee; the backing rule not applied)."""

@@ -197,13 +197,6 @@ def test_lp_deposit__small_into_exhausted_18_decimal_pool__refunded(
     assert token.balanceOf(redeemer) == cash - 10**17  # only the settle fee
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="contract bug: with LP value ~0 after exhaustion every LP share is priced against ~1 wei, so "
-    "on 18-decimal collateral any deposit above ~1e-6 units passes the 2**120 LP supply cap and is "
-    "refunded: the market can never be recapitalised (SPEC 2: LP deposits are allowed and priced "
-    "fairly however often exhaustion happens)",
-)
 def test_lp_deposit__making_holders_whole_in_exhausted_18_decimal_pool__earns_shares(
     exhausted_18_decimal_market, redeemer, chain, settle_book
 ):
