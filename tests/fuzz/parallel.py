@@ -79,6 +79,7 @@ def deploy_market(accounts, owner, decimals: int, leverage: int, **deploy) -> Ma
     """A market deployed through ape, its actors funded and approved; `deploy` goes to
     `deploy_mock_system`."""
     from ape import chain
+    from ape_ethereum.multicall.constants import MULTICALL3_ADDRESS, MULTICALL3_CODE
 
     from inverse.deploy import deploy_mock_system, order_book_of
 
@@ -92,6 +93,10 @@ def deploy_market(accounts, owner, decimals: int, leverage: int, **deploy) -> Ma
     for actor in actors:
         system.collateral.mint(actor, 10**12 * 10**decimals, sender=actor)
         system.collateral.approve(book, 2**256 - 1, sender=actor)
+    state = _state_written_since(chain.provider.web3, first_block)
+    # Multicall3, which the workers read views through (`rpc.Views`).
+    code = {"nonce": 1, "balance": "0x0", "code": MULTICALL3_CODE.to_0x_hex(), "storage": {}}
+    state["accounts"][MULTICALL3_ADDRESS.lower()] = code
     return Market(
         label=f"{decimals}dec-{leverage}x",
         decimals=decimals,
@@ -105,7 +110,7 @@ def deploy_market(accounts, owner, decimals: int, leverage: int, **deploy) -> Ma
         guardian=guardian.address,
         keeper=keeper.address,
         actors=[a.address for a in actors],
-        state=_state_written_since(chain.provider.web3, first_block),
+        state=state,
         timestamp=chain.blocks.head.timestamp,
     )
 
@@ -380,7 +385,7 @@ def work(job: dict, examples: int, index: int) -> dict:
 
     Worker.__name__ = f"{base.__name__}_{market.label.replace('-', '_')}"
     anvil = Anvil(market.state, market.timestamp)
-    Worker.market, Worker.rpc = market, anvil.rpc
+    Worker.market, Worker.anvil = market, anvil
     figures.clear()
     failure = None
     step_count = settings().stateful_step_count

@@ -63,11 +63,12 @@ from inverse.model import (
 )
 from inverse.orders import due_batch
 from tests.fuzz.parallel import Market, deploy_market, run_machine
-from tests.fuzz.rpc import BatchReader, RawFeed, Rpc, RpcError, calldata, eth_call
+from tests.fuzz.rpc import Anvil, RawFeed, Reverted, RpcError, Views, calldata, decoder, eth_call
 
 ZERO = "0x" + "00" * 20
 FEED_DECIMALS = 8
 GAS = 5_000_000
+RESET_AFTER_BLOCKS = 500  # then the next example starts on a reset Anvil (`Anvil.reset`)
 ORDER_TYPE = "(uint256,uint256,address,address,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256)"
 PARAMS_TYPE = "(" + ",".join(["uint256"] * 11) + ")"
 SETTLED_TOPIC = keccak(
@@ -122,20 +123,22 @@ def requested_event(receipt, book: str) -> Order:
 
 
 class OrderMachine(RuleBasedStateMachine):
-    """One market; `market` and `rpc` (its worker's Anvil) are set by the worker."""
+    """One market; `market` and `anvil` (its worker's) are set by the worker."""
 
     market: Market = None
-    rpc: Rpc = None
+    anvil: Anvil = None
     # What the runs did, for the summary at the end: the machine's own figures, and
     # what each operation came to ("label: ok" or "label: <revert reason>").
     figures = Counter()
     outcomes = Counter()
-    # The deployment's state in the model, read once: every example starts from it.
-    _initial = None
+    # The deployment's state in the model and the views the invariants read, set up
+    # once: every example starts from that state.
+    _initial = _views = None
 
     def __init__(self):
         super().__init__()
         market = self.market
+        self.rpc = self.anvil.rpc
         self.snapshot = self.rpc("evm_snapshot")
         self.pool, self.book, self.lp = market.pool, market.book, market.lp
         self.feed, self.collateral = market.feed, market.collateral
@@ -148,21 +151,23 @@ class OrderMachine(RuleBasedStateMachine):
         self.settlers = (*self.actors, self.keeper)
         self.raw_feed = RawFeed(self.rpc, self.feed)
         self.holders = [*self.settlers, self.pool]
-        if type(self)._initial is None:
-            type(self)._initial = self._model_from_chain()
+        if self._initial is None:
+            type(self)._initial, type(self)._views = self._model_from_chain(), self._build_views()
         self.model = self._initial.copy()
-        self.views = self._build_views()
         self.steps = 0
 
     def teardown(self):
-        self.rpc("evm_revert", self.snapshot)
+        if self.anvil.blocks > RESET_AFTER_BLOCKS:
+            self.anvil.reset()
+        else:
+            self.rpc("evm_revert", self.snapshot)
         self.figures["examples"] += 1
 
     # ------------------------------------------------------------ plumbing
 
     def _model_from_chain(self) -> PoolModel:
         pool, book = self.pool, self.book
-        reader = BatchReader()
+        reader = Views()
         reader.add("latest", self.feed, "latestRoundData()", out="(uint80,int256,uint256,uint256,uint80)")
         reader.add("max_age", self.market.oracle, "max_age()")
         for name in ("leverage", "reference_price", "reference_nav", "last_rebalance", "fee_time", "total_assets"):
@@ -173,7 +178,7 @@ class OrderMachine(RuleBasedStateMachine):
         reader.add("next_order", book, "next_order()")
         for address in (*self.settlers, self.owner, pool):
             reader.add(address, self.collateral, "balanceOf(address)", [address], ["address"])
-        values = reader.read(self.rpc)
+        values = reader.read_all(self.rpc)
         round_id, answer, started, updated, _ = values["latest"]
         oracle = OracleModel(feed_decimals=FEED_DECIMALS, max_age=values["max_age"], phase=round_id >> PHASE_SHIFT)
         oracle._set_round(round_id, answer, started, updated)
@@ -199,11 +204,11 @@ class OrderMachine(RuleBasedStateMachine):
         assert values["totalSupply"] == 0 and values["next_order"] == 1
         return model
 
-    def _build_views(self) -> BatchReader:
-        """Every number the invariants compare, read in one batch after every step;
+    def _build_views(self) -> Views:
+        """Every number the invariants compare, read in one call after every step;
         the priced ones (`priced:`) revert while the oracle has no price."""
         pool, lp, book, coll = self.pool, self.lp, self.book, self.collateral
-        reader = BatchReader()
+        reader = Views()
         for name in ("total_assets", "totalSupply", "reference_price", "reference_nav", "last_rebalance"):
             reader.add(name, pool, f"{name}()")
         for name in ("fee_time", "total_claimable"):
@@ -253,6 +258,7 @@ class OrderMachine(RuleBasedStateMachine):
         """A block at `self.now` (with what was sent since the last): views and calls
         then see that time."""
         self.rpc("evm_mine", self.now)
+        self.anvil.blocks += 1
         self.head_time, self.now = self.now, self.now + 1
 
     def call_reason(self, to: str, data: bytes, sender: str) -> str | None:
@@ -274,7 +280,7 @@ class OrderMachine(RuleBasedStateMachine):
 
     def view(self, signature: str, out: str = "uint256"):
         """One view of the pool, now."""
-        return BatchReader().add("value", self.pool, signature, out=out).read(self.rpc)["value"]
+        return decoder(out)(bytes.fromhex(self.rpc.request(eth_call(self.pool, calldata(signature)))[2:]))
 
     def expect(self, label: str, operation, to: str, data: bytes, sender: str):
         """Run `operation(model_copy, now)`; the chain must do the same: revert with the
@@ -794,10 +800,10 @@ class OrderMachine(RuleBasedStateMachine):
     def contract_equals_model_and_is_solvent(self):
         self.steps += 1
         self.figures["steps"] += 1
-        values = self.views.decode(self.rpc.batch(self.views.requests()))
+        values = self._views.read(self.rpc)
         m = self.model
         for name, value in values.items():
-            assert name.startswith("priced:") or not isinstance(value, RpcError), (name, value)
+            assert name.startswith("priced:") or not isinstance(value, Reverted), (name, value)
         for name in (
             "total_assets",
             "reference_price",
@@ -865,8 +871,8 @@ class OrderMachine(RuleBasedStateMachine):
             except Revert as revert:
                 expected = ("revert", "" if isinstance(revert, Overflow) else revert.reason)
             actual = values[f"priced:{name}"]
-            if isinstance(actual, RpcError):
-                actual = ("revert", actual.revert_reason())
+            if isinstance(actual, Reverted):
+                actual = ("revert", actual.reason)
             assert actual == expected, name
             priced[name] = actual
         if isinstance(priced["nav"], tuple):
