@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(
-    "ci", max_examples=100, stateful_step_count=50, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
+    "ci", max_examples=400, stateful_step_count=50, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
 )
 settings.register_profile(
     "deep", max_examples=1_000, stateful_step_count=50, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True

@@ -17,6 +17,7 @@ import inspect
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -263,6 +264,17 @@ def _merged(results) -> list[Result]:
     return merged
 
 
+def reasons_never_met(results: list[Result]) -> list[str]:
+    """The revert reasons written in contracts/ (not the mocks') that no operation of the
+    run met: an operation's outcome is "label: reason". Some only a constructor, a permit
+    or a faulty token can reach; the list shows what the machines leave to unit tests."""
+    written = set()
+    for path in (ROOT / "contracts").glob("*.vy"):
+        written |= set(re.findall(r'"([a-z0-9]+: [^"]+)"', path.read_text()))
+    met = {key.split(": ", 1)[1] for r in results for key in r.outcomes if ": " in key}
+    return sorted(written - met)
+
+
 def summary_lines(results: list[Result]) -> list[str]:
     """What the run did, for the terminal: per market and overall, then each machine's
     rules and outcomes per market."""
@@ -274,6 +286,8 @@ def summary_lines(results: list[Result]) -> list[str]:
     t = totals(results)
     lines.append(f"{'all':<26}{t['examples']:>10}{t['steps']:>10}{t['seconds']:>8.0f}s{t['rate']:>9.1f}")
     lines.append(f"rules that ran: {t['rules hit']} of {t['rules']}; distinct outcomes: {t['outcomes hit']}")
+    never = reasons_never_met(results)
+    lines.append(f"revert reasons in contracts/ never met ({len(never)}): {'; '.join(never)}")
     for machine, rs in _by_machine(results).items():
         rows = _table(rs)
         width = max(len(row[0]) for row in rows) + 2
@@ -316,6 +330,9 @@ def write_report(path: Path, results: list[Result]):
         out.append("| | " + " | ".join(rows[0][1:]) + " |")
         out.append("| --- |" + " ---: |" * (len(rows[0]) - 1))
         out += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    never = reasons_never_met(results)
+    out += ["", f"## Revert reasons in contracts/ that no operation met ({len(never)})", ""]
+    out += [f"`{reason}`" + ("," if i < len(never) - 1 else "") for i, reason in enumerate(never)]
     for r in results:
         if r.failure:
             out += ["", f"## Failure: {r.machine} on {r.market}", "", "```", r.failure, "```"]

@@ -25,6 +25,7 @@ deployment and restores it in `teardown`.
 
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from eth_abi import decode
@@ -35,13 +36,24 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from inverse.constants import (
     MAX_BATCH,
+    MAX_INTERVAL,
+    MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
+    MAX_MAX_WAIT,
+    MAX_MIN_BACKING,
+    MAX_MIN_DELAY,
+    MAX_MIN_ORDER_UNITS,
     MAX_SETTLE_FEE_UNITS,
+    MAX_THRESHOLD,
     MAX_TRADE_FEE,
+    MIN_INTERVAL,
     MIN_MAX_WAIT,
+    MIN_MIN_BACKING,
     MIN_MIN_DELAY,
     MIN_PARAMETER_DELAY,
+    MIN_THRESHOLD,
     ORDER_PARAMETER_NAMES,
+    OUTCOMES,
     WAD,
     default_threshold,
 )
@@ -311,8 +323,8 @@ class OrderMachine(RuleBasedStateMachine):
         actual = settled_events(receipt, self.pool)
         assert actual == expected, (actual, expected)
         for s in expected:
-            self.outcomes[f"settled outcome {s.outcome}"] += 1
-            event(f"settled outcome {s.outcome}")
+            self.outcomes[f"order settled: {OUTCOMES[s.outcome]}"] += 1
+            event(f"order settled: {OUTCOMES[s.outcome]}")
 
     def latest_answer(self) -> int:
         return self.model.oracle.rounds[self.model.oracle.latest_round].answer
@@ -416,15 +428,33 @@ class OrderMachine(RuleBasedStateMachine):
                 "stranger_pause",
                 "stranger_parameters",
                 "bad_parameters",
+                "wrong_switch",
+                "settle_not_next",
+                "settle_unknown",
+                "settle_lengths",
+                "settle_other_phase",
             ]
         ),
         kind=st.sampled_from(list(KINDS)),
         index=st.integers(0, 3),
+        parameter=st.sampled_from(ORDER_PARAMETER_NAMES),
+        high=st.booleans(),
     )
-    def bad_input(self, case, kind, index):
+    def bad_input(self, case, kind, index, parameter, high):
         """Each must revert with the model's reason and change nothing."""
         actor = self.actors[index]
         m = self.model
+        if case.startswith("settle_"):
+            self._bad_settle(case, actor)
+            return
+        if case == "wrong_switch":  # pause while paused, unpause while not
+            if m.paused:
+                guardian = self.guardian
+                self.expect("pause", lambda m, t: m.pause(guardian), self.pool, calldata("pause()"), guardian)
+            else:
+                owner = self.owner
+                self.expect("unpause", lambda m, t: m.unpause(owner), self.pool, calldata("unpause()"), owner)
+            return
         amount = max(m.min_order, self.unit)
         if kind == "redeem":
             amount = m.balances.get(actor, 0)
@@ -446,7 +476,7 @@ class OrderMachine(RuleBasedStateMachine):
             params = m.params()
             sender = actor
             if case == "bad_parameters":
-                params["settle_fee"] = MAX_SETTLE_FEE_UNITS * self.unit + 1
+                params[parameter] = self._out_of_bounds(parameter, high)
                 sender = self.owner
             self._queue_parameters(params, sender)
             return
@@ -469,6 +499,54 @@ class OrderMachine(RuleBasedStateMachine):
             amount = amount + 1 if kind in ("redeem", "lp_withdraw") else 2**255
         note(f"bad input {case}: {kind} {amount} to {receiver}")
         self._request(kind, actor, amount, min_out, receiver, deadline)
+
+    def _out_of_bounds(self, parameter: str, high: bool) -> int:
+        """`parameter` just past its upper bound, or its lower one where it has one."""
+        unit, lower = self.unit, None
+        upper = {
+            "interval": MAX_INTERVAL,
+            "threshold": min(MAX_THRESHOLD, WAD * WAD // 2 // self.model.leverage),
+            "mint_fee": MAX_TRADE_FEE,
+            "redeem_fee": MAX_TRADE_FEE,
+            "management_fee": MAX_MANAGEMENT_FEE,
+            "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * unit,
+            "min_backing": MAX_MIN_BACKING,
+            "settle_fee": MAX_SETTLE_FEE_UNITS * unit,
+            "min_delay": MAX_MIN_DELAY,
+            "max_wait": MAX_MAX_WAIT,
+            "min_order": MAX_MIN_ORDER_UNITS * unit,
+        }[parameter]
+        lower = {
+            "interval": MIN_INTERVAL,
+            "threshold": MIN_THRESHOLD,
+            "min_backing": MIN_MIN_BACKING,
+            "min_delay": MIN_MIN_DELAY,
+            "max_wait": MIN_MAX_WAIT,
+        }.get(parameter)
+        return upper + 1 if high or lower is None else lower - 1
+
+    def _bad_settle(self, case: str, who: str):
+        """A settle naming the orders wrongly: the second order without the first, the
+        head order with another amount, fewer round ids than orders, a round of
+        another phase."""
+        m = self.model
+        if m.head == m.tail:
+            return
+        head = m.orders[m.head]
+        orders, round_ids = [head.as_struct()], [m.oracle.phase_latest.get(head.phase, head.phase << PHASE_SHIFT)]
+        if case == "settle_not_next":
+            if m.head + 1 == m.tail:
+                return
+            orders = [m.orders[m.head + 1].as_struct()]
+        elif case == "settle_unknown":
+            orders = [replace(head, amount=head.amount + 1).as_struct()]
+        elif case == "settle_lengths":
+            round_ids = []
+        else:
+            round_ids = [(head.phase + 1) << PHASE_SHIFT | 1]
+        self.expect(
+            "settle", lambda m, t: m.settle(who, orders, round_ids, t), self.book, settle_data(orders, round_ids), who
+        )
 
     # ------------------------------------------------------------ the oracle
 
