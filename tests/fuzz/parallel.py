@@ -172,10 +172,10 @@ def run_machine(machine: type, market: Market, started: float) -> Result:
                 if process.poll() is None:
                     process.terminate()
                     process.wait()
-        failures = []
+        failures, lost = [], []
         for process, out in processes:
-            if not out.exists():
-                failures.append(f"a worker exited with {process.returncode} and no result")
+            if not out.exists():  # it crashed, or was stopped when another failed
+                lost.append(f"a worker exited with {process.returncode} and no result")
                 continue
             part = json.loads(out.read_text())
             result.examples += part["examples"]
@@ -185,6 +185,7 @@ def run_machine(machine: type, market: Market, started: float) -> Result:
             if part["failure"]:
                 failures.append(part["failure"])
     result.seconds = time.monotonic() - started
+    failures = failures or lost
     result.failure = failures[0] if failures else None
     RESULTS.append(result)
     if result.failure and _sources_digest() != sources:
