@@ -489,15 +489,21 @@ def max_lp_withdraw() -> uint256:
 
 
 @external
-def rebalance() -> uint256:
+def rebalance(receiver: address = msg.sender) -> uint256:
     """
     @notice Resets the exposure when due (interval elapsed or price moved past the
             threshold) and no order whose round is out waits: books the accrued
             management fee, makes the latest round's price and NAV the new
-            reference and pays the caller the keeper bounty.
+            reference and pays the keeper bounty. The bounty accrues at
+            `keeper_bounty` a day since the last rebalance (at most a day's), so
+            LPs pay at most that a day however often the market rebalances.
+            Chainlink Automation calls this through the market's `Upkeep`
+            contract, which names the receiver.
+    @param receiver Who gets the bounty; the caller by default.
     @return uint256 The bounty paid, in collateral.
     """
-    return self._rebalance(msg.sender)
+    assert receiver != empty(address) and receiver != self and receiver != lp_token, "pool: bad receiver"
+    return self._rebalance(receiver)
 
 
 @external
@@ -510,32 +516,6 @@ def rebalance_due() -> bool:
     @return bool True when due.
     """
     return self._rebalance_due()
-
-
-@external
-@view
-def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[32]):
-    """
-    @notice Chainlink Automation: whether `performUpkeep` should be called (a
-            rebalance is due). Orders are settled by keepers that read their
-            `OrderRequested` events (the pool stores only hashes).
-    @param check_data Ignored.
-    @return bool Whether a rebalance is due.
-    @return Bytes[32] Empty perform data.
-    """
-    return self._rebalance_due(), b""
-
-
-@external
-def performUpkeep(perform_data: Bytes[1024]):
-    """
-    @notice Chainlink Automation: rebalances if (re-checked) due, else reverts
-            and changes nothing, so a repeated call is harmless. The bounty goes
-            to the owner, whoever calls: Automation calls from a forwarder
-            contract, which could not spend it.
-    @param perform_data Ignored.
-    """
-    self._rebalance(ownable.owner)
 
 
 # ---------------------------------------------------------------- views
@@ -1281,8 +1261,10 @@ def _rebalance(receiver: address) -> uint256:
     before_fee.raw_nav = self._raw_nav(price, m.reference_price, self.reference_nav)
     fee_assets: uint256 = self._inverse_value(m.supply, self._capped(before_fee)) - self._inverse_value(m.supply, m.nav)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    # The bounty comes out of LP value, never more than there is.
-    bounty: uint256 = min(settings.keeper_bounty, m.assets - inverse)
+    # The bounty accrues by the second, a day's worth at most, and comes out of
+    # LP value, never more than there is.
+    elapsed: uint256 = min(block.timestamp - schedule.last_rebalance, constants.DAY)
+    bounty: uint256 = min(settings.keeper_bounty * elapsed // constants.DAY, m.assets - inverse)
 
     self._store_ledger(m.assets - bounty, price)
     # A market nobody holds restarts at 1, so a gap while nobody held cannot end it.

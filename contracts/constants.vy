@@ -11,8 +11,9 @@
 # 1.0 in 18-decimal fixed point: prices, NAV, leverage, fees and rates.
 WAD: constant(uint256) = 10**18
 
-# Seconds in a (365-day) year: the management fee is a yearly rate.
-YEAR: constant(uint256) = 365 * 86_400
+# The keeper bounty accrues by the day; the management fee is a yearly rate.
+DAY: constant(uint256) = 86_400
+YEAR: constant(uint256) = 365 * DAY
 
 # Collateral with more decimals than the inverse token cannot be priced exactly.
 MAX_COLLATERAL_DECIMALS: constant(uint8) = 18

@@ -1,7 +1,8 @@
 """Mirror of `contracts/constants.vy`: the one Python place for these numbers."""
 
 WAD = 10**18
-YEAR = 365 * 86_400
+DAY = 86_400
+YEAR = 365 * DAY
 
 MAX_COLLATERAL_DECIMALS = 18
 

@@ -123,6 +123,12 @@ def deploy_pool(
     )
 
 
+def deploy_upkeep(deployer: AccountAPI, pool, receiver: str, **tx):
+    """The market's Chainlink Automation contract (register it as a custom-logic
+    upkeep); the bounty of the rebalances it performs goes to `receiver`."""
+    return deployer.deploy(project.Upkeep, pool, receiver, **tx)
+
+
 def deploy_oracle(
     deployer: AccountAPI,
     feed: str,
@@ -252,8 +258,13 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         "sequencer_feed": config.get("sequencer_feed") or ZERO_ADDRESS,
         "grace_period": int(config.get("grace_period", DEFAULT_SEQUENCER_GRACE)),
         "parameter_delay": int(config.get("parameter_delay", DEFAULT_PARAMETER_DELAY)),
+        "upkeep_receiver": config.get("upkeep_receiver"),  # None: the deployer
         "markets": [],
     }
+    if plan["upkeep_receiver"] is not None and (
+        not _is_address(plan["upkeep_receiver"]) or int(plan["upkeep_receiver"], 16) == 0
+    ):
+        raise ConfigError(f"config: upkeep_receiver '{plan['upkeep_receiver']}' is not an address")
     if plan["heartbeat"] <= 0:
         raise ConfigError("config: heartbeat must be positive")
     if not MIN_PARAMETER_DELAY <= plan["parameter_delay"] <= MAX_PARAMETER_DELAY:
@@ -364,12 +375,16 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             parameter_delay=plan["parameter_delay"],
         )
         transactions.append(pool.txn_hash)
+        upkeep = deploy_upkeep(deployer, pool, plan["upkeep_receiver"] or deployer.address)
+        transactions.append(upkeep.txn_hash)
         markets.append(
             {
                 "leverage": leverage_label(market["leverage"]),
                 "pool": pool.address,
                 "lp_token": pool.lp_token(),
                 "order_book": pool.order_book(),
+                "upkeep": upkeep.address,
+                "upkeep_receiver": upkeep.receiver(),
                 "symbol": pool.symbol(),
                 "parameters": market["parameters"],
                 "parameter_delay": plan["parameter_delay"],

@@ -68,6 +68,7 @@ from web3.exceptions import Web3Exception
 
 from .constants import MAX_BATCH, ORDER_PARAMETER_NAMES, OUTCOMES, WAD
 from .deploy import partial_contract
+from .model import accrued_bounty
 from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
 from .status import fmt_units, fmt_wad, reason_names
 
@@ -170,6 +171,10 @@ class Market:
     @property
     def address(self) -> str:
         return self.pool.address
+
+    def bounty(self, now: int) -> int:
+        """What a rebalance at `now` pays: the bounty accrues by the second since the last one."""
+        return accrued_bounty(self.keeper_bounty(), now - self.last_rebalance())
 
 
 def watched_markets() -> list[tuple[str, int]]:
@@ -356,7 +361,7 @@ def settle_due(market: Market) -> dict | None:
     fees = sum(order[10] for order in batch)
 
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
-        return fees + (market.keeper_bounty() if _rebalance_waits(market, head["timestamp"]) else 0)
+        return fees + (market.bounty(head["timestamp"]) if _rebalance_waits(market, head["timestamp"]) else 0)
 
     if not _worth_it(market, txn, gas, reward, fees, f"{len(batch)} order(s) due", head["timestamp"]):
         return None
@@ -423,7 +428,8 @@ def rebalance(market: Market) -> dict | None:
         # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
         return None
-    if not _worth_it(market, txn, gas, market.keeper_bounty, None, "due", _head_time()):
+    now = _head_time()
+    if not _worth_it(market, txn, gas, lambda: market.bounty(now), None, "due", now):
         return None
     receipt = _send(txn, gas)
     if receipt is None:

@@ -17,6 +17,7 @@ import copy
 from dataclasses import dataclass, field, replace
 
 from .constants import (
+    DAY,
     DEAD_FEED_GRACE,
     DEFAULT_PARAMETER_DELAY,
     MAX_INTERVAL,
@@ -95,6 +96,12 @@ def accrued(nav: int, rate: int, seconds: int) -> int:
     """`_accrued`: `nav` less the management fee at `rate` a year over `seconds`,
     rounded against holders."""
     return u256(nav * (WAD - min(ceil_div(u256(rate * seconds), YEAR), WAD))) // WAD
+
+
+def accrued_bounty(keeper_bounty: int, seconds: int) -> int:
+    """The keeper bounty after `seconds` without a rebalance: `keeper_bounty` a day,
+    by the second, a day's worth at most (rounded down, against the keeper)."""
+    return keeper_bounty * min(seconds, DAY) // DAY
 
 
 def raw_nav(price: int, ref_price: int, ref_nav: int, leverage: int) -> int:
@@ -990,7 +997,7 @@ class PoolModel:
         before_fee.raw_nav = raw_nav(price, self.reference_price, self.reference_nav, self.leverage)
         inverse = self._inverse_value(m.supply, m.nav)
         fee_assets = u256(self._inverse_value(m.supply, self._capped(before_fee)) - inverse)
-        bounty = min(self.keeper_bounty, u256(m.assets - inverse))
+        bounty = min(accrued_bounty(self.keeper_bounty, now - self.last_rebalance), u256(m.assets - inverse))
         self._store_ledger(m.assets - bounty, price)
         new_nav = m.nav if m.supply != 0 else WAD
         self.reference_nav = new_nav

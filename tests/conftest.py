@@ -14,6 +14,7 @@ from inverse.deploy import (
     deploy_oracle,
     deploy_order_book_blueprint,
     deploy_pool,
+    deploy_upkeep,
     leverage_wad,
     order_book_of,
 )
@@ -177,6 +178,13 @@ def order_pool(create_order_pool, collateral, oracle):
 def book(order_pool):
     """`order_pool`'s order book: where users request and anyone settles."""
     return order_book_of(order_pool)
+
+
+@pytest.fixture(scope="session")
+def upkeep(order_pool, owner, accounts):
+    """`order_pool`'s Chainlink Automation contract, paying its bounty to an account
+    of its own (accounts[9]), as the deploy script does."""
+    return deploy_upkeep(owner, order_pool, accounts[9])
 
 
 @pytest.fixture

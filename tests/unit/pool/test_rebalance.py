@@ -16,22 +16,22 @@ DAY = 86_400
 NO_FEES = {"mint_fee": 0, "redeem_fee": 0, "management_fee": 0}
 
 
-def test_rebalance__before_interval_and_threshold__reverts(order_seeded, order_pool, keeper, unchanged):
+def test_rebalance__before_interval_and_threshold__reverts(order_seeded, order_pool, upkeep, keeper, unchanged):
     assert not order_pool.rebalance_due()
-    assert order_pool.checkUpkeep(b"") == (False, b"")
+    assert upkeep.checkUpkeep(b"") == (False, b"")
     with unchanged("pool: rebalance not due"):
         order_pool.rebalance(sender=keeper)
     with unchanged("pool: rebalance not due"):
-        order_pool.performUpkeep(b"", sender=keeper)
+        upkeep.performUpkeep(b"", sender=keeper)
 
 
 def test_rebalance__after_interval__resets_reference_books_fee_pays_bounty(
-    order_seeded, order_pool, feed, owner, keeper, collateral, chain
+    order_seeded, order_pool, upkeep, feed, owner, keeper, collateral, chain
 ):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain, INITIAL_PRICE * 102 // 100)  # +2%: below the 14% threshold
     assert order_pool.rebalance_due()
-    assert order_pool.checkUpkeep(b"") == (True, b"")
+    assert upkeep.checkUpkeep(b"") == (True, b"")
     price = wad(INITIAL_PRICE * 102 // 100)
     at = round_data(feed, latest_round_id(feed))[2]
     supply, assets, t0 = order_pool.totalSupply(), order_pool.total_assets(), order_pool.fee_time()
@@ -71,27 +71,79 @@ def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, fe
     assert order_pool.reference_price() == wad(up)
 
 
-def test_perform_upkeep__bounty__goes_to_the_owner_not_the_forwarder(
+def test_rebalance__bounty__accrues_by_the_second_since_the_last_rebalance(
     order_seeded, order_pool, feed, owner, keeper, collateral, chain
 ):
-    """Chainlink Automation calls `performUpkeep` from a forwarder contract, which
-    could not spend a bounty paid to it (SPEC 4)."""
+    """A threshold rebalance a quarter of a day after the last pays a quarter of the bounty."""
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain)
-    forwarder, cash = collateral.balanceOf(keeper), collateral.balanceOf(owner)
+    order_pool.rebalance(sender=keeper)
+    start = order_pool.last_rebalance()
+    chain.mine(timestamp=start + DAY // 4)
+    feed.set_answer(INITIAL_PRICE // 2, sender=owner, gas=200_000)  # a crash: due by the threshold
+    cash = collateral.balanceOf(keeper)
 
-    tx = order_pool.performUpkeep(b"", sender=keeper)
+    tx = order_pool.rebalance(sender=keeper)
 
-    [log] = tx.events.filter(order_pool.Rebalance)
-    assert (log.keeper, log.bounty) == (owner, order_pool.parameters().keeper_bounty)
-    assert collateral.balanceOf(owner) == cash + log.bounty
-    assert collateral.balanceOf(keeper) == forwarder
+    elapsed = tx.timestamp - start
+    assert elapsed < DAY // 3
+    bounty = order_pool.parameters().keeper_bounty * elapsed // DAY
+    assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_THRESHOLD
+    assert tx.return_value == bounty == collateral.balanceOf(keeper) - cash
+    assert USDC // 5 < bounty < USDC // 3
+
+
+def test_rebalance__owner_sets_hourly_interval_and_max_bounty__lps_pay_at_most_one_bounty_a_day(
+    order_seeded, order_pool, feed, owner, collateral, chain
+):
+    """The review's drain: the owner queues a 1-hour interval, a 1% threshold and the
+    largest bounty, then rebalances as often as it may for a day. The bounty accrues
+    by the second, so LPs pay at most one (largest) bounty a day, not 24 or more."""
+    most = MAX_KEEPER_BOUNTY_UNITS * USDC
+    set_parameters(order_pool, owner, interval=3_600, threshold=WAD // 100, keeper_bounty=most)
+    start, cash = order_pool.last_rebalance(), collateral.balanceOf(owner)
+    paid, price = 0, INITIAL_PRICE
+    while chain.pending_timestamp < start + DAY:
+        chain.mine(deltatime=1_800)
+        price = price * 102 // 100 if price <= INITIAL_PRICE else price * 98 // 100  # past the threshold
+        publish_round(feed, owner, chain, price)
+        paid += order_pool.rebalance(sender=owner).return_value
+
+    days = (order_pool.last_rebalance() - start) / DAY
+    assert 1 <= days < 1.05
+    assert collateral.balanceOf(owner) - cash == paid <= most * days
+    assert paid < 2 * most  # a per-rebalance bounty would have paid 48 of them
+
+
+def test_rebalance__receiver__gets_the_bounty(
+    order_seeded, order_pool, feed, owner, keeper, stranger, collateral, chain
+):
+    chain.mine(deltatime=DAY)
+    publish_round(feed, owner, chain)
+    cash, keeper_cash = collateral.balanceOf(stranger), collateral.balanceOf(keeper)
+
+    tx = order_pool.rebalance(stranger, sender=keeper)
+
+    assert tx.events.filter(order_pool.Rebalance)[0].keeper == stranger
+    assert collateral.balanceOf(stranger) == cash + USDC
+    assert collateral.balanceOf(keeper) == keeper_cash
+
+
+@pytest.mark.parametrize("who", ["zero", "pool", "lp_token"])
+def test_rebalance__receiver_that_cannot_spend_it__reverts(
+    order_seeded, order_pool, feed, owner, keeper, chain, unchanged, who
+):
+    chain.mine(deltatime=DAY)
+    publish_round(feed, owner, chain)
+    receiver = {"zero": "0x" + "00" * 20, "pool": order_pool.address, "lp_token": order_pool.lp_token()}[who]
+    with unchanged("pool: bad receiver"):
+        order_pool.rebalance(receiver, sender=keeper)
 
 
 def test_rebalance__crash_and_interval__reports_both_reasons(order_seeded, order_pool, feed, owner, keeper, chain):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain, INITIAL_PRICE // 2)
-    tx = order_pool.performUpkeep(b"", sender=keeper)
+    tx = order_pool.rebalance(sender=keeper)
     assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_TIME | REASON_THRESHOLD
 
 
@@ -128,7 +180,7 @@ def test_rebalance__bounty__never_more_than_lp_value(
     settle()
     book.request_mint(order_pool.max_mint(), 0, minter, deadline, sender=minter)
     settle()
-    chain.mine(deltatime=3_600)
+    chain.mine(deltatime=DAY)  # a whole day's bounty has accrued
     publish_round(feed, owner, chain, INITIAL_PRICE)
     lp_value = order_pool.lp_value()
     assert 0 < lp_value < MAX_KEEPER_BOUNTY_UNITS * USDC
@@ -141,10 +193,10 @@ def test_rebalance__bounty__never_more_than_lp_value(
     assert order_pool.inverse_value() == order_pool.total_assets()
 
 
-def test_rebalance__with_stale_oracle__not_due_and_reverts(order_seeded, order_pool, keeper, chain, unchanged):
+def test_rebalance__with_stale_oracle__not_due_and_reverts(order_seeded, order_pool, upkeep, keeper, chain, unchanged):
     chain.mine(deltatime=2 * DAY)
     assert not order_pool.rebalance_due()
-    assert order_pool.checkUpkeep(b"") == (False, b"")
+    assert upkeep.checkUpkeep(b"") == (False, b"")
     with unchanged("oracle: stale price"):
         order_pool.rebalance(sender=keeper)
 
@@ -221,10 +273,12 @@ def test_rebalance__management_fee__is_pro_rata_to_round_time(
         assert WAD * 98 // 100 - WAD // 10**6 < nav <= WAD * 98 // 100  # 2% a year
 
 
-def test_rebalance_due__feed_reverting__false_not_a_revert(order_seeded, order_pool, feed, owner, keeper, chain):
+def test_rebalance_due__feed_reverting__false_not_a_revert(
+    order_seeded, order_pool, upkeep, feed, owner, keeper, chain
+):
     chain.mine(deltatime=DAY)  # due by time, if there were a price
     feed.set_reverting(True, sender=owner)
     assert order_pool.rebalance_due() is False
-    assert order_pool.checkUpkeep(b"") == (False, b"")
+    assert upkeep.checkUpkeep(b"") == (False, b"")
     with ape.reverts("oracle: feed unavailable"):
         order_pool.rebalance(sender=keeper)
