@@ -341,17 +341,24 @@ def take(kind: uint256, owner: address, amount: uint256) -> (uint256, uint256):
     self._check_order_book()
     balance: uint256 = 0
     value: uint256 = 0
+    # What the side is worth at the last reference: an exit worth nothing there
+    # is refused unless the whole side is (a dead market may still empty), so
+    # dust cannot queue free orders that pay their settler nothing.
+    side: uint256 = 0
     if kind == constants.ORDER_REDEEM:
         balance = erc20.balanceOf[owner]
         assert amount <= balance, "pool: redeem exceeds balance"
-        value = amount * self.reference_nav // _VALUE_SCALE
+        side = self.reference_nav
+        value = amount * side // _VALUE_SCALE
         erc20._transfer(owner, self, amount)
     else:
         balance = staticcall ILpToken(lp_token).balanceOf(owner)
         assert amount <= balance, "pool: withdraw exceeds balance"
         m: Market = self._market(self._settings(), 0, 0)
-        value = self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), amount)
+        side = m.assets - self._inverse_value(m.supply, m.nav)
+        value = self._lp_withdraw_assets(side, amount)
         extcall ILpToken(lp_token).escrow(owner, amount)
+    assert value != 0 or side == 0, "pool: exit worth nothing"
     return balance, value
 
 

@@ -766,15 +766,19 @@ class PoolModel:
             balance = self.balances.get(sender, 0)
             if amount > balance:
                 raise Revert("pool: redeem exceeds balance")
-            value = u256(amount * self.reference_nav) // self.value_scale
+            side = self.reference_nav
+            value = u256(amount * side) // self.value_scale
         else:
             balance = self.lp_balances.get(sender, 0)
             if amount > balance:
                 raise Revert("pool: withdraw exceeds balance")
             m = self.market(0, 0)
-            value = self._lp_withdraw_assets(u256(m.assets - self._inverse_value(m.supply, m.nav)), amount)
+            side = u256(m.assets - self._inverse_value(m.supply, m.nav))
+            value = self._lp_withdraw_assets(side, amount)
             if self.lp_rescales and self.lp_rescales[-1][0] == now:
                 raise Revert("lp: shares rescaled in this block")
+        if value == 0 and side != 0:
+            raise Revert("pool: exit worth nothing")
         if value < self.min_order and amount != balance:
             raise Revert("orders: below min order")
         self._move(self.balances if kind == ORDER_REDEEM else self.lp_balances, sender, self.pool, amount)
