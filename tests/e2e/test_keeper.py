@@ -160,6 +160,7 @@ def test_keeper__threshold_move_intraday__settles_then_rebalances(tmp_path, acco
     with keeper_world(tmp_path, accounts, always=False) as world:  # the bounty it unblocks pays
         pool, book, feed, owner = world["pool"], world["book"], world["feed"], world["owner"]
         newcomer = accounts[6]
+        warp(DAY // 2)  # half a day since the last rebalance: half a day's bounty has accrued
         book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
         due_block = publish(feed, owner, PRICE * 80 // 100, after=600)  # a 20% fall
         wait_for(lambda: pool.reference_price() == PRICE * 80 // 100 * 10**10, "the threshold rebalance")
