@@ -283,6 +283,7 @@ def measure() -> dict:
             ("OrderBook", b.book),
             ("ChainlinkOracle", b.oracle),
             ("LpToken", b.lp_token),
+            ("Upkeep", b.upkeep),
         )
     }
     return {
