@@ -122,7 +122,7 @@ _COLLATERAL_UNIT: immutable(uint256)
 #   _settings_word  paused (bit 0), is_shutdown (bit 1), shutdown_requested
 #                   (bit 2), mint_fee (bits 8-63), redeem_fee (64-119),
 #                   min_backing (120-183), keeper_bounty (184-255)
-#   _schedule_word  last_rebalance (bits 0-63), interval (64-87),
+#   _schedule_word  last_rebalance (bits 0-39), bounty_budget (40-63), interval (64-87),
 #                   parameters_ready_at (88-127), threshold (128-191),
 #                   management_fee (192-255)
 #   _terms_word     settle_fee (bits 0-71), min_delay (72-95), max_wait
@@ -188,6 +188,8 @@ struct Settings:
 struct Schedule:
     # Timestamp of the last rebalance (or of deployment).
     last_rebalance: uint256
+    # Keeper budget left at the last rebalance, in seconds of accrual (see `_rebalance`).
+    bounty_budget: uint256
     # Seconds between scheduled rebalances.
     interval: uint256
     # When queued parameters may apply (0: none queued).
@@ -509,7 +511,7 @@ def rebalance(receiver: address = msg.sender) -> uint256:
     @param receiver Who gets the bounty; the caller by default.
     @return uint256 The bounty paid, in collateral.
     """
-    assert receiver != empty(address) and receiver != self and receiver != lp_token, "pool: bad receiver"
+    assert receiver not in [empty(address), self, lp_token, order_book], "pool: bad receiver"
     return self._rebalance(receiver)
 
 
@@ -1268,10 +1270,18 @@ def _rebalance(receiver: address) -> uint256:
     before_fee.raw_nav = self._raw_nav(price, m.reference_price, self.reference_nav)
     fee_assets: uint256 = self._inverse_value(m.supply, self._capped(before_fee)) - self._inverse_value(m.supply, m.nav)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    # The bounty accrues by the second, a day's worth at most, and comes out of
-    # LP value, never more than there is.
-    elapsed: uint256 = min(block.timestamp - schedule.last_rebalance, constants.DAY)
-    bounty: uint256 = min(settings.keeper_bounty * elapsed // constants.DAY, m.assets - inverse)
+    # Keepers are paid out of a budget that fills by the second, a bounty every
+    # BOUNTY_PERIOD, up to BOUNTY_BUDGET: a burst of crash rebalances is paid in
+    # full, and LPs pay at most a bounty per period however often the market
+    # rebalances. The bounty comes out of LP value, never more than there is.
+    budget: uint256 = min(schedule.bounty_budget + block.timestamp - schedule.last_rebalance, constants.BOUNTY_BUDGET)
+    bounty: uint256 = min(
+        settings.keeper_bounty * min(budget, constants.BOUNTY_PERIOD) // constants.BOUNTY_PERIOD, m.assets - inverse
+    )
+    if bounty != 0:
+        # What the bounty used, rounded up: it never pays for more than there was.
+        budget -= unsafe_div(unsafe_sub(bounty * constants.BOUNTY_PERIOD, 1), settings.keeper_bounty) + 1
+    schedule.bounty_budget = budget
 
     self._store_ledger(m.assets - bounty, price)
     # A market nobody holds restarts at 1, so a gap while nobody held cannot end it.
@@ -1442,7 +1452,8 @@ def _store_settings(settings: Settings):
 def _schedule() -> Schedule:
     word: uint256 = self._schedule_word
     return Schedule(
-        last_rebalance=word & _MASK_64,
+        last_rebalance=word & _MASK_40,
+        bounty_budget=(word >> 40) & _MASK_24,
         interval=(word >> 64) & _MASK_24,
         parameters_ready_at=(word >> 88) & _MASK_40,
         threshold=(word >> 128) & _MASK_64,
@@ -1452,10 +1463,12 @@ def _schedule() -> Schedule:
 
 @internal
 def _store_schedule(schedule: Schedule):
-    # A timestamp fits 64 bits, and 40 bits until the year 36812; the parameters
-    # are bounded by `_check_parameters` (7 days < 2**24).
+    # A timestamp fits 40 bits until the year 36812, the bounty budget 24 bits
+    # (at most BOUNTY_BUDGET); the parameters are bounded by `_check_parameters`
+    # (7 days < 2**24).
     self._schedule_word = (
         schedule.last_rebalance
+        | schedule.bounty_budget << 40
         | schedule.interval << 64
         | schedule.parameters_ready_at << 88
         | schedule.threshold << 128

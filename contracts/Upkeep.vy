@@ -47,7 +47,7 @@ def __init__(pool_: IPool, receiver_: address):
 def set_receiver(new_receiver: address):
     """
     @notice Names who gets the bounty from now on. Only the pool's owner.
-    @param new_receiver Not zero, the pool, its LP token or this contract.
+    @param new_receiver Not zero, the pool, its LP token, its order book or this contract.
     """
     assert msg.sender == staticcall IOwned(pool.address).owner(), "upkeep: caller is not the pool's owner"
     self._set_receiver(new_receiver)
@@ -78,9 +78,12 @@ def performUpkeep(perform_data: Bytes[1024]):
 
 @internal
 def _set_receiver(new_receiver: address):
-    # The pool refuses to pay itself or its LP token; a receiver it would refuse
-    # would stop every upkeep, and one that is this contract would strand the bounty.
+    # The pool refuses to pay itself, its LP token or its order book; a receiver
+    # it would refuse would stop every upkeep, and one that is this contract
+    # would strand the bounty.
     assert new_receiver != empty(address), "upkeep: zero receiver"
-    assert new_receiver not in [pool.address, staticcall pool.lp_token(), self], "upkeep: receiver is the pool"
+    assert new_receiver not in [pool.address, staticcall pool.lp_token(), staticcall pool.order_book(), self], (
+        "upkeep: receiver is the pool"
+    )
     self.receiver = new_receiver
     log ReceiverSet(receiver=new_receiver)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -262,7 +263,7 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         "markets": [],
     }
     if plan["upkeep_receiver"] is not None and (
-        not _is_address(plan["upkeep_receiver"]) or int(plan["upkeep_receiver"], 16) == 0
+        not _is_address(plan["upkeep_receiver"]) or plan["upkeep_receiver"] == ZERO_ADDRESS
     ):
         raise ConfigError(f"config: upkeep_receiver '{plan['upkeep_receiver']}' is not an address")
     if plan["heartbeat"] <= 0:
@@ -413,4 +414,4 @@ def write_manifest(manifest: dict, path: Path, force: bool = False) -> None:
 
 
 def _is_address(value) -> bool:
-    return isinstance(value, str) and len(value) == 42 and value.startswith("0x")
+    return isinstance(value, str) and re.fullmatch("0x[0-9a-fA-F]{40}", value) is not None

@@ -68,7 +68,7 @@ from web3.exceptions import Web3Exception
 
 from .constants import MAX_BATCH, ORDER_LP_WITHDRAW, ORDER_PARAMETER_NAMES, ORDER_REDEEM, OUTCOMES, WAD
 from .deploy import partial_contract
-from .model import accrued_bounty
+from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
 from .status import fmt_units, fmt_wad, reason_names
 
@@ -177,8 +177,9 @@ class Market:
         return self.pool.address
 
     def bounty(self, now: int) -> int:
-        """What a rebalance at `now` pays: the bounty accrues by the second since the last one."""
-        return accrued_bounty(self.keeper_bounty(), now - self.last_rebalance())
+        """What a rebalance at `now` pays at least: keepers' budget holds at least what
+        filled since the last one (it may hold more, saved from before)."""
+        return keeper_bounty_paid(self.keeper_bounty(), now - self.last_rebalance(), 2**256)[0]
 
 
 def watched_markets() -> list[tuple[str, int]]:

@@ -17,7 +17,8 @@ import copy
 from dataclasses import dataclass, field, replace
 
 from .constants import (
-    DAY,
+    BOUNTY_BUDGET,
+    BOUNTY_PERIOD,
     DEAD_FEED_GRACE,
     DEFAULT_PARAMETER_DELAY,
     MAX_INTERVAL,
@@ -98,10 +99,14 @@ def accrued(nav: int, rate: int, seconds: int) -> int:
     return u256(nav * (WAD - min(ceil_div(u256(rate * seconds), YEAR), WAD))) // WAD
 
 
-def accrued_bounty(keeper_bounty: int, seconds: int) -> int:
-    """The keeper bounty after `seconds` without a rebalance: `keeper_bounty` a day,
-    by the second, a day's worth at most (rounded down, against the keeper)."""
-    return keeper_bounty * min(seconds, DAY) // DAY
+def keeper_bounty_paid(keeper_bounty: int, budget: int, lp_value: int) -> tuple[int, int]:
+    """`_rebalance`'s bounty out of keepers' `budget` (seconds of accrual, already
+    capped at BOUNTY_BUDGET): a bounty per BOUNTY_PERIOD of it, at most one bounty
+    and never more than the LP value. Returns (bounty, budget left)."""
+    bounty = min(keeper_bounty * min(budget, BOUNTY_PERIOD) // BOUNTY_PERIOD, lp_value)
+    if bounty:
+        budget -= (bounty * BOUNTY_PERIOD - 1) // keeper_bounty + 1  # what it used, rounded up
+    return bounty, budget
 
 
 def raw_nav(price: int, ref_price: int, ref_nav: int, leverage: int) -> int:
@@ -427,6 +432,7 @@ class PoolModel:
     # The owner's queued change (a full parameter set) and when a rebalance may apply it (0: none).
     queued_parameters: dict = field(default_factory=dict)
     parameters_ready_at: int = 0
+    bounty_budget: int = 0  # keepers' budget left at the last rebalance, in seconds
     reference_nav: int = WAD
     total_assets: int = 0
     paused: bool = False
@@ -781,6 +787,8 @@ class PoolModel:
             raise Revert("pool: exit worth nothing")
         if value < self.min_order and amount != balance:
             raise Revert("orders: below min order")
+        if value < self.settle_fee and value != 0 and not self.is_shutdown:
+            raise Revert("orders: worth less than the settle fee")
         self._move(self.balances if kind == ORDER_REDEEM else self.lp_balances, sender, self.pool, amount)
         trade_fee = self.redeem_fee if kind == ORDER_REDEEM else 0
         if not self.is_shutdown:
@@ -1001,7 +1009,8 @@ class PoolModel:
         before_fee.raw_nav = raw_nav(price, self.reference_price, self.reference_nav, self.leverage)
         inverse = self._inverse_value(m.supply, m.nav)
         fee_assets = u256(self._inverse_value(m.supply, self._capped(before_fee)) - inverse)
-        bounty = min(accrued_bounty(self.keeper_bounty, now - self.last_rebalance), u256(m.assets - inverse))
+        budget = min(self.bounty_budget + now - self.last_rebalance, BOUNTY_BUDGET)
+        bounty, self.bounty_budget = keeper_bounty_paid(self.keeper_bounty, budget, u256(m.assets - inverse))
         self._store_ledger(m.assets - bounty, price)
         new_nav = m.nav if m.supply != 0 else WAD
         self.reference_nav = new_nav

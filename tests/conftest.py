@@ -180,10 +180,11 @@ def book(order_pool):
     return order_book_of(order_pool)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def upkeep(order_pool, owner, accounts):
     """`order_pool`'s Chainlink Automation contract, paying its bounty to an account
-    of its own (accounts[9]), as the deploy script does."""
+    of its own (accounts[9]), as the deploy script does. Deployed in each test that
+    uses it: one made inside a module's snapshot would vanish when it is restored."""
     return deploy_upkeep(owner, order_pool, accounts[9])
 
 

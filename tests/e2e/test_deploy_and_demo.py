@@ -70,6 +70,7 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         ({"parameter_delay": 30 * 86_400 + 1}, "parameter_delay must be 1 to 30 days"),
         ({"upkeep_receiver": "0x1234"}, "upkeep_receiver '0x1234' is not an address"),
         ({"upkeep_receiver": "0x" + "00" * 20}, "upkeep_receiver '0x0+' is not an address"),
+        ({"upkeep_receiver": "0x" + "zz" * 20}, "upkeep_receiver '0xz+' is not an address"),
     ],
 )
 def test_deploy__bad_config__is_refused_before_sending(change, message, chain):

@@ -6,8 +6,16 @@ orders is in `tests/unit/orders/test_time_order.py`."""
 import ape
 import pytest
 
-from inverse.constants import MAX_KEEPER_BOUNTY_UNITS, OUTCOME_REFUNDED, REASON_THRESHOLD, REASON_TIME, WAD, YEAR
-from inverse.model import ceil_div, raw_nav
+from inverse.constants import (
+    BOUNTY_BUDGET,
+    MAX_KEEPER_BOUNTY_UNITS,
+    OUTCOME_REFUNDED,
+    REASON_THRESHOLD,
+    REASON_TIME,
+    WAD,
+    YEAR,
+)
+from inverse.model import ceil_div, keeper_bounty_paid, raw_nav
 from tests.conftest import INITIAL_PRICE, publish_round
 
 from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, round_data, set_parameters, settled, wad
@@ -71,48 +79,57 @@ def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, fe
     assert order_pool.reference_price() == wad(up)
 
 
-def test_rebalance__bounty__accrues_by_the_second_since_the_last_rebalance(
+def test_rebalance__keepers_budget__pays_a_crash_burst_in_full_then_by_the_second(
     order_seeded, order_pool, feed, owner, keeper, collateral, chain
 ):
-    """A threshold rebalance a quarter of a day after the last pays a quarter of the bounty."""
-    chain.mine(deltatime=DAY)
-    publish_round(feed, owner, chain)
-    order_pool.rebalance(sender=keeper)
-    start = order_pool.last_rebalance()
-    chain.mine(timestamp=start + DAY // 4)
-    feed.set_answer(INITIAL_PRICE // 2, sender=owner, gas=200_000)  # a crash: due by the threshold
-    cash = collateral.balanceOf(keeper)
+    """After a quiet spell keepers' budget holds three bounties: the first three
+    rebalances of a crash, ten minutes apart, are paid in full; the fourth gets what
+    filled since (ten minutes' worth of a half-day's bounty) and what was left."""
+    bounty = order_pool.parameters().keeper_bounty
+    budget, last = 0, order_pool.last_rebalance()
+    chain.mine(deltatime=2 * DAY)
+    price, paid = INITIAL_PRICE, []
+    for _ in range(4):
+        price = price * 80 // 100  # -20% each time: due by the threshold (14% at -1x)
+        publish_round(feed, owner, chain, price, after=chain.pending_timestamp + 600)
+        cash = collateral.balanceOf(keeper)
 
-    tx = order_pool.rebalance(sender=keeper)
+        tx = order_pool.rebalance(sender=keeper)
 
-    elapsed = tx.timestamp - start
-    assert elapsed < DAY // 3
-    bounty = order_pool.parameters().keeper_bounty * elapsed // DAY
-    assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_THRESHOLD
-    assert tx.return_value == bounty == collateral.balanceOf(keeper) - cash
-    assert USDC // 5 < bounty < USDC // 3
+        expected, budget = keeper_bounty_paid(
+            bounty,
+            min(budget + tx.timestamp - last, BOUNTY_BUDGET),
+            2**256,  # LP value is far above it
+        )
+        last = tx.timestamp
+        assert tx.return_value == expected == collateral.balanceOf(keeper) - cash
+        paid.append(tx.return_value)
+    assert paid[:3] == [USDC] * 3
+    assert 0 < paid[3] < USDC // 10  # about 20 minutes' worth
 
 
-def test_rebalance__owner_sets_hourly_interval_and_max_bounty__lps_pay_at_most_one_bounty_a_day(
+def test_rebalance__owner_sets_hourly_interval_and_max_bounty__lps_pay_at_most_two_bounties_a_day(
     order_seeded, order_pool, feed, owner, collateral, chain
 ):
     """The review's drain: the owner queues a 1-hour interval, a 1% threshold and the
-    largest bounty, then rebalances as often as it may for a day. The bounty accrues
-    by the second, so LPs pay at most one (largest) bounty a day, not 24 or more."""
+    largest bounty, then rebalances as often as it may for a day. Keepers are paid
+    from a budget that fills two bounties a day and holds three, so LPs pay at most
+    that, not one a rebalance (over 40)."""
     most = MAX_KEEPER_BOUNTY_UNITS * USDC
     set_parameters(order_pool, owner, interval=3_600, threshold=WAD // 100, keeper_bounty=most)
     start, cash = order_pool.last_rebalance(), collateral.balanceOf(owner)
-    paid, price = 0, INITIAL_PRICE
+    paid, price, count = 0, INITIAL_PRICE, 0
     while chain.pending_timestamp < start + DAY:
         chain.mine(deltatime=1_800)
         price = price * 102 // 100 if price <= INITIAL_PRICE else price * 98 // 100  # past the threshold
         publish_round(feed, owner, chain, price)
         paid += order_pool.rebalance(sender=owner).return_value
+        count += 1
 
     days = (order_pool.last_rebalance() - start) / DAY
-    assert 1 <= days < 1.05
-    assert collateral.balanceOf(owner) - cash == paid <= most * days
-    assert paid < 2 * most  # a per-rebalance bounty would have paid 48 of them
+    assert 1 <= days < 1.05 and count >= 40
+    assert collateral.balanceOf(owner) - cash == paid <= most * (3 + 2 * days)  # what it held, and two a day
+    assert paid < 6 * most
 
 
 def test_rebalance__receiver__gets_the_bounty(
@@ -129,13 +146,18 @@ def test_rebalance__receiver__gets_the_bounty(
     assert collateral.balanceOf(keeper) == keeper_cash
 
 
-@pytest.mark.parametrize("who", ["zero", "pool", "lp_token"])
+@pytest.mark.parametrize("who", ["zero", "pool", "lp_token", "order_book"])
 def test_rebalance__receiver_that_cannot_spend_it__reverts(
     order_seeded, order_pool, feed, owner, keeper, chain, unchanged, who
 ):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain)
-    receiver = {"zero": "0x" + "00" * 20, "pool": order_pool.address, "lp_token": order_pool.lp_token()}[who]
+    receiver = {
+        "zero": "0x" + "00" * 20,
+        "pool": order_pool.address,
+        "lp_token": order_pool.lp_token(),
+        "order_book": order_pool.order_book(),
+    }[who]
     with unchanged("pool: bad receiver"):
         order_pool.rebalance(receiver, sender=keeper)
 

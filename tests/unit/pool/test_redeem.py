@@ -97,6 +97,26 @@ def test_exit__worth_nothing_at_the_reference__refused_at_the_request(
 
 
 @pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
+def test_exit__worth_less_than_the_settle_fee__refused_at_the_request(
+    order_seeded, order_pool, book, order_lp_token, minter, lp, accounts, chain, unchanged, kind
+):
+    """It would pay its settler next to nothing, and come back to be requested again
+    for free: refused, even as a whole balance below the minimum order."""
+    fee = book.settle_fee()
+    if kind == "redeem":
+        token, account, request = order_pool, minter, book.request_redeem
+        amount = (fee - 1) * VALUE_SCALE // order_pool.reference_nav()  # just under the fee
+    else:
+        token, account, request = order_lp_token, lp, book.request_lp_withdraw
+        amount = (fee - 1) * (order_lp_token.totalSupply() + LP_VIRTUAL_SHARES) // (order_pool.lp_value() + 1)
+    holder = accounts[8]
+    token.transfer(holder, amount, sender=account)  # a whole balance: the minimum order does not apply
+    with unchanged("orders: worth less than the settle fee"):
+        request(amount, 0, holder, later(chain), sender=holder)
+    request(token.balanceOf(account), 0, account, later(chain), sender=account)  # a real exit goes
+
+
+@pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
 def test_exit__worth_a_wei_at_the_reference_and_nothing_at_its_round__refunded_not_burnt(
     order_seeded, order_pool, book, order_lp_token, minter, lp, owner, chain, settle, kind
 ):

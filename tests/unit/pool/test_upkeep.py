@@ -62,11 +62,15 @@ def test_set_receiver__not_the_owner__reverts(upkeep, keeper, unchanged):
     assert upkeep.receiver() != keeper
 
 
-@pytest.mark.parametrize("who", ["zero", "pool", "lp_token", "upkeep"])
+@pytest.mark.parametrize("who", ["zero", "pool", "lp_token", "order_book", "upkeep"])
 def test_set_receiver__one_that_would_stop_or_strand_the_bounty__reverts(order_pool, upkeep, owner, who):
-    receiver = {"zero": ZERO, "pool": order_pool.address, "lp_token": order_pool.lp_token(), "upkeep": upkeep.address}[
-        who
-    ]
+    receiver = {
+        "zero": ZERO,
+        "pool": order_pool.address,
+        "lp_token": order_pool.lp_token(),
+        "order_book": order_pool.order_book(),
+        "upkeep": upkeep.address,
+    }[who]
     reason = "upkeep: zero receiver" if who == "zero" else "upkeep: receiver is the pool"
     before = upkeep.receiver()
     with ape.reverts(reason):
