@@ -122,7 +122,7 @@ _COLLATERAL_UNIT: immutable(uint256)
 #   _settings_word  paused (bit 0), is_shutdown (bit 1), shutdown_requested
 #                   (bit 2), mint_fee (bits 8-63), redeem_fee (64-119),
 #                   min_backing (120-183), keeper_bounty (184-255)
-#   _schedule_word  last_rebalance (bits 0-63), interval (64-87),
+#   _schedule_word  last_rebalance (bits 0-39), bounty_budget (40-63), interval (64-87),
 #                   parameters_ready_at (88-127), threshold (128-191),
 #                   management_fee (192-255)
 #   _terms_word     settle_fee (bits 0-71), min_delay (72-95), max_wait
@@ -188,6 +188,8 @@ struct Settings:
 struct Schedule:
     # Timestamp of the last rebalance (or of deployment).
     last_rebalance: uint256
+    # Keeper budget left at the last rebalance, in seconds of accrual (see `_rebalance`).
+    bounty_budget: uint256
     # Seconds between scheduled rebalances.
     interval: uint256
     # When queued parameters may apply (0: none queued).
@@ -341,17 +343,24 @@ def take(kind: uint256, owner: address, amount: uint256) -> (uint256, uint256):
     self._check_order_book()
     balance: uint256 = 0
     value: uint256 = 0
+    # What the side is worth at the last reference: an exit worth nothing there
+    # is refused unless the whole side is (a dead market may still empty), so
+    # dust cannot queue free orders that pay their settler nothing.
+    side: uint256 = 0
     if kind == constants.ORDER_REDEEM:
         balance = erc20.balanceOf[owner]
         assert amount <= balance, "pool: redeem exceeds balance"
-        value = amount * self.reference_nav // _VALUE_SCALE
+        side = self.reference_nav
+        value = amount * side // _VALUE_SCALE
         erc20._transfer(owner, self, amount)
     else:
         balance = staticcall ILpToken(lp_token).balanceOf(owner)
         assert amount <= balance, "pool: withdraw exceeds balance"
         m: Market = self._market(self._settings(), 0, 0)
-        value = self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), amount)
+        side = m.assets - self._inverse_value(m.supply, m.nav)
+        value = self._lp_withdraw_assets(side, amount)
         extcall ILpToken(lp_token).escrow(owner, amount)
+    assert value != 0 or side == 0, "pool: exit worth nothing"
     return balance, value
 
 
@@ -489,15 +498,21 @@ def max_lp_withdraw() -> uint256:
 
 
 @external
-def rebalance() -> uint256:
+def rebalance(receiver: address = msg.sender) -> uint256:
     """
     @notice Resets the exposure when due (interval elapsed or price moved past the
             threshold) and no order whose round is out waits: books the accrued
             management fee, makes the latest round's price and NAV the new
-            reference and pays the caller the keeper bounty.
+            reference and pays the keeper bounty. The bounty accrues at
+            `keeper_bounty` a day since the last rebalance (at most a day's), so
+            LPs pay at most that a day however often the market rebalances.
+            Chainlink Automation calls this through the market's `Upkeep`
+            contract, which names the receiver.
+    @param receiver Who gets the bounty; the caller by default.
     @return uint256 The bounty paid, in collateral.
     """
-    return self._rebalance(msg.sender)
+    assert receiver not in [empty(address), self, lp_token, order_book], "pool: bad receiver"
+    return self._rebalance(receiver)
 
 
 @external
@@ -510,32 +525,6 @@ def rebalance_due() -> bool:
     @return bool True when due.
     """
     return self._rebalance_due()
-
-
-@external
-@view
-def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[32]):
-    """
-    @notice Chainlink Automation: whether `performUpkeep` should be called (a
-            rebalance is due). Orders are settled by keepers that read their
-            `OrderRequested` events (the pool stores only hashes).
-    @param check_data Ignored.
-    @return bool Whether a rebalance is due.
-    @return Bytes[32] Empty perform data.
-    """
-    return self._rebalance_due(), b""
-
-
-@external
-def performUpkeep(perform_data: Bytes[1024]):
-    """
-    @notice Chainlink Automation: rebalances if (re-checked) due, else reverts
-            and changes nothing, so a repeated call is harmless. The bounty goes
-            to the owner, whoever calls: Automation calls from a forwarder
-            contract, which could not spend it.
-    @param perform_data Ignored.
-    """
-    self._rebalance(ownable.owner)
 
 
 # ---------------------------------------------------------------- views
@@ -1281,8 +1270,18 @@ def _rebalance(receiver: address) -> uint256:
     before_fee.raw_nav = self._raw_nav(price, m.reference_price, self.reference_nav)
     fee_assets: uint256 = self._inverse_value(m.supply, self._capped(before_fee)) - self._inverse_value(m.supply, m.nav)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    # The bounty comes out of LP value, never more than there is.
-    bounty: uint256 = min(settings.keeper_bounty, m.assets - inverse)
+    # Keepers are paid out of a budget that fills by the second, a bounty every
+    # BOUNTY_PERIOD, up to BOUNTY_BUDGET: a burst of crash rebalances is paid in
+    # full, and LPs pay at most a bounty per period however often the market
+    # rebalances. The bounty comes out of LP value, never more than there is.
+    budget: uint256 = min(schedule.bounty_budget + block.timestamp - schedule.last_rebalance, constants.BOUNTY_BUDGET)
+    bounty: uint256 = min(
+        settings.keeper_bounty * min(budget, constants.BOUNTY_PERIOD) // constants.BOUNTY_PERIOD, m.assets - inverse
+    )
+    if bounty != 0:
+        # What the bounty used, rounded up: it never pays for more than there was.
+        budget -= unsafe_div(unsafe_sub(bounty * constants.BOUNTY_PERIOD, 1), settings.keeper_bounty) + 1
+    schedule.bounty_budget = budget
 
     self._store_ledger(m.assets - bounty, price)
     # A market nobody holds restarts at 1, so a gap while nobody held cannot end it.
@@ -1453,7 +1452,8 @@ def _store_settings(settings: Settings):
 def _schedule() -> Schedule:
     word: uint256 = self._schedule_word
     return Schedule(
-        last_rebalance=word & _MASK_64,
+        last_rebalance=word & _MASK_40,
+        bounty_budget=(word >> 40) & _MASK_24,
         interval=(word >> 64) & _MASK_24,
         parameters_ready_at=(word >> 88) & _MASK_40,
         threshold=(word >> 128) & _MASK_64,
@@ -1463,10 +1463,12 @@ def _schedule() -> Schedule:
 
 @internal
 def _store_schedule(schedule: Schedule):
-    # A timestamp fits 64 bits, and 40 bits until the year 36812; the parameters
-    # are bounded by `_check_parameters` (7 days < 2**24).
+    # A timestamp fits 40 bits until the year 36812, the bounty budget 24 bits
+    # (at most BOUNTY_BUDGET); the parameters are bounded by `_check_parameters`
+    # (7 days < 2**24).
     self._schedule_word = (
         schedule.last_rebalance
+        | schedule.bounty_budget << 40
         | schedule.interval << 64
         | schedule.parameters_ready_at << 88
         | schedule.threshold << 128

@@ -16,7 +16,7 @@
         without bound (past 2**256 in share products). So when a deposit finds
         a share worth less than 2**-20 of its first price, every balance and
         the supply are first divided by the same power of two, chosen to bring
-        a share back to 1/2 .. 1x its first price; then the deposit is priced.
+        a share back to 1/2 .. 2x its first price; then the deposit is priced.
         Each holder keeps their part of the LP side, less the rounding down of
         their balance (under one share, worth under 2 / 10**(18 - decimals)
         collateral wei) and, all together, under 3 wei that the virtual offset
@@ -243,7 +243,7 @@ def deposit_shares(added: uint256, lp_value: uint256, virtual: uint256) -> uint2
             when a share is worth less than 2**-20 of its first price, i.e.
             supply >> 20 > par with par = virtual * (lp_value + 1): then
             every balance is divided by the least power of two 2**bits that
-            brings the supply to par or below (a share to 1/2 .. 1x its first
+            brings the supply to par or below (a share to 1/2 .. 2x its first
             price). `mint` makes that rescale.
     @param added LP value the deposit adds, in collateral.
     @param lp_value LP value before it.
@@ -251,10 +251,10 @@ def deposit_shares(added: uint256, lp_value: uint256, virtual: uint256) -> uint2
     @return uint256 The shares (bits 0-127) and the rescale's bits (128-255).
     """
     # Bound: a deposit that does not rescale finds supply < 2**20 * (par + 1),
-    # so (supply + virtual) / (lp_value + 1) < 2**21 * virtual; after a rescale
+    # so (supply + virtual) / (lp_value + 1) <= 2**21 * virtual; after a rescale
     # supply <= par, so that ratio is at most 2 * virtual. A deposit keeps the
     # ratio (it buys at the price), so after any deposit
-    #     supply + virtual < 2**21 * virtual * (LP value + 1),
+    #     supply + virtual <= 2**21 * virtual * (LP value + 1),
     # however many exhaustions came before: 2**120 is reached only past about
     # 2**99 / 10**18 = 6 * 10**11 collateral units of LP value (virtual * unit
     # = 10**18 for any decimals). With the supply capped at 2**120 (checked

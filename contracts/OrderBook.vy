@@ -519,6 +519,10 @@ def _request_exit(kind: uint256, amount: uint256, min_out: uint256, receiver: ad
     balance, value = extcall IPool(pool).take(kind, msg.sender, amount)
     # Valued at the last reference (no oracle read); a whole balance is always taken.
     assert value >= terms.min_order or amount == balance, "orders: below min order"
+    # The settle fee comes out of an exit: one worth less would pay its settler
+    # next to nothing and come back to be requested again (the pool refuses one
+    # worth 0 unless the whole side is). After shutdown it settles here, for free.
+    assert value >= terms.settle_fee or value == 0 or terms.flag, "orders: worth less than the settle fee"
     trade_fee: uint256 = terms.trade_fee if kind == constants.ORDER_REDEEM else 0
     if not terms.flag:
         return self._enqueue(

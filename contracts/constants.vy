@@ -11,8 +11,9 @@
 # 1.0 in 18-decimal fixed point: prices, NAV, leverage, fees and rates.
 WAD: constant(uint256) = 10**18
 
-# Seconds in a (365-day) year: the management fee is a yearly rate.
-YEAR: constant(uint256) = 365 * 86_400
+# The management fee is a yearly rate.
+DAY: constant(uint256) = 86_400
+YEAR: constant(uint256) = 365 * DAY
 
 # Collateral with more decimals than the inverse token cannot be priced exactly.
 MAX_COLLATERAL_DECIMALS: constant(uint8) = 18
@@ -41,6 +42,12 @@ MAX_MANAGEMENT_FEE: constant(uint256) = WAD // 10
 
 # Keeper bounty, in whole collateral units.
 MAX_KEEPER_BOUNTY_UNITS: constant(uint256) = 20
+
+# Keepers' budget (seconds of accrual): a bounty's worth fills every BOUNTY_PERIOD,
+# and it holds at most three, so LPs pay at most two bounties a day and a crash's
+# rebalances in a row are each paid in full.
+BOUNTY_PERIOD: constant(uint256) = DAY // 2
+BOUNTY_BUDGET: constant(uint256) = 3 * BOUNTY_PERIOD
 
 # Seconds a queued parameter change waits before a rebalance may apply it.
 MIN_PARAMETER_DELAY: constant(uint256) = 86_400

@@ -1,7 +1,8 @@
 """Mirror of `contracts/constants.vy`: the one Python place for these numbers."""
 
 WAD = 10**18
-YEAR = 365 * 86_400
+DAY = 86_400
+YEAR = 365 * DAY
 
 MAX_COLLATERAL_DECIMALS = 18
 
@@ -19,6 +20,8 @@ MAX_THRESHOLD = WAD // 2
 MAX_TRADE_FEE = WAD // 100
 MAX_MANAGEMENT_FEE = WAD // 10
 MAX_KEEPER_BOUNTY_UNITS = 20
+BOUNTY_PERIOD = DAY // 2  # keepers' budget fills a bounty every half day
+BOUNTY_BUDGET = 3 * BOUNTY_PERIOD  # and holds at most three
 MIN_PARAMETER_DELAY = 86_400
 MAX_PARAMETER_DELAY = 30 * 86_400
 MAX_SETTLE_FEE_UNITS = 5

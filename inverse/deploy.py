@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -121,6 +122,12 @@ def deploy_pool(
         parameter_delay,
         **tx,
     )
+
+
+def deploy_upkeep(deployer: AccountAPI, pool, receiver: str, **tx):
+    """The market's Chainlink Automation contract (register it as a custom-logic
+    upkeep); the bounty of the rebalances it performs goes to `receiver`."""
+    return deployer.deploy(project.Upkeep, pool, receiver, **tx)
 
 
 def deploy_oracle(
@@ -252,8 +259,13 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         "sequencer_feed": config.get("sequencer_feed") or ZERO_ADDRESS,
         "grace_period": int(config.get("grace_period", DEFAULT_SEQUENCER_GRACE)),
         "parameter_delay": int(config.get("parameter_delay", DEFAULT_PARAMETER_DELAY)),
+        "upkeep_receiver": config.get("upkeep_receiver"),  # None: the deployer
         "markets": [],
     }
+    if plan["upkeep_receiver"] is not None and (
+        not _is_address(plan["upkeep_receiver"]) or plan["upkeep_receiver"] == ZERO_ADDRESS
+    ):
+        raise ConfigError(f"config: upkeep_receiver '{plan['upkeep_receiver']}' is not an address")
     if plan["heartbeat"] <= 0:
         raise ConfigError("config: heartbeat must be positive")
     if not MIN_PARAMETER_DELAY <= plan["parameter_delay"] <= MAX_PARAMETER_DELAY:
@@ -364,12 +376,16 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             parameter_delay=plan["parameter_delay"],
         )
         transactions.append(pool.txn_hash)
+        upkeep = deploy_upkeep(deployer, pool, plan["upkeep_receiver"] or deployer.address)
+        transactions.append(upkeep.txn_hash)
         markets.append(
             {
                 "leverage": leverage_label(market["leverage"]),
                 "pool": pool.address,
                 "lp_token": pool.lp_token(),
                 "order_book": pool.order_book(),
+                "upkeep": upkeep.address,
+                "upkeep_receiver": upkeep.receiver(),
                 "symbol": pool.symbol(),
                 "parameters": market["parameters"],
                 "parameter_delay": plan["parameter_delay"],
@@ -398,4 +414,4 @@ def write_manifest(manifest: dict, path: Path, force: bool = False) -> None:
 
 
 def _is_address(value) -> bool:
-    return isinstance(value, str) and len(value) == 42 and value.startswith("0x")
+    return isinstance(value, str) and re.fullmatch("0x[0-9a-fA-F]{40}", value) is not None

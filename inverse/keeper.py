@@ -66,8 +66,9 @@ from ape.logging import logger
 from silverback import SilverbackBot
 from web3.exceptions import Web3Exception
 
-from .constants import MAX_BATCH, ORDER_PARAMETER_NAMES, OUTCOMES, WAD
+from .constants import MAX_BATCH, ORDER_LP_WITHDRAW, ORDER_PARAMETER_NAMES, ORDER_REDEEM, OUTCOMES, WAD
 from .deploy import partial_contract
+from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
 from .status import fmt_units, fmt_wad, reason_names
 
@@ -160,6 +161,10 @@ class Market:
         self.rebalance_due = raw_view(self.pool.address, "rebalance_due()", ["bool"])
         self.is_shutdown = raw_view(self.pool.address, "is_shutdown()", ["bool"])
         self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
+        self.preview_exit = {
+            ORDER_REDEEM: raw_view(self.pool.address, "preview_redeem(uint256)", ["uint256"]),
+            ORDER_LP_WITHDRAW: raw_view(self.pool.address, "preview_lp_withdraw(uint256)", ["uint256"]),
+        }
         for name in ("last_rebalance", "reference_price"):
             setattr(self, name, raw_view(self.pool.address, f"{name}()", ["uint256"]))
         parameters = raw_view(self.pool.address, "parameters()", ["uint256"] * len(ORDER_PARAMETER_NAMES))
@@ -170,6 +175,11 @@ class Market:
     @property
     def address(self) -> str:
         return self.pool.address
+
+    def bounty(self, now: int) -> int:
+        """What a rebalance at `now` pays at least: keepers' budget holds at least what
+        filled since the last one (it may hold more, saved from before)."""
+        return keeper_bounty_paid(self.keeper_bounty(), now - self.last_rebalance(), 2**256)[0]
 
 
 def watched_markets() -> list[tuple[str, int]]:
@@ -353,10 +363,10 @@ def settle_due(market: Market) -> dict | None:
         logger.info(f"keeper: {market.address}: settle would revert ({error.message}); reading the book again")
         market.orders.reset()
         return None
-    fees = sum(order[10] for order in batch)
+    fees = sum(_settle_fee(market, order) for order in batch)
 
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
-        return fees + (market.keeper_bounty() if _rebalance_waits(market, head["timestamp"]) else 0)
+        return fees + (market.bounty(head["timestamp"]) if _rebalance_waits(market, head["timestamp"]) else 0)
 
     if not _worth_it(market, txn, gas, reward, fees, f"{len(batch)} order(s) due", head["timestamp"]):
         return None
@@ -382,6 +392,18 @@ def settle_due(market: Market) -> dict | None:
     )
     # A batch short of the limit took every due order; a full one may have left some.
     return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"], "full": len(batch) >= MAX_BATCH}
+
+
+def _settle_fee(market: Market, order) -> int:
+    """What settling `order` should earn: its settle fee, except that an exit pays
+    it out of what it gets, so one that would get nothing (dust) earns nothing."""
+    kind, amount, fee = order[1], order[4], order[10]
+    if kind not in market.preview_exit:
+        return fee
+    try:
+        return fee if market.preview_exit[kind](amount) > 0 else 0
+    except ValueError:  # no price to preview against: count the fee (clearing the queue matters)
+        return fee
 
 
 def _may_be_due(market: Market, order, now: int) -> bool:
@@ -423,7 +445,8 @@ def rebalance(market: Market) -> dict | None:
         # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
         return None
-    if not _worth_it(market, txn, gas, market.keeper_bounty, None, "due", _head_time()):
+    now = _head_time()
+    if not _worth_it(market, txn, gas, lambda: market.bounty(now), None, "due", now):
         return None
     receipt = _send(txn, gas)
     if receipt is None:

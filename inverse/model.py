@@ -17,6 +17,8 @@ import copy
 from dataclasses import dataclass, field, replace
 
 from .constants import (
+    BOUNTY_BUDGET,
+    BOUNTY_PERIOD,
     DEAD_FEED_GRACE,
     DEFAULT_PARAMETER_DELAY,
     MAX_INTERVAL,
@@ -95,6 +97,16 @@ def accrued(nav: int, rate: int, seconds: int) -> int:
     """`_accrued`: `nav` less the management fee at `rate` a year over `seconds`,
     rounded against holders."""
     return u256(nav * (WAD - min(ceil_div(u256(rate * seconds), YEAR), WAD))) // WAD
+
+
+def keeper_bounty_paid(keeper_bounty: int, budget: int, lp_value: int) -> tuple[int, int]:
+    """`_rebalance`'s bounty out of keepers' `budget` (seconds of accrual, already
+    capped at BOUNTY_BUDGET): a bounty per BOUNTY_PERIOD of it, at most one bounty
+    and never more than the LP value. Returns (bounty, budget left)."""
+    bounty = min(keeper_bounty * min(budget, BOUNTY_PERIOD) // BOUNTY_PERIOD, lp_value)
+    if bounty:
+        budget -= (bounty * BOUNTY_PERIOD - 1) // keeper_bounty + 1  # what it used, rounded up
+    return bounty, budget
 
 
 def raw_nav(price: int, ref_price: int, ref_nav: int, leverage: int) -> int:
@@ -420,6 +432,7 @@ class PoolModel:
     # The owner's queued change (a full parameter set) and when a rebalance may apply it (0: none).
     queued_parameters: dict = field(default_factory=dict)
     parameters_ready_at: int = 0
+    bounty_budget: int = 0  # keepers' budget left at the last rebalance, in seconds
     reference_nav: int = WAD
     total_assets: int = 0
     paused: bool = False
@@ -759,17 +772,23 @@ class PoolModel:
             balance = self.balances.get(sender, 0)
             if amount > balance:
                 raise Revert("pool: redeem exceeds balance")
-            value = u256(amount * self.reference_nav) // self.value_scale
+            side = self.reference_nav
+            value = u256(amount * side) // self.value_scale
         else:
             balance = self.lp_balances.get(sender, 0)
             if amount > balance:
                 raise Revert("pool: withdraw exceeds balance")
             m = self.market(0, 0)
-            value = self._lp_withdraw_assets(u256(m.assets - self._inverse_value(m.supply, m.nav)), amount)
+            side = u256(m.assets - self._inverse_value(m.supply, m.nav))
+            value = self._lp_withdraw_assets(side, amount)
             if self.lp_rescales and self.lp_rescales[-1][0] == now:
                 raise Revert("lp: shares rescaled in this block")
+        if value == 0 and side != 0:
+            raise Revert("pool: exit worth nothing")
         if value < self.min_order and amount != balance:
             raise Revert("orders: below min order")
+        if value < self.settle_fee and value != 0 and not self.is_shutdown:
+            raise Revert("orders: worth less than the settle fee")
         self._move(self.balances if kind == ORDER_REDEEM else self.lp_balances, sender, self.pool, amount)
         trade_fee = self.redeem_fee if kind == ORDER_REDEEM else 0
         if not self.is_shutdown:
@@ -990,7 +1009,8 @@ class PoolModel:
         before_fee.raw_nav = raw_nav(price, self.reference_price, self.reference_nav, self.leverage)
         inverse = self._inverse_value(m.supply, m.nav)
         fee_assets = u256(self._inverse_value(m.supply, self._capped(before_fee)) - inverse)
-        bounty = min(self.keeper_bounty, u256(m.assets - inverse))
+        budget = min(self.bounty_budget + now - self.last_rebalance, BOUNTY_BUDGET)
+        bounty, self.bounty_budget = keeper_bounty_paid(self.keeper_bounty, budget, u256(m.assets - inverse))
         self._store_ledger(m.assets - bounty, price)
         new_nav = m.nav if m.supply != 0 else WAD
         self.reference_nav = new_nav

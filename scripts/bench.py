@@ -17,7 +17,7 @@ from ape.logging import logger
 from eth_utils import keccak, to_checksum_address
 
 from inverse.constants import MAX_BATCH
-from inverse.deploy import deploy_mock_system, order_book_of
+from inverse.deploy import deploy_mock_system, deploy_upkeep, order_book_of
 from inverse.gas import CALL_ITSELF, Breakdown, breakdown, call_labels, intrinsic_gas
 from inverse.orders import settlement_batch
 from inverse.wallet import sign_permit
@@ -95,6 +95,7 @@ ROW_ORDER = (
     "settle: batch",
     "rebalance",
     "checkUpkeep",
+    "performUpkeep",
     "transfer",
     "permit",
 )
@@ -124,6 +125,7 @@ class Bench:
         self.lp_token = project.LpToken.at(self.pool.lp_token())
         self.feed, self.usdc, self.oracle = system.feed, system.collateral, system.oracle
         self.vault = self.owner.deploy(project.BenchVault, self.usdc)
+        self.upkeep = deploy_upkeep(self.owner, self.pool, self.owner)  # paying a holder, as a keeper's
         # A missing round answers zeros instead of reverting: the off-chain round
         # search reads one past the latest, and a reverted call prints its trace.
         self.feed.set_missing_round_answers_zeros(True, sender=self.owner)
@@ -239,11 +241,14 @@ def measure() -> dict:
     # Rebalance (the queue is empty), the automation check, the token itself.
     chain.mine(deltatime=86_400)
     b.feed.set_answer(ANSWER, sender=b.owner, gas=200_000)
-    call = {"from": b.keeper.address, "to": b.pool.address, "data": b.pool.checkUpkeep.encode_input(b"")}
+    call = {"from": b.keeper.address, "to": b.upkeep.address, "data": b.upkeep.checkUpkeep.encode_input(b"")}
     gas["checkUpkeep (call)"] = chain.provider.web3.eth.estimate_gas(call)
     receipts["rebalance (time)"] = b.pool.rebalance(sender=b.keeper)
     b.feed.set_answer(1_600 * 10**8, sender=b.owner, gas=200_000)
     receipts["rebalance (threshold)"] = b.pool.rebalance(sender=b.keeper)
+    chain.mine(deltatime=86_400)
+    b.feed.set_answer(1_600 * 10**8, sender=b.owner, gas=200_000)
+    receipts["performUpkeep (time)"] = b.upkeep.performUpkeep(b"", sender=b.keeper)
     b.pool.transfer(b.other, 10**18, sender=b.holder)  # the receiver now holds some, as the anchor's does
     receipts["transfer (inverse token)"] = b.pool.transfer(b.other, 10**18, sender=b.holder)
     v, r, s = sign_permit(b.pool, b.holder, b.other, 10**18, b.far)
@@ -278,6 +283,7 @@ def measure() -> dict:
             ("OrderBook", b.book),
             ("ChainlinkOracle", b.oracle),
             ("LpToken", b.lp_token),
+            ("Upkeep", b.upkeep),
         )
     }
     return {

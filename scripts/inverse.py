@@ -62,6 +62,11 @@ EXPLANATIONS = {
     "pool: settle due orders first": "an order whose round is out must settle first: run settle, then rebalance",
     "pool: rebalance not due": "nothing to do: the pool is not due for a rebalance",
     "pool: shut down": "this market has been shut down; only redeem and LP withdraw work",
+    "pool: exit worth nothing": "at the last reference price this amount is worth less than the collateral's "
+    "smallest unit, so it would pay nothing; exit a larger amount",
+    "pool: bad receiver": "the bounty cannot go to the zero address, the pool or its LP token",
+    "lp: shares rescaled in this block": "LP shares were rescaled after an exhaustion this very second; "
+    "request again in a moment (your share of the pool is unchanged)",
     "oracle: stale price": "the price feed has not updated recently; try again once it does",
     "oracle: sequencer down": "the L2 sequencer is down; prices cannot be trusted until it is back",
     "oracle: sequencer grace period": "the L2 sequencer came back only recently; try again in a while",
@@ -631,7 +636,7 @@ def rebalance(network, account, manifest, market, pool_address, yes):
         click.echo("(Orders whose round is out settle before a rebalance.)")
     if not m.pool.rebalance_due():
         raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
-    bounty = m.pool.parameters().keeper_bounty
+    bounty = m.pool.rebalance.call(sender=account)  # it accrues by the second since the last one
     click.echo(f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(bounty)}.")
     confirm(yes)
     receipt = transact(lambda: m.pool.rebalance(sender=account))

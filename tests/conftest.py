@@ -11,6 +11,7 @@ from inverse.deploy import (
     deploy_oracle,
     deploy_order_book_blueprint,
     deploy_pool,
+    deploy_upkeep,
     leverage_wad,
     order_book_of,
 )
@@ -141,6 +142,14 @@ def order_pool(create_order_pool, collateral, oracle):
 def book(order_pool):
     """`order_pool`'s order book: where users request and anyone settles."""
     return order_book_of(order_pool)
+
+
+@pytest.fixture
+def upkeep(order_pool, owner, accounts):
+    """`order_pool`'s Chainlink Automation contract, paying its bounty to an account
+    of its own (accounts[9]), as the deploy script does. Deployed in each test that
+    uses it: one made inside a module's snapshot would vanish when it is restored."""
+    return deploy_upkeep(owner, order_pool, accounts[9])
 
 
 @pytest.fixture

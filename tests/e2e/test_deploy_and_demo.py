@@ -35,12 +35,15 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         assert pool.oracle() == manifest["contracts"]["oracle"]
         assert read_parameters(pool) == market["parameters"]
         assert pool.parameter_delay() == market["parameter_delay"] == DEFAULT_PARAMETER_DELAY
+        upkeep = project.Upkeep.at(market["upkeep"])
+        assert upkeep.pool() == pool.address
+        assert upkeep.receiver() == market["upkeep_receiver"] == owner.address
     assert (
         project.InversePool.at(manifest["markets"][1]["pool"]).parameters().threshold
         < project.InversePool.at(manifest["markets"][0]["pool"]).parameters().threshold
     )
-    # feed, collateral, oracle, LP and order-book blueprints, two pools
-    assert len(manifest["transactions"]) == 7
+    # feed, collateral, oracle, LP and order-book blueprints, two pools and their upkeeps
+    assert len(manifest["transactions"]) == 9
     assert manifest["block"] <= chain.blocks.head.number
 
     path = tmp_path / "local.json"
@@ -65,6 +68,9 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         ({"heartbeat": 44 * 3_600}, "heartbeat above 43 h"),
         ({"parameter_delay": 86_399}, "parameter_delay must be 1 to 30 days"),
         ({"parameter_delay": 30 * 86_400 + 1}, "parameter_delay must be 1 to 30 days"),
+        ({"upkeep_receiver": "0x1234"}, "upkeep_receiver '0x1234' is not an address"),
+        ({"upkeep_receiver": "0x" + "00" * 20}, "upkeep_receiver '0x0+' is not an address"),
+        ({"upkeep_receiver": "0x" + "zz" * 20}, "upkeep_receiver '0xz+' is not an address"),
     ],
 )
 def test_deploy__bad_config__is_refused_before_sending(change, message, chain):

@@ -160,6 +160,7 @@ def test_keeper__threshold_move_intraday__settles_then_rebalances(tmp_path, acco
     with keeper_world(tmp_path, accounts, always=False) as world:  # the bounty it unblocks pays
         pool, book, feed, owner = world["pool"], world["book"], world["feed"], world["owner"]
         newcomer = accounts[6]
+        warp(DAY // 2)  # half a day since the last rebalance: half a day's bounty has accrued
         book.request_mint(1_000 * USDC, 0, newcomer, world["far"], sender=newcomer)
         due_block = publish(feed, owner, PRICE * 80 // 100, after=600)  # a 20% fall
         wait_for(lambda: pool.reference_price() == PRICE * 80 // 100 * 10**10, "the threshold rebalance")
@@ -340,6 +341,29 @@ def test_keeper__unprofitable_gas__refuses_unless_told(tmp_path, accounts):
         bot.wait_for_log("costs more than it pays", timeout=30)
         assert keeper.nonce == nonce
         assert book.pending_orders() == 1
+
+
+def test_keeper__dust_exit__counted_as_earning_nothing(tmp_path, accounts):
+    """An exit worth a wei pays its settler at most that wei, not the 0.1 USDC settle
+    fee it records: alone it does not pay for its gas, and the bot does not send it;
+    a real order behind it pays for both."""
+    cheap_gas = {"INVERSE_KEEPER_NATIVE_PRICE": str(10**18)}  # 1 USDC an ETH: 0.1 USDC pays a settlement
+    with keeper_world(tmp_path, accounts, env=cheap_gas, always=False) as world:
+        pool, book, feed, owner, keeper, bot = (world[k] for k in ("pool", "book", "feed", "owner", "keeper", "bot"))
+        minter, dust_holder = world["minter"], accounts[7]
+        dust = -(-(10**30) // pool.reference_nav())  # a wei of collateral at the reference NAV
+        pool.transfer(dust_holder, dust, sender=minter)
+        book.request_redeem(dust, 0, dust_holder, world["far"], sender=dust_holder)  # a whole balance
+        assert pool.preview_redeem(dust) == 0
+        nonce = keeper.nonce
+        publish(feed, owner, PRICE, after=600)
+        bot.wait_for_log("costs more than it pays", timeout=30)
+        assert keeper.nonce == nonce and book.pending_orders() == 1
+
+        book.request_redeem(pool.balanceOf(minter) // 2, 0, minter, world["far"], sender=minter)
+        publish(feed, owner, PRICE, after=600)
+        wait_for(lambda: book.pending_orders() == 0, "the bot to settle both", mine=True)
+        assert keeper.nonce == nonce + 1
 
 
 def test_keeper__native_feed__earnings_valued_at_its_live_price(tmp_path, accounts):

@@ -10,7 +10,7 @@ from .conftest import USDC, later, requested, settled, wad
 
 
 def test_rebalance__order_with_round_out_pending__reverts_until_settled(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain
+    order_seeded, order_pool, upkeep, book, minter, keeper, owner, feed, collateral, chain
 ):
     chain.mine(timestamp=order_pool.last_rebalance() + order_pool.parameters().interval + 1)
     publish_round(feed, owner, chain, 1_990 * 10**8)  # a fresh price: a rebalance is due by time
@@ -22,7 +22,7 @@ def test_rebalance__order_with_round_out_pending__reverts_until_settled(
     with ape.reverts("pool: settle due orders first"):
         order_pool.rebalance(sender=keeper)
     with ape.reverts("pool: settle due orders first"):
-        order_pool.performUpkeep(b"", sender=keeper)
+        upkeep.performUpkeep(b"", sender=keeper)
     assert order_pool.reference_price() == wad(2_000 * 10**8)
 
     [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)

@@ -206,10 +206,12 @@ def test_queue_parameters__again__replaces_the_change_and_restarts_the_wait(orde
     tx = order_pool.queue_parameters(as_tuple(second), sender=owner)
     assert order_pool.parameters_ready_at() == tx.timestamp + DEFAULT_PARAMETER_DELAY
 
-    rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 1)  # the first's time is past
+    rebalance_at(
+        order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 600
+    )  # the first's time is past
     assert feed.latestRoundData()[3] < order_pool.parameters_ready_at()
     assert read_parameters(order_pool) == DEFAULTS
-    rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 1 + DEFAULTS["interval"])
+    rebalance_at(order_pool, feed, owner, chain, tx.timestamp + DEFAULT_PARAMETER_DELAY - 600 + DEFAULTS["interval"])
     assert read_parameters(order_pool) == second
 
 

@@ -25,12 +25,14 @@ def _names(contract) -> set:
     return {abi.name for abi in contract.contract_type.abi if hasattr(abi, "name")}
 
 
-def test_abi__pool_and_book_have_every_spec_name(order_pool, book):
-    names = _names(order_pool) | _names(book)
+def test_abi__pool_book_and_upkeep_have_every_spec_name(order_pool, book, upkeep):
+    names = _names(order_pool) | _names(book) | _names(upkeep)
     assert [name for name in SPEC_NAMES if name not in names] == []
-    # Where a wallet looks for them: requests and settlement on the book, the market on the pool.
+    # Where a wallet looks for them: requests and settlement on the book, the market on the pool,
+    # Chainlink Automation's two on the market's upkeep contract.
     assert {"request_mint", "request_redeem", "settle", "order", "pending_orders", "OrderRequested"} <= _names(book)
     assert {"claim", "nav", "max_mint", "OrderSettled", "Mint", "permit"} <= _names(order_pool)
+    assert {"checkUpkeep", "performUpkeep"} <= _names(upkeep)
 
 
 def test_abi__has_delayed_parameter_changes(order_pool):

@@ -6,8 +6,16 @@ orders is in `tests/unit/orders/test_time_order.py`."""
 import ape
 import pytest
 
-from inverse.constants import MAX_KEEPER_BOUNTY_UNITS, OUTCOME_REFUNDED, REASON_THRESHOLD, REASON_TIME, WAD, YEAR
-from inverse.model import ceil_div, raw_nav
+from inverse.constants import (
+    BOUNTY_BUDGET,
+    MAX_KEEPER_BOUNTY_UNITS,
+    OUTCOME_REFUNDED,
+    REASON_THRESHOLD,
+    REASON_TIME,
+    WAD,
+    YEAR,
+)
+from inverse.model import ceil_div, keeper_bounty_paid, raw_nav
 from tests.conftest import INITIAL_PRICE, publish_round
 
 from ..orders.conftest import USDC, VALUE_SCALE, latest_round_id, round_data, set_parameters, settled, wad
@@ -16,22 +24,22 @@ DAY = 86_400
 NO_FEES = {"mint_fee": 0, "redeem_fee": 0, "management_fee": 0}
 
 
-def test_rebalance__before_interval_and_threshold__reverts(order_seeded, order_pool, keeper, unchanged):
+def test_rebalance__before_interval_and_threshold__reverts(order_seeded, order_pool, upkeep, keeper, unchanged):
     assert not order_pool.rebalance_due()
-    assert order_pool.checkUpkeep(b"") == (False, b"")
+    assert upkeep.checkUpkeep(b"") == (False, b"")
     with unchanged("pool: rebalance not due"):
         order_pool.rebalance(sender=keeper)
     with unchanged("pool: rebalance not due"):
-        order_pool.performUpkeep(b"", sender=keeper)
+        upkeep.performUpkeep(b"", sender=keeper)
 
 
 def test_rebalance__after_interval__resets_reference_books_fee_pays_bounty(
-    order_seeded, order_pool, feed, owner, keeper, collateral, chain
+    order_seeded, order_pool, upkeep, feed, owner, keeper, collateral, chain
 ):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain, INITIAL_PRICE * 102 // 100)  # +2%: below the 14% threshold
     assert order_pool.rebalance_due()
-    assert order_pool.checkUpkeep(b"") == (True, b"")
+    assert upkeep.checkUpkeep(b"") == (True, b"")
     price = wad(INITIAL_PRICE * 102 // 100)
     at = round_data(feed, latest_round_id(feed))[2]
     supply, assets, t0 = order_pool.totalSupply(), order_pool.total_assets(), order_pool.fee_time()
@@ -71,27 +79,93 @@ def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, fe
     assert order_pool.reference_price() == wad(up)
 
 
-def test_perform_upkeep__bounty__goes_to_the_owner_not_the_forwarder(
+def test_rebalance__keepers_budget__pays_a_crash_burst_in_full_then_by_the_second(
     order_seeded, order_pool, feed, owner, keeper, collateral, chain
 ):
-    """Chainlink Automation calls `performUpkeep` from a forwarder contract, which
-    could not spend a bounty paid to it (SPEC 4)."""
+    """After a quiet spell keepers' budget holds three bounties: the first three
+    rebalances of a crash, ten minutes apart, are paid in full; the fourth gets what
+    filled since (ten minutes' worth of a half-day's bounty) and what was left."""
+    bounty = order_pool.parameters().keeper_bounty
+    budget, last = 0, order_pool.last_rebalance()
+    chain.mine(deltatime=2 * DAY)
+    price, paid = INITIAL_PRICE, []
+    for _ in range(4):
+        price = price * 80 // 100  # -20% each time: due by the threshold (14% at -1x)
+        publish_round(feed, owner, chain, price, after=chain.pending_timestamp + 600)
+        cash = collateral.balanceOf(keeper)
+
+        tx = order_pool.rebalance(sender=keeper)
+
+        expected, budget = keeper_bounty_paid(
+            bounty,
+            min(budget + tx.timestamp - last, BOUNTY_BUDGET),
+            2**256,  # LP value is far above it
+        )
+        last = tx.timestamp
+        assert tx.return_value == expected == collateral.balanceOf(keeper) - cash
+        paid.append(tx.return_value)
+    assert paid[:3] == [USDC] * 3
+    assert 0 < paid[3] < USDC // 10  # about 20 minutes' worth
+
+
+def test_rebalance__owner_sets_hourly_interval_and_max_bounty__lps_pay_at_most_two_bounties_a_day(
+    order_seeded, order_pool, feed, owner, collateral, chain
+):
+    """The review's drain: the owner queues a 1-hour interval, a 1% threshold and the
+    largest bounty, then rebalances as often as it may for a day. Keepers are paid
+    from a budget that fills two bounties a day and holds three, so LPs pay at most
+    that, not one a rebalance (over 40)."""
+    most = MAX_KEEPER_BOUNTY_UNITS * USDC
+    set_parameters(order_pool, owner, interval=3_600, threshold=WAD // 100, keeper_bounty=most)
+    start, cash = order_pool.last_rebalance(), collateral.balanceOf(owner)
+    paid, price, count = 0, INITIAL_PRICE, 0
+    while chain.pending_timestamp < start + DAY:
+        chain.mine(deltatime=1_800)
+        price = price * 102 // 100 if price <= INITIAL_PRICE else price * 98 // 100  # past the threshold
+        publish_round(feed, owner, chain, price)
+        paid += order_pool.rebalance(sender=owner).return_value
+        count += 1
+
+    days = (order_pool.last_rebalance() - start) / DAY
+    assert 1 <= days < 1.05 and count >= 40
+    assert collateral.balanceOf(owner) - cash == paid <= most * (3 + 2 * days)  # what it held, and two a day
+    assert paid < 6 * most
+
+
+def test_rebalance__receiver__gets_the_bounty(
+    order_seeded, order_pool, feed, owner, keeper, stranger, collateral, chain
+):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain)
-    forwarder, cash = collateral.balanceOf(keeper), collateral.balanceOf(owner)
+    cash, keeper_cash = collateral.balanceOf(stranger), collateral.balanceOf(keeper)
 
-    tx = order_pool.performUpkeep(b"", sender=keeper)
+    tx = order_pool.rebalance(stranger, sender=keeper)
 
-    [log] = tx.events.filter(order_pool.Rebalance)
-    assert (log.keeper, log.bounty) == (owner, order_pool.parameters().keeper_bounty)
-    assert collateral.balanceOf(owner) == cash + log.bounty
-    assert collateral.balanceOf(keeper) == forwarder
+    assert tx.events.filter(order_pool.Rebalance)[0].keeper == stranger
+    assert collateral.balanceOf(stranger) == cash + USDC
+    assert collateral.balanceOf(keeper) == keeper_cash
+
+
+@pytest.mark.parametrize("who", ["zero", "pool", "lp_token", "order_book"])
+def test_rebalance__receiver_that_cannot_spend_it__reverts(
+    order_seeded, order_pool, feed, owner, keeper, chain, unchanged, who
+):
+    chain.mine(deltatime=DAY)
+    publish_round(feed, owner, chain)
+    receiver = {
+        "zero": "0x" + "00" * 20,
+        "pool": order_pool.address,
+        "lp_token": order_pool.lp_token(),
+        "order_book": order_pool.order_book(),
+    }[who]
+    with unchanged("pool: bad receiver"):
+        order_pool.rebalance(receiver, sender=keeper)
 
 
 def test_rebalance__crash_and_interval__reports_both_reasons(order_seeded, order_pool, feed, owner, keeper, chain):
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain, INITIAL_PRICE // 2)
-    tx = order_pool.performUpkeep(b"", sender=keeper)
+    tx = order_pool.rebalance(sender=keeper)
     assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_TIME | REASON_THRESHOLD
 
 
@@ -128,7 +202,7 @@ def test_rebalance__bounty__never_more_than_lp_value(
     settle()
     book.request_mint(order_pool.max_mint(), 0, minter, deadline, sender=minter)
     settle()
-    chain.mine(deltatime=3_600)
+    chain.mine(deltatime=DAY)  # a whole day's bounty has accrued
     publish_round(feed, owner, chain, INITIAL_PRICE)
     lp_value = order_pool.lp_value()
     assert 0 < lp_value < MAX_KEEPER_BOUNTY_UNITS * USDC
@@ -141,10 +215,10 @@ def test_rebalance__bounty__never_more_than_lp_value(
     assert order_pool.inverse_value() == order_pool.total_assets()
 
 
-def test_rebalance__with_stale_oracle__not_due_and_reverts(order_seeded, order_pool, keeper, chain, unchanged):
+def test_rebalance__with_stale_oracle__not_due_and_reverts(order_seeded, order_pool, upkeep, keeper, chain, unchanged):
     chain.mine(deltatime=2 * DAY)
     assert not order_pool.rebalance_due()
-    assert order_pool.checkUpkeep(b"") == (False, b"")
+    assert upkeep.checkUpkeep(b"") == (False, b"")
     with unchanged("oracle: stale price"):
         order_pool.rebalance(sender=keeper)
 
@@ -221,10 +295,12 @@ def test_rebalance__management_fee__is_pro_rata_to_round_time(
         assert WAD * 98 // 100 - WAD // 10**6 < nav <= WAD * 98 // 100  # 2% a year
 
 
-def test_rebalance_due__feed_reverting__false_not_a_revert(order_seeded, order_pool, feed, owner, keeper, chain):
+def test_rebalance_due__feed_reverting__false_not_a_revert(
+    order_seeded, order_pool, upkeep, feed, owner, keeper, chain
+):
     chain.mine(deltatime=DAY)  # due by time, if there were a price
     feed.set_reverting(True, sender=owner)
     assert order_pool.rebalance_due() is False
-    assert order_pool.checkUpkeep(b"") == (False, b"")
+    assert upkeep.checkUpkeep(b"") == (False, b"")
     with ape.reverts("oracle: feed unavailable"):
         order_pool.rebalance(sender=keeper)

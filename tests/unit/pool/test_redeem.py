@@ -7,9 +7,19 @@ import ape
 import pytest
 
 from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
+from inverse.model import ceil_div
 from tests.conftest import INITIAL_PRICE, publish_round
 
-from ..orders.conftest import USDC, VALUE_SCALE, later, latest_round_id, requested, set_parameters, settled
+from ..orders.conftest import (
+    LP_VIRTUAL_SHARES,
+    USDC,
+    VALUE_SCALE,
+    later,
+    latest_round_id,
+    requested,
+    set_parameters,
+    settled,
+)
 
 SETTLE_FEE = USDC // 10
 
@@ -75,25 +85,58 @@ def test_redeem__at_zero_nav__burns_for_nothing_and_no_settle_fee(
 
 
 @pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
-def test_exit__worth_nothing_at_a_positive_nav__refunded_not_burnt_for_nothing(
+def test_exit__worth_nothing_at_the_reference__refused_at_the_request(
+    order_seeded, order_pool, book, minter, lp, owner, chain, unchanged, kind
+):
+    """With no settle fee and no minimum, a share worth 0 after rounding would be
+    burnt for nothing, or come back and be requested again for free: refused."""
+    set_parameters(order_pool, owner, settle_fee=0, min_order=0)
+    request, account = (book.request_redeem, minter) if kind == "redeem" else (book.request_lp_withdraw, lp)
+    with unchanged("pool: exit worth nothing"):
+        request(1, 0, account, later(chain), sender=account)  # 1e-18 of a token or share: 0 collateral
+
+
+@pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
+def test_exit__worth_less_than_the_settle_fee__refused_at_the_request(
+    order_seeded, order_pool, book, order_lp_token, minter, lp, accounts, chain, unchanged, kind
+):
+    """It would pay its settler next to nothing, and come back to be requested again
+    for free: refused, even as a whole balance below the minimum order."""
+    fee = book.settle_fee()
+    if kind == "redeem":
+        token, account, request = order_pool, minter, book.request_redeem
+        amount = (fee - 1) * VALUE_SCALE // order_pool.reference_nav()  # just under the fee
+    else:
+        token, account, request = order_lp_token, lp, book.request_lp_withdraw
+        amount = (fee - 1) * (order_lp_token.totalSupply() + LP_VIRTUAL_SHARES) // (order_pool.lp_value() + 1)
+    holder = accounts[8]
+    token.transfer(holder, amount, sender=account)  # a whole balance: the minimum order does not apply
+    with unchanged("orders: worth less than the settle fee"):
+        request(amount, 0, holder, later(chain), sender=holder)
+    request(token.balanceOf(account), 0, account, later(chain), sender=account)  # a real exit goes
+
+
+@pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
+def test_exit__worth_a_wei_at_the_reference_and_nothing_at_its_round__refunded_not_burnt(
     order_seeded, order_pool, book, order_lp_token, minter, lp, owner, chain, settle, kind
 ):
-    """With no settle fee and no bound, a share worth 0 after rounding would be
-    burnt for nothing: it comes back instead (issue: zero-payout exits)."""
     set_parameters(order_pool, owner, settle_fee=0, min_order=0)
-    deadline = later(chain)
     if kind == "redeem":
-        token, account = order_pool, minter
-        book.request_redeem(1, 0, minter, deadline, sender=minter)  # 1e-18 token: 0 collateral
+        token, account, request = order_pool, minter, book.request_redeem
+        amount = ceil_div(VALUE_SCALE, order_pool.reference_nav())  # 1 wei at the reference NAV
+        answer = INITIAL_PRICE * 11 // 10  # -1x: the NAV falls 10%
     else:
-        token, account = order_lp_token, lp
-        book.request_lp_withdraw(1, 0, lp, deadline, sender=lp)
+        token, account, request = order_lp_token, lp, book.request_lp_withdraw
+        per_wei = ceil_div(order_lp_token.totalSupply() + LP_VIRTUAL_SHARES, order_pool.lp_value() + 1)
+        amount = per_wei + per_wei // 1_000  # a wei and a little at the reference
+        answer = INITIAL_PRICE * 9 // 10  # holders gain 10% of 10,000: LP value falls 1%
+    request(amount, 0, account, later(chain), sender=account)
     held = token.balanceOf(account)
 
-    [log] = settled(settle(), order_pool)
+    [log] = settled(settle(answer=answer), order_pool)
 
-    assert (log.outcome, log.out, log.refunded, log.settle_fee) == (OUTCOME_REFUNDED, 0, 1, 0)
-    assert token.balanceOf(account) == held + 1
+    assert (log.outcome, log.out, log.refunded, log.settle_fee) == (OUTCOME_REFUNDED, 0, amount, 0)
+    assert token.balanceOf(account) == held + amount
 
 
 def test_redeem__tokens_received_by_transfer__redeemed_by_receiver(
