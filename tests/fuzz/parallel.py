@@ -308,6 +308,7 @@ def write_report(path: Path, results: list[Result]):
         "",
         f"Written by `make fuzz-deep` (hypothesis profile `{profile}`"
         + (f", FUZZ_STEPS={int(budget):,}" if budget else "")
+        + _commit()
         + f", {_workers()} workers, each on an Anvil of its own): every step is a rule of a state machine "
         "(`tests/fuzz/`) followed by the check that every number the contracts expose equals the "
         "reference model's, to the wei, and that the pool is solvent.",
@@ -338,6 +339,16 @@ def write_report(path: Path, results: list[Result]):
         if r.failure:
             out += ["", f"## Failure: {r.machine} on {r.market}", "", "```", r.failure, "```"]
     path.write_text("\n".join(out) + "\n")
+
+
+def _commit() -> str:
+    """ ", at commit <hash>" (with "+ changes" if the tree differs), or "" outside git."""
+    run = lambda *args: subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)  # noqa: E731
+    head = run("rev-parse", "--short", "HEAD")
+    if head.returncode:
+        return ""
+    changed = run("status", "--porcelain", "--untracked-files=no", "contracts", "inverse", "tests").stdout.strip()
+    return f", at commit {head.stdout.strip()}" + (" + changes" if changed else "")
 
 
 def _workers() -> int:
