@@ -69,7 +69,7 @@ test: setup page browser
 
 # The state machines (tests/fuzz) for FUZZ_STEPS stateful steps shared by the markets, each
 # market's examples split over one worker process and Anvil per core; prints progress every
-# minute and writes its figures to docs/FUZZ.md. About 1,000 steps a second on two cores.
+# minute and writes its figures to docs/FUZZ.md. 600 to 1,000 steps a second on two cores.
 FUZZ_STEPS ?= 1000000
 fuzz-deep: setup
 	HYPOTHESIS_PROFILE=deep FUZZ_STEPS=$(FUZZ_STEPS) FUZZ_REPORT=docs/FUZZ.md $(BIN)/ape test tests/fuzz -s

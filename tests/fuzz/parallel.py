@@ -142,7 +142,7 @@ def _state_written_since(web3, first_block: int) -> dict:
 
 def run_machine(machine: type, market: Market, started: float) -> Result:
     """Runs `machine` on `market` in the workers; records the figures (the test's
-    wall time counted from `started`) and fails the test with the first failure."""
+    wall time counted from `started`) and fails the test with what failed."""
     import pytest
 
     profile = settings()
@@ -186,7 +186,7 @@ def run_machine(machine: type, market: Market, started: float) -> Result:
                 failures.append(part["failure"])
     result.seconds = time.monotonic() - started
     failures = failures or lost
-    result.failure = failures[0] if failures else None
+    result.failure = "\n\n".join(dict.fromkeys(failures)) or None
     RESULTS.append(result)
     if result.failure and _sources_digest() != sources:
         # Contracts deployed at the start, a model imported at the start: an edit to
@@ -444,8 +444,9 @@ def work(job: dict, examples: int, index: int) -> dict:
 
 
 if __name__ == "__main__":
-    # Stopped by the test (another worker failed): stop this worker's Anvil too.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    # Stopped by the test (another worker failed): exit at once, not through an
+    # exception hypothesis would take for a failure. Its Anvil follows (`rpc.Anvil`).
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(1))
     job_path, examples, index, out = sys.argv[1:]
     report = work(json.loads(Path(job_path).read_text()), int(examples), int(index))
     Path(out).write_text(json.dumps(report))
