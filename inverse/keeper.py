@@ -68,6 +68,7 @@ from web3.exceptions import Web3Exception
 
 from .constants import (
     BOUNTY_BUDGET,
+    BOUNTY_RESERVE,
     MAX_BATCH,
     ORDER_LP_WITHDRAW,
     ORDER_PARAMETER_NAMES,
@@ -188,14 +189,16 @@ class Market:
         return self.pool.address
 
     def bounty(self, now: int, time_only: bool) -> int:
-        """What a rebalance at `now` pays at least: keepers' budget holds at least what
-        filled since the last one (it may hold more, saved from before), and the
-        bounty never exceeds the LP value."""
+        """What a rebalance at `now` should pay, for a batch that unblocks it (the
+        rebalance itself is priced exactly by calling it): keepers' budget as it
+        usually stands, the reserve full at the last rebalance and what filled
+        since, capped by the LP value. After a crash has spent the reserve it may
+        count a bounty the rebalance will not pay."""
         try:
             lp_value = self.lp_value()
         except ValueError:  # no price: nothing to count on
             return 0
-        budget = min(now - self.last_rebalance(), BOUNTY_BUDGET)
+        budget = min(BOUNTY_RESERVE + now - self.last_rebalance(), BOUNTY_BUDGET)
         return keeper_bounty_paid(self.keeper_bounty(), budget, lp_value, time_only)[0]
 
 
