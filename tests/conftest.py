@@ -1,11 +1,8 @@
 """Shared fixtures: roles, factories for feeds, collateral, oracles and pools, and
 a model of the default pool that tests compare the contract with."""
 
-import os
-
 import ape
 import pytest
-from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from inverse.constants import WAD, default_parameters
 from inverse.deploy import (
@@ -20,45 +17,12 @@ from inverse.deploy import (
 )
 from inverse.orders import settlement_batch
 from inverse.status import read_parameters
+from tests import profiles  # noqa: F401 (registers and loads the hypothesis profiles)
 
 FEED_DECIMALS = 8
 INITIAL_PRICE = 2_000 * 10**FEED_DECIMALS  # 2,000 USD, as the feed reports it
 HEARTBEAT = 3_600
 MAX_AGE = HEARTBEAT + HEARTBEAT // 10
-
-
-# Hypothesis profiles: `ci` (default) keeps `make test` within minutes on two cores;
-# `deep` is for long runs: HYPOTHESIS_PROFILE=deep make test-deep.
-_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
-settings.register_profile(
-    "ci", max_examples=20, stateful_step_count=30, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
-)
-settings.register_profile(
-    "deep", max_examples=150, stateful_step_count=40, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
-)
-settings.register_profile(
-    # No shrinking: fast feedback while developing.
-    "debug",
-    parent=settings.get_profile("ci"),
-    phases=list(Phase)[:4],
-    verbosity=Verbosity.normal,
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-# Lines the fuzz machines report (examples, steps, speed), printed at the end of the run.
-FUZZ_SUMMARY: list[str] = []
-
-
-def pytest_terminal_summary(terminalreporter):
-    if FUZZ_SUMMARY:
-        terminalreporter.section("stateful fuzzing")
-        for line in FUZZ_SUMMARY:
-            terminalreporter.write_line(line)
-    outcomes = getattr(__import__("sys").modules.get("tests.fuzz.test_pool_machine"), "OUTCOMES", None)
-    if outcomes and os.environ.get("FUZZ_OUTCOMES"):
-        for name, count in sorted(outcomes.items()):
-            terminalreporter.write_line(f"  {count:6d}  {name}")
 
 
 def price_wad(answer: int, decimals: int = FEED_DECIMALS) -> int:

@@ -14,21 +14,18 @@ supply + virtual < 2**21 * virtual * (LP value + 1) (`LpToken.deposit_shares`), 
 from the 2**120 cap.
 """
 
-import os
 import time
 
 import pytest
-from hypothesis import event, note, settings
+from hypothesis import event, note
 from hypothesis import strategies as st
-from hypothesis.stateful import invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import invariant, rule
 
 from inverse.constants import MAX_BATCH, WAD
-from inverse.deploy import deploy_mock_system, order_book_of
 from inverse.model import LP_FLOOR_BITS, MAX_LP_SUPPLY, ORDER_LP_WITHDRAW, Overflow
-from tests.conftest import FUZZ_SUMMARY
-from tests.fuzz.test_order_machine import RUN, OrderMachine, _sources_digest
+from tests.fuzz.parallel import deploy_market, run_machine
+from tests.fuzz.test_order_machine import OrderMachine
 
-CI_EXAMPLES, CI_STEPS = 12, 30
 MARKETS = [(6, 3), (18, 3)]
 
 
@@ -97,11 +94,11 @@ class LpCycleMachine(OrderMachine):
         settlement, maybe a rebalance at the crash price."""
         if self.model.oracle.price(self.now) is None:
             self.publish_round(move=0, wait=1, kind="normal", held=0)  # a fresh price
-        actor = self.actors[index].address
+        actor = self.actors[index]
         most = 97 * WAD // 100
         if self._exhausting_fall(extra) > 9 * WAD // 10:
             # Too few holders to exhaust the pool: mint what the backing allows first.
-            minter = self.actors[(index + 1) % len(self.actors)].address
+            minter = self.actors[(index + 1) % len(self.actors)]
             capacity = self.model.max_mint(self.now)
             if capacity >= self.model.min_order:
                 self._request("mint", minter, capacity, 0, minter, self.now + 3_600)
@@ -118,8 +115,8 @@ class LpCycleMachine(OrderMachine):
         self._settle_all()
         if rebalance:
             self.rebalance(len(self.settlers) - 1, False, False)
-        RUN["lp cycles"] += exhausted
-        RUN["rescales"] += len(self.model.lp_rescales) - rescales
+        self.figures["lp cycles"] += exhausted
+        self.figures["rescales"] += len(self.model.lp_rescales) - rescales
         event(f"lp deposit {'into an exhausted pool' if exhausted else 'without exhaustion'}")
         event(f"lp cycle: {len(self.model.lp_rescales) - rescales} rescales")
         note(f"cycle: deposit {assets} by {index}, rescales now {self.model.lp_rescales}")
@@ -147,40 +144,6 @@ class LpCycleMachine(OrderMachine):
 
 @pytest.mark.parametrize("decimals, leverage", MARKETS, ids=[f"{d}dec-{lev}x" for d, lev in MARKETS])
 def test_lp_cycle_machine(accounts, decimals, leverage):
-    owner, guardian, keeper = accounts[10], accounts[1], accounts[2]
-    actors = tuple(accounts[3:7])
-    system = deploy_mock_system(owner, leverages=(leverage,), collateral_decimals=decimals, guardian=guardian.address)
-    pool = next(iter(system.pools.values()))
-    book = order_book_of(pool)
-    for actor in actors:
-        system.collateral.mint(actor, 10**12 * 10**decimals, sender=actor)
-        system.collateral.approve(book, 2**256 - 1, sender=actor)
-    machine = type(
-        f"LpCycleMachine_{decimals}dec_{leverage}x",
-        (LpCycleMachine,),
-        {
-            "system": system,
-            "actors": actors,
-            "owner": owner,
-            "guardian": guardian,
-            "keeper": keeper,
-            "decimals": decimals,
-        },
-    )
-    RUN.clear()
-    start = time.monotonic()
-    run_settings = settings()
-    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
-        run_settings = settings(run_settings, max_examples=CI_EXAMPLES, stateful_step_count=CI_STEPS)
-    sources = _sources_digest()
-    try:
-        run_state_machine_as_test(machine, settings=run_settings)
-    except Exception:
-        if _sources_digest() != sources:
-            pytest.fail("contracts or model changed during the run: rerun (`ape compile --force` if ape kept old code)")
-        raise
-    elapsed = time.monotonic() - start
-    FUZZ_SUMMARY.append(
-        f"{machine.__name__}: {RUN['examples']} examples, {RUN['steps']} steps in {elapsed:.0f} s, "
-        f"{RUN['lp cycles']} recapitalisations of an exhausted pool, {RUN['rescales']} rescales"
-    )
+    started = time.monotonic()
+    market = deploy_market(accounts, accounts[10], decimals, leverage)
+    run_machine(LpCycleMachine, market, started)

@@ -6,7 +6,7 @@ ones too, which must revert with the model's reason and change nothing), oracle
 rounds (normal, late, a held transmission whose `startedAt` is before the requests,
 invalid answers, a phase change, the feed reverting for a while), time passing past
 orders' expiry, settlement in batches by different actors at different times (through
-`inverse.orders.settlement_batch`, as the keeper does), settlement with too little
+`inverse.orders.due_batch`, as the keeper does), settlement with too little
 gas, competing settlers, rebalances and shutdown. After every step every number the contracts expose must equal the
 model's, and the pool must be solvent.
 
@@ -17,37 +17,46 @@ gives the same; and `settle_is_time_independent` settles the same orders twice f
 chain state, by different actors at different times with later rounds published in
 between, and compares the `OrderSettled` events.
 
-Transactions go through raw JSON-RPC (ape is much slower per call); each example
-starts from a snapshot of the same deployment and restores it in `teardown`.
+The test deploys the market through ape; the machine runs in worker processes, each on
+an Anvil of its own loaded with that deployment, and drives it through bare JSON-RPC
+(`rpc.py`; `parallel.py` runs the workers). Each example starts from a snapshot of the
+deployment and restores it in `teardown`.
 """
 
-import os
 import time
 from collections import Counter
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
-from ape import chain
-from eth_abi import decode, encode
-from eth_utils import function_signature_to_4byte_selector, keccak, to_checksum_address
-from hypothesis import event, note, settings
+from eth_abi import decode
+from eth_utils import keccak, to_checksum_address
+from hypothesis import event, note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from web3.exceptions import ContractLogicError as Web3ContractLogicError
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from inverse.constants import (
     MAX_BATCH,
+    MAX_INTERVAL,
+    MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
+    MAX_MAX_WAIT,
+    MAX_MIN_BACKING,
+    MAX_MIN_DELAY,
+    MAX_MIN_ORDER_UNITS,
     MAX_SETTLE_FEE_UNITS,
+    MAX_THRESHOLD,
     MAX_TRADE_FEE,
+    MIN_INTERVAL,
     MIN_MAX_WAIT,
+    MIN_MIN_BACKING,
     MIN_MIN_DELAY,
     MIN_PARAMETER_DELAY,
+    MIN_THRESHOLD,
     ORDER_PARAMETER_NAMES,
+    OUTCOMES,
     WAD,
     default_threshold,
 )
-from inverse.deploy import deploy_mock_system, order_book_of
 from inverse.model import (
     ORDER_LP_DEPOSIT,
     ORDER_LP_WITHDRAW,
@@ -64,15 +73,14 @@ from inverse.model import (
     Settled,
     ceil_div,
 )
-from inverse.orders import settlement_batch
-from inverse.status import read_parameters
-from tests.conftest import FUZZ_SUMMARY
-from tests.fuzz.chain_views import BatchReader, RawFeed
+from inverse.orders import due_batch
+from tests.fuzz.parallel import Market, deploy_market, run_machine
+from tests.fuzz.rpc import Anvil, RawFeed, Reverted, RpcError, Views, calldata, decoder, eth_call
 
 ZERO = "0x" + "00" * 20
 FEED_DECIMALS = 8
-ERROR_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
 GAS = 5_000_000
+RESET_AFTER_BLOCKS = 500  # then the next example starts on a reset Anvil (`Anvil.reset`)
 ORDER_TYPE = "(uint256,uint256,address,address,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256)"
 PARAMS_TYPE = "(" + ",".join(["uint256"] * 11) + ")"
 SETTLED_TOPIC = keccak(
@@ -82,16 +90,7 @@ REQUESTED_TOPIC = keccak(
     text="OrderRequested(uint256,address,address,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256,uint256)"
 )
 REBALANCE_TOPIC = keccak(text="Rebalance(address,uint8,uint256,uint256,uint256,uint256)")
-CI_EXAMPLES, CI_STEPS = 22, 30
 KINDS = {"mint": ORDER_MINT, "redeem": ORDER_REDEEM, "lp_deposit": ORDER_LP_DEPOSIT, "lp_withdraw": ORDER_LP_WITHDRAW}
-
-# What the runs did, for the summary at the end of the session.
-RUN = Counter()
-OUTCOMES = Counter()
-
-
-def calldata(signature: str, types: list, args: list) -> bytes:
-    return function_signature_to_4byte_selector(signature) + encode(types, args)
 
 
 def settle_data(orders: list, round_ids: list) -> bytes:
@@ -102,26 +101,22 @@ def settle_data(orders: list, round_ids: list) -> bytes:
 def settled_events(receipt, pool: str) -> list[Settled]:
     out = []
     for log in receipt["logs"]:
-        if log["address"].lower() != pool.lower() or bytes(log["topics"][0]) != SETTLED_TOPIC:
+        if log["address"] != pool.lower() or log["topics"][0] != SETTLED_TOPIC:
             continue
         order_id = int.from_bytes(log["topics"][1], "big")
-        settler = to_checksum_address(bytes(log["topics"][2])[-20:])
-        values = decode(["uint256"] * 8, bytes(log["data"]))
+        settler = to_checksum_address(log["topics"][2][-20:])
+        values = decode(["uint256"] * 8, log["data"])
         out.append(Settled(order_id, settler, *values))
     return out
 
 
 def requested_event(receipt, book: str) -> Order:
-    [log] = [
-        lg
-        for lg in receipt["logs"]
-        if lg["address"].lower() == book.lower() and bytes(lg["topics"][0]) == REQUESTED_TOPIC
-    ]
+    [log] = [lg for lg in receipt["logs"] if lg["address"] == book.lower() and lg["topics"][0] == REQUESTED_TOPIC]
     order_id = int.from_bytes(log["topics"][1], "big")
-    requester = to_checksum_address(bytes(log["topics"][2])[-20:])
-    receiver = to_checksum_address(bytes(log["topics"][3])[-20:])
+    requester = to_checksum_address(log["topics"][2][-20:])
+    receiver = to_checksum_address(log["topics"][3][-20:])
     kind, amount, min_out, requested_at, not_before, phase, trade_fee, settle_fee, max_wait = decode(
-        ["uint256"] * 9, bytes(log["data"])
+        ["uint256"] * 9, log["data"]
     )
     return Order(
         order_id,
@@ -140,71 +135,92 @@ def requested_event(receipt, book: str) -> Order:
 
 
 class OrderMachine(RuleBasedStateMachine):
-    """One market; `system`, `actors`, `owner`, `guardian`, `keeper` are set by the test."""
+    """One market; `market` and `anvil` (its worker's) are set by the worker."""
 
-    system = None
-    actors = ()
-    owner = guardian = keeper = None
-    decimals = 6
+    market: Market = None
+    anvil: Anvil = None
+    # What the runs did, for the summary at the end: the machine's own figures, and
+    # what each operation came to ("label: ok" or "label: <revert reason>").
+    figures = Counter()
+    outcomes = Counter()
+    # The deployment's state in the model and the views the invariants read, set up
+    # once: every example starts from that state.
+    _initial = _views = None
 
     def __init__(self):
         super().__init__()
-        self.snapshot = chain.snapshot()
-        self.web3 = chain.provider.web3
-        s = self.system
-        pool = self.pool_contract = s.pools[next(iter(s.pools))]
-        self.book_contract = order_book_of(pool)
-        self.pool, self.book = pool.address, self.book_contract.address
-        self.lp = pool.lp_token()
-        self.feed, self.collateral = s.feed.address, s.collateral.address
+        market = self.market
+        self.rpc = self.anvil.rpc
+        self.snapshot = self.rpc("evm_snapshot")
+        self.pool, self.book, self.lp = market.pool, market.book, market.lp
+        self.feed, self.collateral = market.feed, market.collateral
+        self.owner, self.guardian, self.keeper = market.owner, market.guardian, market.keeper
+        self.actors = tuple(market.actors)
+        self.decimals = market.decimals
         self.unit = 10**self.decimals
-        self.start_block = chain.blocks.head.number
-        self.head_time = chain.blocks.head.timestamp
+        self.head_time = int(self.rpc("eth_getBlockByNumber", "latest", False)["timestamp"], 16)
         self.now = self.head_time + 1
         self.settlers = (*self.actors, self.keeper)
-        self.raw_feed = RawFeed(self.web3, self.feed)
-        self.holders = [a.address for a in self.settlers] + [self.pool]
-        self.model = self._model_from_chain()
-        self.views, self.priced_views = self._build_views()
+        self.raw_feed = RawFeed(self.rpc, self.feed)
+        self.holders = [*self.settlers, self.pool]
+        if self._initial is None:
+            type(self)._initial, type(self)._views = self._model_from_chain(), self._build_views()
+        self.model = self._initial.copy()
         self.steps = 0
 
     def teardown(self):
-        chain.restore(self.snapshot)
-        RUN["examples"] += 1
+        if self.anvil.blocks > RESET_AFTER_BLOCKS:
+            self.anvil.reset()
+        else:
+            self.rpc("evm_revert", self.snapshot)
+        self.figures["examples"] += 1
 
     # ------------------------------------------------------------ plumbing
 
     def _model_from_chain(self) -> PoolModel:
-        s, pool = self.system, self.pool_contract
-        round_id, answer, started, updated, _ = s.feed.latestRoundData()
-        oracle = OracleModel(feed_decimals=FEED_DECIMALS, max_age=s.oracle.max_age(), phase=round_id >> PHASE_SHIFT)
+        pool, book = self.pool, self.book
+        reader = Views()
+        reader.add("latest", self.feed, "latestRoundData()", out="(uint80,int256,uint256,uint256,uint80)")
+        reader.add("max_age", self.market.oracle, "max_age()")
+        for name in ("leverage", "reference_price", "reference_nav", "last_rebalance", "fee_time", "total_assets"):
+            reader.add(name, pool, f"{name}()")
+        reader.add("parameter_delay", pool, "parameter_delay()")
+        reader.add("parameters", pool, "parameters()", out=PARAMS_TYPE)
+        reader.add("totalSupply", pool, "totalSupply()")
+        reader.add("next_order", book, "next_order()")
+        for address in (*self.settlers, self.owner, pool):
+            reader.add(address, self.collateral, "balanceOf(address)", [address], ["address"])
+        values = reader.read_all(self.rpc)
+        round_id, answer, started, updated, _ = values["latest"]
+        oracle = OracleModel(feed_decimals=FEED_DECIMALS, max_age=values["max_age"], phase=round_id >> PHASE_SHIFT)
         oracle._set_round(round_id, answer, started, updated)
         model = PoolModel(
-            leverage=pool.leverage(),
+            leverage=values["leverage"],
             collateral_decimals=self.decimals,
             oracle=oracle,
             pool=self.pool,
             lp_token=self.lp,
             book=self.book,
-            owner=self.owner.address,
-            guardian=self.guardian.address,
-            reference_price=pool.reference_price(),
-            reference_nav=pool.reference_nav(),
-            last_rebalance=pool.last_rebalance(),
-            fee_time=pool.fee_time(),
-            total_assets=pool.total_assets(),
-            parameter_delay=pool.parameter_delay(),
-            **read_parameters(pool),
+            owner=self.owner,
+            guardian=self.guardian,
+            reference_price=values["reference_price"],
+            reference_nav=values["reference_nav"],
+            last_rebalance=values["last_rebalance"],
+            fee_time=values["fee_time"],
+            total_assets=values["total_assets"],
+            parameter_delay=values["parameter_delay"],
+            **dict(zip(ORDER_PARAMETER_NAMES, values["parameters"], strict=True)),
         )
-        for account in (*self.settlers, self.owner):
-            model.collateral[account.address] = s.collateral.balanceOf(account)
-        model.collateral[self.pool] = s.collateral.balanceOf(self.pool)
-        assert pool.totalSupply() == 0 and self.book_contract.next_order() == 1
+        for address in (*self.settlers, self.owner, pool):
+            model.collateral[address] = values[address]
+        assert values["totalSupply"] == 0 and values["next_order"] == 1
         return model
 
-    def _build_views(self) -> tuple[BatchReader, BatchReader]:
+    def _build_views(self) -> Views:
+        """Every number the invariants compare, read in one call after every step;
+        the priced ones (`priced:`) revert while the oracle has no price."""
         pool, lp, book, coll = self.pool, self.lp, self.book, self.collateral
-        reader = BatchReader(self.web3)
+        reader = Views()
         for name in ("total_assets", "totalSupply", "reference_price", "reference_nav", "last_rebalance"):
             reader.add(name, pool, f"{name}()")
         for name in ("fee_time", "total_claimable"):
@@ -220,44 +236,46 @@ class OrderMachine(RuleBasedStateMachine):
         reader.add("parameters", pool, "parameters()", out=PARAMS_TYPE)
         reader.add("parameters_ready_at", pool, "parameters_ready_at()")
         # Claims stay at 0 here (the mock collateral refuses nobody): `total_claimable`
-        # covers them. Every call costs a few ms on Anvil, so only what can change.
+        # covers them.
         for address in self.holders:
             reader.add(f"bal:{address}", pool, "balanceOf(address)", [address], ["address"])
             reader.add(f"lp:{address}", lp, "balanceOf(address)", [address], ["address"])
             reader.add(f"coll:{address}", coll, "balanceOf(address)", [address], ["address"])
-        priced = BatchReader(self.web3)
         for name in ("nav", "inverse_value", "lp_value", "max_mint", "max_lp_withdraw"):
-            priced.add(name, pool, f"{name}()")
-        priced.add("preview_mint", pool, "preview_mint(uint256)", [1_000 * self.unit], ["uint256"])
-        priced.add("preview_redeem", pool, "preview_redeem(uint256)", [10**21], ["uint256"])
-        priced.add("preview_lp_deposit", pool, "preview_lp_deposit(uint256)", [1_000 * self.unit], ["uint256"])
-        priced.add("preview_lp_withdraw", pool, "preview_lp_withdraw(uint256)", [10**21], ["uint256"])
-        return reader, priced
+            reader.add(f"priced:{name}", pool, f"{name}()")
+        reader.add("priced:preview_mint", pool, "preview_mint(uint256)", [1_000 * self.unit], ["uint256"])
+        reader.add("priced:preview_redeem", pool, "preview_redeem(uint256)", [10**21], ["uint256"])
+        reader.add("priced:preview_lp_deposit", pool, "preview_lp_deposit(uint256)", [1_000 * self.unit], ["uint256"])
+        reader.add("priced:preview_lp_withdraw", pool, "preview_lp_withdraw(uint256)", [10**21], ["uint256"])
+        return reader
 
-    def _rpc(self, method, params):
-        response = self.web3.provider.make_request(method, params)
-        assert "error" not in response, response
-        return response.get("result")
-
-    def send(self, to: str, data: bytes, sender: str, gas: int = GAS):
-        """A transaction mined at `self.now`; returns its receipt (status 0 or 1)."""
-        self._rpc("evm_setNextBlockTimestamp", [self.now])
-        tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas), "gasPrice": hex(10**10)}
-        tx_hash = self._rpc("eth_sendTransaction", [tx])
-        # Anvil answers before it has mined the block: poll briefly for the receipt.
-        for _ in range(2_000):
-            receipt = self._rpc("eth_getTransactionReceipt", [tx_hash])
-            if receipt is not None:
-                break
-            time.sleep(0.001)
-        receipt = self.web3.eth.get_transaction_receipt(tx_hash)
-        self.head_time = self.now
-        self.now += 1
-        return receipt
+    def send(self, to: str, data: bytes, sender: str, gas: int = GAS) -> dict:
+        """A transaction mined alone in a block at `self.now`; returns its receipt:
+        status, logs (address in lower case, topics and data as bytes), hash. Status
+        None: the block left it out, as a node does with a gas limit below what its
+        calldata alone costs (EIP-7623's floor, which Anvil checks only then)."""
+        tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas), "gasPrice": "0x0"}
+        tx_hash = self.rpc("eth_sendTransaction", tx)
+        self.mine()
+        raw = self.rpc("eth_getTransactionReceipt", tx_hash)
+        if raw is None:
+            assert self.rpc("txpool_status")["pending"] == "0x0"  # dropped, not waiting for a later block
+            return {"status": None, "logs": [], "hash": tx_hash, "gas_used": 0}
+        logs = [
+            {
+                "address": log["address"].lower(),
+                "topics": [bytes.fromhex(t[2:]) for t in log["topics"]],
+                "data": bytes.fromhex(log["data"][2:]),
+            }
+            for log in raw["logs"]
+        ]
+        return {"status": int(raw["status"], 16), "logs": logs, "hash": tx_hash, "gas_used": int(raw["gasUsed"], 16)}
 
     def mine(self):
-        """An empty block at `self.now`: views and calls then see that time."""
-        self._rpc("evm_mine", [self.now])
+        """A block at `self.now` (with what was sent since the last): views and calls
+        then see that time."""
+        self.rpc("evm_mine", self.now)
+        self.anvil.blocks += 1
         self.head_time, self.now = self.now, self.now + 1
 
     def call_reason(self, to: str, data: bytes, sender: str) -> str | None:
@@ -265,18 +283,21 @@ class OrderMachine(RuleBasedStateMachine):
         without one), or None if it would succeed."""
         self.mine()
         try:
-            self.web3.eth.call({"from": sender, "to": to, "data": "0x" + data.hex(), "gas": GAS}, "latest")
-        except Web3ContractLogicError as error:
-            raw = bytes.fromhex(str(error.data)[2:]) if error.data else b""
-            if raw[:4] != ERROR_SELECTOR:
-                return ""
-            return decode(["string"], raw[4:])[0]
+            self.rpc.request(eth_call(to, data, sender, GAS))
+        except RpcError as error:
+            reason = error.revert_reason()
+            assert reason is not None, f"the call failed without reverting: {error}"
+            return reason
         return None
 
     def mined_reason(self, receipt) -> str:
         """Why a mined transaction reverted, from its trace ("" without a reason)."""
-        trace = self._rpc("debug_traceTransaction", [receipt["transactionHash"].to_0x_hex(), {"tracer": "callTracer"}])
+        trace = self.rpc("debug_traceTransaction", receipt["hash"], {"tracer": "callTracer"})
         return trace.get("revertReason") or trace.get("error") or ""
+
+    def view(self, signature: str, out: str = "uint256"):
+        """One view of the pool, now."""
+        return decoder(out)(bytes.fromhex(self.rpc.request(eth_call(self.pool, calldata(signature)))[2:]))
 
     def expect(self, label: str, operation, to: str, data: bytes, sender: str):
         """Run `operation(model_copy, now)`; the chain must do the same: revert with the
@@ -289,16 +310,19 @@ class OrderMachine(RuleBasedStateMachine):
             reason = "" if isinstance(revert, Overflow) else revert.reason
             note(f"{label}: expect revert {reason!r}")
             event(f"{label}: {reason}")
-            OUTCOMES[f"{label}: {reason}"] += 1
+            self.outcomes[f"{label}: {reason}"] += 1
             assert self.call_reason(to, data, sender) == reason, (label, reason)
             return None
         event(f"{label}: ok")
-        OUTCOMES[f"{label}: ok"] += 1
+        self.outcomes[f"{label}: ok"] += 1
         receipt = self.send(to, data, sender)
         if receipt["status"] != 1:
+            why = "left it out of its block"
+            if receipt["status"] is not None:
+                why = f"reverted: {self.mined_reason(receipt)!r}"
             raise AssertionError(
-                f"{label}: the model expected success; the chain reverted with {self.mined_reason(receipt)!r} "
-                f"in block {receipt['blockNumber']} at {self.head_time} (gas used {receipt['gasUsed']} of {GAS})"
+                f"{label}: the model expected success; the chain {why} at {self.head_time} "
+                f"(gas used {receipt['gas_used']} of {GAS})"
             )
         self.model = trial
         return receipt, result
@@ -307,14 +331,11 @@ class OrderMachine(RuleBasedStateMachine):
         actual = settled_events(receipt, self.pool)
         assert actual == expected, (actual, expected)
         for s in expected:
-            OUTCOMES[f"settled outcome {s.outcome}"] += 1
-            event(f"settled outcome {s.outcome}")
+            self.outcomes[f"order settled: {OUTCOMES[s.outcome]}"] += 1
+            event(f"order settled: {OUTCOMES[s.outcome]}")
 
     def latest_answer(self) -> int:
         return self.model.oracle.rounds[self.model.oracle.latest_round].answer
-
-    def live_model_price(self):
-        return self.model.oracle.price(self.now)
 
     # ------------------------------------------------------------ requests
 
@@ -364,10 +385,10 @@ class OrderMachine(RuleBasedStateMachine):
     @initialize(lp_index=st.integers(0, 3), units=st.integers(1_000, 1_000_000), mint_share=st.integers(0, 1_000))
     def seed(self, lp_index, units, mint_share):
         """Runs start with LP liquidity and mostly a first mint, settled."""
-        actor = self.actors[lp_index].address
+        actor = self.actors[lp_index]
         self._request("lp_deposit", actor, units * self.unit, 0, actor, self.now + 3_600)
         if mint_share:
-            minter = self.actors[(lp_index + 1) % len(self.actors)].address
+            minter = self.actors[(lp_index + 1) % len(self.actors)]
             assets = max(units * self.unit * mint_share // 2_000, self.model.min_order)
             self._request("mint", minter, assets, 0, minter, self.now + 3_600)
         self.publish_round(move=0, wait=self.model.min_delay, kind="normal", held=0)
@@ -381,7 +402,7 @@ class OrderMachine(RuleBasedStateMachine):
         slip=st.sampled_from([0, 0, 0, -300, -30, 30, 300]),
     )
     def request(self, kind, index, to, per_mille, slip):
-        actor, receiver = self.actors[index].address, self.actors[to].address
+        actor, receiver = self.actors[index], self.actors[to]
         m = self.model
         if kind == "mint":
             try:
@@ -415,15 +436,33 @@ class OrderMachine(RuleBasedStateMachine):
                 "stranger_pause",
                 "stranger_parameters",
                 "bad_parameters",
+                "wrong_switch",
+                "settle_not_next",
+                "settle_unknown",
+                "settle_lengths",
+                "settle_other_phase",
             ]
         ),
         kind=st.sampled_from(list(KINDS)),
         index=st.integers(0, 3),
+        parameter=st.sampled_from(ORDER_PARAMETER_NAMES),
+        high=st.booleans(),
     )
-    def bad_input(self, case, kind, index):
+    def bad_input(self, case, kind, index, parameter, high):
         """Each must revert with the model's reason and change nothing."""
-        actor = self.actors[index].address
+        actor = self.actors[index]
         m = self.model
+        if case.startswith("settle_"):
+            self._bad_settle(case, actor)
+            return
+        if case == "wrong_switch":  # pause while paused, unpause while not
+            if m.paused:
+                guardian = self.guardian
+                self.expect("pause", lambda m, t: m.pause(guardian), self.pool, calldata("pause()"), guardian)
+            else:
+                owner = self.owner
+                self.expect("unpause", lambda m, t: m.unpause(owner), self.pool, calldata("unpause()"), owner)
+            return
         amount = max(m.min_order, self.unit)
         if kind == "redeem":
             amount = m.balances.get(actor, 0)
@@ -438,15 +477,15 @@ class OrderMachine(RuleBasedStateMachine):
             self.expect("shutdown", lambda m, t: m.shutdown(actor, t), self.pool, calldata("shutdown()", [], []), actor)
             return
         if case == "stranger_pause":
-            stranger = self.keeper.address
+            stranger = self.keeper
             self.expect("pause", lambda m, t: m.pause(stranger), self.pool, calldata("pause()", [], []), stranger)
             return
         if case in ("stranger_parameters", "bad_parameters"):
             params = m.params()
             sender = actor
             if case == "bad_parameters":
-                params["settle_fee"] = MAX_SETTLE_FEE_UNITS * self.unit + 1
-                sender = self.owner.address
+                params[parameter] = self._out_of_bounds(parameter, high)
+                sender = self.owner
             self._queue_parameters(params, sender)
             return
         if case == "zero_amount":
@@ -468,6 +507,54 @@ class OrderMachine(RuleBasedStateMachine):
             amount = amount + 1 if kind in ("redeem", "lp_withdraw") else 2**255
         note(f"bad input {case}: {kind} {amount} to {receiver}")
         self._request(kind, actor, amount, min_out, receiver, deadline)
+
+    def _out_of_bounds(self, parameter: str, high: bool) -> int:
+        """`parameter` just past its upper bound, or its lower one where it has one."""
+        unit, lower = self.unit, None
+        upper = {
+            "interval": MAX_INTERVAL,
+            "threshold": min(MAX_THRESHOLD, WAD * WAD // 2 // self.model.leverage),
+            "mint_fee": MAX_TRADE_FEE,
+            "redeem_fee": MAX_TRADE_FEE,
+            "management_fee": MAX_MANAGEMENT_FEE,
+            "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * unit,
+            "min_backing": MAX_MIN_BACKING,
+            "settle_fee": MAX_SETTLE_FEE_UNITS * unit,
+            "min_delay": MAX_MIN_DELAY,
+            "max_wait": MAX_MAX_WAIT,
+            "min_order": MAX_MIN_ORDER_UNITS * unit,
+        }[parameter]
+        lower = {
+            "interval": MIN_INTERVAL,
+            "threshold": MIN_THRESHOLD,
+            "min_backing": MIN_MIN_BACKING,
+            "min_delay": MIN_MIN_DELAY,
+            "max_wait": MIN_MAX_WAIT,
+        }.get(parameter)
+        return upper + 1 if high or lower is None else lower - 1
+
+    def _bad_settle(self, case: str, who: str):
+        """A settle naming the orders wrongly: the second order without the first, the
+        head order with another amount, fewer round ids than orders, a round of
+        another phase."""
+        m = self.model
+        if m.head == m.tail:
+            return
+        head = m.orders[m.head]
+        orders, round_ids = [head.as_struct()], [m.oracle.phase_latest.get(head.phase, head.phase << PHASE_SHIFT)]
+        if case == "settle_not_next":
+            if m.head + 1 == m.tail:
+                return
+            orders = [m.orders[m.head + 1].as_struct()]
+        elif case == "settle_unknown":
+            orders = [replace(head, amount=head.amount + 1).as_struct()]
+        elif case == "settle_lengths":
+            round_ids = []
+        else:
+            round_ids = [(head.phase + 1) << PHASE_SHIFT | 1]
+        self.expect(
+            "settle", lambda m, t: m.settle(who, orders, round_ids, t), self.book, settle_data(orders, round_ids), who
+        )
 
     # ------------------------------------------------------------ the oracle
 
@@ -496,7 +583,7 @@ class OrderMachine(RuleBasedStateMachine):
         oracle = self.model.oracle
         if kind == "new_phase":
             data = calldata("new_phase(int256)", ["int256"], [answer])
-            self.send(self.feed, data, self.owner.address, gas=300_000)
+            self.send(self.feed, data, self.owner, gas=300_000)
             oracle.new_phase(answer, self.head_time)
         else:
             started = updated = self.now
@@ -508,7 +595,7 @@ class OrderMachine(RuleBasedStateMachine):
             data = calldata(
                 "push_round(int256,uint256,uint256)", ["int256", "uint256", "uint256"], [answer, started, updated]
             )
-            receipt = self.send(self.feed, data, self.owner.address, gas=300_000)
+            receipt = self.send(self.feed, data, self.owner, gas=300_000)
             assert receipt["status"] == 1
             oracle.push_round(answer, started, updated)
         note(f"round {kind} answer {answer} at {self.head_time}")
@@ -529,7 +616,7 @@ class OrderMachine(RuleBasedStateMachine):
         if go < (5 if oracle.reverting else 9):
             return
         data = calldata("set_reverting(bool)", ["bool"], [not oracle.reverting])
-        assert self.send(self.feed, data, self.owner.address, gas=100_000)["status"] == 1
+        assert self.send(self.feed, data, self.owner, gas=100_000)["status"] == 1
         oracle.reverting = not oracle.reverting
         note(f"feed {'reverts' if oracle.reverting else 'back'} at {self.head_time}")
         event(f"feed {'reverts' if oracle.reverting else 'back'}")
@@ -554,7 +641,10 @@ class OrderMachine(RuleBasedStateMachine):
         return orders, round_ids
 
     def _batch(self, limit: int):
-        return settlement_batch(self.book_contract, self.raw_feed, self.now, self.start_block, limit)
+        # The keeper's search for each order's round, over the pending orders: the model's,
+        # which every request's `OrderRequested` event was checked to equal.
+        m = self.model
+        return due_batch(m.pending[:limit], self.raw_feed, self.now, m.is_shutdown, limit)
 
     @rule(settler=st.integers(0, 4), limit=st.sampled_from([1, 2, 3, MAX_BATCH]), start=st.booleans())
     def settle(self, settler, limit, start=False):
@@ -562,7 +652,7 @@ class OrderMachine(RuleBasedStateMachine):
         with nothing due, a settle of the head order at its phase's last round or
         at its start (which proves "no round came" only when the feed says so, not
         while it reverts) must revert."""
-        who = self.settlers[settler].address
+        who = self.settlers[settler]
         orders, round_ids = self._batch(limit)
         outage_start = False
         if not orders:
@@ -581,21 +671,23 @@ class OrderMachine(RuleBasedStateMachine):
         if done is not None:
             self.check_settled(*done)
         elif outage_start:
-            RUN["phase start refused"] += 1
+            self.figures["phase start refused"] += 1
 
     @rule(settler=st.integers(0, 4), gas=st.integers(60_000, 600_000))
     def settle_with_little_gas(self, settler, gas):
         """The gas a settler sends never changes an outcome: the call reverts and
-        changes nothing, or settles exactly as the model does."""
-        who = self.settlers[settler].address
+        changes nothing, or settles exactly as the model does (or, below what its
+        calldata costs, it is not even included)."""
+        who = self.settlers[settler]
         orders, round_ids = self._batch(MAX_BATCH)
         if not orders:
             return
         trial = self.model.copy()
         expected = trial.settle(who, orders, round_ids, self.now)
         receipt = self.send(self.book, settle_data(orders, round_ids), who, gas=gas)
-        event(f"low gas settle: status {receipt['status']}")
-        OUTCOMES[f"low gas settle: status {receipt['status']}"] += 1
+        status = "not included" if receipt["status"] is None else f"status {receipt['status']}"
+        event(f"low gas settle: {status}")
+        self.outcomes[f"low gas settle: {status}"] += 1
         if receipt["status"] == 1:
             self.model = trial
             self.check_settled(receipt, expected)
@@ -606,7 +698,7 @@ class OrderMachine(RuleBasedStateMachine):
         orders, round_ids = self._due_batch()
         if len(orders) < 2:
             return
-        a, b = self.settlers[first].address, self.settlers[second].address
+        a, b = self.settlers[first], self.settlers[second]
         split = min(split, len(orders) - 1)
         for who, batch, ids in ((a, orders[:split], round_ids[:split]), (b, orders, round_ids)):
             done = self.expect(
@@ -625,7 +717,7 @@ class OrderMachine(RuleBasedStateMachine):
         orders, round_ids = self._batch(1)
         if not orders or not round_ids[0]:
             return
-        who = self.settlers[settler].address
+        who = self.settlers[settler]
         ids = [round_ids[0] + delta]
         self.expect(
             "settle wrong round", lambda m, t: m.settle(who, orders, ids, t), self.book, settle_data(orders, ids), who
@@ -644,14 +736,14 @@ class OrderMachine(RuleBasedStateMachine):
         orders, round_ids = self._due_batch()
         if not orders:
             return
-        a, b = self.settlers[first].address, self.settlers[second].address
+        a, b = self.settlers[first], self.settlers[second]
         kinds = {o[0]: o[1] for o in orders}
-        snapshot = chain.snapshot()
+        snapshot = self.rpc("evm_snapshot")
         saved_now = self.now
         first_receipt = self.send(self.book, settle_data(orders, round_ids), a)
         assert first_receipt["status"] == 1
         now_events = {s.order_id: s for s in settled_events(first_receipt, self.pool)}
-        chain.restore(snapshot)
+        self.rpc("evm_revert", snapshot)
         self.now = saved_now + later
         for _ in range(rounds):
             self.publish_round(move=move, wait=1, kind="normal", held=0)
@@ -670,11 +762,11 @@ class OrderMachine(RuleBasedStateMachine):
         for order_id, now_event in sorted(now_events.items()):
             later_event = later_events[order_id]
             if kinds[order_id] == ORDER_SHUTDOWN and now_event.outcome == OUTCOME_VOID:
-                RUN["void shutdowns settled twice"] += 1
+                self.figures["void shutdowns settled twice"] += 1
             assert now_event.amounts() == later_event.amounts(), (now_event, later_event)
             if now_event.outcome != OUTCOME_VOID:
                 assert now_event.round_id == later_event.round_id
-        RUN["time independence checks"] += len(now_events)
+        self.figures["time independence checks"] += len(now_events)
 
     # ------------------------------------------------------------ rebalance and admin
 
@@ -686,10 +778,10 @@ class OrderMachine(RuleBasedStateMachine):
             self.publish_round(move=0, wait=1, kind="normal", held=0)
         if settle_first:
             self.settle(keeper, MAX_BATCH)
-        who = self.settlers[keeper].address
+        who = self.settlers[keeper]
         queued = self.model.parameters_ready_at
         self.mine()
-        due = bool(self.web3.eth.call({"to": self.pool, "data": "0x" + calldata("rebalance_due()", [], []).hex()})[-1])
+        due = self.view("rebalance_due()", "bool")
         assert due == self.model.rebalance_due(self.head_time)
         done = self.expect(
             "rebalance", lambda m, t: m.rebalance(who, t), self.pool, calldata("rebalance()", [], []), who
@@ -697,7 +789,7 @@ class OrderMachine(RuleBasedStateMachine):
         if done is None:
             return
         if queued and not self.model.parameters_ready_at:
-            OUTCOMES["rebalance: applied the queued parameters"] += 1
+            self.outcomes["rebalance: applied the queued parameters"] += 1
         receipt, result = done
         [log] = [lg for lg in receipt["logs"] if bytes(lg["topics"][0]) == REBALANCE_TOPIC]
         reason, price, nav, fee, bounty = decode(
@@ -710,7 +802,7 @@ class OrderMachine(RuleBasedStateMachine):
         """Shutdown enters the queue like an order (rarely: it ends the market)."""
         if go != 7:
             return
-        owner = self.owner.address
+        owner = self.owner
         done = self.expect(
             "shutdown", lambda m, t: m.shutdown(owner, t), self.pool, calldata("shutdown()", [], []), owner
         )
@@ -722,10 +814,10 @@ class OrderMachine(RuleBasedStateMachine):
         if go != 3:
             return
         if self.model.paused:
-            owner = self.owner.address
+            owner = self.owner
             self.expect("unpause", lambda m, t: m.unpause(owner), self.pool, calldata("unpause()", [], []), owner)
         else:
-            guardian = self.guardian.address
+            guardian = self.guardian
             self.expect("pause", lambda m, t: m.pause(guardian), self.pool, calldata("pause()", [], []), guardian)
 
     @rule(
@@ -756,7 +848,7 @@ class OrderMachine(RuleBasedStateMachine):
         """A change waits out the delay and applies at the next rebalance; then new
         fees and order terms apply to new orders only; T never decreases."""
         if cancel == 3:
-            owner = self.owner.address
+            owner = self.owner
             self.expect(
                 "cancel_parameters",
                 lambda m, t: m.cancel_parameters(owner),
@@ -779,7 +871,7 @@ class OrderMachine(RuleBasedStateMachine):
             "min_delay": min_delay,
             "max_wait": max_wait,
         }
-        self._queue_parameters(params, self.owner.address)
+        self._queue_parameters(params, self.owner)
 
     def _queue_parameters(self, params: dict, sender: str):
         values = tuple(params[name] for name in ORDER_PARAMETER_NAMES)
@@ -788,19 +880,18 @@ class OrderMachine(RuleBasedStateMachine):
             "queue_parameters", lambda m, t: m.queue_parameters(sender, params, t), self.pool, data, sender
         )
         if done is not None:
-            queued = decode(
-                [PARAMS_TYPE], self.web3.eth.call({"to": self.pool, "data": calldata("queued_parameters()", [], [])})
-            )[0]
-            assert queued == values
+            assert self.view("queued_parameters()", PARAMS_TYPE) == values
 
     # ------------------------------------------------------------ invariants
 
     @invariant()
     def contract_equals_model_and_is_solvent(self):
         self.steps += 1
-        RUN["steps"] += 1
-        values = self.views.read()
+        self.figures["steps"] += 1
+        values = self._views.read(self.rpc)
         m = self.model
+        for name, value in values.items():
+            assert name.startswith("priced:") or not isinstance(value, Reverted), (name, value)
         for name in (
             "total_assets",
             "reference_price",
@@ -848,19 +939,32 @@ class OrderMachine(RuleBasedStateMachine):
         assert held == values["total_assets"] + values["escrowed"] + values["total_claimable"]
         assert values["rebalance_due"] == m.rebalance_due(self.head_time)
 
-        if not m.is_shutdown and m.oracle.price(self.head_time) is None:
-            return
-        priced = self.priced_views.read()
+        # The views at the current price: the model's numbers, or its revert (no price).
         t = self.head_time
-        assert priced["nav"] == m.nav(t)
-        assert priced["inverse_value"] == m.inverse_value(t)
-        assert priced["lp_value"] == m.lp_value(t)
-        assert priced["max_mint"] == m.max_mint(t)
-        assert priced["max_lp_withdraw"] == m.max_lp_withdraw(t)
-        assert priced["preview_mint"] == m.preview_mint(1_000 * self.unit, t)
-        assert priced["preview_redeem"] == m.preview_redeem(10**21, t)
-        assert priced["preview_lp_deposit"] == m.preview_lp_deposit(1_000 * self.unit, t)
-        assert priced["preview_lp_withdraw"] == m.preview_lp_withdraw(10**21, t)
+        model_views = {
+            "nav": lambda: m.nav(t),
+            "inverse_value": lambda: m.inverse_value(t),
+            "lp_value": lambda: m.lp_value(t),
+            "max_mint": lambda: m.max_mint(t),
+            "max_lp_withdraw": lambda: m.max_lp_withdraw(t),
+            "preview_mint": lambda: m.preview_mint(1_000 * self.unit, t),
+            "preview_redeem": lambda: m.preview_redeem(10**21, t),
+            "preview_lp_deposit": lambda: m.preview_lp_deposit(1_000 * self.unit, t),
+            "preview_lp_withdraw": lambda: m.preview_lp_withdraw(10**21, t),
+        }
+        priced = {}
+        for name, model_view in model_views.items():
+            try:
+                expected = model_view()
+            except Revert as revert:
+                expected = ("revert", "" if isinstance(revert, Overflow) else revert.reason)
+            actual = values[f"priced:{name}"]
+            if isinstance(actual, Reverted):
+                actual = ("revert", actual.reason)
+            assert actual == expected, name
+            priced[name] = actual
+        if isinstance(priced["nav"], tuple):
+            return  # no price
         # A = S*n + V_lp, with S*n rounded up (what the pool owes) and V_lp >= 0.
         supply, nav = values["totalSupply"], priced["nav"]
         assert priced["inverse_value"] == ceil_div(supply * nav, 10 ** (36 - self.decimals))
@@ -870,70 +974,13 @@ class OrderMachine(RuleBasedStateMachine):
 
 
 MARKETS = [(6, 1), (18, 1), (6, 3), (18, 3)]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _sources_digest() -> bytes:
-    """What the machine's verdict depends on: the contracts and the model."""
-    paths = sorted((ROOT / "contracts").rglob("*.vy*")) + [ROOT / "inverse" / "model.py"]
-    return keccak(b"".join(path.read_bytes() for path in paths))
 
 
 @pytest.mark.parametrize("decimals, leverage", MARKETS, ids=[f"{d}dec-{lev}x" for d, lev in MARKETS])
 def test_order_state_machine(accounts, decimals, leverage):
-    # A deployer of its own (not the v1 machine's): ape caches contract types by
-    # address, and addresses come from (sender, nonce).
-    owner, guardian, keeper = accounts[11], accounts[1], accounts[2]
-    actors = tuple(accounts[3:7])
-    # The shortest parameter delay: a queued change becomes ready within an example.
-    system = deploy_mock_system(
-        owner,
-        leverages=(leverage,),
-        collateral_decimals=decimals,
-        guardian=guardian.address,
-        parameter_delay=MIN_PARAMETER_DELAY,
-    )
-    pool = next(iter(system.pools.values()))
-    book = order_book_of(pool)
-    for actor in actors:
-        system.collateral.mint(actor, 10**12 * 10**decimals, sender=actor)
-        system.collateral.approve(book, 2**256 - 1, sender=actor)
-
-    machine = type(
-        f"OrderMachine_{decimals}dec_{leverage}x",
-        (OrderMachine,),
-        {
-            "system": system,
-            "actors": actors,
-            "owner": owner,
-            "guardian": guardian,
-            "keeper": keeper,
-            "decimals": decimals,
-        },
-    )
-    RUN.clear()
-    start = time.monotonic()
-    # The `ci` profile's budget for this machine is about 2.5 minutes for the four
-    # markets; other profiles (`deep`) run as registered.
-    run_settings = settings()
-    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
-        run_settings = settings(run_settings, max_examples=CI_EXAMPLES, stateful_step_count=CI_STEPS)
-    sources = _sources_digest()
-    try:
-        run_state_machine_as_test(machine, settings=run_settings)
-    except Exception:
-        # Contracts deployed at the start, a model imported at the start: an edit to
-        # either during the run makes a failure that no replay shows.
-        if _sources_digest() != sources:
-            pytest.fail("contracts or model changed during the run: rerun (`ape compile --force` if ape kept old code)")
-        raise
-    if os.environ.get("FUZZ_OUTCOMES"):
-        FUZZ_SUMMARY.extend(f"  {count:6d}  {name}" for name, count in sorted(OUTCOMES.items()))
-        OUTCOMES.clear()
-    elapsed = time.monotonic() - start
-    FUZZ_SUMMARY.append(
-        f"{machine.__name__}: {RUN['examples']} examples, {RUN['steps']} steps in {elapsed:.0f} s "
-        f"({RUN['steps'] / elapsed:.1f} steps/s), {RUN['time independence checks']} orders settled twice "
-        f"({RUN['void shutdowns settled twice']} void shutdowns), {RUN['phase start refused']} void proofs "
-        f"from a phase start refused during an outage"
-    )
+    started = time.monotonic()
+    # A deployer of its own (not the LP cycle machine's): ape caches contract types by
+    # address, and addresses come from (sender, nonce). The shortest parameter delay:
+    # a queued change becomes ready within an example.
+    market = deploy_market(accounts, accounts[11], decimals, leverage, parameter_delay=MIN_PARAMETER_DELAY)
+    run_machine(OrderMachine, market, started)
