@@ -11,7 +11,7 @@
 # 1.0 in 18-decimal fixed point: prices, NAV, leverage, fees and rates.
 WAD: constant(uint256) = 10**18
 
-# The management fee is a yearly rate.
+# Seconds in a day and in a (365-day) year: the management fee is a yearly rate.
 DAY: constant(uint256) = 86_400
 YEAR: constant(uint256) = 365 * DAY
 
