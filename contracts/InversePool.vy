@@ -188,7 +188,7 @@ struct Settings:
 struct Schedule:
     # Timestamp of the last rebalance (or of deployment).
     last_rebalance: uint256
-    # Keeper budget left at the last rebalance, in seconds of accrual (see `_rebalance`).
+    # Keepers' budget left at the last rebalance, in seconds of accrual (see `_rebalance`).
     bounty_budget: uint256
     # Seconds between scheduled rebalances.
     interval: uint256
@@ -302,6 +302,7 @@ def __init__(
     self.reference_nav = WAD
     schedule: Schedule = self._schedule()
     schedule.last_rebalance = block.timestamp
+    schedule.bounty_budget = constants.BOUNTY_RESERVE
     self._store_schedule(schedule)
     terms: Terms = self._terms()
     terms.fee_time = updated_at
@@ -503,11 +504,10 @@ def rebalance(receiver: address = msg.sender) -> uint256:
     @notice Resets the exposure when due (interval elapsed or price moved past the
             threshold) and no order whose round is out waits: books the accrued
             management fee, makes the latest round's price and NAV the new
-            reference and pays the keeper bounty. The bounty accrues at
-            `keeper_bounty` a day since the last rebalance (at most a day's), so
-            LPs pay at most that a day however often the market rebalances.
-            Chainlink Automation calls this through the market's `Upkeep`
-            contract, which names the receiver.
+            reference and pays the keeper bounty out of keepers' budget (a
+            bounty every 12 hours, by the second, at most three held, the last
+            two kept for threshold rebalances). Chainlink Automation calls this
+            through the market's `Upkeep` contract, which names the receiver.
     @param receiver Who gets the bounty; the caller by default.
     @return uint256 The bounty paid, in collateral.
     """
@@ -1271,16 +1271,21 @@ def _rebalance(receiver: address) -> uint256:
     fee_assets: uint256 = self._inverse_value(m.supply, self._capped(before_fee)) - self._inverse_value(m.supply, m.nav)
     inverse: uint256 = self._inverse_value(m.supply, m.nav)
     # Keepers are paid out of a budget that fills by the second, a bounty every
-    # BOUNTY_PERIOD, up to BOUNTY_BUDGET: a burst of crash rebalances is paid in
-    # full, and LPs pay at most a bounty per period however often the market
-    # rebalances. The bounty comes out of LP value, never more than there is.
+    # BOUNTY_PERIOD, up to BOUNTY_BUDGET, so LPs pay at most a bounty per period
+    # however often the market rebalances. A rebalance due by time alone draws
+    # only on what is above BOUNTY_RESERVE, kept for a crash: its first threshold
+    # rebalances in a row are paid in full. The bounty comes out of LP value,
+    # never more than there is.
     budget: uint256 = min(schedule.bounty_budget + block.timestamp - schedule.last_rebalance, constants.BOUNTY_BUDGET)
+    spendable: uint256 = budget
+    if reason == constants.REASON_TIME:
+        spendable = unsafe_sub(max(budget, constants.BOUNTY_RESERVE), constants.BOUNTY_RESERVE)
     bounty: uint256 = min(
-        settings.keeper_bounty * min(budget, constants.BOUNTY_PERIOD) // constants.BOUNTY_PERIOD, m.assets - inverse
+        settings.keeper_bounty * min(spendable, constants.BOUNTY_PERIOD) // constants.BOUNTY_PERIOD, m.assets - inverse
     )
-    if bounty != 0:
-        # What the bounty used, rounded up: it never pays for more than there was.
-        budget -= unsafe_div(unsafe_sub(bounty * constants.BOUNTY_PERIOD, 1), settings.keeper_bounty) + 1
+    # What the bounty used, rounded down (under a second's worth to the keeper);
+    # the EVM divides by 0 to 0, and with no bounty there is none.
+    budget -= unsafe_div(bounty * constants.BOUNTY_PERIOD, settings.keeper_bounty)
     schedule.bounty_budget = budget
 
     self._store_ledger(m.assets - bounty, price)

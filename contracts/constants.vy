@@ -11,7 +11,7 @@
 # 1.0 in 18-decimal fixed point: prices, NAV, leverage, fees and rates.
 WAD: constant(uint256) = 10**18
 
-# The management fee is a yearly rate.
+# Seconds in a day and in a (365-day) year: the management fee is a yearly rate.
 DAY: constant(uint256) = 86_400
 YEAR: constant(uint256) = 365 * DAY
 
@@ -43,11 +43,13 @@ MAX_MANAGEMENT_FEE: constant(uint256) = WAD // 10
 # Keeper bounty, in whole collateral units.
 MAX_KEEPER_BOUNTY_UNITS: constant(uint256) = 20
 
-# Keepers' budget (seconds of accrual): a bounty's worth fills every BOUNTY_PERIOD,
-# and it holds at most three, so LPs pay at most two bounties a day and a crash's
-# rebalances in a row are each paid in full.
+# Keepers' budget (seconds of accrual): a bounty's worth fills every BOUNTY_PERIOD
+# and it holds at most three, so LPs pay at most two bounties a day, plus three
+# saved. A rebalance due by time alone leaves the last two (the reserve, full at
+# deployment) to a crash's threshold rebalances, which are then paid in full.
 BOUNTY_PERIOD: constant(uint256) = DAY // 2
 BOUNTY_BUDGET: constant(uint256) = 3 * BOUNTY_PERIOD
+BOUNTY_RESERVE: constant(uint256) = 2 * BOUNTY_PERIOD
 
 # Seconds a queued parameter change waits before a rebalance may apply it.
 MIN_PARAMETER_DELAY: constant(uint256) = 86_400

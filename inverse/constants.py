@@ -22,6 +22,7 @@ MAX_MANAGEMENT_FEE = WAD // 10
 MAX_KEEPER_BOUNTY_UNITS = 20
 BOUNTY_PERIOD = DAY // 2  # keepers' budget fills a bounty every half day
 BOUNTY_BUDGET = 3 * BOUNTY_PERIOD  # and holds at most three
+BOUNTY_RESERVE = 2 * BOUNTY_PERIOD  # the last two kept for threshold rebalances
 MIN_PARAMETER_DELAY = 86_400
 MAX_PARAMETER_DELAY = 30 * 86_400
 MAX_SETTLE_FEE_UNITS = 5

@@ -66,7 +66,18 @@ from ape.logging import logger
 from silverback import SilverbackBot
 from web3.exceptions import Web3Exception
 
-from .constants import MAX_BATCH, ORDER_LP_WITHDRAW, ORDER_PARAMETER_NAMES, ORDER_REDEEM, OUTCOMES, WAD
+from .constants import (
+    BOUNTY_BUDGET,
+    BOUNTY_RESERVE,
+    MAX_BATCH,
+    ORDER_LP_WITHDRAW,
+    ORDER_PARAMETER_NAMES,
+    ORDER_REDEEM,
+    OUTCOMES,
+    REASON_THRESHOLD,
+    REASON_TIME,
+    WAD,
+)
 from .deploy import partial_contract
 from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
@@ -161,6 +172,7 @@ class Market:
         self.rebalance_due = raw_view(self.pool.address, "rebalance_due()", ["bool"])
         self.is_shutdown = raw_view(self.pool.address, "is_shutdown()", ["bool"])
         self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
+        self.lp_value = raw_view(self.pool.address, "lp_value()", ["uint256"])
         self.preview_exit = {
             ORDER_REDEEM: raw_view(self.pool.address, "preview_redeem(uint256)", ["uint256"]),
             ORDER_LP_WITHDRAW: raw_view(self.pool.address, "preview_lp_withdraw(uint256)", ["uint256"]),
@@ -176,10 +188,18 @@ class Market:
     def address(self) -> str:
         return self.pool.address
 
-    def bounty(self, now: int) -> int:
-        """What a rebalance at `now` pays at least: keepers' budget holds at least what
-        filled since the last one (it may hold more, saved from before)."""
-        return keeper_bounty_paid(self.keeper_bounty(), now - self.last_rebalance(), 2**256)[0]
+    def bounty(self, now: int, time_only: bool) -> int:
+        """What a rebalance at `now` should pay, for a batch that unblocks it (the
+        rebalance itself is priced exactly by calling it): keepers' budget as it
+        usually stands, the reserve full at the last rebalance and what filled
+        since, capped by the LP value. After a crash has spent the reserve it may
+        count a bounty the rebalance will not pay."""
+        try:
+            lp_value = self.lp_value()
+        except ValueError:  # no price: nothing to count on
+            return 0
+        budget = min(BOUNTY_RESERVE + now - self.last_rebalance(), BOUNTY_BUDGET)
+        return keeper_bounty_paid(self.keeper_bounty(), budget, lp_value, time_only)[0]
 
 
 def watched_markets() -> list[tuple[str, int]]:
@@ -366,7 +386,8 @@ def settle_due(market: Market) -> dict | None:
     fees = sum(_settle_fee(market, order) for order in batch)
 
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
-        return fees + (market.bounty(head["timestamp"]) if _rebalance_waits(market, head["timestamp"]) else 0)
+        reason = _rebalance_waits(market, head["timestamp"])
+        return fees + (market.bounty(head["timestamp"], reason == REASON_TIME) if reason else 0)
 
     if not _worth_it(market, txn, gas, reward, fees, f"{len(batch)} order(s) due", head["timestamp"]):
         return None
@@ -417,16 +438,16 @@ def _may_be_due(market: Market, order, now: int) -> bool:
     return not (same_phase and updated_at < order.not_before and now <= order.expires_at)
 
 
-def _rebalance_waits(market: Market, now: int) -> bool:
-    """Whether a rebalance is due but for the orders: interval elapsed or price past the threshold."""
-    if now >= market.last_rebalance() + market.interval():
-        return True
+def _rebalance_waits(market: Market, now: int) -> int:
+    """Why a rebalance is due but for the orders (REASON_TIME, REASON_THRESHOLD, both),
+    0 when it is not."""
+    reason = REASON_TIME if now >= market.last_rebalance() + market.interval() else 0
     try:
         price = market.oracle_price()
     except ValueError:
-        return False
+        return reason
     reference = market.reference_price()
-    return abs(price - reference) * WAD >= market.threshold() * reference
+    return reason | (REASON_THRESHOLD if abs(price - reference) * WAD >= market.threshold() * reference else 0)
 
 
 # ---------------------------------------------------------------- rebalance
@@ -441,12 +462,12 @@ def rebalance(market: Market) -> dict | None:
         return None
     try:
         txn, gas = _prepare(pool.rebalance)
+        bounty = pool.rebalance.call(sender=signer)  # exactly what it pays, from keepers' budget
     except ContractLogicError as error:
         # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
         return None
-    now = _head_time()
-    if not _worth_it(market, txn, gas, lambda: market.bounty(now), None, "due", now):
+    if not _worth_it(market, txn, gas, lambda: bounty, None, "due", _head_time()):
         return None
     receipt = _send(txn, gas)
     if receipt is None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from .constants import (
     BOUNTY_BUDGET,
     BOUNTY_PERIOD,
+    BOUNTY_RESERVE,
     DEAD_FEED_GRACE,
     DEFAULT_PARAMETER_DELAY,
     MAX_INTERVAL,
@@ -99,13 +100,15 @@ def accrued(nav: int, rate: int, seconds: int) -> int:
     return u256(nav * (WAD - min(ceil_div(u256(rate * seconds), YEAR), WAD))) // WAD
 
 
-def keeper_bounty_paid(keeper_bounty: int, budget: int, lp_value: int) -> tuple[int, int]:
+def keeper_bounty_paid(keeper_bounty: int, budget: int, lp_value: int, time_only: bool) -> tuple[int, int]:
     """`_rebalance`'s bounty out of keepers' `budget` (seconds of accrual, already
     capped at BOUNTY_BUDGET): a bounty per BOUNTY_PERIOD of it, at most one bounty
-    and never more than the LP value. Returns (bounty, budget left)."""
-    bounty = min(keeper_bounty * min(budget, BOUNTY_PERIOD) // BOUNTY_PERIOD, lp_value)
-    if bounty:
-        budget -= (bounty * BOUNTY_PERIOD - 1) // keeper_bounty + 1  # what it used, rounded up
+    and never more than the LP value; a rebalance due by time alone draws only on
+    what is above BOUNTY_RESERVE. Returns (bounty, budget left)."""
+    spendable = max(budget - BOUNTY_RESERVE, 0) if time_only else budget
+    bounty = min(keeper_bounty * min(spendable, BOUNTY_PERIOD) // BOUNTY_PERIOD, lp_value)
+    if keeper_bounty:
+        budget -= bounty * BOUNTY_PERIOD // keeper_bounty  # what it used, rounded down
     return bounty, budget
 
 
@@ -432,7 +435,7 @@ class PoolModel:
     # The owner's queued change (a full parameter set) and when a rebalance may apply it (0: none).
     queued_parameters: dict = field(default_factory=dict)
     parameters_ready_at: int = 0
-    bounty_budget: int = 0  # keepers' budget left at the last rebalance, in seconds
+    bounty_budget: int = BOUNTY_RESERVE  # keepers' budget left at the last rebalance, in seconds
     reference_nav: int = WAD
     total_assets: int = 0
     paused: bool = False
@@ -1010,7 +1013,9 @@ class PoolModel:
         inverse = self._inverse_value(m.supply, m.nav)
         fee_assets = u256(self._inverse_value(m.supply, self._capped(before_fee)) - inverse)
         budget = min(self.bounty_budget + now - self.last_rebalance, BOUNTY_BUDGET)
-        bounty, self.bounty_budget = keeper_bounty_paid(self.keeper_bounty, budget, u256(m.assets - inverse))
+        bounty, self.bounty_budget = keeper_bounty_paid(
+            self.keeper_bounty, budget, u256(m.assets - inverse), reason == REASON_TIME
+        )
         self._store_ledger(m.assets - bounty, price)
         new_nav = m.nav if m.supply != 0 else WAD
         self.reference_nav = new_nav

@@ -62,6 +62,8 @@ EXPLANATIONS = {
     "pool: settle due orders first": "an order whose round is out must settle first: run settle, then rebalance",
     "pool: rebalance not due": "nothing to do: the pool is not due for a rebalance",
     "pool: shut down": "this market has been shut down; only redeem and LP withdraw work",
+    "orders: worth less than the settle fee": "the exit is worth less than the settle fee it pays its settler, "
+    "so it would get nothing; exit a larger amount (after a shutdown, any amount settles for free)",
     "pool: exit worth nothing": "at the last reference price this amount is worth less than the collateral's "
     "smallest unit, so it would pay nothing; exit a larger amount",
     "pool: bad receiver": "the bounty cannot go to the zero address, the pool or its LP token",

@@ -232,8 +232,8 @@ def test_with_slippage__never_zero_while_the_preview_is_above_zero(preview, bps,
 
 def test_cli__slippage_bound__never_zero_for_a_nonzero_preview_and_a_zero_preview_says_so(world):
     """`--slippage 100` still sends a bound of 1 unit; a redeem whose preview is 0
-    (a dust balance worth less than the settle fee) is refused, and sent with a
-    bound of 0 only when the user insists, with a warning."""
+    (a dust balance worth less than the settle fee) is refused, and even when the
+    user insists on a bound of 0 the order book refuses it and nothing moves."""
     run, user, pool, book, collateral = (world[k] for k in ("run", "user", "pool", "book", "collateral"))
     start_block = world["manifest"]["block"]
     backer = world["keeper"]  # an LP, who also buys the user some tokens
@@ -263,8 +263,8 @@ def test_cli__slippage_bound__never_zero_for_a_nonzero_preview_and_a_zero_previe
     _clean(result.stdout, result.stderr)
     assert user.nonce == nonce and len(pending_orders(book, start_block)) == 1
 
-    out = _ok(run("redeem", "all", "--yes", "--no-wait", "--accept-zero-bound"))
-    assert "that pays about 0.00 USDC; at least 0.00 USDC" in out
-    assert "the preview is 0, so the slippage bound is 0" in out
-    dust = pending_orders(book, start_block)[-1]
-    assert dust.requester == user.address and dust.amount == 10**15 and dust.min_out == 0
+    result = run("redeem", "all", "--yes", "--no-wait", "--accept-zero-bound")
+    assert result.returncode != 0
+    assert "the preview is 0, so the slippage bound is 0" in result.stdout
+    assert "orders: worth less than the settle fee: the exit is worth less than" in result.stdout + result.stderr
+    assert len(pending_orders(book, start_block)) == 1 and pool.balanceOf(user) == 10**15

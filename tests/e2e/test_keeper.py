@@ -98,7 +98,7 @@ def send_unmined(call, *args, sender, **kwargs):
     chain.provider.web3.eth.send_raw_transaction(signed.serialize_transaction())
 
 
-def wait_for(condition, what: str, timeout: float = 30, mine: bool = False):
+def wait_for(condition, what: str, timeout: float = 60, mine: bool = False):
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -343,26 +343,27 @@ def test_keeper__unprofitable_gas__refuses_unless_told(tmp_path, accounts):
         assert book.pending_orders() == 1
 
 
-def test_keeper__dust_exit__counted_as_earning_nothing(tmp_path, accounts):
-    """An exit worth a wei pays its settler at most that wei, not the 0.1 USDC settle
-    fee it records: alone it does not pay for its gas, and the bot does not send it;
-    a real order behind it pays for both."""
+def test_keeper__exit_worth_less_than_its_fee__counted_as_earning_nothing(tmp_path, accounts):
+    """An exit pays its settle fee out of what it gets: one requested worth just over
+    the fee that a price move leaves worth less pays its settler less than the 0.1
+    USDC it records. The bot counts it as earning nothing and does not send it
+    alone; a real order behind it pays for both."""
     cheap_gas = {"INVERSE_KEEPER_NATIVE_PRICE": str(10**18)}  # 1 USDC an ETH: 0.1 USDC pays a settlement
     with keeper_world(tmp_path, accounts, env=cheap_gas, always=False) as world:
         pool, book, feed, owner, keeper, bot = (world[k] for k in ("pool", "book", "feed", "owner", "keeper", "bot"))
-        minter, dust_holder = world["minter"], accounts[7]
-        dust = -(-(10**30) // pool.reference_nav())  # a wei of collateral at the reference NAV
-        pool.transfer(dust_holder, dust, sender=minter)
-        book.request_redeem(dust, 0, dust_holder, world["far"], sender=dust_holder)  # a whole balance
-        assert pool.preview_redeem(dust) == 0
+        minter, holder = world["minter"], accounts[7]
+        small = -(-(SETTLE_FEE * 101 // 100) * 10**30 // pool.reference_nav())  # 0.101 USDC at the reference
+        pool.transfer(holder, small, sender=minter)
+        book.request_redeem(small, 0, holder, world["far"], sender=holder)  # a whole balance
         nonce = keeper.nonce
-        publish(feed, owner, PRICE, after=600)
-        bot.wait_for_log("costs more than it pays", timeout=30)
+        publish(feed, owner, PRICE * 105 // 100, after=600)  # -1x: the NAV falls 5%, under the fee
+        assert pool.preview_redeem(small) == 0
+        bot.wait_for_log("costs more than it pays", timeout=60)
         assert keeper.nonce == nonce and book.pending_orders() == 1
 
         book.request_redeem(pool.balanceOf(minter) // 2, 0, minter, world["far"], sender=minter)
-        publish(feed, owner, PRICE, after=600)
-        wait_for(lambda: book.pending_orders() == 0, "the bot to settle both", mine=True)
+        publish(feed, owner, PRICE * 105 // 100, after=600)
+        wait_for(lambda: book.pending_orders() == 0, "the bot to settle both", timeout=60, mine=True)
         assert keeper.nonce == nonce + 1
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from inverse.constants import (
     BOUNTY_BUDGET,
+    BOUNTY_RESERVE,
     MAX_KEEPER_BOUNTY_UNITS,
     OUTCOME_REFUNDED,
     REASON_THRESHOLD,
@@ -84,9 +85,9 @@ def test_rebalance__keepers_budget__pays_a_crash_burst_in_full_then_by_the_secon
 ):
     """After a quiet spell keepers' budget holds three bounties: the first three
     rebalances of a crash, ten minutes apart, are paid in full; the fourth gets what
-    filled since (ten minutes' worth of a half-day's bounty) and what was left."""
+    filled since (about twenty minutes' worth of a half-day's bounty)."""
     bounty = order_pool.parameters().keeper_bounty
-    budget, last = 0, order_pool.last_rebalance()
+    budget, last = BOUNTY_RESERVE, order_pool.last_rebalance()  # the reserve is full at deployment
     chain.mine(deltatime=2 * DAY)
     price, paid = INITIAL_PRICE, []
     for _ in range(4):
@@ -96,16 +97,35 @@ def test_rebalance__keepers_budget__pays_a_crash_burst_in_full_then_by_the_secon
 
         tx = order_pool.rebalance(sender=keeper)
 
-        expected, budget = keeper_bounty_paid(
-            bounty,
-            min(budget + tx.timestamp - last, BOUNTY_BUDGET),
-            2**256,  # LP value is far above it
-        )
+        [event] = tx.events.filter(order_pool.Rebalance)
+        budget = min(budget + tx.timestamp - last, BOUNTY_BUDGET)
+        expected, budget = keeper_bounty_paid(bounty, budget, 2**256, event.reason == REASON_TIME)
         last = tx.timestamp
-        assert tx.return_value == expected == collateral.balanceOf(keeper) - cash
+        assert tx.return_value == expected == event.bounty == collateral.balanceOf(keeper) - cash
         paid.append(tx.return_value)
     assert paid[:3] == [USDC] * 3
-    assert 0 < paid[3] < USDC // 10  # about 20 minutes' worth
+    assert 0 < paid[3] < USDC // 10
+
+
+def test_rebalance__keepers_budget__a_rebalance_due_by_time_alone_leaves_two_bounties_for_a_crash(
+    order_seeded, order_pool, feed, owner, keeper, chain
+):
+    """On an hourly schedule each scheduled rebalance gets an hour's worth, never the
+    two bounties kept back, so a crash right after one is still paid in full twice."""
+    set_parameters(order_pool, owner, interval=3_600)
+    paid = []
+    for _ in range(30):  # more than a day of hourly rebalances
+        publish_round(feed, owner, chain, after=order_pool.last_rebalance() + 3_600)
+        tx = order_pool.rebalance(sender=keeper)
+        assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_TIME
+        paid.append(tx.return_value)
+    assert max(paid[-5:]) < USDC // 10  # an hour's worth of a half-day's bounty, about 1/12
+    price, crash = INITIAL_PRICE, []
+    for _ in range(3):
+        price = price * 80 // 100
+        publish_round(feed, owner, chain, price, after=chain.pending_timestamp + 600)
+        crash.append(order_pool.rebalance(sender=keeper).return_value)
+    assert crash[:2] == [USDC, USDC] and crash[2] < USDC // 10
 
 
 def test_rebalance__owner_sets_hourly_interval_and_max_bounty__lps_pay_at_most_two_bounties_a_day(
