@@ -1,6 +1,8 @@
 """Writes the virtual environment's `inverse-path.pth`: at every start of its Python it puts
-the given directories (the environment's `bin`, with the vyper compiler, and npm's Anvil) at
-the front of PATH, once, so `.venv/bin/ape ...` finds both without an activated shell.
+the given directories (the project's `bin`, whose `anvil` keeps no state on disk, the
+environment's `bin`, with the vyper compiler, and npm's Anvil) at the front of PATH, in that
+order and once each, so `.venv/bin/ape ...` finds them without an activated shell and the
+project's `anvil` always comes before npm's.
 
 Usage: python scripts/project_path.py DIR [DIR ...]  (run by `make setup`)
 """
@@ -9,12 +11,12 @@ import sys
 import sysconfig
 from pathlib import Path
 
-# A .pth file runs a line that starts with `import` when the interpreter starts.
+# A .pth file runs a line that starts with `import` when the interpreter starts (its
+# names are not visible inside a comprehension, hence the lambda's default).
 LINE = (
     "import os; _dirs = {dirs!r}; "
     "os.environ['PATH'] = os.pathsep.join("
-    "[d for d in _dirs if d not in os.environ.get('PATH', '').split(os.pathsep)] "
-    "+ [os.environ.get('PATH', '')])\n"
+    "_dirs + list(filter(lambda p, _d=_dirs: p and p not in _d, os.environ.get('PATH', '').split(os.pathsep))))\n"
 )
 
 
