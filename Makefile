@@ -67,7 +67,7 @@ demo: setup
 # The fuzz runs in a session of its own: it copies its deployments' state from the
 # node by tracing their transactions, which a node a long session has run on may refuse.
 test: setup page browser
-	$(BIN)/ape test --ignore=tests/fuzz
+	$(BIN)/ape test tests/unit tests/e2e tests/browser
 	$(BIN)/ape test tests/fuzz
 
 # The state machines (tests/fuzz) for FUZZ_STEPS stateful steps shared by the markets, each
