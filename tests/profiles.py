@@ -2,7 +2,8 @@
 own so that the fuzz workers load them without the test fixtures (and ape).
 
 `ci` keeps `make test` within about 15 minutes on two cores; `deep` is for long
-runs (`make fuzz-deep` gives it a step budget); `debug` skips shrinking. For the
+runs (`make fuzz-deep` gives it a step budget); `mutants` is `deep` without shrinking
+or the example database; `debug` skips shrinking. For the
 state machines `max_examples` is per market and `stateful_step_count` per example."""
 
 import os
@@ -15,6 +16,14 @@ settings.register_profile(
 )
 settings.register_profile(
     "deep", max_examples=1_000, stateful_step_count=50, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
+)
+settings.register_profile(
+    # The mutation probe (scripts/mutants.py): a failure is all it needs to know, and
+    # one mutant's failing examples must not be replayed against the next.
+    "mutants",
+    parent=settings.get_profile("deep"),
+    phases=[Phase.generate],
+    database=None,
 )
 settings.register_profile(
     # No shrinking: fast feedback while developing.

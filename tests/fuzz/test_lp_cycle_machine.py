@@ -21,7 +21,7 @@ from hypothesis import event, note
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
-from inverse.constants import MAX_BATCH, WAD
+from inverse.constants import MAX_BATCH, MAX_PRICE, WAD
 from inverse.model import LP_FLOOR_BITS, MAX_LP_SUPPLY, ORDER_LP_WITHDRAW, Overflow
 from tests.fuzz.parallel import deploy_market, run_machine
 from tests.fuzz.test_order_machine import OrderMachine
@@ -34,7 +34,7 @@ class LpCycleMachine(OrderMachine):
 
     # Rules of the order machine this one leaves out (they have their own runs there).
     bad_input = feed_outage = settle_with_little_gas = competing_settlers = None
-    settle_at_a_wrong_round = settle_is_time_independent = pause_or_unpause = set_parameters = shutdown = None
+    settle_at_a_wrong_round = settle_is_time_independent = pause_or_unpause = queue_parameters = shutdown = None
 
     def __init__(self):
         super().__init__()
@@ -68,7 +68,7 @@ class LpCycleMachine(OrderMachine):
         """Basis points from the latest answer to that fall (at most 97%)."""
         m = self.model
         latest = self.latest_answer()
-        if latest <= 0:
+        if not 0 < latest <= MAX_PRICE // m.oracle.to_wad:
             latest = self._good_answer()  # as `publish_round` moves from it
         reference = m.reference_price // m.oracle.to_wad
         fall = min(self._exhausting_fall(extra), 97 * WAD // 100)

@@ -43,6 +43,7 @@ from inverse.constants import (
     MAX_MIN_BACKING,
     MAX_MIN_DELAY,
     MAX_MIN_ORDER_UNITS,
+    MAX_PRICE,
     MAX_SETTLE_FEE_UNITS,
     MAX_THRESHOLD,
     MAX_TRADE_FEE,
@@ -562,16 +563,20 @@ class OrderMachine(RuleBasedStateMachine):
         move=st.one_of(st.integers(-300, 300), st.integers(-3_000, 3_000), st.sampled_from(["crash", "spike"])),
         # Now and then a day passes: a queued parameter change becomes ready.
         wait=st.one_of(st.integers(1, 300), st.integers(300, 5_000), st.just(86_400)),
-        kind=st.sampled_from(["normal", "normal", "normal", "held", "invalid", "new_phase"]),
+        kind=st.sampled_from(
+            ["normal"] * 9 + ["held"] * 3 + ["invalid"] * 3 + ["new_phase"] * 3 + ["huge", "incomplete", "future"]
+        ),
         held=st.integers(1, 600),
     )
     def publish_round(self, move, wait, kind, held):
         """A round after `wait` seconds. `held`: a transmission observed `held`
         seconds before it landed (startedAt < updatedAt, never before the previous
-        round's); `invalid`: answer 0 or below; `new_phase`: the proxy moves on."""
+        round's); `invalid`: answer 0 or below; `new_phase`: the proxy moves on;
+        a faulty feed's `huge` answer (past the adapter's bound), `incomplete`
+        round (updatedAt 0) or `future` one (updatedAt `held` seconds ahead)."""
         self.now += wait
         answer = self.latest_answer()
-        if answer <= 0:
+        if not 0 < answer <= MAX_PRICE // self.model.oracle.to_wad:
             answer = self._good_answer()
         if move == "crash":
             answer = max(answer * 6 // 10, 1)  # holders gain 40% x L: LPs may be exhausted
@@ -580,6 +585,10 @@ class OrderMachine(RuleBasedStateMachine):
             answer = answer + answer * WAD // self.model.leverage + answer // 50
         else:
             answer = max(answer + answer * move // 10_000, 1)
+        self._push(answer, kind, held)
+
+    def _push(self, answer: int, kind: str = "normal", held: int = 0):
+        """A round of `answer` at `self.now` (see `publish_round` for `kind`)."""
         oracle = self.model.oracle
         if kind == "new_phase":
             data = calldata("new_phase(int256)", ["int256"], [answer])
@@ -589,6 +598,12 @@ class OrderMachine(RuleBasedStateMachine):
             started = updated = self.now
             if kind == "invalid":
                 answer = -answer if held % 2 else 0
+            elif kind == "huge":
+                answer = MAX_PRICE // oracle.to_wad + held
+            elif kind == "incomplete":
+                updated = 0
+            elif kind == "future":
+                updated = self.now + held
             if kind == "held":
                 last_started = oracle.rounds[oracle.phase_latest[oracle.phase]].started_at
                 started = max(self.now - held, last_started)
@@ -601,9 +616,54 @@ class OrderMachine(RuleBasedStateMachine):
         note(f"round {kind} answer {answer} at {self.head_time}")
         event(f"round {kind}")
 
+    @rule(side=st.sampled_from([1, -1]), short=st.booleans(), rebalance=st.booleans())
+    def round_at_the_threshold(self, side, short, rebalance):
+        """A round that moves the price from the reference by exactly the threshold
+        (to the feed's unit, rounded up), or a unit short of it; then, maybe, a
+        rebalance. A `>` for `>=` in the threshold shows only there."""
+        m = self.model
+        reference = m.reference_price // m.oracle.to_wad  # a feed answer, so exact
+        move = -(-reference * m.threshold // WAD) - short
+        if reference <= move:
+            return
+        self._push(reference + side * move)
+        event(f"round at the threshold{' - 1' if short else ''}")
+        if rebalance:
+            self.rebalance(keeper=4, fresh=False, settle_first=True)
+
+    @rule(
+        bound=st.sampled_from(["order T", "order expiry", "rebalance interval", "parameters ready", "price max age"]),
+        offset=st.integers(-2, 1),
+        then=st.sampled_from(["round", "settle", "rebalance"]),
+    )
+    def at_a_bound(self, bound, offset, then):
+        """Time aimed at a bound's second, or one either side, where a `>` for `>=`
+        shows: a round published, a settle or a rebalance sent there (a rebalance
+        reads `rebalance_due` a block before it sends)."""
+        m = self.model
+        head = m.orders[m.head] if m.head != m.tail else None
+        latest = m.oracle.rounds[m.oracle.latest_round]
+        second = {
+            "order T": head and head.not_before,
+            "order expiry": head and head.expires_at,
+            "rebalance interval": m.last_rebalance + m.interval,
+            "parameters ready": m.parameters_ready_at,
+            "price max age": latest.updated_at + m.oracle.max_age,
+        }[bound]
+        if not second or second + offset < self.now:
+            return
+        self.now = second + offset
+        event(f"at a bound: {bound}")
+        if then == "round":
+            self._push(self._good_answer())
+        elif then == "settle":
+            self.settle(settler=4, limit=MAX_BATCH)
+        else:
+            self.rebalance(keeper=4, fresh=False, settle_first=False)
+
     def _good_answer(self) -> int:
         for r in sorted(self.model.oracle.rounds.items(), reverse=True):
-            if r[1].answer > 0:
+            if 0 < r[1].answer <= MAX_PRICE // self.model.oracle.to_wad:
                 return r[1].answer
         return 2_000 * 10**FEED_DECIMALS
 

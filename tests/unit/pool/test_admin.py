@@ -157,8 +157,11 @@ NEW = {
 
 
 def rebalance_at(pool, feed, owner, chain, when: int):
-    """Publishes a round at `when` (the latest answer) and rebalances there."""
-    publish_round(feed, owner, chain, after=when)
+    """Publishes a round stamped `when` (the latest answer) and rebalances after it.
+    The stamp is set, not the block's time: a loaded machine mines seconds late,
+    which moved a round meant for a second before `ready_at` onto it."""
+    chain.mine(timestamp=max(when, chain.pending_timestamp))
+    feed.push_round(feed.latestRoundData()[1], when, when, sender=owner)
     return pool.rebalance(sender=owner)
 
 
