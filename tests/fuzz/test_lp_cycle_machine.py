@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
 from inverse.constants import MAX_BATCH, MAX_PRICE, WAD
-from inverse.model import LP_FLOOR_BITS, MAX_LP_SUPPLY, ORDER_LP_WITHDRAW, Overflow
+from inverse.model import LP_FLOOR_BITS, MAX_LP_SUPPLY, ORDER_LP_WITHDRAW, Overflow, Revert
 from tests.fuzz.parallel import deploy_market, run_machine
-from tests.fuzz.test_order_machine import OrderMachine
+from tests.fuzz.rpc import calldata
+from tests.fuzz.test_order_machine import OrderMachine, settle_data
 
 MARKETS = [(6, 3), (18, 3)]
 
@@ -86,12 +87,14 @@ class LpCycleMachine(OrderMachine):
         units_exp=st.integers(2, 8),
         extra=st.integers(1, 80),
         rebalance=st.booleans(),
+        withdrawal=st.one_of(st.just(0), st.integers(1, 1_000)),
     )
-    def exhaust_and_recapitalise(self, index, units_exp, extra, rebalance):
+    def exhaust_and_recapitalise(self, index, units_exp, extra, rebalance, withdrawal):
         """A whole cycle: holders (minted to the backing limit if too few to exhaust the
         pool), a crash that exhausts it (holders owed `extra` per cent more than it
         holds, or less if the fall would pass 97%), a recapitalising LP deposit,
-        settlement, maybe a rebalance at the crash price."""
+        settlement (beside, in its block, another LP's request to withdraw
+        `withdrawal` per mille of their shares), maybe a rebalance at the crash price."""
         if self.model.oracle.price(self.now) is None:
             self.publish_round(move=0, wait=1, kind="normal", held=0)  # a fresh price
         actor = self.actors[index]
@@ -112,7 +115,12 @@ class LpCycleMachine(OrderMachine):
         rescales = len(m.lp_rescales)
         assets = max(10**units_exp * self.unit, m.min_order)
         self._request("lp_deposit", actor, assets, 0, actor, self.now + 3_600)
-        self._settle_all()
+        if withdrawal:
+            self.publish_round(move=0, wait=self.model.min_delay, kind="normal", held=0)
+            self._settle_beside_a_withdrawal((index + 2) % len(self.actors), withdrawal)
+            self._track_peak()
+        else:
+            self._settle_all()
         if rebalance:
             self.rebalance(len(self.settlers) - 1, False, False)
         self.figures["lp cycles"] += exhausted
@@ -120,6 +128,49 @@ class LpCycleMachine(OrderMachine):
         event(f"lp deposit {'into an exhausted pool' if exhausted else 'without exhaustion'}")
         event(f"lp cycle: {len(self.model.lp_rescales) - rescales} rescales")
         note(f"cycle: deposit {assets} by {index}, rescales now {self.model.lp_rescales}")
+
+    def _settle_beside_a_withdrawal(self, index: int, per_mille: int):
+        """Settles what is due and, in the same block, an LP requests a withdrawal:
+        after a rescale in that settlement it is refused (its share count may be
+        from before the rescale) and changes nothing; either way the chain does
+        what the model does, and the settlement stands."""
+        orders, round_ids = self._batch(MAX_BATCH)
+        if not orders:
+            return
+        keeper, actor = self.settlers[-1], self.actors[index]
+        trial = self.model.copy()
+        expected = trial.settle(keeper, orders, round_ids, self.now)
+        rescaled = len(trial.lp_rescales) != len(self.model.lp_rescales)
+        # Shares as the LP saw them before the block, or (odd per mille) after it.
+        seen = trial if per_mille % 2 else self.model
+        shares = max(seen.lp_balances.get(actor, 0) * per_mille // 1_000, 1)
+        deadline = self.now + 3_600
+        reason = None
+        after = trial.copy()
+        try:
+            after.request_lp_withdraw(actor, shares, 0, actor, deadline, self.now)
+        except Revert as revert:
+            reason = revert.reason
+        request = calldata(
+            "request_lp_withdraw(uint256,uint256,address,uint256)",
+            ["uint256", "uint256", "address", "uint256"],
+            [shares, 0, actor, deadline],
+        )
+        settled, requested = self.send_together(
+            [(self.book, settle_data(orders, round_ids), keeper), (self.book, request, actor)]
+        )
+        assert (settled["status"], settled["index"], requested["index"]) == (1, 0, 1)
+        self.check_settled(settled, expected)
+        settlement = "a settlement that rescaled" if rescaled else "a settlement"
+        label = f"request_lp_withdraw in the block of {settlement}: {reason or 'ok'}"
+        self.outcomes[label] += 1
+        event(label)
+        if reason is None:
+            assert requested["status"] == 1
+            self.model = after
+        else:
+            assert requested["status"] == 0 and self.mined_reason(requested) == reason, reason
+            self.model = trial
 
     @rule(extra=st.integers(1, 80))
     def exhaust(self, extra):

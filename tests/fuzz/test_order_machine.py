@@ -255,9 +255,23 @@ class OrderMachine(RuleBasedStateMachine):
         status, logs (address in lower case, topics and data as bytes), hash. Status
         None: the block left it out, as a node does with a gas limit below what its
         calldata alone costs (EIP-7623's floor, which Anvil checks only then)."""
-        tx = {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas), "gasPrice": "0x0"}
-        tx_hash = self.rpc("eth_sendTransaction", tx)
+        [receipt] = self.send_together([(to, data, sender)], gas)
+        return receipt
+
+    def send_together(self, txs: list[tuple[str, bytes, str]], gas: int = GAS) -> list[dict]:
+        """Transactions (to, data, sender) mined in one block at `self.now`, in this
+        order; their receipts as `send` gives them."""
+        hashes = [
+            self.rpc(
+                "eth_sendTransaction",
+                {"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas), "gasPrice": "0x0"},
+            )
+            for to, data, sender in txs
+        ]
         self.mine()
+        return [self._receipt(tx_hash) for tx_hash in hashes]
+
+    def _receipt(self, tx_hash: str) -> dict:
         raw = self.rpc("eth_getTransactionReceipt", tx_hash)
         if raw is None:
             assert self.rpc("txpool_status")["pending"] == "0x0"  # dropped, not waiting for a later block
@@ -270,7 +284,13 @@ class OrderMachine(RuleBasedStateMachine):
             }
             for log in raw["logs"]
         ]
-        return {"status": int(raw["status"], 16), "logs": logs, "hash": tx_hash, "gas_used": int(raw["gasUsed"], 16)}
+        return {
+            "status": int(raw["status"], 16),
+            "logs": logs,
+            "hash": tx_hash,
+            "gas_used": int(raw["gasUsed"], 16),
+            "index": int(raw["transactionIndex"], 16),
+        }
 
     def mine(self):
         """A block at `self.now` (with what was sent since the last): views and calls
@@ -573,7 +593,8 @@ class OrderMachine(RuleBasedStateMachine):
         seconds before it landed (startedAt < updatedAt, never before the previous
         round's); `invalid`: answer 0 or below; `new_phase`: the proxy moves on;
         a faulty feed's `huge` answer (past the adapter's bound), `incomplete`
-        round (updatedAt 0) or `future` one (updatedAt `held` seconds ahead)."""
+        round (updatedAt 0, answered by the next round in place) or `future` one
+        (updatedAt `held` seconds ahead)."""
         self.now += wait
         answer = self.latest_answer()
         if not 0 < answer <= MAX_PRICE // self.model.oracle.to_wad:
@@ -595,6 +616,8 @@ class OrderMachine(RuleBasedStateMachine):
             self.send(self.feed, data, self.owner, gas=300_000)
             oracle.new_phase(answer, self.head_time)
         else:
+            # Nor does it run backwards: a round dated ahead is followed by later ones.
+            self.now = max(self.now, oracle.rounds[oracle.latest_round].updated_at + 1)
             started = updated = self.now
             if kind == "invalid":
                 answer = -answer if held % 2 else 0
@@ -607,12 +630,22 @@ class OrderMachine(RuleBasedStateMachine):
             if kind == "held":
                 last_started = oracle.rounds[oracle.phase_latest[oracle.phase]].started_at
                 started = max(self.now - held, last_started)
-            data = calldata(
-                "push_round(int256,uint256,uint256)", ["int256", "uint256", "uint256"], [answer, started, updated]
-            )
-            receipt = self.send(self.feed, data, self.owner, gas=300_000)
-            assert receipt["status"] == 1
-            oracle.push_round(answer, started, updated)
+            unanswered = oracle.latest_round
+            if oracle.rounds[unanswered].updated_at == 0 and unanswered >> PHASE_SHIFT == oracle.phase:
+                # An unanswered round is answered in place: a feed's history has no
+                # gaps (Chainlink's aggregators never leave one behind a later round).
+                data = calldata(
+                    "set_round(uint80,int256,uint256,uint256)",
+                    ["uint80", "int256", "uint256", "uint256"],
+                    [unanswered, answer, started, updated],
+                )
+                oracle._set_round(unanswered, answer, started, updated)
+            else:
+                data = calldata(
+                    "push_round(int256,uint256,uint256)", ["int256", "uint256", "uint256"], [answer, started, updated]
+                )
+                oracle.push_round(answer, started, updated)
+            assert self.send(self.feed, data, self.owner, gas=300_000)["status"] == 1
         note(f"round {kind} answer {answer} at {self.head_time}")
         event(f"round {kind}")
 
