@@ -80,7 +80,7 @@ from .constants import (
 )
 from .deploy import partial_contract
 from .model import keeper_bounty_paid
-from .orders import PHASE_SHIFT, OrderCache, RawFeed, due_batch, raw_view
+from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
@@ -173,6 +173,7 @@ class Market:
         self.is_shutdown = raw_view(self.pool.address, "is_shutdown()", ["bool"])
         self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
         self.lp_value = raw_view(self.pool.address, "lp_value()", ["uint256"])
+        self.max_lp_withdraw = raw_view(self.pool.address, "max_lp_withdraw()", ["uint256"])
         self.preview_exit = {
             ORDER_REDEEM: raw_view(self.pool.address, "preview_redeem(uint256)", ["uint256"]),
             ORDER_LP_WITHDRAW: raw_view(self.pool.address, "preview_lp_withdraw(uint256)", ["uint256"]),
@@ -367,9 +368,10 @@ def settle_due(market: Market) -> dict | None:
     if not pending or not _may_be_due(market, pending[0], head["timestamp"]):
         return None
     shut = _retry(market.is_shutdown)
-    batch, round_ids = _retry(lambda: due_batch(pending, market.feed, head["timestamp"], shut))
-    if not batch:
+    due = _retry(lambda: due_orders(pending, market.feed, head["timestamp"], shut))
+    if not due:
         return None
+    batch, round_ids = [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
     signer = bot.signer
     if signer is None:
         logger.info(f"keeper: {market.address}: {len(batch)} order(s) due (no signer: watching only)")
@@ -383,7 +385,7 @@ def settle_due(market: Market) -> dict | None:
         logger.info(f"keeper: {market.address}: settle would revert ({error.message}); reading the book again")
         market.orders.reset()
         return None
-    fees = sum(_settle_fee(market, order) for order in batch)
+    fees = sum(_settle_fee(market, order) for order, _, void in due if not void)
 
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
         reason = _rebalance_waits(market, head["timestamp"])
@@ -415,14 +417,19 @@ def settle_due(market: Market) -> dict | None:
     return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"], "full": len(batch) >= MAX_BATCH}
 
 
-def _settle_fee(market: Market, order) -> int:
-    """What settling `order` should earn: its settle fee, except that an exit pays
-    it out of what it gets, so one that would get nothing (dust) earns nothing."""
-    kind, amount, fee = order[1], order[4], order[10]
-    if kind not in market.preview_exit:
+def _settle_fee(market: Market, order: Order) -> int:
+    """What settling `order` (not void) should earn: its settle fee, except that an
+    exit pays it out of what it gets, so one that would get nothing (dust) earns
+    nothing, and an LP withdrawal at most what the backing rule lets LPs take now."""
+    fee = order.settle_fee
+    if order.kind not in market.preview_exit:
         return fee
     try:
-        return fee if market.preview_exit[kind](amount) > 0 else 0
+        if market.preview_exit[order.kind](order.amount) == 0:
+            return 0
+        if order.kind == ORDER_LP_WITHDRAW:
+            return min(fee, market.max_lp_withdraw())
+        return fee
     except ValueError:  # no price to preview against: count the fee (clearing the queue matters)
         return fee
 

@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass
 
 from ape.exceptions import ApeException
 
-from .constants import DEAD_FEED_GRACE, MAX_BATCH, ORDER_KINDS
+from .constants import DEAD_FEED_GRACE, MAX_BATCH, ORDER_KINDS, ORDER_LP_DEPOSIT, ORDER_MINT, ORDER_SHUTDOWN
 
 PHASE_SHIFT = 64
 
@@ -219,25 +219,34 @@ def due_batch(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX_
     """`settlement_batch` for orders already known (the pending ones, in queue
     order, from the head): the longest due run of them with their round ids.
     `shut`: the pool is shut down (orders need no round)."""
+    due = due_orders(orders, feed, now, shut, limit)
+    return [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
+
+
+def due_orders(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX_BATCH) -> list[tuple]:
+    """`due_batch` as (order, round id, void) each: void when no valid round of its
+    own came by its expiry, or an entry after shutdown. A void order is refunded
+    and pays its settler nothing."""
     reader = RoundReader(feed, now)
-    batch, round_ids = [], []
+    due = []
     previous: int | None = None
     lasts: dict[int, int] = {}
     for order in orders[:limit]:
         if shut:
-            batch.append(order.as_struct())
-            round_ids.append(0)
+            due.append((order, 0, order.kind in (ORDER_MINT, ORDER_LP_DEPOSIT)))
             continue
         if order.phase not in lasts:
             lasts[order.phase] = reader.last_of_phase(order.phase)
         round_id = find_round(reader, order, lasts[order.phase], previous)
         if round_id is None:
             break
-        batch.append(order.as_struct())
-        round_ids.append(round_id)
-        previous = round_id if qualifies(reader.get(round_id), order) else None
-        shut = order.kind == 5
-    return batch, round_ids
+        r = reader.get(round_id)
+        # Its round came, but too late or without a valid answer: void all the same.
+        priced = qualifies(r, order) and r.answer > 0 and r.updated_at <= order.expires_at
+        due.append((order, round_id, not priced))
+        previous = round_id if qualifies(r, order) else None
+        shut = order.kind == ORDER_SHUTDOWN
+    return due
 
 
 def raw_view(address: str, signature: str, outputs: list[str]):

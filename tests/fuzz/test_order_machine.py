@@ -74,7 +74,7 @@ from inverse.model import (
     Settled,
     ceil_div,
 )
-from inverse.orders import due_batch
+from inverse.orders import due_orders, order_from_raw_log
 from tests.fuzz.parallel import Market, deploy_market, run_machine
 from tests.fuzz.rpc import Anvil, RawFeed, Reverted, RpcError, Views, calldata, decoder, eth_call
 
@@ -112,27 +112,9 @@ def settled_events(receipt, pool: str) -> list[Settled]:
 
 
 def requested_event(receipt, book: str) -> Order:
+    """The request's `OrderRequested`, read as the keeper reads it from the logs."""
     [log] = [lg for lg in receipt["logs"] if lg["address"] == book.lower() and lg["topics"][0] == REQUESTED_TOPIC]
-    order_id = int.from_bytes(log["topics"][1], "big")
-    requester = to_checksum_address(log["topics"][2][-20:])
-    receiver = to_checksum_address(log["topics"][3][-20:])
-    kind, amount, min_out, requested_at, not_before, phase, trade_fee, settle_fee, max_wait = decode(
-        ["uint256"] * 9, log["data"]
-    )
-    return Order(
-        order_id,
-        kind,
-        requester,
-        receiver,
-        amount,
-        min_out,
-        requested_at,
-        not_before,
-        phase,
-        trade_fee,
-        settle_fee,
-        max_wait,
-    )
+    return order_from_raw_log(log)
 
 
 class OrderMachine(RuleBasedStateMachine):
@@ -734,10 +716,14 @@ class OrderMachine(RuleBasedStateMachine):
         return orders, round_ids
 
     def _batch(self, limit: int):
+        due = self._due(limit)
+        return [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
+
+    def _due(self, limit: int) -> list[tuple]:
         # The keeper's search for each order's round, over the pending orders: the model's,
         # which every request's `OrderRequested` event was checked to equal.
         m = self.model
-        return due_batch(m.pending[:limit], self.raw_feed, self.now, m.is_shutdown, limit)
+        return due_orders(m.pending[:limit], self.raw_feed, self.now, m.is_shutdown, limit)
 
     @rule(settler=st.integers(0, 4), limit=st.sampled_from([1, 2, 3, MAX_BATCH]), start=st.booleans())
     def settle(self, settler, limit, start=False):
@@ -746,7 +732,8 @@ class OrderMachine(RuleBasedStateMachine):
         at its start (which proves "no round came" only when the feed says so, not
         while it reverts) must revert."""
         who = self.settlers[settler]
-        orders, round_ids = self._batch(limit)
+        due = self._due(limit)
+        orders, round_ids = [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
         outage_start = False
         if not orders:
             if self.model.head == self.model.tail:
@@ -763,6 +750,8 @@ class OrderMachine(RuleBasedStateMachine):
         )
         if done is not None:
             self.check_settled(*done)
+            if due:  # the keeper knew which orders were void (they pay it nothing)
+                assert [void for _, _, void in due] == [s.outcome == OUTCOME_VOID for s in done[1]]
         elif outage_start:
             self.figures["phase start refused"] += 1
 

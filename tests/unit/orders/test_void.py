@@ -6,7 +6,7 @@ import ape
 import pytest
 
 from inverse.constants import DEAD_FEED_GRACE, OUTCOME_FILLED, OUTCOME_VOID
-from inverse.orders import settlement_batch
+from inverse.orders import due_orders, pending_orders, settlement_batch
 from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
 from .conftest import (
@@ -160,6 +160,25 @@ def test_settle__void_order_then_next_order__next_still_fills_at_its_round(
 
     assert [(log.order_id, log.outcome) for log in logs] == [(first.id, OUTCOME_VOID), (second.id, OUTCOME_FILLED)]
     assert logs[1].price == wad(INITIAL_PRICE)
+
+
+def test_due_orders__void_order_marked_void__what_the_keeper_counts_is_what_settling_pays(
+    order_seeded, book, minter, keeper, owner, feed, collateral, chain, deadline
+):
+    """The keeper counts a void order's settle fee as nothing (it is refunded to the
+    requester); it counted it in full and settled at a loss."""
+    first = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    chain.mine(timestamp=first.expires_at + 1)
+    second = requested(book.request_mint(1_000 * USDC, 0, minter, chain.pending_timestamp + 600, sender=minter), book)
+    publish_round(feed, owner, chain, after=second.not_before)
+
+    due = due_orders(pending_orders(book), feed, chain.pending_timestamp, False)
+
+    assert [(order.id, void) for order, _, void in due] == [(first.id, True), (second.id, False)]
+    counted = sum(order.settle_fee for order, _, void in due if not void)
+    cash = collateral.balanceOf(keeper)
+    book.settle([order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due], sender=keeper)
+    assert collateral.balanceOf(keeper) - cash == counted == SETTLE_FEE
 
 
 def test_settle__feed_down_after_order_round__void_proof_refused_then_fills_at_its_round(
