@@ -588,6 +588,8 @@ class OrderMachine(RuleBasedStateMachine):
             answer = answer + answer * WAD // self.model.leverage + answer // 50
         else:
             answer = max(answer + answer * move // 10_000, 1)
+            if held % 4 == 0:  # now and then a round price (a whole cent): a reference
+                answer = max(answer // 10**6, 1) * 10**6  # a whole per cent can move exactly
         self._push(answer, kind, held)
 
     def _push(self, answer: int, kind: str = "normal", held: int = 0):
@@ -912,6 +914,9 @@ class OrderMachine(RuleBasedStateMachine):
         max_wait=st.integers(MIN_MAX_WAIT, 7_200),
         bounty_units=st.integers(0, 20),
         interval=st.sampled_from([3_600, 86_400]),
+        # 0: the default; else a whole per cent, up to 0.5 / L (a bound a round
+        # price can meet exactly).
+        threshold_percent=st.one_of(st.just(0), st.integers(1, 50)),
         cancel=st.integers(0, 3),
     )
     def queue_parameters(
@@ -925,6 +930,7 @@ class OrderMachine(RuleBasedStateMachine):
         max_wait,
         bounty_units,
         interval,
+        threshold_percent,
         cancel,
     ):
         """A change waits out the delay and applies at the next rebalance; then new
@@ -953,6 +959,8 @@ class OrderMachine(RuleBasedStateMachine):
             "min_delay": min_delay,
             "max_wait": max_wait,
         }
+        if threshold_percent:
+            params["threshold"] = min(threshold_percent, 50 * WAD // self.model.leverage) * WAD // 100
         self._queue_parameters(params, self.owner)
 
     def _queue_parameters(self, params: dict, sender: str):

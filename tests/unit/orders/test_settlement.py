@@ -2,6 +2,7 @@
 its T), whoever settles it and whenever; slippage, backing and competing settlers."""
 
 import ape
+import pytest
 
 from inverse.constants import (
     ORDER_SETTLED,
@@ -22,6 +23,7 @@ from .conftest import (
     market_at,
     requested,
     round_data,
+    set_parameters,
     settled,
     wad,
 )
@@ -279,6 +281,29 @@ def test_settle_mint__above_backing__fills_what_fits_and_refunds_rest(
     assert (
         after.lp_value * WAD < order_pool.parameters().min_backing * after.inverse * 1_0001 // 1_0000
     )  # and is used up
+
+
+@pytest.mark.parametrize("short", [False, True])
+def test_settle_mint__partial_fill__slippage_bound_scaled_to_the_fill_rounded_up(
+    short, order_seeded, order_pool, book, minter, keeper, owner, feed, chain, order_lp_token
+):
+    """A partly filled order keeps its price bound: min_out scaled by filled / amount,
+    rounded up. A bound whose scaled value lies strictly between the shares the fill
+    gives and one more is broken (refunded); one a share lower holds (filled)."""
+    set_parameters(order_pool, owner, management_fee=0)  # the fill is known before the round
+    assets = 300_000 * USDC
+    m = market_at(order_pool, order_lp_token, wad(INITIAL_PRICE), chain.pending_timestamp)
+    filled, _, shares = m.mint(assets, order_pool.parameters().mint_fee)
+    assert 0 < filled < assets
+    # shares < bound * filled / assets < shares + 1 (as filled < assets); rounded up, shares + 1.
+    bound = shares * assets // filled + (0 if short else 1)
+    assert (bound * filled) % assets != 0
+    order = requested(book.request_mint(assets, bound, minter, chain.pending_timestamp + 3_600, sender=minter), book)
+    _publish_after(order, feed, owner, chain, INITIAL_PRICE)
+
+    [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
+
+    assert (log.outcome, log.out) == ((OUTCOME_PARTIAL, shares) if short else (OUTCOME_REFUNDED, 0))
 
 
 # ---------------------------------------------------------------- which round, and who settles

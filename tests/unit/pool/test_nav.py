@@ -36,6 +36,22 @@ def test_nav__after_price_move__is_reference_times_one_minus_l_move(
     assert pool.nav() == expected_nav
 
 
+@pytest.mark.parametrize("side", [+1, -1])
+def test_nav__move_not_a_whole_fraction__loss_rounded_up_gain_down(
+    create_order_pool, collateral, oracle, feed, owner, side
+):
+    """-3x from a reference of 1,999.99999999 by one feed unit (1e-8): the relative
+    move times L, 3 * 10**18 / 199,999,999,999 = 15,000,000.000075 in WAD, is a
+    loss rounded up (holders never gain from rounding) or a gain rounded down."""
+    reference = 199_999_999_999
+    feed.set_answer(reference, sender=owner, gas=200_000)
+    params = default_order_parameters(leverage_wad(3), 6) | {"management_fee": 0}
+    pool = create_order_pool(collateral, oracle, 3, params)
+    assert pool.reference_price() == reference * 10**10
+    feed.set_answer(reference + side, sender=owner, gas=200_000)
+    assert pool.nav() == (WAD - 15_000_001 if side > 0 else WAD + 15_000_000)
+
+
 def test_nav__management_fee__accrues_by_the_second_from_the_reference_round(order_pool, feed, owner, chain):
     t0 = order_pool.fee_time()
     fee = order_pool.parameters().management_fee

@@ -80,6 +80,23 @@ def test_rebalance__past_threshold__is_due_intraday(order_seeded, order_pool, fe
     assert order_pool.reference_price() == wad(up)
 
 
+@pytest.mark.parametrize("side", [+1, -1])
+def test_rebalance__move_of_exactly_the_threshold__is_due_a_unit_less_is_not(
+    order_seeded, order_pool, feed, owner, keeper, side
+):
+    """SPEC 4: due when |P - P0| / P0 >= threshold, the bound included. With a 1%
+    threshold and a reference of 2,000 the bound is a whole number of feed units."""
+    set_parameters(order_pool, owner, threshold=WAD // 100)
+    reference = order_pool.reference_price() // 10**10
+    assert reference % 100 == 0
+    feed.set_answer(reference + side * (reference // 100 - 1), sender=owner, gas=200_000)
+    assert not order_pool.rebalance_due()
+    feed.set_answer(reference + side * reference // 100, sender=owner, gas=200_000)
+    assert order_pool.rebalance_due()
+    tx = order_pool.rebalance(sender=keeper)
+    assert tx.events.filter(order_pool.Rebalance)[0].reason == REASON_THRESHOLD
+
+
 def test_rebalance__keepers_budget__pays_a_crash_burst_in_full_then_by_the_second(
     order_seeded, order_pool, feed, owner, keeper, collateral, chain
 ):
