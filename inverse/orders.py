@@ -15,7 +15,7 @@ from dataclasses import astuple, dataclass
 
 from ape.exceptions import ApeException
 
-from .constants import DEAD_FEED_GRACE, MAX_BATCH, ORDER_KINDS, ORDER_LP_DEPOSIT, ORDER_MINT, ORDER_SHUTDOWN
+from .constants import DEAD_FEED_GRACE, MAX_BATCH, MAX_PRICE, ORDER_KINDS, ORDER_LP_DEPOSIT, ORDER_MINT, ORDER_SHUTDOWN
 
 PHASE_SHIFT = 64
 
@@ -97,6 +97,7 @@ class RoundReader:
         self.feed = feed
         self.now = now
         self._cache: dict[int, Round | None] = {}
+        self._max_answer: int | None = None
 
     def get(self, round_id: int) -> Round | None:
         if round_id not in self._cache:
@@ -113,6 +114,12 @@ class RoundReader:
         if updated_at == 0 or updated_at > self.now:
             return None
         return Round(round_id, answer, started_at, updated_at)
+
+    def valid(self, r: Round) -> bool:
+        """Whether the oracle takes `r`'s answer as a price (`ChainlinkOracle._valid`)."""
+        if self._max_answer is None:
+            self._max_answer = MAX_PRICE // 10 ** (18 - int(self.feed.decimals()))
+        return 0 < r.answer <= self._max_answer
 
     def exists(self, round_id: int) -> bool:
         return self.get(round_id) is not None
@@ -242,7 +249,7 @@ def due_orders(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX
             break
         r = reader.get(round_id)
         # Its round came, but too late or without a valid answer: void all the same.
-        priced = qualifies(r, order) and r.answer > 0 and r.updated_at <= order.expires_at
+        priced = qualifies(r, order) and r.updated_at <= order.expires_at and reader.valid(r)
         due.append((order, round_id, not priced))
         previous = round_id if qualifies(r, order) else None
         shut = order.kind == ORDER_SHUTDOWN
@@ -284,6 +291,7 @@ class RawFeed:
         self.phaseId = raw_view(address, "phaseId()", ["uint16"])
         self.getRoundData = raw_view(address, "getRoundData(uint80)", round_data)
         self.latestRoundData = raw_view(address, "latestRoundData()", round_data)
+        self.decimals = raw_view(address, "decimals()", ["uint8"])
 
 
 # keccak of `OrderRequested(uint256,address,address,uint256,...)`, read from the ABI once.

@@ -223,6 +223,9 @@ class RawFeed:
     def phaseId(self):  # noqa: N802
         return self._call(calldata("phaseId()"), self.PHASE)
 
+    def decimals(self):
+        return self._call(calldata("decimals()"), self.PHASE)
+
 
 def free_port() -> int:
     with socket.socket() as sock:
