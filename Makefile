@@ -79,7 +79,7 @@ fuzz-deep: setup
 
 # The mutation probe: a score of planted bugs, each compiled and run against the unit
 # tests and the fuzz (MUTANT_STEPS steps a mutant); prints which caught each and writes
-# docs/MUTANTS.md. ONLY="word" runs those whose name has it. About an hour on two cores.
+# docs/MUTANTS.md. ONLY="a,b" runs those whose name has a or b. About an hour on two cores.
 MUTANT_STEPS ?= 20000
 mutants: setup
 	$(BIN)/python scripts/mutants.py --steps $(MUTANT_STEPS) --only "$(ONLY)"

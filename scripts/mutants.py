@@ -4,7 +4,7 @@ and prints which of them caught it. A mutant that neither catches is a gap in th
 tests: it needs a test that kills it. Writes docs/MUTANTS.md.
 
     make mutants                      # every mutant
-    make mutants ONLY="threshold"     # those whose name contains a word
+    make mutants ONLY="threshold,fee"  # those whose name contains either word
     make mutants MUTANT_STEPS=50000   # the fuzz's step budget per mutant
 
 Each mutant replaces one exact piece of one contract; a piece that is gone (the
@@ -226,34 +226,49 @@ def scratch_copy() -> Path:
     return scratch
 
 
-def report(rows: list[tuple[Mutant, dict]], steps: int, minutes: float) -> list[str]:
-    def caught(result: str) -> bool:
-        return result.startswith("caught")
+def caught(result: str) -> bool:
+    return result.startswith("caught")
 
-    viable = [(m, r) for m, r in rows if caught(r["unit"]) or r["unit"] == "survived"]
-    unit = sum(caught(r["unit"]) for _, r in viable)
-    fuzz = sum(caught(r["fuzz"]) for _, r in viable)
-    either = sum(caught(r["unit"]) or caught(r["fuzz"]) for _, r in viable)
-    lines = [
-        "| Planted bug | Contract | Unit tests | Stateful fuzz |",
-        "|---|---|---|---|",
-        *(f"| {m.name} | {Path(m.path).stem} | {r['unit']} | {r['fuzz']} |" for m, r in rows),
+
+def report(results: dict[str, dict], steps: int) -> list[str]:
+    """The table of every mutant's last result (`results`: by name) and the kill rate."""
+    rows = [(m, results.get(m.name, {"unit": "not run", "fuzz": "not run", "commit": ""})) for m in MUTANTS]
+    viable = [r for _, r in rows if caught(r["unit"]) or r["unit"] == "survived"]
+    unit = sum(caught(r["unit"]) for r in viable)
+    fuzz = sum(caught(r["fuzz"]) for r in viable)
+    either = sum(caught(r["unit"]) or caught(r["fuzz"]) for r in viable)
+    return [
+        "| Planted bug | Contract | Unit tests | Stateful fuzz | Commit |",
+        "|---|---|---|---|---|",
+        *(f"| {m.name} | {Path(m.path).stem} | {r['unit']} | {r['fuzz']} | {r['commit']} |" for m, r in rows),
         "",
-        f"Killed: {either} of {len(viable)} by either; the unit tests {unit}, "
-        f"the fuzz {fuzz} (at {steps:,} steps a mutant). {minutes:.0f} min.",
+        f"Killed: {either} of {len(viable)} by either; by the unit tests {unit}, by the fuzz {fuzz} "
+        f"(at {steps:,} steps a mutant).",
     ]
-    return lines
+
+
+def earlier_results(path: Path) -> dict[str, dict]:
+    """The rows of a report written before, by mutant name: a run of some mutants
+    updates theirs and keeps the others'."""
+    results = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+            if len(cells) == 5 and cells[0] not in ("Planted bug", "---"):
+                results[cells[0]] = {"unit": cells[2], "fuzz": cells[3], "commit": cells[4]}
+    return results
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="", help="run the mutants whose name contains this")
+    parser.add_argument("--only", default="", help="run the mutants whose name contains this (or, a,b: either)")
     parser.add_argument("--steps", type=int, default=20_000, help="the fuzz's step budget per mutant")
     parser.add_argument("--report", default="docs/MUTANTS.md", help="where to write the table ('' for nowhere)")
     args = parser.parse_args()
-    chosen = [m for m in MUTANTS if args.only.lower() in m.name.lower()]
+    words = [word.strip().lower() for word in args.only.split(",")]
+    chosen = [m for m in MUTANTS if any(word in m.name.lower() for word in words)]
     if not chosen:
-        sys.exit(f"no mutant's name contains {args.only!r}")
+        sys.exit(f"no mutant's name contains any of {args.only!r}")
 
     started = time.monotonic()
     scratch = scratch_copy()
@@ -285,20 +300,24 @@ def main():
             )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    lines = report(rows, args.steps, (time.monotonic() - started) / 60)
-    print("\n".join(lines))
-    print(f"each run's output: {logs}")
-    if args.report and len(chosen) == len(MUTANTS):
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    this_run = {m.name: r | {"commit": commit.stdout.strip()} for m, r in rows}
+    print("\n".join(report(this_run, args.steps)[:-2]))
+    print(f"{time.monotonic() - started:.0f} s; each run's output: {logs}")
+    if args.report:
+        path = ROOT / args.report
+        lines = report(earlier_results(path) | this_run, args.steps)
         header = [
             "# Mutation probe",
             "",
             "Each row is one bug planted in the contracts (`scripts/mutants.py`), compiled and run",
-            "against the unit tests (`tests/unit`, stopping at the first failure) and the stateful",
-            "fuzz (`tests/fuzz`). `make mutants` regenerates this file.",
+            "against the unit tests (`tests/unit`, stopping at the first failure: the test named) and",
+            "the stateful fuzz (`tests/fuzz`), on the commit shown. `make mutants` reruns them all;",
+            '`make mutants ONLY="a,b"` the rows whose name has a or b, keeping the others.',
             "",
         ]
-        (ROOT / args.report).write_text("\n".join(header + lines) + "\n")
-        print(f"written to {args.report}")
+        path.write_text("\n".join(header + lines) + "\n")
+        print(f"written to {args.report}: {lines[-1]}")
 
 
 if __name__ == "__main__":
