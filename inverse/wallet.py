@@ -9,14 +9,11 @@ import click
 from ape import chain, project
 from ape.contracts import ContractInstance
 from eip712.messages import EIP712Domain, EIP712Message
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
 from eth_pydantic_types import abi
-from eth_utils import keccak
 
 from .constants import ORDER_MINT, ORDER_REDEEM
 from .deploy import _ERC20_ABI, ZERO_ADDRESS, partial_contract
-from .orders import Order, order_from_log, requested_orders, settlement_batch
+from .orders import Order, RawFeed, order_from_log, requested_orders, settlement_batch
 
 # Default slippage bound on previews: 0.5%.
 DEFAULT_SLIPPAGE_BPS = 50
@@ -103,37 +100,10 @@ def order_book(pool) -> ContractInstance:
     return ContractInstance(pool.order_book(), project.OrderBook.contract_type)
 
 
-class FeedReader:
-    """The reads of a Chainlink feed (a proxy) that finding an order's round needs,
-    as plain calls: asking for a round that does not exist yet is routine here, and
-    ape would print a call trace for each such revert."""
-
-    _ROUND = ["uint80", "int256", "uint256", "uint256", "uint80"]
-
-    def __init__(self, address: str):
-        self.address = address
-
-    def _call(self, signature: str, types: list[str], args: list = ()) -> tuple:
-        selector = keccak(text=signature)[:4]
-        data = selector + abi_encode(["uint80"] * len(args), list(args))
-        try:
-            return abi_decode(types, chain.provider.web3.eth.call({"to": self.address, "data": data}))
-        except Exception as error:  # a revert or an empty answer: the round is not there
-            raise ValueError(f"{signature} failed at {self.address}") from error
-
-    def getRoundData(self, round_id: int) -> tuple:  # noqa: N802 (the feed's name)
-        return self._call("getRoundData(uint80)", self._ROUND, [round_id])
-
-    def latestRoundData(self) -> tuple:  # noqa: N802
-        return self._call("latestRoundData()", self._ROUND)
-
-    def phaseId(self) -> int:  # noqa: N802
-        return self._call("phaseId()", ["uint16"])[0]
-
-
-def feed_of(pool) -> FeedReader:
-    """The pool's Chainlink feed."""
-    return FeedReader(ContractInstance(pool.oracle(), project.ChainlinkOracle.contract_type).feed())
+def feed_of(pool) -> RawFeed:
+    """The pool's Chainlink feed, read with plain calls: asking for a round that does
+    not exist yet is routine here, and ape would print a call trace for each revert."""
+    return RawFeed(ContractInstance(pool.oracle(), project.ChainlinkOracle.contract_type).feed())
 
 
 def how_to_pay_order(pool, book, account, assets: int) -> str:
