@@ -99,6 +99,33 @@ def default_order_parameters(leverage: int, collateral_decimals: int, max_age: i
     }
 
 
+def parameter_bounds(leverage: int, collateral_decimals: int) -> tuple[dict, dict]:
+    """The lowest and the highest value `queue_parameters` accepts for each order
+    parameter of a market (the threshold also stays within 0.5 / L)."""
+    unit = 10**collateral_decimals
+    lowest = dict.fromkeys(ORDER_PARAMETER_NAMES, 0) | {
+        "interval": MIN_INTERVAL,
+        "threshold": MIN_THRESHOLD,
+        "min_backing": MIN_MIN_BACKING,
+        "min_delay": MIN_MIN_DELAY,
+        "max_wait": MIN_MAX_WAIT,
+    }
+    highest = {
+        "interval": MAX_INTERVAL,
+        "threshold": min(MAX_THRESHOLD, WAD * WAD // 2 // leverage),
+        "mint_fee": MAX_TRADE_FEE,
+        "redeem_fee": MAX_TRADE_FEE,
+        "management_fee": MAX_MANAGEMENT_FEE,
+        "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * unit,
+        "min_backing": MAX_MIN_BACKING,
+        "settle_fee": MAX_SETTLE_FEE_UNITS * unit,
+        "min_delay": MAX_MIN_DELAY,
+        "max_wait": MAX_MAX_WAIT,
+        "min_order": MAX_MIN_ORDER_UNITS * unit,
+    }
+    return lowest, highest
+
+
 PARAMETER_NAMES = (
     "interval",
     "threshold",

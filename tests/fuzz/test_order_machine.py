@@ -36,27 +36,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from inverse.constants import (
     MAX_BATCH,
-    MAX_INTERVAL,
-    MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
-    MAX_MAX_WAIT,
-    MAX_MIN_BACKING,
-    MAX_MIN_DELAY,
-    MAX_MIN_ORDER_UNITS,
     MAX_PRICE,
-    MAX_SETTLE_FEE_UNITS,
-    MAX_THRESHOLD,
     MAX_TRADE_FEE,
-    MIN_INTERVAL,
     MIN_MAX_WAIT,
-    MIN_MIN_BACKING,
     MIN_MIN_DELAY,
     MIN_PARAMETER_DELAY,
-    MIN_THRESHOLD,
     ORDER_PARAMETER_NAMES,
     OUTCOMES,
     WAD,
     default_threshold,
+    parameter_bounds,
 )
 from inverse.model import (
     ORDER_LP_DEPOSIT,
@@ -513,28 +503,10 @@ class OrderMachine(RuleBasedStateMachine):
 
     def _out_of_bounds(self, parameter: str, high: bool) -> int:
         """`parameter` just past its upper bound, or its lower one where it has one."""
-        unit, lower = self.unit, None
-        upper = {
-            "interval": MAX_INTERVAL,
-            "threshold": min(MAX_THRESHOLD, WAD * WAD // 2 // self.model.leverage),
-            "mint_fee": MAX_TRADE_FEE,
-            "redeem_fee": MAX_TRADE_FEE,
-            "management_fee": MAX_MANAGEMENT_FEE,
-            "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * unit,
-            "min_backing": MAX_MIN_BACKING,
-            "settle_fee": MAX_SETTLE_FEE_UNITS * unit,
-            "min_delay": MAX_MIN_DELAY,
-            "max_wait": MAX_MAX_WAIT,
-            "min_order": MAX_MIN_ORDER_UNITS * unit,
-        }[parameter]
-        lower = {
-            "interval": MIN_INTERVAL,
-            "threshold": MIN_THRESHOLD,
-            "min_backing": MIN_MIN_BACKING,
-            "min_delay": MIN_MIN_DELAY,
-            "max_wait": MIN_MAX_WAIT,
-        }.get(parameter)
-        return upper + 1 if high or lower is None else lower - 1
+        lowest, highest = parameter_bounds(self.model.leverage, self.decimals)
+        if high or lowest[parameter] == 0:
+            return highest[parameter] + 1
+        return lowest[parameter] - 1
 
     def _bad_settle(self, case: str, who: str):
         """A settle naming the orders wrongly: the second order without the first, the

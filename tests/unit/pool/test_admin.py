@@ -33,6 +33,7 @@ from inverse.constants import (
     OUTCOME_FILLED,
     WAD,
     default_order_parameters,
+    parameter_bounds,
 )
 from inverse.deploy import ZERO_ADDRESS, deploy_pool, leverage_wad
 from inverse.model import accrued, fee_of
@@ -279,36 +280,10 @@ def test_set_parameters__every_bound__survives_the_packed_storage(
     create_collateral, create_order_pool, oracle, feed, owner, guardian, paused
 ):
     # 18 decimals: the largest bounty, settle fee and min order the bounds allow.
-    unit = 10**18
     pool = create_order_pool(create_collateral(18), oracle, 1)
     if paused:
         pool.pause(sender=guardian)
-    highest = {
-        "interval": MAX_INTERVAL,
-        "threshold": MAX_THRESHOLD,
-        "mint_fee": MAX_TRADE_FEE,
-        "redeem_fee": MAX_TRADE_FEE,
-        "management_fee": MAX_MANAGEMENT_FEE,
-        "keeper_bounty": MAX_KEEPER_BOUNTY_UNITS * unit,
-        "min_backing": MAX_MIN_BACKING,
-        "settle_fee": MAX_SETTLE_FEE_UNITS * unit,
-        "min_delay": MAX_MIN_DELAY,
-        "max_wait": MAX_MAX_WAIT,
-        "min_order": MAX_MIN_ORDER_UNITS * unit,
-    }
-    lowest = {
-        "interval": MIN_INTERVAL,
-        "threshold": MIN_THRESHOLD,
-        "mint_fee": 0,
-        "redeem_fee": 0,
-        "management_fee": 0,
-        "keeper_bounty": 0,
-        "min_backing": MIN_MIN_BACKING,
-        "settle_fee": 0,
-        "min_delay": MIN_MIN_DELAY,
-        "max_wait": MIN_MAX_WAIT,
-        "min_order": 0,
-    }
+    lowest, highest = parameter_bounds(WAD, 18)
     for params in (highest, lowest, highest):
         tx = set_parameters(pool, owner, **params)
         assert read_parameters(pool) == params
