@@ -64,11 +64,11 @@ app: setup page
 demo: setup
 	$(BIN)/ape run demo
 
-# The fuzz runs in a session of its own: it copies its deployments' state from the
-# node by tracing their transactions, which a node a long session has run on may refuse.
+# The suite's three parts (unit; end-to-end and browser; fuzz) as `ape test` sessions at
+# once, each on worker processes with Anvils of their own (tests/run.py says how); prints
+# each part's output as it ends, then the wall time of each. About 12 minutes on two cores.
 test: setup page browser
-	$(BIN)/ape test tests/unit tests/e2e tests/browser
-	$(BIN)/ape test tests/fuzz
+	$(BIN)/python -m tests.run
 
 # The state machines (tests/fuzz) for FUZZ_STEPS stateful steps shared by the markets, each
 # market's examples split over one worker process and Anvil per core; prints progress every

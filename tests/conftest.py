@@ -3,6 +3,8 @@ a model of the default pool that tests compare the contract with."""
 
 import ape
 import pytest
+from ape_ethereum import provider as ape_provider
+from ape_foundry.provider import FoundryProvider
 
 from inverse.constants import WAD, default_parameters
 from inverse.deploy import (
@@ -15,9 +17,57 @@ from inverse.deploy import (
     leverage_wad,
     order_book_of,
 )
-from inverse.orders import settlement_batch
+from inverse.orders import RawFeed, settlement_batch
 from inverse.status import read_parameters
 from tests import profiles  # noqa: F401 (registers and loads the hypothesis profiles)
+
+_handle_execution_reverted = FoundryProvider._handle_execution_reverted
+
+
+def _revert_without_trace(self, exception, revert_message=None, **kwargs):
+    """Ape's Foundry provider, on every revert, traces the call again on the node,
+    prints the trace and maps it to the source: half a second each, much of a unit
+    test's time, and nothing a test reads when the revert has a reason (the contracts
+    have no `dev:` comments; `ape.reverts` matches the reason). A revert without one
+    (a compiler check: overflow, bounds) still gets ape's whole treatment."""
+    from ape.exceptions import ContractLogicError, TransactionError
+
+    if not revert_message or revert_message in ("0x", TransactionError.DEFAULT_MESSAGE):
+        return _handle_execution_reverted(self, exception, revert_message, **kwargs)
+    revert_message = revert_message.removeprefix("revert: ")
+    kwargs |= {"trace": None, "source_traceback": None, "set_ape_traceback": False}
+    error = ContractLogicError(base_err=exception, revert_message=revert_message, **kwargs)
+    error._attempted_source_traceback = True  # nor from its transaction
+    return error
+
+
+FoundryProvider._handle_execution_reverted = _revert_without_trace
+# And after every transaction to a contract it traces it again for `print` output,
+# which the contracts do not have.
+ape_provider._post_send_transaction = lambda txn, receipt: None
+
+# `make test` runs the suite on worker processes (pytest-xdist, `--dist loadgroup`), each
+# connected to an Anvil of its own; a module whose tests share one world (a node, the
+# playground) is an `xdist_group` and runs on one worker. Work is handed out in
+# collection order, so the longest tests go first and none is left running alone at
+# the end: these modules, slowest first, then everything else as collected.
+SLOWEST_FIRST = (
+    "tests/e2e/test_sepolia_rehearsal.py",
+    "tests/e2e/test_cli.py",
+    "tests/e2e/test_keeper.py",
+    "tests/browser/test_page.py",
+    "tests/e2e/test_deploy_and_demo.py",
+    "tests/unit/pool/test_lp_rescale.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.nodeid.split("::")[0]
+        return SLOWEST_FIRST.index(path) if path in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: each module keeps its own order
+
 
 FEED_DECIMALS = 8
 INITIAL_PRICE = 2_000 * 10**FEED_DECIMALS  # 2,000 USD, as the feed reports it
@@ -181,7 +231,7 @@ def publish_round(feed, owner, chain, answer=None, after: int | None = None):
 def settle_orders(book, feed, settler, chain):
     """Settles every due order at the head of `book`, as the keeper would; returns
     the receipt, or None if nothing was due."""
-    batch, round_ids = settlement_batch(book, feed, chain.pending_timestamp)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
     if not batch:
         return None
     return book.settle(batch, round_ids, sender=settler)

@@ -28,6 +28,8 @@ from inverse.app import cli_module
 from inverse.constants import ORDER_SETTLED, OUTCOME_FILLED
 
 ROOT = Path(__file__).resolve().parents[2]
+# The tests share one world (a module fixture): one worker runs them all, in order.
+pytestmark = pytest.mark.xdist_group("browser")
 WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
 USDC = 10**6
 SETTLES_WITHIN = 60_000  # ms: a round comes every 2 s and the keeper acts in its block

@@ -18,6 +18,8 @@ from inverse.processes import AnvilNode
 from inverse.status import fmt_wad
 
 ROOT = Path(__file__).resolve().parents[2]
+# The tests share one world (a module fixture): one worker runs them all, in order.
+pytestmark = pytest.mark.xdist_group("cli")
 USDC = 10**6
 PRICE = 2_000 * 10**8
 

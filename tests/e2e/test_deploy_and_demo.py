@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -107,10 +108,14 @@ def test_deploy__sepolia_config__names_chainlink_feed_and_usdc():
     assert [m["leverage"] for m in config["markets"]] == [1, 3]
 
 
-def test_compile__from_a_bare_shell__finds_the_environments_vyper():
+def test_compile__from_a_bare_shell__finds_the_environments_vyper(tmp_path):
+    # A copy of the project: a forced compile rewrites `.build`, which the other test
+    # workers are reading.
+    shutil.copytree(ROOT / "contracts", tmp_path / "contracts")
+    shutil.copy(ROOT / "ape-config.yaml", tmp_path)
     result = subprocess.run(
         [APE, "compile", "contracts/LpToken.vy", "--force"],
-        cwd=ROOT,
+        cwd=tmp_path,
         env=BARE_SHELL,
         capture_output=True,
         text=True,

@@ -1,0 +1,108 @@
+"""`make test`: the whole suite, its parts at once, and the wall time of each.
+
+Three `ape test` sessions, each with worker processes (pytest-xdist) and Anvils of its
+own, so nothing is shared between them:
+
+* unit: `tests/unit` on UNIT_WORKERS (default 2) workers, busy on the CPU (ape's work
+  per call);
+* end-to-end and browser: `tests/e2e` and `tests/browser` on E2E_WORKERS (default 3)
+  workers, mostly waiting on nodes, keeper bots, the CLI and the browser; a module whose
+  tests share one world is an `xdist_group`, run by one worker;
+* fuzz: `tests/fuzz` (a worker process and Anvil per core of its own), started as soon
+  as one of the others ends, in a session of its own: it copies its deployments' state
+  from the node by tracing their transactions, which a node a long session has run on
+  may refuse.
+
+The unit tests and the end-to-end tests are separate sessions because ape's isolation
+(a chain snapshot per test and fixture) does not survive a test that connects to a node
+of its own in the same worker. Each part writes to `out/test/<part>.log`, printed when
+the part ends. Arguments go to every part (`python -m tests.run -x`). Exits non-zero if
+any part failed."""
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APE = str(Path(sys.executable).parent / "ape")
+LOGS = ROOT / "out" / "test"
+
+
+@dataclass
+class Part:
+    name: str
+    args: list[str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    seconds: float = 0.0
+    cpu: float = 0.0  # seconds of CPU, its workers, nodes, bots and browser included
+    returncode: int | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self):
+        self.log = LOGS / f"{self.name.split()[0]}.log"
+
+    def start(self, extra: list[str]):
+        self.started = time.monotonic()
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [APE, "test", *self.args, *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.returncode is None
+
+    def poll(self) -> bool:
+        """Whether it has just ended."""
+        if not self.running:
+            return False
+        pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+        if pid == 0:
+            return False
+        self.seconds = time.monotonic() - self.started
+        self.cpu = usage.ru_utime + usage.ru_stime
+        self.returncode = self.process.returncode = os.waitstatus_to_exitcode(status)
+        return True
+
+
+def main(extra: list[str]) -> int:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    unit_workers = os.environ.get("UNIT_WORKERS", "2")
+    e2e_workers = os.environ.get("E2E_WORKERS", "3")
+    slowest = "--durations=10"
+    unit = Part("unit", ["-n", unit_workers, slowest, "tests/unit"])
+    e2e = Part(
+        "end-to-end and browser", ["-n", e2e_workers, "--dist", "loadgroup", slowest, "tests/e2e", "tests/browser"]
+    )
+    fuzz = Part("fuzz", ["tests/fuzz"])
+    parts = [unit, e2e, fuzz]
+
+    began = time.monotonic()
+    print(f"make test: unit and end-to-end tests at once, then the fuzz; logs in {LOGS.relative_to(ROOT)}/", flush=True)
+    unit.start(extra)
+    e2e.start(extra)
+    while any(p.running for p in parts) or fuzz.process is None:
+        time.sleep(1)
+        for part in parts:
+            if part.poll():
+                print(f"\n---------------- {part.name} ({part.seconds:.0f} s) ----------------", flush=True)
+                sys.stdout.write(part.log.read_text())
+                sys.stdout.flush()
+        if fuzz.process is None and not (unit.running and e2e.running):
+            fuzz.start(extra)
+
+    total = time.monotonic() - began
+    print("\nmake test:")
+    for part in parts:
+        outcome = "passed" if part.returncode == 0 else f"FAILED (exit {part.returncode})"
+        print(f"  {part.name:<24} {part.seconds:5.0f} s  (CPU {part.cpu:5.0f} s)  {outcome}")
+    print(f"  {'in all':<24} {total:5.0f} s  ({total // 60:.0f} min {total % 60:.0f} s)")
+    return 0 if all(p.returncode == 0 for p in parts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
