@@ -3,6 +3,7 @@ a model of the default pool that tests compare the contract with."""
 
 import ape
 import pytest
+import requests
 from ape_ethereum import provider as ape_provider
 from ape_foundry.provider import FoundryProvider
 
@@ -45,6 +46,9 @@ FoundryProvider._handle_execution_reverted = _revert_without_trace
 # And after every transaction to a contract it traces it again for `print` output,
 # which the contracts do not have.
 ape_provider._post_send_transaction = lambda txn, receipt: None
+# And `requests` reads every environment variable twice per JSON-RPC call, looking for a
+# proxy to a node on this machine that none is for.
+requests.sessions.get_environ_proxies = lambda url, no_proxy=None: {}
 
 # `make test` runs the suite on worker processes (pytest-xdist, `--dist loadgroup`), each
 # connected to an Anvil of its own; a module whose tests share one world (a node, the

@@ -1,23 +1,22 @@
 """`make test`: the whole suite, its parts at once, and the wall time of each.
 
-Three `ape test` sessions, each with worker processes (pytest-xdist) and Anvils of its
-own, so nothing is shared between them:
+Three `ape test` sessions started together, each with worker processes and Anvils of
+its own, so nothing is shared between them; a worker waits on its node (and on bots,
+the CLI, the browser) much of the time, so together they keep both cores busy:
 
-* unit: `tests/unit` on UNIT_WORKERS (default 2) workers, busy on the CPU (ape's work
-  per call);
+* unit: `tests/unit` on UNIT_WORKERS (default 3) pytest-xdist workers;
 * end-to-end and browser: `tests/e2e` and `tests/browser` on E2E_WORKERS (default 3)
-  workers, mostly waiting on nodes, keeper bots, the CLI and the browser; a module whose
-  tests share one world is an `xdist_group`, run by one worker;
-* fuzz: `tests/fuzz` (a worker process and Anvil per core of its own), started as soon
-  as one of the others ends, in a session of its own: it copies its deployments' state
-  from the node by tracing their transactions, which a node a long session has run on
-  may refuse.
+  workers; a module whose tests share one world (a node, the playground) is an
+  `xdist_group`, run by one worker;
+* fuzz: `tests/fuzz`, a worker process and Anvil per core (FUZZ_WORKERS), in a session
+  of its own: it copies its deployments' state from the node by tracing their
+  transactions, which a node a long session has run on may refuse.
 
-The unit tests and the end-to-end tests are separate sessions because ape's isolation
-(a chain snapshot per test and fixture) does not survive a test that connects to a node
-of its own in the same worker. Each part writes to `out/test/<part>.log`, printed when
-the part ends. Arguments go to every part (`python -m tests.run -x`). Exits non-zero if
-any part failed."""
+The unit and end-to-end tests are separate sessions because ape's isolation (a chain
+snapshot per test and fixture) does not survive a test that connects to a node of its
+own in the same worker. Each part writes to `out/test/<part>.log`, printed when the part
+ends, its slowest tests included. Arguments go to every part (`python -m tests.run -x`).
+Exits non-zero if any part failed."""
 
 import os
 import subprocess
@@ -71,7 +70,7 @@ class Part:
 
 def main(extra: list[str]) -> int:
     LOGS.mkdir(parents=True, exist_ok=True)
-    unit_workers = os.environ.get("UNIT_WORKERS", "2")
+    unit_workers = os.environ.get("UNIT_WORKERS", "3")
     e2e_workers = os.environ.get("E2E_WORKERS", "3")
     slowest = "--durations=10"
     unit = Part("unit", ["-n", unit_workers, slowest, "tests/unit"])
@@ -82,18 +81,16 @@ def main(extra: list[str]) -> int:
     parts = [unit, e2e, fuzz]
 
     began = time.monotonic()
-    print(f"make test: unit and end-to-end tests at once, then the fuzz; logs in {LOGS.relative_to(ROOT)}/", flush=True)
-    unit.start(extra)
-    e2e.start(extra)
-    while any(p.running for p in parts) or fuzz.process is None:
+    print(f"make test: the unit, end-to-end and fuzz tests at once; logs in {LOGS.relative_to(ROOT)}/", flush=True)
+    for part in parts:
+        part.start(extra)
+    while any(p.running for p in parts):
         time.sleep(1)
         for part in parts:
             if part.poll():
                 print(f"\n---------------- {part.name} ({part.seconds:.0f} s) ----------------", flush=True)
                 sys.stdout.write(part.log.read_text())
                 sys.stdout.flush()
-        if fuzz.process is None and not (unit.running and e2e.running):
-            fuzz.start(extra)
 
     total = time.monotonic() - began
     print("\nmake test:")

@@ -1,5 +1,7 @@
 """Failures the fuzz machines found (`make fuzz-deep`), each replayed as its shrunk
-steps on a worker's Anvil, so a change that brings one back fails here at once."""
+steps on a worker's Anvil, so a change that brings one back fails here at once. Here,
+in the fuzz's own session: the market's state is copied from the node by tracing its
+deployment, which a node a long session has run on may refuse."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
