@@ -50,7 +50,7 @@ ape_provider._post_send_transaction = lambda txn, receipt: None
 # proxy to a node on this machine that none is for.
 requests.sessions.get_environ_proxies = lambda url, no_proxy=None: {}
 
-# `make test` runs the suite on worker processes (pytest-xdist, `--dist loadgroup`), each
+# `make test` runs the suite on worker processes (pytest-xdist, tests/run.py), each
 # connected to an Anvil of its own; a module whose tests share one world (a node, the
 # playground) is an `xdist_group` and runs on one worker. Work is handed out in
 # collection order, so the longest tests go first and none is left running alone at

@@ -38,7 +38,6 @@ class Part:
     started: float = 0.0
     seconds: float = 0.0
     cpu: float = 0.0  # seconds of CPU, its workers, nodes, bots and browser included
-    returncode: int | None = None
     log: Path = field(init=False)
 
     def __post_init__(self):
@@ -53,7 +52,7 @@ class Part:
 
     @property
     def running(self) -> bool:
-        return self.process is not None and self.returncode is None
+        return self.process is not None and self.process.returncode is None
 
     def poll(self) -> bool:
         """Whether it has just ended."""
@@ -64,7 +63,7 @@ class Part:
             return False
         self.seconds = time.monotonic() - self.started
         self.cpu = usage.ru_utime + usage.ru_stime
-        self.returncode = self.process.returncode = os.waitstatus_to_exitcode(status)
+        self.process.returncode = os.waitstatus_to_exitcode(status)
         return True
 
 
@@ -95,10 +94,10 @@ def main(extra: list[str]) -> int:
     total = time.monotonic() - began
     print("\nmake test:")
     for part in parts:
-        outcome = "passed" if part.returncode == 0 else f"FAILED (exit {part.returncode})"
+        outcome = "passed" if part.process.returncode == 0 else f"FAILED (exit {part.process.returncode})"
         print(f"  {part.name:<24} {part.seconds:5.0f} s  (CPU {part.cpu:5.0f} s)  {outcome}")
     print(f"  {'in all':<24} {total:5.0f} s  ({total // 60:.0f} min {total % 60:.0f} s)")
-    return 0 if all(p.returncode == 0 for p in parts) else 1
+    return 0 if all(p.process.returncode == 0 for p in parts) else 1
 
 
 if __name__ == "__main__":
