@@ -5,6 +5,7 @@ import ape
 import pytest
 import requests
 from ape_ethereum import provider as ape_provider
+from ape_ethereum.ecosystem import Ethereum
 from ape_foundry.provider import FoundryProvider
 
 from inverse.constants import WAD, default_parameters
@@ -49,6 +50,21 @@ ape_provider._post_send_transaction = lambda txn, receipt: None
 # And `requests` reads every environment variable twice per JSON-RPC call, looking for a
 # proxy to a node on this machine that none is for.
 requests.sessions.get_environ_proxies = lambda url, no_proxy=None: {}
+# And on every transaction it builds a fresh network configuration (pydantic settings,
+# 5 ms) to read the default transaction type, which a test session never changes.
+_default_transaction_type = Ethereum.default_transaction_type.fget
+_transaction_types: dict = {}
+
+
+def _cached_transaction_type(self):
+    provider = self.network_manager.active_provider
+    key = (self.name, provider.network.name if provider else None)
+    if key not in _transaction_types:
+        _transaction_types[key] = _default_transaction_type(self)
+    return _transaction_types[key]
+
+
+Ethereum.default_transaction_type = property(_cached_transaction_type)
 
 # `make test` runs the suite on worker processes (pytest-xdist, tests/run.py), each
 # connected to an Anvil of its own; a module whose tests share one world (a node, the

@@ -45,9 +45,13 @@ class Part:
 
     def start(self, extra: list[str]):
         self.started = time.monotonic()
+        # Bytecode is cached even where the environment says not to: each of the many
+        # Python processes (workers, CLI runs, keepers) would otherwise compile the
+        # project and pytest would re-write ape's modules again (3 s of CPU each).
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [APE, "test", *self.args, *extra], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                [APE, "test", *self.args, *extra], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
 
     @property
