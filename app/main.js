@@ -301,6 +301,7 @@ class Market {
     this.entry = entry;
     this.pool = entry.pool;
     this.book = entry.order_book;
+    this.lens = entry.lens; // the previews
     this.lpToken = entry.lp_token;
     this.kind = "mint";
     this.busy = false;
@@ -365,11 +366,12 @@ class Market {
   async refresh() {
     const P = (name, args) => tryRead(this.pool, "pool", name, args);
     const B = (name) => tryRead(this.book, "book", name);
-    const [price, nav, refPrice, maxMint, lpValue, paused, shut, params] = await Promise.all(
-      ["oracle_price", "nav", "reference_price", "max_mint", "lp_value", "paused", "is_shutdown", "parameters"].map(
-        (name) => P(name),
-      ),
-    );
+    const L = (name, args) => tryRead(this.lens, "lens", name, args);
+    const [price, nav, refPrice, maxMint, lpValue, paused, shut, params] = await Promise.all([
+      ...["oracle_price", "nav", "reference_price"].map((name) => P(name)),
+      ...["max_mint", "lp_value"].map((name) => L(name)),
+      ...["paused", "is_shutdown", "parameters"].map((name) => P(name)),
+    ]);
     // The order terms a request gets, as the book holds them.
     const [settleFee, minOrder, minDelay, maxWait] = await Promise.all(
       ["settle_fee", "min_order", "min_delay", "max_wait"].map((name) => B(name)),
@@ -389,8 +391,8 @@ class Market {
         read(this.pool, "pool", "claimable", [me]),
       ]);
       const [tokensWorth, lpWorth] = await Promise.all([
-        tokens ? P("preview_redeem", [tokens]) : { value: 0n },
-        lpShares ? P("preview_lp_withdraw", [lpShares]) : { value: 0n },
+        tokens ? L("preview_redeem", [tokens]) : { value: 0n },
+        lpShares ? L("preview_lp_withdraw", [lpShares]) : { value: 0n },
       ]);
       Object.assign(s, { tokens, lpShares, cash, claimable, tokensWorth: tokensWorth.value, lpWorth: lpWorth.value });
     }
@@ -493,7 +495,7 @@ class Market {
     }
     if (bps === null) return show("The slippage bound is a percentage between 0 and 100.", true);
     const name = `preview_${this.kind}`;
-    const preview = await tryRead(this.pool, "pool", name, [value]);
+    const preview = await tryRead(this.lens, "lens", name, [value]);
     if (preview.value === null) {
       const words = data.explanations[preview.reason];
       return show(`No preview now: ${preview.reason}${words ? `: ${words}` : ""}.`, true);

@@ -50,6 +50,7 @@ from .interfaces import IOracle
 from .interfaces import IOrderBook
 from .interfaces import IPool
 from . import constants
+from . import market_math
 
 implements: IPool
 
@@ -96,6 +97,9 @@ lp_token: public(immutable(address))
 
 # The order book where users request and anyone settles, created from a blueprint.
 order_book: public(immutable(address))
+
+# The previews (`preview_mint`, `max_mint`, ...: `PoolLens.vy`), created from a blueprint.
+lens: public(immutable(address))
 
 # Leverage L (WAD): the token moves -L times the underlying between rebalances.
 leverage: public(immutable(uint256))
@@ -248,6 +252,7 @@ def __init__(
     leverage_: uint256,
     lp_blueprint: address,
     order_book_blueprint: address,
+    lens_blueprint: address,
     lp_name: String[25],
     lp_symbol: String[5],
     guardian_: address,
@@ -264,6 +269,7 @@ def __init__(
     @param leverage_ L as a WAD, between 0.5 and 5.
     @param lp_blueprint An EIP-5202 blueprint of `LpToken.vy`.
     @param order_book_blueprint An EIP-5202 blueprint of `OrderBook.vy`.
+    @param lens_blueprint An EIP-5202 blueprint of `PoolLens.vy`.
     @param lp_name LP token name.
     @param lp_symbol LP token symbol.
     @param guardian_ The address allowed to pause.
@@ -290,6 +296,9 @@ def __init__(
     _LP_VIRTUAL_SHARES = 10 ** convert(18 - collateral_decimals, uint256)
     lp_token = create_from_blueprint(lp_blueprint, lp_name, lp_symbol)
     order_book = create_from_blueprint(order_book_blueprint, collateral_, oracle_, lp_token)
+    lens = create_from_blueprint(
+        lens_blueprint, self, oracle_, lp_token, order_book, leverage_, _VALUE_SCALE, _LP_VIRTUAL_SHARES
+    )
 
     self._check_parameters(params)
     self._apply_parameters(params)
@@ -358,7 +367,7 @@ def take(kind: uint256, owner: address, amount: uint256) -> (uint256, uint256):
         balance = staticcall ILpToken(lp_token).balanceOf(owner)
         assert amount <= balance, "pool: withdraw exceeds balance"
         m: Market = self._market(self._settings(), 0, 0)
-        side = m.assets - self._inverse_value(m.supply, m.nav)
+        side = m.assets - market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
         value = self._lp_withdraw_assets(side, amount)
         extcall ILpToken(lp_token).escrow(owner, amount)
     assert value != 0 or side == 0, "pool: exit worth nothing"
@@ -397,102 +406,6 @@ def claim() -> uint256:
     assert extcall IERC20(collateral).transfer(msg.sender, assets, default_return_value=True), "pool: transfer failed"
     log IPool.Claim(account=msg.sender, assets=assets)
     return assets
-
-
-# ---------------------------------------------------------------- previews
-
-
-@external
-@view
-def preview_mint(assets: uint256) -> uint256:
-    """
-    @notice Tokens a mint order of `assets` would get at the current price, mint
-            fee included (0 if the NAV is zero). The settle fee is paid beside
-            `assets`; limits (`max_mint`, pause) are not applied.
-    @param assets Collateral paid in.
-    @return uint256 Tokens out.
-    """
-    settings: Settings = self._settings()
-    m: Market = self._live_market(settings)
-    if m.nav == 0:
-        return 0
-    return (assets - self._fee(assets, settings.mint_fee)) * _VALUE_SCALE // m.nav
-
-
-@external
-@view
-def preview_redeem(shares: uint256) -> uint256:
-    """
-    @notice Collateral a redeem order of `shares` would pay the receiver at the
-            current price: redeem fee and settle fee taken.
-    @param shares Tokens redeemed.
-    @return uint256 Collateral out.
-    """
-    settings: Settings = self._settings()
-    m: Market = self._live_market(settings)
-    assets: uint256 = 0
-    fee: uint256 = 0
-    assets, fee = self._redeem_amounts(shares, m.nav, settings.redeem_fee)
-    return self._less_settle_fee(assets, self._terms().settle_fee)
-
-
-@external
-@view
-def max_mint() -> uint256:
-    """
-    @notice The most collateral a mint order can take now without breaking the
-            backing rule (`lp_value >= min_backing * inverse_value` afterwards),
-            less the pending mint orders; 0 while paused, shut down, exhausted or
-            at a zero NAV. At settlement the round's price decides.
-    @return uint256 Collateral, in its own decimals.
-    """
-    settings: Settings = self._settings()
-    if settings.paused or settings.shutdown_requested:
-        return 0
-    m: Market = self._live_market(settings)
-    if m.nav == 0 or m.nav != m.raw_nav:
-        return 0
-    capacity: uint256 = self._mint_capacity(m, settings.min_backing, settings.mint_fee)
-    return capacity - min(capacity, staticcall IOrderBook(order_book).escrowed())
-
-
-@external
-@view
-def preview_lp_deposit(assets: uint256) -> uint256:
-    """
-    @notice LP shares an LP deposit order of `assets` would get at the current price.
-    @param assets Collateral paid in (the settle fee is paid beside it).
-    @return uint256 LP shares out.
-    """
-    return self._lp_deposit_shares(self._live_market(self._settings()), assets) & _MASK_128
-
-
-@external
-@view
-def preview_lp_withdraw(lp_shares: uint256) -> uint256:
-    """
-    @notice Collateral an LP withdrawal order of `lp_shares` would pay the
-            receiver at the current price, settle fee taken (the backing rule is
-            not applied: see `max_lp_withdraw`).
-    @param lp_shares LP shares burned.
-    @return uint256 Collateral out.
-    """
-    m: Market = self._live_market(self._settings())
-    assets: uint256 = self._lp_withdraw_assets(m.assets - self._inverse_value(m.supply, m.nav), lp_shares)
-    return self._less_settle_fee(assets, self._terms().settle_fee)
-
-
-@external
-@view
-def max_lp_withdraw() -> uint256:
-    """
-    @notice The most collateral LPs together can withdraw now under the backing rule.
-    @return uint256 Collateral, in its own decimals.
-    """
-    settings: Settings = self._settings()
-    m: Market = self._live_market(settings)
-    inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    return self._lp_withdraw_capacity(m.assets - inverse, inverse, settings)
 
 
 # ---------------------------------------------------------------- rebalance
@@ -549,29 +462,6 @@ def oracle_price() -> uint256:
     @return uint256 The price, WAD.
     """
     return staticcall IOracle(oracle).price()
-
-
-@external
-@view
-def inverse_value() -> uint256:
-    """
-    @notice What all inverse tokens (escrowed ones included) are worth now,
-            rounded up (the pool's obligation).
-    @return uint256 Collateral, in its own decimals.
-    """
-    m: Market = self._live_market(self._settings())
-    return self._inverse_value(m.supply, m.nav)
-
-
-@external
-@view
-def lp_value() -> uint256:
-    """
-    @notice What the LP side owns now: total assets less the inverse value.
-    @return uint256 Collateral, in its own decimals.
-    """
-    m: Market = self._live_market(self._settings())
-    return m.assets - self._inverse_value(m.supply, m.nav)
 
 
 @external
@@ -845,8 +735,9 @@ def _execute(o: IPool.Order, pricing: IOracle.Pricing, settler: address) -> uint
 def _fill_mint(o: IPool.Order, m: Market, settings: Settings) -> Result:
     filled: uint256 = 0
     if m.nav != 0 and m.nav == m.raw_nav:
-        filled = min(o.amount, self._mint_capacity(m, settings.min_backing, o.trade_fee))
-    fee: uint256 = self._fee(filled, o.trade_fee)
+        inverse: uint256 = market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
+        filled = min(o.amount, market_math.mint_capacity(m.assets - inverse, inverse, settings.min_backing, o.trade_fee))
+    fee: uint256 = market_math.fee(filled, o.trade_fee)
     shares: uint256 = (filled - fee) * _VALUE_SCALE // max(m.nav, 1)
     if shares == 0 or shares < self._pro_rata(o.min_out, filled, o.amount):
         self._refund(o, o.amount, False)
@@ -868,7 +759,7 @@ def _fill_mint(o: IPool.Order, m: Market, settings: Settings) -> Result:
 def _fill_redeem(o: IPool.Order, m: Market) -> Result:
     assets: uint256 = 0
     fee: uint256 = 0
-    assets, fee = self._redeem_amounts(o.amount, m.nav, o.trade_fee)
+    assets, fee = market_math.redeem_amounts(o.amount, m.nav, o.trade_fee, _VALUE_SCALE)
     settle_fee: uint256 = min(o.settle_fee, assets)
     # Shares worth nothing at a positive NAV (rounding) are refunded, not burnt for
     # nothing, whatever the bound; at a zero NAV they may go, so the market can restart.
@@ -877,7 +768,7 @@ def _fill_redeem(o: IPool.Order, m: Market) -> Result:
         # the NAV (rounded up), so a refused exit is never free to request.
         fee_shares: uint256 = 0
         if settle_fee != 0:
-            fee_shares = min(o.amount, self._ceil_div(settle_fee * _VALUE_SCALE, m.nav))
+            fee_shares = min(o.amount, market_math.ceil_div(settle_fee * _VALUE_SCALE, m.nav))
             erc20._burn(self, fee_shares)
             self._store_ledger(m.assets - settle_fee, m.reference_price)
         self._refund(o, o.amount - fee_shares, False)
@@ -906,9 +797,9 @@ def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
 
 @internal
 def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
-    inverse: uint256 = self._inverse_value(m.supply, m.nav)
+    inverse: uint256 = market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
     lp_value: uint256 = m.assets - inverse
-    capacity: uint256 = self._lp_withdraw_capacity(lp_value, inverse, settings)
+    capacity: uint256 = market_math.lp_withdraw_capacity(lp_value, inverse, settings.min_backing, settings.is_shutdown)
     filled: uint256 = o.amount
     assets: uint256 = self._lp_withdraw_assets(lp_value, filled)
     if assets > capacity:
@@ -1004,13 +895,7 @@ def _pro_rata(min_out: uint256, filled: uint256, amount: uint256) -> uint256:
     """
     if filled == amount:
         return min_out
-    return self._ceil_div(min_out * filled, amount)
-
-
-@internal
-@pure
-def _less_settle_fee(assets: uint256, settle_fee: uint256) -> uint256:
-    return assets - min(assets, settle_fee)
+    return market_math.ceil_div(min_out * filled, amount)
 
 
 # ---------------------------------------------------------------- internal: pricing
@@ -1034,8 +919,13 @@ def _market(settings: Settings, price: uint256, at: uint256) -> Market:
         nav=0,
     )
     if not settings.is_shutdown and price != 0:
-        m.raw_nav = self._accrued(self._raw_nav(price, m.reference_price, m.raw_nav), at)
-    m.nav = self._capped(m)
+        m.raw_nav = market_math.accrued(
+            market_math.raw_nav(price, m.reference_price, m.raw_nav, leverage),
+            at,
+            self._terms().fee_time,
+            self._schedule().management_fee,
+        )
+    m.nav = market_math.capped(m.raw_nav, m.assets, m.supply, _VALUE_SCALE)
     return m
 
 
@@ -1054,133 +944,20 @@ def _live_market(settings: Settings) -> Market:
 
 @internal
 @view
-def _accrued(nav: uint256, at: uint256) -> uint256:
-    """
-    @dev The management fee from t0 to `at`, rounded against holders.
-    """
-    fee_time: uint256 = self._terms().fee_time
-    if at <= fee_time:
-        return nav
-    fee_rate: uint256 = min(self._ceil_div(self._schedule().management_fee * (at - fee_time), constants.YEAR), WAD)
-    return nav * (WAD - fee_rate) // WAD
-
-
-@internal
-@view
-def _raw_nav(price: uint256, ref_price: uint256, ref_nav: uint256) -> uint256:
-    """
-    @dev n0 * max(0, 1 - L * (P - P0) / P0). The relative move is rounded against
-         holders (a loss up, a gain down), then the NAV down.
-    """
-    if price >= ref_price:
-        loss: uint256 = self._ceil_div(leverage * (price - ref_price), ref_price)
-        if loss >= WAD:
-            return 0
-        return ref_nav * (WAD - loss) // WAD
-    gain: uint256 = leverage * (ref_price - price) // ref_price
-    return ref_nav * (WAD + gain) // WAD
-
-
-@internal
-@view
-def _capped(m: Market) -> uint256:
-    """
-    @dev Holders can never be owed more than the pool holds: nav <= A / S.
-    """
-    if m.supply == 0:
-        return m.raw_nav
-    return min(m.raw_nav, m.assets * _VALUE_SCALE // m.supply)
-
-
-@internal
-@view
-def _inverse_value(supply: uint256, nav: uint256) -> uint256:
-    """
-    @dev S * n, in collateral, rounded up: it is what the pool owes.
-    """
-    return self._ceil_div(supply * nav, _VALUE_SCALE)
-
-
-@internal
-@pure
-def _fee(amount: uint256, rate: uint256) -> uint256:
-    """
-    @dev Fees are owed by the user: rounded up.
-    """
-    return (amount * rate + WAD - 1) // WAD
-
-
-@internal
-@pure
-def _ceil_div(x: uint256, y: uint256) -> uint256:
-    return (x + y - 1) // y
-
-
-@internal
-@view
-def _redeem_amounts(shares: uint256, nav: uint256, fee_rate: uint256) -> (uint256, uint256):
-    """
-    @dev Gross payout rounded down, fee rounded up; returns (net, fee).
-    """
-    gross: uint256 = shares * nav // _VALUE_SCALE
-    fee: uint256 = self._fee(gross, fee_rate)
-    return gross - fee, fee
-
-
-@internal
-@view
-def _mint_capacity(m: Market, backing: uint256, fee_rate: uint256) -> uint256:
-    """
-    @dev Largest `a` with (V + fee) * WAD >= b * (I + a - fee), fee = a * f, for LP
-         value V, inverse value I, backing b, fee rate f:
-         a <= WAD * (V * WAD - b * I) / (b * (WAD - f) - f * WAD). Rounding of the
-         real fee (up) and of the minted value (down) only adds backing, so a
-         mint of this size always satisfies the rule. The bounds keep the
-         denominator positive (b >= 0.1, f <= 1%).
-    """
-    inverse: uint256 = self._inverse_value(m.supply, m.nav)
-    surplus: uint256 = (m.assets - inverse) * WAD
-    required: uint256 = backing * inverse
-    if surplus <= required:
-        return 0
-    return WAD * (surplus - required) // (backing * (WAD - fee_rate) - fee_rate * WAD)
-
-
-@internal
-@view
-def _lp_withdraw_capacity(lp_value: uint256, inverse: uint256, settings: Settings) -> uint256:
-    """
-    @dev LP value above `min_backing * inverse`; all of it after shutdown, when
-         prices no longer move and holders' claim is fixed.
-    """
-    if settings.is_shutdown:
-        return lp_value
-    required: uint256 = self._ceil_div(settings.min_backing * inverse, WAD)
-    if lp_value <= required:
-        return 0
-    return lp_value - required
-
-
-@internal
-@view
 def _lp_deposit_shares(m: Market, assets: uint256) -> uint256:
     """
     @dev Shares for the LP value the deposit adds, at the pre-deposit share price
          with the virtual offset (`LpToken.deposit_shares`: shares in bits
          0-127, the rescale they were priced after above). That is all of
          `assets` unless the pool is exhausted, where the deposit first lifts
-         the capped NAV for holders.
+         the capped NAV for holders: no shares for what went to them.
     """
-    value_before: uint256 = m.assets - self._inverse_value(m.supply, m.nav)
-    after: Market = m
-    after.assets = m.assets + assets
-    after.nav = self._capped(after)
-    value_after: uint256 = after.assets - self._inverse_value(after.supply, after.nav)
-    # Exhausted, a small deposit can go wholly to holders; the cap's rounding can
-    # then even leave LP value a few wei lower. No shares for that.
-    if value_after <= value_before:
+    value_before: uint256 = 0
+    added: uint256 = 0
+    value_before, added = market_math.lp_value_added(m.assets, m.supply, m.raw_nav, m.nav, assets, _VALUE_SCALE)
+    if added == 0:
         return 0
-    return staticcall ILpToken(lp_token).deposit_shares(value_after - value_before, value_before, _LP_VIRTUAL_SHARES)
+    return staticcall ILpToken(lp_token).deposit_shares(added, value_before, _LP_VIRTUAL_SHARES)
 
 
 @internal
@@ -1266,10 +1043,13 @@ def _rebalance(receiver: address) -> uint256:
 
     # The management fee accrued to the round's time is already in the NAV; the
     # event reports it as the inverse value it moved to LPs.
-    before_fee: Market = m
-    before_fee.raw_nav = self._raw_nav(price, m.reference_price, self.reference_nav)
-    fee_assets: uint256 = self._inverse_value(m.supply, self._capped(before_fee)) - self._inverse_value(m.supply, m.nav)
-    inverse: uint256 = self._inverse_value(m.supply, m.nav)
+    before_fee: uint256 = market_math.capped(
+        market_math.raw_nav(price, m.reference_price, self.reference_nav, leverage), m.assets, m.supply, _VALUE_SCALE
+    )
+    fee_assets: uint256 = market_math.inverse_value(m.supply, before_fee, _VALUE_SCALE) - market_math.inverse_value(
+        m.supply, m.nav, _VALUE_SCALE
+    )
+    inverse: uint256 = market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
     # Keepers are paid out of a budget that fills by the second, a bounty every
     # BOUNTY_PERIOD, up to BOUNTY_BUDGET, so LPs pay at most a bounty per period
     # however often the market rebalances. A rebalance due by time alone draws

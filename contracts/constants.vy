@@ -110,3 +110,9 @@ MAX_BATCH: constant(uint256) = 20
 # Gas handed to each collateral transfer out of settlement. A settler must send
 # enough for it, so the gas sent can never turn a payout into a `claimable` credit.
 PAYOUT_GAS: constant(uint256) = 100_000
+
+# Pyth update data (`IPyth.vyi`): one feed's update is about 1.3 kB (a Merkle proof
+# into a signed root); a call carries at most a few, for a few feeds.
+PYTH_MAX_UPDATE_BYTES: constant(uint256) = 4_096
+PYTH_MAX_UPDATES: constant(uint256) = 4
+PYTH_MAX_PRICE_IDS: constant(uint256) = 4

@@ -35,6 +35,7 @@ ERC20_PERMIT = "name symbol decimals balanceOf allowance approve nonces DOMAIN_S
 ABI_FUNCTIONS = {
     "pool": ("InversePool", None),
     "book": ("OrderBook", None),
+    "lens": ("PoolLens", None),
     "lp_token": ("LpToken", ("symbol", "decimals", "balanceOf", "totalSupply")),
     "collateral": ("MockCollateral", tuple(ERC20_PERMIT) + ("mint",)),
     "feed": ("MockAggregator", ("latestRoundData", "decimals")),

@@ -54,6 +54,15 @@ def token_names(asset: str, leverage: int) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class Blueprints:
+    """EIP-5202 blueprints every pool creates its parts from, as it is deployed."""
+
+    lp_token: str
+    order_book: str
+    lens: str
+
+
 @dataclass
 class System:
     """What a deployment put on chain."""
@@ -61,28 +70,31 @@ class System:
     feed: object
     oracle: object
     collateral: object
-    lp_blueprint: str
-    order_book_blueprint: str = ""
+    blueprints: Blueprints
     pools: dict[int, object] = field(default_factory=dict)  # leverage (WAD) -> pool
     sequencer_feed: object | None = None
 
 
-def deploy_lp_blueprint(deployer: AccountAPI, **tx):
-    """An EIP-5202 blueprint of the LP token; every pool creates its LP token from it.
-    Returns the receipt (`contract_address` is the blueprint)."""
+def deploy_blueprints(deployer: AccountAPI, **tx) -> tuple[Blueprints, list]:
+    """The blueprints of a pool's LP token, order book and lens (`Blueprints`), and
+    their receipts."""
     # ape's `declare` leaves the sender out of the transaction; a live network's gas
     # estimate then runs from the zero address and fails for lack of funds.
-    return deployer.declare(project.LpToken, sender=deployer, **tx)
-
-
-def deploy_order_book_blueprint(deployer: AccountAPI, **tx):
-    """An EIP-5202 blueprint of the order book; every next-price pool creates its book from it."""
-    return deployer.declare(project.OrderBook, sender=deployer, **tx)
+    receipts = [
+        deployer.declare(contract, sender=deployer, **tx)
+        for contract in (project.LpToken, project.OrderBook, project.PoolLens)
+    ]
+    return Blueprints(*(receipt.contract_address for receipt in receipts)), receipts
 
 
 def order_book_of(pool):
-    """The order book a next-price pool created."""
+    """The order book a pool created."""
     return project.OrderBook.at(pool.order_book())
+
+
+def lens_of(pool):
+    """The previews (`preview_mint`, `max_mint`, ...) a pool created."""
+    return project.PoolLens.at(pool.lens())
 
 
 def deploy_pool(
@@ -91,15 +103,14 @@ def deploy_pool(
     collateral,
     oracle,
     leverage: int,
-    lp_blueprint: str,
-    order_book_blueprint: str,
+    blueprints: Blueprints,
     asset: str = "ETH",
     guardian: str | None = None,
     params: dict | None = None,
     parameter_delay: int = DEFAULT_PARAMETER_DELAY,
     **tx,
 ):
-    """A market: the pool (the inverse token) with its LP token and order book.
+    """A market: the pool (the inverse token) with its LP token, order book and lens.
     `leverage` is a WAD; `params` default to SPEC 7 for that leverage, the
     collateral's decimals and the oracle's max_age; a change to them waits
     `parameter_delay` seconds."""
@@ -113,8 +124,9 @@ def deploy_pool(
         collateral,
         oracle,
         leverage,
-        lp_blueprint,
-        order_book_blueprint,
+        blueprints.lp_token,
+        blueprints.order_book,
+        blueprints.lens,
         names["lp_name"],
         names["lp_symbol"],
         guardian or deployer.address,
@@ -171,21 +183,19 @@ def deploy_mock_system(
         sequencer.address if sequencer else ZERO_ADDRESS,
         DEFAULT_SEQUENCER_GRACE if sequencer else 0,
     )
-    blueprint = deploy_lp_blueprint(deployer).contract_address
-    book_blueprint = deploy_order_book_blueprint(deployer).contract_address
-    system = System(
-        feed=feed,
-        oracle=oracle,
-        collateral=collateral,
-        lp_blueprint=blueprint,
-        order_book_blueprint=book_blueprint,
-        sequencer_feed=sequencer,
-    )
+    blueprints, _ = deploy_blueprints(deployer)
+    system = System(feed=feed, oracle=oracle, collateral=collateral, blueprints=blueprints, sequencer_feed=sequencer)
     for lev in leverages:
         lev_wad = leverage_wad(lev)
-        market = dict(collateral=collateral, oracle=oracle, leverage=lev_wad, lp_blueprint=blueprint, guardian=guardian)
         system.pools[lev_wad] = deploy_pool(
-            deployer, order_book_blueprint=book_blueprint, params=params, parameter_delay=parameter_delay, **market
+            deployer,
+            collateral=collateral,
+            oracle=oracle,
+            leverage=lev_wad,
+            blueprints=blueprints,
+            guardian=guardian,
+            params=params,
+            parameter_delay=parameter_delay,
         )
     return system
 
@@ -351,16 +361,15 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
         plan["grace_period"] if plan["sequencer_feed"] != ZERO_ADDRESS else 0,
     )
     transactions.append(oracle.txn_hash)
-    blueprint_receipt = deploy_lp_blueprint(deployer)
-    transactions.append(blueprint_receipt.txn_hash)
-    book_receipt = deploy_order_book_blueprint(deployer)
-    transactions.append(book_receipt.txn_hash)
+    blueprints, receipts = deploy_blueprints(deployer)
+    transactions += [receipt.txn_hash for receipt in receipts]
     contracts |= {
         "feed": plan["feed"],
         "collateral": collateral.address,
         "oracle": oracle.address,
-        "lp_blueprint": blueprint_receipt.contract_address,
-        "order_book_blueprint": book_receipt.contract_address,
+        "lp_blueprint": blueprints.lp_token,
+        "order_book_blueprint": blueprints.order_book,
+        "lens_blueprint": blueprints.lens,
     }
     markets = []
     for market in plan["markets"]:
@@ -369,8 +378,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             collateral=collateral,
             oracle=oracle,
             leverage=market["leverage"],
-            lp_blueprint=blueprint_receipt.contract_address,
-            order_book_blueprint=book_receipt.contract_address,
+            blueprints=blueprints,
             asset=plan["asset"],
             params=market["parameters"],
             parameter_delay=plan["parameter_delay"],
@@ -384,6 +392,7 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
                 "pool": pool.address,
                 "lp_token": pool.lp_token(),
                 "order_book": pool.order_book(),
+                "lens": pool.lens(),
                 "upkeep": upkeep.address,
                 "upkeep_receiver": upkeep.receiver(),
                 "symbol": pool.symbol(),

@@ -172,11 +172,12 @@ class Market:
         self.rebalance_due = raw_view(self.pool.address, "rebalance_due()", ["bool"])
         self.is_shutdown = raw_view(self.pool.address, "is_shutdown()", ["bool"])
         self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
-        self.lp_value = raw_view(self.pool.address, "lp_value()", ["uint256"])
-        self.max_lp_withdraw = raw_view(self.pool.address, "max_lp_withdraw()", ["uint256"])
+        lens = self.pool.lens()
+        self.lp_value = raw_view(lens, "lp_value()", ["uint256"])
+        self.max_lp_withdraw = raw_view(lens, "max_lp_withdraw()", ["uint256"])
         self.preview_exit = {
-            ORDER_REDEEM: raw_view(self.pool.address, "preview_redeem(uint256)", ["uint256"]),
-            ORDER_LP_WITHDRAW: raw_view(self.pool.address, "preview_lp_withdraw(uint256)", ["uint256"]),
+            ORDER_REDEEM: raw_view(lens, "preview_redeem(uint256)", ["uint256"]),
+            ORDER_LP_WITHDRAW: raw_view(lens, "preview_lp_withdraw(uint256)", ["uint256"]),
         }
         for name in ("last_rebalance", "reference_price"):
             setattr(self, name, raw_view(self.pool.address, f"{name}()", ["uint256"]))

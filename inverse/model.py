@@ -95,7 +95,7 @@ def fee_of(amount: int, rate: int) -> int:
 
 
 def accrued(nav: int, rate: int, seconds: int) -> int:
-    """`_accrued`: `nav` less the management fee at `rate` a year over `seconds`,
+    """`market_math.accrued`: `nav` less the management fee at `rate` a year over `seconds`,
     rounded against holders."""
     return u256(nav * (WAD - min(ceil_div(u256(rate * seconds), YEAR), WAD))) // WAD
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from ape import chain
 from ape.exceptions import ContractLogicError
 
+from . import wallet
 from .constants import ORDER_PARAMETER_NAMES, REASON_THRESHOLD, REASON_TIME, WAD
 
 
@@ -126,6 +127,7 @@ def read_status(pool, collateral, book) -> MarketStatus:
     """`pool`'s state, with its order `book`'s queue."""
     price, error = _try(pool.oracle_price)
     priced = price is not None or pool.is_shutdown()
+    lens = wallet.lens(pool)
     last = pool.last_rebalance()
     params = read_parameters(pool)
     changes, ready_at = queued_changes(pool, params)
@@ -141,9 +143,9 @@ def read_status(pool, collateral, book) -> MarketStatus:
         threshold=params["threshold"],
         due=pool.rebalance_due(),
         total_assets=pool.total_assets(),
-        inverse_value=pool.inverse_value() if priced else None,
-        lp_value=pool.lp_value() if priced else None,
-        max_mint=pool.max_mint() if priced else None,
+        inverse_value=lens.inverse_value() if priced else None,
+        lp_value=lens.lp_value() if priced else None,
+        max_mint=lens.max_mint() if priced else None,
         total_supply=pool.totalSupply(),
         paused=pool.paused(),
         is_shutdown=pool.is_shutdown(),

@@ -100,6 +100,11 @@ def order_book(pool) -> ContractInstance:
     return ContractInstance(pool.order_book(), project.OrderBook.contract_type)
 
 
+def lens(pool) -> ContractInstance:
+    """The pool's previews (`preview_mint`, `max_mint`, ...)."""
+    return ContractInstance(pool.lens(), project.PoolLens.contract_type)
+
+
 def feed_of(pool) -> RawFeed:
     """The pool's Chainlink feed, read with plain calls: asking for a round that does
     not exist yet is routine here, and ape would print a call trace for each revert."""

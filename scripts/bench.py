@@ -17,7 +17,7 @@ from ape.logging import logger
 from eth_utils import keccak, to_checksum_address
 
 from inverse.constants import MAX_BATCH
-from inverse.deploy import deploy_mock_system, deploy_upkeep, order_book_of
+from inverse.deploy import deploy_mock_system, deploy_upkeep, lens_of, order_book_of
 from inverse.gas import CALL_ITSELF, Breakdown, breakdown, call_labels, intrinsic_gas
 from inverse.orders import settlement_batch
 from inverse.wallet import sign_permit
@@ -156,7 +156,7 @@ class Bench:
         return self.book.request_lp_deposit(assets, 0, receiver or account, self.far, sender=account)
 
     def redeem(self, account, receiver=None):
-        shares = self.pool.preview_mint(100 * USDC)  # about 100 USDC of tokens
+        shares = lens_of(self.pool).preview_mint(100 * USDC)  # about 100 USDC of tokens
         return self.book.request_redeem(shares, 0, receiver or account, self.far, sender=account)
 
     def lp_withdraw(self, account, receiver=None):
@@ -281,6 +281,7 @@ def measure() -> dict:
         for name, contract in (
             ("InversePool", b.pool),
             ("OrderBook", b.book),
+            ("PoolLens", lens_of(b.pool)),
             ("ChainlinkOracle", b.oracle),
             ("LpToken", b.lp_token),
             ("Upkeep", b.upkeep),

@@ -129,6 +129,7 @@ class Market:
         self.pool = entry["pool"]
         self.book = entry["order_book"]
         self.lp_token = entry["lp_token"]
+        self.lens = entry["lens"]
         self.leverage = node.call(self.pool, "leverage()")
         self.label = f"-{leverage_label(self.leverage)}x"
         self.min_order = node.call(self.book, "min_order()")
@@ -141,6 +142,10 @@ class Market:
     def view(self, name: str, *args, types=("uint256",)):
         signature = f"{name}({','.join('address' if isinstance(a, str) else 'uint256' for a in args)})"
         return self.node.call(self.pool, signature, args, types)
+
+    def preview(self, name: str, *args):
+        """A view of the market's lens (`preview_mint`, `max_mint`, ...)."""
+        return self.node.call(self.lens, f"{name}({','.join('uint256' for _ in args)})", args, ("uint256",))
 
     def request(self, user: str, kind: str, amount: int, min_out: int, receiver: str | None = None) -> None:
         far = 2**64
@@ -394,7 +399,7 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
             nav = Decimal(m.view("nav")) / WAD
             naive = m.naive(path[day * 24 + 23], START_PRICE)
             row[m.label] = (nav, naive)
-            line += f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {m.view('lp_value') / USDC:>12,.0f}"
+            line += f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {m.preview('lp_value') / USDC:>12,.0f}"
         orders = f"{events['settled']:>3} ({events['refunded']}, {events['void']})"
         wait = mean_minutes(events["waits"])
         note = f" ({events['threshold']} on the threshold)" if events["threshold"] else ""
@@ -412,25 +417,25 @@ def trade(demo: Demo, rng: random.Random) -> None:
         balance = m.balance(m.pool, user)
         if balance and rng.random() < 0.4:
             shares = balance * rng.randint(20, 100) // 100
-            if m.view("preview_redeem", shares) < 2 * m.min_order:
+            if m.preview("preview_redeem", shares) < 2 * m.min_order:
                 shares = balance  # a small remainder goes whole (a part must be worth min_order)
-            m.request(user, "redeem", shares, with_slippage(m.view("preview_redeem", shares)))
+            m.request(user, "redeem", shares, with_slippage(m.preview("preview_redeem", shares)))
         elif rng.random() < 0.6:
-            room = m.view("max_mint")
+            room = m.preview("max_mint")
             assets = min(rng.randint(1_000, 50_000) * USDC, room * 9 // 10)
             if assets >= 10 * USDC:
-                m.request(user, "mint", assets, with_slippage(m.view("preview_mint", assets)))
+                m.request(user, "mint", assets, with_slippage(m.preview("preview_mint", assets)))
     if rng.random() < 0.3:
         lp = demo.lps[1]
         m = rng.choice(demo.markets)
         shares = m.balance(m.lp_token, lp)
         if shares and rng.random() < 0.5:
             part = shares * rng.randint(20, 100) // 100
-            if m.view("preview_lp_withdraw", part) >= 2 * m.min_order:
-                m.request(lp, "lp_withdraw", part, with_slippage(m.view("preview_lp_withdraw", part)))
+            if m.preview("preview_lp_withdraw", part) >= 2 * m.min_order:
+                m.request(lp, "lp_withdraw", part, with_slippage(m.preview("preview_lp_withdraw", part)))
         else:
             assets = rng.randint(10_000, 200_000) * USDC
-            m.request(lp, "lp_deposit", assets, with_slippage(m.view("preview_lp_deposit", assets)))
+            m.request(lp, "lp_deposit", assets, with_slippage(m.preview("preview_lp_deposit", assets)))
 
 
 def with_slippage(preview: int) -> int:
@@ -468,7 +473,7 @@ def check_solvency(demo: Demo, collateral: str) -> bool:
         held = demo.node.call(collateral, "balanceOf(address)", (m.pool,))
         assets, claimable = m.view("total_assets"), m.view("total_claimable")
         escrowed = demo.node.call(m.book, "escrowed()")
-        fine = held >= assets + escrowed + claimable and m.view("inverse_value") + m.view("lp_value") == assets
+        fine = held >= assets + escrowed + claimable and m.preview("inverse_value") + m.preview("lp_value") == assets
         ok &= fine
         click.echo(
             f"  {m.label}: holds {held / USDC:,.2f} USDC for {assets / USDC:,.2f} accounted + "

@@ -89,6 +89,7 @@ POLL_SECONDS = 2
 class Market:
     pool: ContractInstance
     book: ContractInstance
+    lens: ContractInstance  # the previews
     collateral: ContractInstance
     decimals: int
     start_block: int  # where its orders' events begin (the deployment block)
@@ -159,7 +160,7 @@ def load_market(network, manifest, market, pool_address) -> Market:
             raise click.ClickException(f"no -{market}x market in {path}; it has: {labels}")
         pool, start_block = _pool_at(found[0]["pool"]), entries["block"]
     collateral = collateral_of(pool)
-    return Market(pool, wallet.order_book(pool), collateral, collateral.decimals(), start_block)
+    return Market(pool, wallet.order_book(pool), wallet.lens(pool), collateral, collateral.decimals(), start_block)
 
 
 def _pool_at(address: str):
@@ -372,8 +373,8 @@ def status(network, account, manifest, market, pool_address):
     click.echo(format_status(f"{m.symbol} at {m.pool.address}", read_status(m.pool, m.collateral, m.book)))
     lp_token = project.LpToken.at(m.pool.lp_token())
     tokens, lp_shares = m.pool.balanceOf(account), lp_token.balanceOf(account)
-    tokens_worth = fmt_units(_try(m.pool.preview_redeem, tokens), m.decimals)
-    lp_worth = fmt_units(_try(m.pool.preview_lp_withdraw, lp_shares), m.decimals)
+    tokens_worth = fmt_units(_try(m.lens.preview_redeem, tokens), m.decimals)
+    lp_worth = fmt_units(_try(m.lens.preview_lp_withdraw, lp_shares), m.decimals)
     click.echo(f"  your tokens      {fmt_wad(tokens, 4)} (worth {tokens_worth})")
     click.echo(f"  your LP shares   {fmt_wad(lp_shares, 4)} (worth {lp_worth})")
     click.echo(f"  your collateral  {fmt_units(m.collateral.balanceOf(account), m.decimals)}")
@@ -413,8 +414,8 @@ def mint(
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
-    capacity = m.pool.max_mint()
-    expected = preview(m.pool.preview_mint, assets)
+    capacity = m.lens.max_mint()
+    expected = preview(m.lens.preview_mint, assets)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.symbol)
     click.echo(
         f"Mint request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
@@ -455,7 +456,7 @@ def redeem(
     shares = parse_amount(amount, 18, balance, f"{m.symbol} tokens")
     if shares > balance:
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} {m.symbol}; redeem at most that (or 'all')")
-    expected = preview(m.pool.preview_redeem, shares)
+    expected = preview(m.lens.preview_redeem, shares)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
     click.echo(
         f"Redeem request: {fmt_wad(shares, 6)} {m.symbol}. At the current price {fmt_wad(m.pool.oracle_price(), 2)} "
@@ -488,11 +489,11 @@ def lp_deposit(
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
-    expected = preview(m.pool.preview_lp_deposit, assets)
+    expected = preview(m.lens.preview_lp_deposit, assets)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, "LP shares")
     click.echo(
         f"LP deposit request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
-        f"{fmt_wad(m.pool.oracle_price(), 2)} (LP value {m.money(m.pool.lp_value())}) that is about "
+        f"{fmt_wad(m.pool.oracle_price(), 2)} (LP value {m.money(m.lens.lp_value())}) that is about "
         f"{fmt_wad(expected, 6)} LP shares; at least {m.least(min_out, 18, 6)} at settlement, or the order is "
         "refunded."
     )
@@ -523,13 +524,13 @@ def lp_withdraw(
     shares = parse_amount(amount, 18, balance, "LP shares")
     if shares > balance:
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} LP shares; withdraw at most that (or 'all')")
-    expected = preview(m.pool.preview_lp_withdraw, shares)
+    expected = preview(m.lens.preview_lp_withdraw, shares)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
     click.echo(
         f"LP withdraw request: {fmt_wad(shares, 6)} LP shares. At the current price "
         f"{fmt_wad(m.pool.oracle_price(), 2)} (settle fee {m.money(m.book.settle_fee())}) that pays about "
         f"{m.money(expected)}; at least {m.least(min_out)} {m.collateral.symbol()} at settlement, or the shares "
-        f"come back. LPs may withdraw {m.money(m.pool.max_lp_withdraw())} in all now; beyond that is refunded."
+        f"come back. LPs may withdraw {m.money(m.lens.max_lp_withdraw())} in all now; beyond that is refunded."
     )
     say_if_unbounded(min_out)
     request(

@@ -27,7 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-POOL, BOOK, ORACLE, LP = (f"contracts/{name}.vy" for name in ("InversePool", "OrderBook", "ChainlinkOracle", "LpToken"))
+POOL, BOOK, ORACLE, LP, MATH = (
+    f"contracts/{name}.vy" for name in ("InversePool", "OrderBook", "ChainlinkOracle", "LpToken", "market_math")
+)
 
 
 @dataclass(frozen=True)
@@ -40,29 +42,29 @@ class Mutant:
 
 MUTANTS = [
     # Rounding flipped to the user's side.
-    Mutant("trade fee rounded down", POOL, "return (amount * rate + WAD - 1) // WAD", "return amount * rate // WAD"),
+    Mutant("trade fee rounded down", MATH, "return (amount * rate + WAD - 1) // WAD", "return amount * rate // WAD"),
     Mutant(
         "inverse value rounded down",
-        POOL,
-        "return self._ceil_div(supply * nav, _VALUE_SCALE)",
-        "return supply * nav // _VALUE_SCALE",
+        MATH,
+        "return self.ceil_div(supply * nav, value_scale)",
+        "return supply * nav // value_scale",
     ),
     Mutant(
         "price loss rounded down",
-        POOL,
-        "loss: uint256 = self._ceil_div(leverage * (price - ref_price), ref_price)",
+        MATH,
+        "loss: uint256 = self.ceil_div(leverage * (price - ref_price), ref_price)",
         "loss: uint256 = leverage * (price - ref_price) // ref_price",
     ),
     Mutant(
         "management fee rounded down",
-        POOL,
-        "self._ceil_div(self._schedule().management_fee * (at - fee_time), constants.YEAR)",
-        "self._schedule().management_fee * (at - fee_time) // constants.YEAR",
+        MATH,
+        "self.ceil_div(management_fee * (at - fee_time), constants.YEAR)",
+        "management_fee * (at - fee_time) // constants.YEAR",
     ),
     Mutant(
         "partial fill's slippage bound rounded down",
         POOL,
-        "return self._ceil_div(min_out * filled, amount)",
+        "return market_math.ceil_div(min_out * filled, amount)",
         "return min_out * filled // amount",
     ),
     Mutant(
@@ -120,14 +122,14 @@ MUTANTS = [
     ),
     Mutant(
         "holders owed more than the pool holds (no NAV cap)",
-        POOL,
-        "return min(m.raw_nav, m.assets * _VALUE_SCALE // m.supply)",
-        "return m.raw_nav",
+        MATH,
+        "return min(raw_nav, assets * value_scale // supply)",
+        "return raw_nav",
     ),
     Mutant(
         "LP withdrawal ignores the backing rule",
-        POOL,
-        "required: uint256 = self._ceil_div(settings.min_backing * inverse, WAD)",
+        MATH,
+        "required: uint256 = self.ceil_div(min_backing * inverse, WAD)",
         "required: uint256 = 0",
     ),
     Mutant(
@@ -156,11 +158,11 @@ MUTANTS = [
         "m = self._live_market(settings)",
     ),
     # A fee left out.
-    Mutant("redeem fee left out", POOL, "fee: uint256 = self._fee(gross, fee_rate)", "fee: uint256 = 0"),
+    Mutant("redeem fee left out", MATH, "redeem_fee: uint256 = self.fee(gross, fee_rate)", "redeem_fee: uint256 = 0"),
     Mutant(
         "a refused exit pays its settler nothing",
         POOL,
-        "fee_shares = min(o.amount, self._ceil_div(settle_fee * _VALUE_SCALE, m.nav))",
+        "fee_shares = min(o.amount, market_math.ceil_div(settle_fee * _VALUE_SCALE, m.nav))",
         "fee_shares = 0",
     ),
 ]

@@ -11,11 +11,11 @@ from ape_foundry.provider import FoundryProvider
 from inverse.constants import WAD, default_parameters
 from inverse.deploy import (
     ZERO_ADDRESS,
-    deploy_lp_blueprint,
+    deploy_blueprints,
     deploy_oracle,
-    deploy_order_book_blueprint,
     deploy_pool,
     deploy_upkeep,
+    lens_of,
     leverage_wad,
     order_book_of,
 )
@@ -159,17 +159,12 @@ def create_oracle(owner):
 
 
 @pytest.fixture(scope="session")
-def lp_blueprint(owner):
-    return deploy_lp_blueprint(owner).contract_address
+def blueprints(owner):
+    return deploy_blueprints(owner)[0]
 
 
 @pytest.fixture(scope="session")
-def order_book_blueprint(owner):
-    return deploy_order_book_blueprint(owner).contract_address
-
-
-@pytest.fixture(scope="session")
-def create_order_pool(owner, guardian, lp_blueprint, order_book_blueprint):
+def create_order_pool(owner, guardian, blueprints):
     """Markets that settle every order at the next price (`InversePool`)."""
 
     def create(collateral, oracle, leverage=1, params=None):
@@ -178,8 +173,7 @@ def create_order_pool(owner, guardian, lp_blueprint, order_book_blueprint):
             collateral=collateral,
             oracle=oracle,
             leverage=leverage_wad(leverage),
-            lp_blueprint=lp_blueprint,
-            order_book_blueprint=order_book_blueprint,
+            blueprints=blueprints,
             guardian=guardian.address,
             params=params,
         )
@@ -206,6 +200,14 @@ def oracle(create_oracle, feed):
 def order_pool(create_order_pool, collateral, oracle):
     """The default next-price market (-1x, 6-decimal collateral)."""
     return create_order_pool(collateral, oracle, 1)
+
+
+@pytest.fixture
+def lens(order_pool):
+    """`order_pool`'s previews (`preview_mint`, `max_mint`, ...). Per test: a session
+    fixture first asked for late in a worker's run is re-made by ape's isolation
+    ("rebasing"), and this one then read a pool of another chain state."""
+    return lens_of(order_pool)
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,7 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         assert pool.lp_token() == market["lp_token"]
         assert pool.order_book() == market["order_book"]
         assert project.OrderBook.at(market["order_book"]).pool() == pool.address
+        assert pool.lens() == market["lens"] and project.PoolLens.at(market["lens"]).pool() == pool.address
         assert pool.collateral() == manifest["contracts"]["collateral"]
         assert pool.oracle() == manifest["contracts"]["oracle"]
         assert read_parameters(pool) == market["parameters"]
@@ -43,8 +44,8 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         project.InversePool.at(manifest["markets"][1]["pool"]).parameters().threshold
         < project.InversePool.at(manifest["markets"][0]["pool"]).parameters().threshold
     )
-    # feed, collateral, oracle, LP and order-book blueprints, two pools and their upkeeps
-    assert len(manifest["transactions"]) == 9
+    # feed, collateral, oracle, LP, order-book and lens blueprints, two pools and their upkeeps
+    assert len(manifest["transactions"]) == 10
     assert manifest["block"] <= chain.blocks.head.number
 
     path = tmp_path / "local.json"

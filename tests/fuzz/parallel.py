@@ -47,6 +47,7 @@ class Market:
     pool: str
     book: str
     lp: str
+    lens: str
     feed: str
     oracle: str
     collateral: str
@@ -104,6 +105,7 @@ def deploy_market(accounts, owner, decimals: int, leverage: int, **deploy) -> Ma
         pool=pool.address,
         book=book.address,
         lp=pool.lp_token(),
+        lens=pool.lens(),
         feed=system.feed.address,
         oracle=system.oracle.address,
         collateral=system.collateral.address,

@@ -214,12 +214,14 @@ class OrderMachine(RuleBasedStateMachine):
             reader.add(f"bal:{address}", pool, "balanceOf(address)", [address], ["address"])
             reader.add(f"lp:{address}", lp, "balanceOf(address)", [address], ["address"])
             reader.add(f"coll:{address}", coll, "balanceOf(address)", [address], ["address"])
-        for name in ("nav", "inverse_value", "lp_value", "max_mint", "max_lp_withdraw"):
-            reader.add(f"priced:{name}", pool, f"{name}()")
-        reader.add("priced:preview_mint", pool, "preview_mint(uint256)", [1_000 * self.unit], ["uint256"])
-        reader.add("priced:preview_redeem", pool, "preview_redeem(uint256)", [10**21], ["uint256"])
-        reader.add("priced:preview_lp_deposit", pool, "preview_lp_deposit(uint256)", [1_000 * self.unit], ["uint256"])
-        reader.add("priced:preview_lp_withdraw", pool, "preview_lp_withdraw(uint256)", [10**21], ["uint256"])
+        reader.add("priced:nav", pool, "nav()")
+        lens = self.market.lens
+        for name in ("inverse_value", "lp_value", "max_mint", "max_lp_withdraw"):
+            reader.add(f"priced:{name}", lens, f"{name}()")
+        reader.add("priced:preview_mint", lens, "preview_mint(uint256)", [1_000 * self.unit], ["uint256"])
+        reader.add("priced:preview_redeem", lens, "preview_redeem(uint256)", [10**21], ["uint256"])
+        reader.add("priced:preview_lp_deposit", lens, "preview_lp_deposit(uint256)", [1_000 * self.unit], ["uint256"])
+        reader.add("priced:preview_lp_withdraw", lens, "preview_lp_withdraw(uint256)", [10**21], ["uint256"])
         return reader
 
     def send(self, to: str, data: bytes, sender: str, gas: int = GAS) -> dict:

@@ -130,16 +130,16 @@ def test_constructor__checks_its_inputs(create_oracle, create_feed, feed, sequen
 @pytest.mark.parametrize(
     "operation", ["rebalance", "nav", "preview_mint", "preview_redeem", "max_mint", "lp_value", "inverse_value"]
 )
-def test_pool__without_valid_price__reverts_with_oracle_reason(order_seeded, order_pool, feed, owner, operation):
+def test_pool__without_valid_price__reverts_with_oracle_reason(order_seeded, order_pool, lens, feed, owner, operation):
     feed.set_answer(-5, sender=owner)
     calls = {
         "rebalance": lambda: order_pool.rebalance(sender=owner),
         "nav": lambda: order_pool.nav(),
-        "preview_mint": lambda: order_pool.preview_mint(10**6),
-        "preview_redeem": lambda: order_pool.preview_redeem(10**18),
-        "max_mint": lambda: order_pool.max_mint(),
-        "lp_value": lambda: order_pool.lp_value(),
-        "inverse_value": lambda: order_pool.inverse_value(),
+        "preview_mint": lambda: lens.preview_mint(10**6),
+        "preview_redeem": lambda: lens.preview_redeem(10**18),
+        "max_mint": lambda: lens.max_mint(),
+        "lp_value": lambda: lens.lp_value(),
+        "inverse_value": lambda: lens.inverse_value(),
     }
     assets = order_pool.total_assets()
     with ape.reverts("oracle: non-positive price"):

@@ -104,6 +104,7 @@ def test_lp_deposit_then_withdraw__around_visible_rise__attacker_profit_not_posi
     when,
     order_seeded,
     order_pool,
+    lens,
     book,
     stranger_funded,
     keeper,
@@ -118,7 +119,7 @@ def test_lp_deposit_then_withdraw__around_visible_rise__attacker_profit_not_posi
     assets = 100_000 * USDC
     cash = collateral.balanceOf(attacker)
     deposit = requested(book.request_lp_deposit(assets, 0, attacker, deadline, sender=attacker), book)
-    lp_value_before = order_pool.lp_value()
+    lp_value_before = lens.lp_value()
 
     update, fill = _visible_update(deposit, when, feed, owner, keeper, book, chain, RISE)
 
@@ -135,7 +136,7 @@ def test_lp_deposit_then_withdraw__around_visible_rise__attacker_profit_not_posi
     assert profit <= 0
     assert -profit <= 2 * SETTLE_FEE
     # The other LPs kept the gain of the rise: about 0.5% of the 10,000 USDC of inverse value.
-    assert order_pool.lp_value() - lp_value_before > 45 * USDC
+    assert lens.lp_value() - lp_value_before > 45 * USDC
 
 
 def test_redeem__before_visible_rise__priced_after_it_no_loss_avoided(

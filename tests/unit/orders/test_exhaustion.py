@@ -14,10 +14,23 @@ MAX_LP_SUPPLY = 2**120
 
 
 def test_lp_deposit__exhausted_pool__large_deposit_fills_after_rescale_past_share_cap_refunded(
-    order_seeded, order_pool, book, minter, lp, keeper, owner, feed, collateral, chain, deadline, settle, order_lp_token
+    order_seeded,
+    order_pool,
+    lens,
+    book,
+    minter,
+    lp,
+    keeper,
+    owner,
+    feed,
+    collateral,
+    chain,
+    deadline,
+    settle,
+    order_lp_token,
 ):
     fund(collateral, lp, book, 2**101)
-    book.request_mint(order_pool.max_mint() * 99 // 100, 0, minter, deadline, sender=minter)
+    book.request_mint(lens.max_mint() * 99 // 100, 0, minter, deadline, sender=minter)
     settle()
     old_shares = order_lp_token.balanceOf(lp)
     huge = requested(book.request_lp_deposit(100_000_000 * USDC, 0, lp, deadline, sender=lp), book)
@@ -43,4 +56,4 @@ def test_lp_deposit__exhausted_pool__large_deposit_fills_after_rescale_past_shar
         assert LP_VIRTUAL_SHARES // 2 < log.out // log.filled < 2 * LP_VIRTUAL_SHARES
     assert logs[1].refunded == 2**100
     assert order_lp_token.totalSupply() <= MAX_LP_SUPPLY
-    assert order_pool.lp_value() > 0  # recapitalised: holders are owed their full NAV again
+    assert lens.lp_value() > 0  # recapitalised: holders are owed their full NAV again

@@ -167,10 +167,10 @@ def test_settle_lp_withdraw__feed_moves__pays_round_lp_value_less_settle_fee(
 
 
 def test_settle_mint__slippage_broken_at_round__refunds_and_settler_keeps_fee(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
+    lens, order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
 ):
     assets = 1_000 * USDC
-    min_shares = order_pool.preview_mint(assets)  # at 2,000
+    min_shares = lens.preview_mint(assets)  # at 2,000
     cash, keeper_cash = collateral.balanceOf(minter), collateral.balanceOf(keeper)
     total_assets, supply = order_pool.total_assets(), order_pool.totalSupply()
     order = requested(book.request_mint(assets, min_shares, minter, deadline, sender=minter), book)
@@ -189,10 +189,10 @@ def test_settle_mint__slippage_broken_at_round__refunds_and_settler_keeps_fee(
 
 
 def test_settle_mint__slippage_kept_at_round__fills(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
+    lens, order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
 ):
     assets = 1_000 * USDC
-    min_shares = order_pool.preview_mint(assets) * 99 // 100
+    min_shares = lens.preview_mint(assets) * 99 // 100
     order = requested(book.request_mint(assets, min_shares, minter, deadline, sender=minter), book)
     _publish_after(order, feed, owner, chain, 1_990 * 10**8)  # NAV +0.5%: inside the 1% bound
 
@@ -202,10 +202,10 @@ def test_settle_mint__slippage_kept_at_round__fills(
 
 
 def test_settle_redeem__slippage_broken_at_round__refunds_tokens_less_those_paying_the_settler(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, order_lp_token, deadline
+    lens, order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, order_lp_token, deadline
 ):
     shares = order_pool.balanceOf(minter)
-    min_assets = order_pool.preview_redeem(shares)  # at 2,000
+    min_assets = lens.preview_redeem(shares)  # at 2,000
     cash, keeper_cash = collateral.balanceOf(minter), collateral.balanceOf(keeper)
     order = requested(book.request_redeem(shares, min_assets, minter, deadline, sender=minter), book)
     _, at = _publish_after(order, feed, owner, chain, 2_100 * 10**8)  # NAV -5%
@@ -225,10 +225,10 @@ def test_settle_redeem__slippage_broken_at_round__refunds_tokens_less_those_payi
 
 
 def test_settle_lp_withdraw__slippage_broken_at_round__refunds_shares_less_those_paying_the_settler(
-    order_seeded, order_pool, book, lp, keeper, owner, feed, collateral, chain, order_lp_token, deadline
+    lens, order_seeded, order_pool, book, lp, keeper, owner, feed, collateral, chain, order_lp_token, deadline
 ):
     lp_shares = order_lp_token.balanceOf(lp) // 10
-    min_assets = order_pool.preview_lp_withdraw(lp_shares)  # at 2,000
+    min_assets = lens.preview_lp_withdraw(lp_shares)  # at 2,000
     keeper_cash = collateral.balanceOf(keeper)
     order = requested(book.request_lp_withdraw(lp_shares, min_assets, lp, deadline, sender=lp), book)
     _, at = _publish_after(order, feed, owner, chain, 1_900 * 10**8)  # LP value falls
@@ -247,9 +247,9 @@ def test_settle_lp_withdraw__slippage_broken_at_round__refunds_shares_less_those
 
 
 def test_settle_mint__above_backing__fills_what_fits_and_refunds_rest(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, order_lp_token, deadline
+    lens, order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, order_lp_token, deadline
 ):
-    capacity_now = order_pool.max_mint()
+    capacity_now = lens.max_mint()
     assets = 300_000 * USDC
     assert capacity_now < assets
     cash = collateral.balanceOf(minter)

@@ -20,7 +20,9 @@ from .conftest import (
 )
 
 
-def test_shutdown__owner__queues_order_and_closes_entries(order_seeded, order_pool, book, owner, minter, lp, deadline):
+def test_shutdown__owner__queues_order_and_closes_entries(
+    lens, order_seeded, order_pool, book, owner, minter, lp, deadline
+):
     tx = order_pool.shutdown(sender=owner)
 
     assert tx.return_value == 3
@@ -34,7 +36,7 @@ def test_shutdown__owner__queues_order_and_closes_entries(order_seeded, order_po
     )
     assert order_pool.shutdown_requested() and not order_pool.is_shutdown()
     assert book.terms().closed and not book.terms().is_shutdown
-    assert order_pool.max_mint() == 0
+    assert lens.max_mint() == 0
     with ape.reverts("orders: closed"):
         book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
     with ape.reverts("orders: closed"):
@@ -102,13 +104,13 @@ def test_shutdown__settled_at_its_round__nav_fixed_then_redeem_paid_in_request(
 
 
 def test_shutdown__lp_withdraw_after__paid_in_request_whole_lp_value(
-    order_seeded, order_pool, book, owner, minter, lp, keeper, feed, collateral, chain, order_lp_token, settle
+    order_seeded, order_pool, lens, book, owner, minter, lp, keeper, feed, collateral, chain, order_lp_token, settle
 ):
     order_pool.shutdown(sender=owner)
     settle()
     book.request_redeem(order_pool.balanceOf(minter), 0, minter, later(chain), sender=minter)
     assert order_pool.totalSupply() == 0
-    lp_value, cash = order_pool.lp_value(), collateral.balanceOf(lp)
+    lp_value, cash = lens.lp_value(), collateral.balanceOf(lp)
 
     tx = book.request_lp_withdraw(order_lp_token.balanceOf(lp), 0, lp, later(chain), sender=lp)
 

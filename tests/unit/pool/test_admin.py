@@ -63,7 +63,7 @@ def deploy_reverts(reason: str):
 
 
 @pytest.fixture
-def create_reverting(accounts, lp_blueprint, order_book_blueprint, guardian):
+def create_reverting(accounts, blueprints, guardian):
     """Deploys a market from a deployer of its own: ape caches contract types by
     address, and a failed deployment's address is reused by the next test's."""
 
@@ -73,8 +73,7 @@ def create_reverting(accounts, lp_blueprint, order_book_blueprint, guardian):
             collateral=collateral,
             oracle=oracle,
             leverage=leverage_wad(leverage),
-            lp_blueprint=lp_blueprint,
-            order_book_blueprint=order_book_blueprint,
+            blueprints=blueprints,
             guardian=guardian.address,
             params=params,
             parameter_delay=parameter_delay,
@@ -332,7 +331,7 @@ def test_set_parameters__pending_order__keeps_the_fees_it_was_requested_with(
     ids=["management_fee", "bounty", "trade_fees"],
 )
 def test_queue_parameters__a_change_that_takes_value__leaves_time_to_exit_first(
-    order_seeded, order_pool, book, order_lp_token, feed, owner, minter, lp, keeper, chain, change
+    lens, order_seeded, order_pool, book, order_lp_token, feed, owner, minter, lp, keeper, chain, change
 ):
     """Each owner move an economic review found could take value (a retroactive
     management fee, a large bounty on a short interval, higher trade fees just
@@ -343,7 +342,7 @@ def test_queue_parameters__a_change_that_takes_value__leaves_time_to_exit_first(
     deadline = chain.pending_timestamp + 3_600
     book.request_redeem(shares, 0, minter, deadline, sender=minter)
     book.request_lp_withdraw(lp_shares // 2, 0, lp, deadline, sender=lp)
-    preview = order_pool.preview_redeem(shares)
+    preview = lens.preview_redeem(shares)
 
     publish_round(feed, owner, chain)  # the next round, minutes later
     receipt = settle_orders(book, feed, keeper, chain)

@@ -6,6 +6,7 @@ import ape
 import pytest
 
 from inverse.constants import OUTCOME_FILLED, WAD
+from inverse.deploy import lens_of
 from inverse.orders import settlement_batch
 from tests.conftest import INITIAL_PRICE, fund, publish_round
 
@@ -43,7 +44,7 @@ def test_full_cycle__with_collateral_decimals__round_trips_at_nav(
     [redeem] = settled(settle_book(book), pool)
     gross = shares * redeem.nav // 10 ** (36 - decimals)
     assert redeem.out == gross - -(-gross // 1_000) - unit // SETTLE_FEE_UNITS
-    assert token.balanceOf(pool) == pool.total_assets() == pool.lp_value()
+    assert token.balanceOf(pool) == pool.total_assets() == lens_of(pool).lp_value()
 
 
 def test_usdt_style_collateral__returning_no_bool__works(create_market, owner, lp, minter, chain, settle_book, project):
@@ -168,12 +169,12 @@ def test_payout_the_collateral_refuses__credited_to_claimable_then_claimed(
         pool.claim(sender=redeemer)
 
 
-def test_donation__changes_nothing(order_seeded, order_pool, collateral, owner, stranger):
+def test_donation__changes_nothing(order_seeded, order_pool, lens, collateral, owner, stranger):
     set_parameters(order_pool, owner, management_fee=0)  # NAV still from one second to the next
-    nav, lp_value, assets = order_pool.nav(), order_pool.lp_value(), order_pool.total_assets()
+    nav, lp_value, assets = order_pool.nav(), lens.lp_value(), order_pool.total_assets()
     collateral.mint(stranger, 10**12, sender=stranger)
     collateral.transfer(order_pool, 10**12, sender=stranger)
-    assert (order_pool.nav(), order_pool.lp_value(), order_pool.total_assets()) == (nav, lp_value, assets)
+    assert (order_pool.nav(), lens.lp_value(), order_pool.total_assets()) == (nav, lp_value, assets)
     assert collateral.balanceOf(order_pool) == assets + 10**12
 
 

@@ -25,13 +25,16 @@ def _names(contract) -> set:
     return {abi.name for abi in contract.contract_type.abi if hasattr(abi, "name")}
 
 
-def test_abi__pool_book_and_upkeep_have_every_spec_name(order_pool, book, upkeep):
-    names = _names(order_pool) | _names(book) | _names(upkeep)
+def test_abi__pool_book_lens_and_upkeep_have_every_spec_name(order_pool, book, lens, upkeep):
+    names = _names(order_pool) | _names(book) | _names(lens) | _names(upkeep)
     assert [name for name in SPEC_NAMES if name not in names] == []
     # Where a wallet looks for them: requests and settlement on the book, the market on the pool,
-    # Chainlink Automation's two on the market's upkeep contract.
+    # the previews on its lens (`lens()` on the pool), Chainlink Automation's two on the
+    # market's upkeep contract.
     assert {"request_mint", "request_redeem", "settle", "order", "pending_orders", "OrderRequested"} <= _names(book)
-    assert {"claim", "nav", "max_mint", "OrderSettled", "Mint", "permit"} <= _names(order_pool)
+    assert {"claim", "nav", "lens", "OrderSettled", "Mint", "permit"} <= _names(order_pool)
+    assert {"preview_mint", "preview_redeem", "preview_lp_deposit", "preview_lp_withdraw", "max_mint"} <= _names(lens)
+    assert lens.pool() == order_pool.address
     assert {"checkUpkeep", "performUpkeep"} <= _names(upkeep)
 
 

@@ -6,6 +6,7 @@ and request checks are in `tests/unit/orders/`."""
 import pytest
 
 from inverse.constants import OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, WAD
+from inverse.deploy import lens_of
 from inverse.model import ceil_div
 from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
 
@@ -26,7 +27,7 @@ ZERO = "0x" + "00" * 20
 
 
 def test_lp_deposit__first__gets_one_share_per_collateral_unit(
-    order_pool, book, order_funded, lp, order_lp_token, collateral, deadline, settle
+    order_pool, lens, book, order_funded, lp, order_lp_token, collateral, deadline, settle
 ):
     book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
 
@@ -34,7 +35,7 @@ def test_lp_deposit__first__gets_one_share_per_collateral_unit(
 
     # Virtual offset 10**(18-6) shares over 1 virtual asset: 1 LP share per USDC.
     assert order_lp_token.balanceOf(lp) == order_lp_token.totalSupply() == 1_000 * 10**18
-    assert order_pool.total_assets() == order_pool.lp_value() == 1_000 * USDC
+    assert order_pool.total_assets() == lens.lp_value() == 1_000 * USDC
     assert collateral.balanceOf(order_pool) == 1_000 * USDC
     assert receipt.events.filter(order_pool.LpDeposit) == [
         order_pool.LpDeposit(sender=lp, receiver=lp, assets=1_000 * USDC, lp_shares=1_000 * 10**18)
@@ -45,7 +46,20 @@ def test_lp_deposit__first__gets_one_share_per_collateral_unit(
 
 
 def test_lp_withdraw__all_without_holders__returns_deposit_plus_fees(
-    order_seeded, order_pool, book, minter, lp, keeper, owner, feed, order_lp_token, collateral, chain, deadline, settle
+    order_seeded,
+    order_pool,
+    lens,
+    book,
+    minter,
+    lp,
+    keeper,
+    owner,
+    feed,
+    order_lp_token,
+    collateral,
+    chain,
+    deadline,
+    settle,
 ):
     book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter)
     settle()  # no holders left
@@ -53,8 +67,8 @@ def test_lp_withdraw__all_without_holders__returns_deposit_plus_fees(
     cash = collateral.balanceOf(lp)
     order = requested(book.request_lp_withdraw(shares, 0, lp, deadline, sender=lp), book)
     publish_round(feed, owner, chain, after=order.not_before)
-    value = order_pool.lp_value()
-    preview = order_pool.preview_lp_withdraw(shares)
+    value = lens.lp_value()
+    preview = lens.preview_lp_withdraw(shares)
 
     receipt = book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper)
 
@@ -72,7 +86,7 @@ def test_lp_withdraw__all_without_holders__returns_deposit_plus_fees(
 
 
 def test_lp_withdraw__all_while_holders_need_backing__fills_what_the_rule_allows(
-    order_seeded, order_pool, book, lp, keeper, owner, feed, order_lp_token, collateral, chain, deadline
+    order_seeded, order_pool, lens, book, lp, keeper, owner, feed, order_lp_token, collateral, chain, deadline
 ):
     shares = order_lp_token.balanceOf(lp)
     cash = collateral.balanceOf(lp)
@@ -96,13 +110,13 @@ def test_lp_withdraw__all_while_holders_need_backing__fills_what_the_rule_allows
     assert order_lp_token.balanceOf(lp) == shares - filled  # the rest came back
     assert order_lp_token.balanceOf(order_pool) == 0
     assert collateral.balanceOf(lp) == cash + assets - SETTLE_FEE
-    assert order_pool.lp_value() * WAD >= order_pool.parameters().min_backing * order_pool.inverse_value()
+    assert lens.lp_value() * WAD >= order_pool.parameters().min_backing * lens.inverse_value()
 
 
-def test_max_lp_withdraw__is_lp_value_above_the_backing_rule(order_seeded, order_pool):
+def test_max_lp_withdraw__is_lp_value_above_the_backing_rule(order_seeded, order_pool, lens):
     # LP value must stay >= 0.5 * inverse value.
-    required = ceil_div(order_pool.parameters().min_backing * order_pool.inverse_value(), WAD)
-    assert order_pool.max_lp_withdraw() == order_pool.lp_value() - required > 0
+    required = ceil_div(order_pool.parameters().min_backing * lens.inverse_value(), WAD)
+    assert lens.max_lp_withdraw() == lens.lp_value() - required > 0
 
 
 def test_lp_deposit__escrow_past_112_bits__reverts(order_pool, book, collateral, lp, deadline, unchanged):
@@ -119,14 +133,15 @@ def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
     create_market, collateral, owner, feed, keeper, lp, minter, redeemer, chain, deadline, settle_book
 ):
     pool, book, lp_token = create_market(collateral, 3, funds=10**6 * USDC)
+    lens = lens_of(pool)
     book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
     settle_book(book)
-    book.request_mint(pool.max_mint(), 0, minter, deadline, sender=minter)
+    book.request_mint(lens.max_mint(), 0, minter, deadline, sender=minter)
     settle_book(book)
     crash = INITIAL_PRICE * 40 // 100
     feed.set_answer(crash, sender=owner, gas=200_000)  # exhausted: NAV capped
     nav_before = pool.nav()
-    assert pool.max_mint() == 0 and pool.lp_value() <= 1
+    assert lens.max_mint() == 0 and lens.lp_value() <= 1
     deposit = 5_000 * USDC
     order = requested(
         book.request_lp_deposit(deposit, 0, redeemer, chain.pending_timestamp + 600, sender=redeemer), book
@@ -141,7 +156,7 @@ def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
     assert (log.outcome, log.out) == (OUTCOME_FILLED, expected)
     assert pool.nav() > nav_before  # holders got their owed value back first
     # The depositor's shares are worth what reached the LP side, not the whole deposit.
-    assert pool.preview_lp_withdraw(expected) < deposit
+    assert lens.preview_lp_withdraw(expected) < deposit
 
 
 def test_lp_withdraw__at_zero_nav__lets_lps_take_everything(
@@ -175,7 +190,7 @@ def exhausted_18_decimal_market(create_collateral, create_market, owner, feed, l
     book.request_mint(8840083780341212788330143, 0, minter, deadline, sender=minter)
     settle_book(book)
     feed.set_answer(INITIAL_PRICE * 45 // 100, sender=owner, gas=200_000)  # holders are owed more than there is
-    assert pool.nav() < pool.reference_nav() * 155 // 100 and pool.max_mint() == 0  # capped: exhausted
+    assert pool.nav() < pool.reference_nav() * 155 // 100 and lens_of(pool).max_mint() == 0  # capped: exhausted
     return token, pool, book, lp_token
 
 
@@ -187,7 +202,7 @@ def test_lp_deposit__small_into_exhausted_18_decimal_pool__refunded(
     the preview does not revert."""
     token, pool, book, _ = exhausted_18_decimal_market
     deposit = 1_000 * 10**18  # all of it goes to holders, and rounding shaves LP value
-    assert pool.preview_lp_deposit(deposit) == 0
+    assert lens_of(pool).preview_lp_deposit(deposit) == 0
     cash = token.balanceOf(redeemer)
     book.request_lp_deposit(deposit, 0, redeemer, chain.pending_timestamp + 600, sender=redeemer)
 
@@ -206,12 +221,12 @@ def test_lp_deposit__making_holders_whole_in_exhausted_18_decimal_pool__earns_sh
     [log] = settled(settle_book(book, answer=INITIAL_PRICE * 45 // 100), pool)
 
     assert log.outcome == OUTCOME_FILLED and log.out > 0
-    assert pool.lp_value() > 0  # recapitalised: holders are owed their full NAV again
+    assert lens_of(pool).lp_value() > 0  # recapitalised: holders are owed their full NAV again
 
 
 @pytest.mark.parametrize("which", ["preview_lp_deposit", "preview_lp_withdraw"])
 def test_lp_previews__at_round_price__equal_the_fill(
-    which, order_seeded, order_pool, book, lp, keeper, owner, feed, order_lp_token, chain, deadline
+    which, order_seeded, order_pool, lens, book, lp, keeper, owner, feed, order_lp_token, chain, deadline
 ):
     if which == "preview_lp_deposit":
         amount = 20_000 * USDC
@@ -220,7 +235,7 @@ def test_lp_previews__at_round_price__equal_the_fill(
         amount = order_lp_token.balanceOf(lp) // 10
         order = requested(book.request_lp_withdraw(amount, 0, lp, deadline, sender=lp), book)
     publish_round(feed, owner, chain, INITIAL_PRICE * 97 // 100, after=order.not_before)
-    preview = getattr(order_pool, which)(amount)
+    preview = getattr(lens, which)(amount)
 
     [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
 

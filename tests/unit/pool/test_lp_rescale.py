@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
+from inverse.deploy import lens_of
 from inverse.model import LP_FLOOR_BITS, MAX_LP_SUPPLY, Overflow, lp_deposit_shares
 from tests.conftest import fund, publish_round, settle_orders
 from tests.unit.test_model import market as model_market
@@ -34,6 +35,7 @@ class Market:
         self.virtual = 10 ** (18 - decimals)
         self.token = create_collateral(decimals)
         self.pool, self.book, self.lp_token = create_market(self.token, 3)
+        self.lens = lens_of(self.pool)
         self.settle_book, self.chain = settle_book, chain
         # No management fee: amounts do not depend on how long each step takes.
         changes = {"management_fee": 0} | ({} if fees else {"mint_fee": 0, "redeem_fee": 0})
@@ -60,7 +62,7 @@ class Market:
         return requested(self.book.request_lp_withdraw(shares, 0, account, self.deadline(), sender=account), self.book)
 
     def mint_max(self, account):
-        self.book.request_mint(self.pool.max_mint(), 0, account, self.deadline(), sender=account)
+        self.book.request_mint(self.lens.max_mint(), 0, account, self.deadline(), sender=account)
         self.settle()
 
     def redeem_all(self, account):
@@ -69,7 +71,7 @@ class Market:
 
     def claim(self, account, value=None):
         """The LP value `account`'s shares claim (before the settle fee)."""
-        value = self.pool.lp_value() if value is None else value
+        value = self.lens.lp_value() if value is None else value
         return self.lp_token.balanceOf(account) * (value + 1) // (self.lp_token.totalSupply() + self.virtual)
 
     def crash(self, feed, owner, bps=CRASH_BPS):
@@ -80,7 +82,7 @@ class Market:
 
     def exhausted(self):
         """Holders are owed all the pool holds: LP shares are worth at most rounding dust."""
-        return self.pool.max_mint() == 0 and self.pool.lp_value() * 1_000 < self.unit
+        return self.lens.max_mint() == 0 and self.lens.lp_value() * 1_000 < self.unit
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ def test_lp_cycles__ten_exhaustions_and_recapitalisations_at_minus_3x__stay_fair
         m.mint_max(minter)
         answer = m.crash(feed, owner)
         assert m.exhausted()
-        value_before = m.pool.lp_value()
+        value_before = m.lens.lp_value()
         old_claims = {a.address: m.claim(a, value_before) for a in lps}
         who = recapitalisers[cycle % len(recapitalisers)]
         m.request_lp_deposit(who, deposit)
@@ -117,7 +119,7 @@ def test_lp_cycles__ten_exhaustions_and_recapitalisations_at_minus_3x__stay_fair
         assert log.outcome == OUTCOME_FILLED
         [rescale] = receipt.events.filter(m.lp_token.Rescale)
         assert rescale.bits > LP_FLOOR_BITS
-        value_after = m.pool.lp_value()
+        value_after = m.lens.lp_value()
         added = value_after - value_before
         assert 0 < added < deposit  # the rest made holders whole first
         # The recapitaliser's new shares claim the LP value they added, less a few wei.
@@ -157,7 +159,7 @@ def test_lp_cycles__ten_exhaustions_and_recapitalisations_at_minus_3x__stay_fair
     for a in lps:
         got = m.token.balanceOf(a) - cash[a.address]
         assert abs(got - max(claims[a.address] - m.settle_fee, 0)) <= 2
-    assert m.pool.lp_value() <= dust_value + 2 * len(lps)  # what was refused, and rounding dust
+    assert m.lens.lp_value() <= dust_value + 2 * len(lps)  # what was refused, and rounding dust
     # Shares worth nothing may come back; beyond them, under one share per holder is
     # left that no one holds (a rescale rounds each balance down).
     held = sum(m.lp_token.balanceOf(a) for a in lps)
@@ -230,7 +232,7 @@ def test_lp_rescale__lps_still_holding_value__keep_it_whether_or_not_a_deposit_r
     answer = m.pool.reference_price() // 10**10
     answer = answer - int(answer * fall_bps) // 10_000
     feed.set_answer(answer, sender=owner, gas=200_000)
-    value_before = m.pool.lp_value()
+    value_before = m.lens.lp_value()
     claim_before = m.claim(lp, value_before)
     assert value_before == pytest.approx(1_000_000 * m.unit * loss, rel=0.01)
     m.request_lp_deposit(honest, 1_000_000 * m.unit)
@@ -238,7 +240,7 @@ def test_lp_rescale__lps_still_holding_value__keep_it_whether_or_not_a_deposit_r
     receipt, [log] = m.settle(answer)
 
     assert len(receipt.events.filter(m.lp_token.Rescale)) == int(rescaled)
-    value_after = m.pool.lp_value()
+    value_after = m.lens.lp_value()
     assert abs(m.claim(lp, value_after) - claim_before) <= 2
     assert value_after - value_before - 3 <= m.claim(honest, value_after) <= value_after - value_before
 
@@ -274,7 +276,7 @@ def test_lp_withdraw__requested_before_a_rescale_settled_after__pays_its_rescale
     assert logs[2].out == 0  # dust, less the settle fee
     assert m.lp_token.balanceOf(m.pool) == 0
     assert m.lp_token.balanceOf(lp) == (kept >> rescale.bits) + logs[2].refunded
-    value = m.pool.lp_value()
+    value = m.lens.lp_value()
     assert m.claim(recapitaliser, value) >= value - 3
 
 

@@ -44,13 +44,13 @@ def test_mint__first_after_lp_deposit__books_assets_and_gives_fee_to_lps(
 
 
 def test_mint__preview_at_round_price__equals_the_fill(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
+    lens, order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
 ):
     assets = 1_234_567_891
     order = requested(book.request_mint(assets, 0, minter, deadline, sender=minter), book)
     publish_round(feed, owner, chain, INITIAL_PRICE * 95 // 100, after=order.not_before)
     # Views price at the latest round and block: the round's price and time.
-    preview = order_pool.preview_mint(assets)
+    preview = lens.preview_mint(assets)
     nav = order_pool.nav()
     assert WAD * 1_049 // 1_000 < nav < WAD * 105 // 100  # ETH -5%: NAV +5%, less the fee accrued
 
@@ -61,47 +61,47 @@ def test_mint__preview_at_round_price__equals_the_fill(
 
 
 def test_max_mint__request_exactly_it__fills_whole_and_keeps_backing(
-    order_seeded, order_pool, book, minter, collateral, deadline, settle
+    lens, order_seeded, order_pool, book, minter, collateral, deadline, settle
 ):
     collateral.mint(minter, 10**9 * USDC, sender=minter)
     collateral.approve(book, 10**9 * USDC, sender=minter)
-    capacity = order_pool.max_mint()
+    capacity = lens.max_mint()
     assert capacity > 0
 
     book.request_mint(capacity, 0, minter, deadline, sender=minter)
-    assert order_pool.max_mint() == 0  # the pending order (and its settle fee) is taken off
+    assert lens.max_mint() == 0  # the pending order (and its settle fee) is taken off
     [log] = settled(settle(), order_pool)
 
     # The management fee accrued till the round only lowers what holders are owed.
     assert (log.outcome, log.filled, log.refunded) == (OUTCOME_FILLED, capacity, 0)
-    assert order_pool.lp_value() * WAD >= order_pool.parameters().min_backing * order_pool.inverse_value()
-    assert order_pool.max_mint() <= capacity // 10**6  # what is left is dust
+    assert lens.lp_value() * WAD >= order_pool.parameters().min_backing * lens.inverse_value()
+    assert lens.max_mint() <= capacity // 10**6  # what is left is dust
 
 
-def test_max_mint__pending_orders__taken_off(order_seeded, order_pool, book, owner, minter, lp, chain):
+def test_max_mint__pending_orders__taken_off(order_seeded, order_pool, lens, book, owner, minter, lp, chain):
     set_parameters(order_pool, owner, management_fee=0)  # capacity then stands still from block to block
     deadline = later(chain)
-    capacity = order_pool.max_mint()
+    capacity = lens.max_mint()
     book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter)
-    assert order_pool.max_mint() == capacity - 1_000 * USDC - SETTLE_FEE
+    assert lens.max_mint() == capacity - 1_000 * USDC - SETTLE_FEE
     # Escrowed LP deposits are counted too: a wallet is told too little, never too much.
     book.request_lp_deposit(2_000 * USDC, 0, lp, deadline, sender=lp)
-    assert order_pool.max_mint() == capacity - 3_000 * USDC - 2 * SETTLE_FEE
+    assert lens.max_mint() == capacity - 3_000 * USDC - 2 * SETTLE_FEE
 
 
-def test_max_mint__while_paused__is_zero_and_back_after_unpause(order_seeded, order_pool, guardian, owner):
+def test_max_mint__while_paused__is_zero_and_back_after_unpause(order_seeded, order_pool, lens, guardian, owner):
     set_parameters(order_pool, owner, management_fee=0)  # capacity then stands still from block to block
-    capacity = order_pool.max_mint()
+    capacity = lens.max_mint()
     order_pool.pause(sender=guardian)
-    assert order_pool.max_mint() == 0
+    assert lens.max_mint() == 0
     order_pool.unpause(sender=owner)
-    assert order_pool.max_mint() == capacity
+    assert lens.max_mint() == capacity
 
 
 def test_mint__without_lp_liquidity__refunded_and_settler_keeps_fee(
-    order_pool, book, order_funded, minter, keeper, collateral, deadline, settle
+    lens, order_pool, book, order_funded, minter, keeper, collateral, deadline, settle
 ):
-    assert order_pool.max_mint() == 0
+    assert lens.max_mint() == 0
     cash, keeper_cash = collateral.balanceOf(minter), collateral.balanceOf(keeper)
     book.request_mint(100 * USDC, 0, minter, deadline, sender=minter)
 
@@ -134,12 +134,12 @@ def test_mint__yielding_zero_shares__refunded(order_seeded, order_pool, book, ow
 
 
 def test_mint__at_zero_nav__views_say_so_and_request_is_refunded(
-    order_seeded, order_pool, book, owner, minter, collateral, feed, deadline, settle
+    lens, order_seeded, order_pool, book, owner, minter, collateral, feed, deadline, settle
 ):
     feed.set_answer(INITIAL_PRICE * 2, sender=owner)  # +100% at -1x: NAV 0
     assert order_pool.nav() == 0
-    assert order_pool.max_mint() == 0
-    assert order_pool.preview_mint(100 * USDC) == 0
+    assert lens.max_mint() == 0
+    assert lens.preview_mint(100 * USDC) == 0
     cash = collateral.balanceOf(minter)
     book.request_mint(100 * USDC, 0, minter, deadline, sender=minter)
 
@@ -150,14 +150,14 @@ def test_mint__at_zero_nav__views_say_so_and_request_is_refunded(
 
 
 def test_mint__stale_oracle__views_revert_with_its_reason_request_still_queued(
-    order_seeded, order_pool, book, minter, chain
+    lens, order_seeded, order_pool, book, minter, chain
 ):
     chain.mine(deltatime=4_000)
-    for view in (order_pool.nav, order_pool.max_mint, order_pool.inverse_value, order_pool.lp_value):
+    for view in (order_pool.nav, lens.max_mint, lens.inverse_value, lens.lp_value):
         with ape.reverts("oracle: stale price"):
             view()
     with ape.reverts("oracle: stale price"):
-        order_pool.preview_mint(100 * USDC)
+        lens.preview_mint(100 * USDC)
     # The request does not read the price: its round will.
     assert book.request_mint(100 * USDC, 0, minter, chain.pending_timestamp + 60, sender=minter).return_value == 3
 

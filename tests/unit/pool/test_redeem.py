@@ -25,7 +25,7 @@ SETTLE_FEE = USDC // 10
 
 
 def test_redeem__whole_supply__burns_it_and_pays_nav_less_fees(
-    order_seeded, order_pool, book, minter, keeper, collateral, deadline, settle
+    order_seeded, order_pool, lens, book, minter, keeper, collateral, deadline, settle
 ):
     shares = order_pool.balanceOf(minter)
     assert shares == order_pool.totalSupply()
@@ -46,18 +46,18 @@ def test_redeem__whole_supply__burns_it_and_pays_nav_less_fees(
     assert collateral.balanceOf(minter) == cash + gross - fee - SETTLE_FEE
     assert order_pool.totalSupply() == order_pool.balanceOf(order_pool) == 0
     assert order_pool.total_assets() == assets_before - gross + fee  # the fee stays with LPs
-    assert order_pool.inverse_value() == 0 and order_pool.lp_value() == order_pool.total_assets()
+    assert lens.inverse_value() == 0 and lens.lp_value() == order_pool.total_assets()
     [burn] = receipt.events.filter(order_pool.Transfer)
     assert (burn.sender, burn.receiver, burn.value) == (order_pool.address, "0x" + "00" * 20, shares)
 
 
 def test_redeem__preview_at_round_price__equals_the_fill(
-    order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
+    lens, order_seeded, order_pool, book, minter, keeper, owner, feed, chain, deadline
 ):
     shares = order_pool.balanceOf(minter) // 3
     order = requested(book.request_redeem(shares, 0, minter, deadline, sender=minter), book)
     publish_round(feed, owner, chain, INITIAL_PRICE * 103 // 100, after=order.not_before)
-    preview, nav = order_pool.preview_redeem(shares), order_pool.nav()  # both now, the fee accrued alike
+    preview, nav = lens.preview_redeem(shares), order_pool.nav()  # both now, the fee accrued alike
 
     [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
 
@@ -66,8 +66,8 @@ def test_redeem__preview_at_round_price__equals_the_fill(
     assert preview == gross - -(-gross // 1_000) - SETTLE_FEE
 
 
-def test_preview_redeem__payout_below_settle_fee__is_zero(order_seeded, order_pool):
-    assert order_pool.preview_redeem(10**16) == 0  # about 0.01 USDC, less 0.1 USDC
+def test_preview_redeem__payout_below_settle_fee__is_zero(order_seeded, order_pool, lens):
+    assert lens.preview_redeem(10**16) == 0  # about 0.01 USDC, less 0.1 USDC
 
 
 def test_redeem__at_zero_nav__burns_for_nothing_and_no_settle_fee(
@@ -98,7 +98,7 @@ def test_exit__worth_nothing_at_the_reference__refused_at_the_request(
 
 @pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
 def test_exit__worth_less_than_the_settle_fee__refused_at_the_request(
-    order_seeded, order_pool, book, order_lp_token, minter, lp, accounts, chain, unchanged, kind
+    order_seeded, order_pool, lens, book, order_lp_token, minter, lp, accounts, chain, unchanged, kind
 ):
     """It would pay its settler next to nothing, and come back to be requested again
     for free: refused, even as a whole balance below the minimum order."""
@@ -108,7 +108,7 @@ def test_exit__worth_less_than_the_settle_fee__refused_at_the_request(
         amount = (fee - 1) * VALUE_SCALE // order_pool.reference_nav()  # just under the fee
     else:
         token, account, request = order_lp_token, lp, book.request_lp_withdraw
-        amount = (fee - 1) * (order_lp_token.totalSupply() + LP_VIRTUAL_SHARES) // (order_pool.lp_value() + 1)
+        amount = (fee - 1) * (order_lp_token.totalSupply() + LP_VIRTUAL_SHARES) // (lens.lp_value() + 1)
     holder = accounts[8]
     token.transfer(holder, amount, sender=account)  # a whole balance: the minimum order does not apply
     with unchanged("orders: worth less than the settle fee"):
@@ -118,7 +118,7 @@ def test_exit__worth_less_than_the_settle_fee__refused_at_the_request(
 
 @pytest.mark.parametrize("kind", ["redeem", "lp_withdraw"])
 def test_exit__worth_a_wei_at_the_reference_and_nothing_at_its_round__refunded_not_burnt(
-    order_seeded, order_pool, book, order_lp_token, minter, lp, owner, chain, settle, kind
+    order_seeded, order_pool, lens, book, order_lp_token, minter, lp, owner, chain, settle, kind
 ):
     set_parameters(order_pool, owner, settle_fee=0, min_order=0)
     if kind == "redeem":
@@ -127,7 +127,7 @@ def test_exit__worth_a_wei_at_the_reference_and_nothing_at_its_round__refunded_n
         answer = INITIAL_PRICE * 11 // 10  # -1x: the NAV falls 10%
     else:
         token, account, request = order_lp_token, lp, book.request_lp_withdraw
-        per_wei = ceil_div(order_lp_token.totalSupply() + LP_VIRTUAL_SHARES, order_pool.lp_value() + 1)
+        per_wei = ceil_div(order_lp_token.totalSupply() + LP_VIRTUAL_SHARES, lens.lp_value() + 1)
         amount = per_wei + per_wei // 1_000  # a wei and a little at the reference
         answer = INITIAL_PRICE * 9 // 10  # holders gain 10% of 10,000: LP value falls 1%
     request(amount, 0, account, later(chain), sender=account)
@@ -154,13 +154,13 @@ def test_redeem__tokens_received_by_transfer__redeemed_by_receiver(
 
 
 def test_exit_requests__stale_oracle__still_queued_and_previews_say_why(
-    order_seeded, order_pool, book, order_lp_token, minter, lp, chain
+    lens, order_seeded, order_pool, book, order_lp_token, minter, lp, chain
 ):
     chain.mine(deltatime=4_000)
     with ape.reverts("oracle: stale price"):
-        order_pool.preview_redeem(10**18)
+        lens.preview_redeem(10**18)
     with ape.reverts("oracle: stale price"):
-        order_pool.preview_lp_withdraw(10**18)
+        lens.preview_lp_withdraw(10**18)
     deadline = chain.pending_timestamp + 60
     # Exits never read the price at the request: the way out stays open.
     assert book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter).return_value == 3
