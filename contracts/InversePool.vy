@@ -98,7 +98,8 @@ lp_token: public(immutable(address))
 # The order book where users request and anyone settles, created from a blueprint.
 order_book: public(immutable(address))
 
-# The previews (`preview_mint`, `max_mint`, ...: `PoolLens.vy`), created from a blueprint.
+# The previews and the asset split (`preview_mint`, `max_mint`, `lp_value`, ...:
+# `PoolLens.vy`), created from a blueprint.
 lens: public(immutable(address))
 
 # Leverage L (WAD): the token moves -L times the underlying between rebalances.
