@@ -153,3 +153,52 @@ class KeeperBot:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class PriceServiceProcess:
+    """The local price service (`inverse/price_service.py`) on a port of its own,
+    on `node`'s clock, logging to a file."""
+
+    def __init__(self, workdir: Path, node: AnvilNode, price: str = "2000"):
+        self.log = workdir / "price-service.log"
+        self.port = free_port()
+        self.command = [
+            str(BIN / "python"),
+            "-m",
+            "inverse.price_service",
+            "--rpc",
+            node.uri,
+            "--port",
+            str(self.port),
+            "--price",
+            price,
+        ]
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(self.command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"{self.url}/v2/updates/price/latest", timeout=1)
+                return
+            except requests.RequestException:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"the price service exited: {self.log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+        raise RuntimeError(f"the price service did not start: {self.log.read_text()[-2000:]}")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
