@@ -36,8 +36,11 @@ def adapter(owner, pyth, project):
     return owner.deploy(project.PythOracle, pyth, ETH_USD, MAX_AGE, MAX_CONFIDENCE)
 
 
-def first(adapter, data, not_before=T, expires_at=T + 300, value=1):
-    return tuple(adapter.first_price.call([data], not_before, expires_at, value=value))
+def first(adapter, data, not_before=T, expires_at=T + 300, value=None):
+    """`first_price` on one update (or a list of them), paying the update fee."""
+    data = data if isinstance(data, list) else [data]
+    value = len(data) if value is None else value  # the mock's fee: 1 wei per update
+    return tuple(adapter.first_price.call(data, not_before, expires_at, value=value))
 
 
 def test_first_price__the_first_at_or_after_t__fills_at_its_price(adapter):
@@ -56,14 +59,24 @@ def test_first_price__another_feeds_update__is_refused(adapter):
         first(adapter, update(T, feed=BTC_USD))
 
 
-def test_first_price__fee_not_paid__is_refused(adapter):
-    with custom_error("025dbdd4"):  # InsufficientFee()
-        first(adapter, update(T), value=0)
+@pytest.mark.parametrize("value", [0, 2])
+def test_first_price__not_exactly_the_update_fee__is_refused(adapter, value):
+    # Short, Pyth would refuse it; above, Pyth would keep the rest.
+    with ape.reverts("oracle: pay exactly the update fee"):
+        first(adapter, update(T), value=value)
 
 
-def test_first_price__after_expiry__is_void(adapter):
-    assert first(adapter, update(T + 301, T - 1), expires_at=T + 300) == (ROUND_VOID, 0, T + 301)
+def test_first_price__among_other_updates__still_the_first_after_t(adapter):
+    updates = [update(T, feed=BTC_USD), update(T + 3, T + 2), update(T + 1, T - 2, price=1_990 * 10**8)]
+    assert first(adapter, updates) == (ROUND_FILL, 1_990 * WAD, T + 1)
+    assert first(adapter, [updates[1], updates[1], updates[2]])[2] == T + 1
+
+
+def test_first_price__after_expiry__is_void_at_the_expiry(adapter):
+    assert first(adapter, update(T + 301, T - 1), expires_at=T + 300) == (ROUND_VOID, 0, T + 300)
+    assert first(adapter, update(2**64 - 1, T - 1), expires_at=T + 300) == (ROUND_VOID, 0, T + 300)
     assert first(adapter, update(T + 300, T - 1), expires_at=T + 300)[0] == ROUND_FILL
+    assert first(adapter, update(T, T - 1), expires_at=T) == (ROUND_FILL, 2_000 * WAD, T)
 
 
 @pytest.mark.parametrize(
@@ -72,17 +85,30 @@ def test_first_price__after_expiry__is_void(adapter):
         {"price": 0},
         {"price": -5},
         {"conf": 20 * 10**8 + 1},  # just over 1% of 2,000
-        {"expo": -19},
+        {"price": -(2**63)},
+        {"expo": -37},
         {"expo": 19},
         {"price": 2 * 10**18, "expo": 0},  # 2e18 USD: above MAX_PRICE (1e18 USD)
+        {"price": 10**17, "conf": 10**14, "expo": -36},  # 1e-19 USD: 0 as a WAD
     ],
 )
 def test_first_price__invalid_on_its_own_data__is_void(adapter, fields):
     assert first(adapter, update(T, **fields)) == (ROUND_VOID, 0, T)
 
 
-def test_first_price__conf_at_the_bound__fills(adapter):
-    assert first(adapter, update(T, conf=20 * 10**8))[0] == ROUND_FILL
+@pytest.mark.parametrize(
+    "fields, wad",
+    [
+        ({"conf": 20 * 10**8}, 2_000 * WAD),  # conf exactly 1% of the price
+        ({"price": 10**18, "conf": 0, "expo": 0}, 10**36),  # exactly MAX_PRICE
+        ({"price": 1, "conf": 0, "expo": 18}, 10**36),  # the largest exponent, at MAX_PRICE
+        ({"price": 2 * 10**18, "conf": 10**15, "expo": -18}, 2 * WAD),  # 2 USD
+        ({"price": 2 * 10**18, "conf": 10**15, "expo": -20}, 2 * WAD // 100),  # 0.02 USD, divided
+        ({"price": 5 * 10**18, "conf": 0, "expo": -36}, 5),  # the smallest exponent: 5e-18 USD
+    ],
+)
+def test_first_price__at_the_bounds__fills_at_the_exact_wad(adapter, fields, wad):
+    assert first(adapter, update(T, **fields))[:2] == (ROUND_FILL, wad)
 
 
 @pytest.mark.parametrize("times", [(0, 10), (20, 10), (10, 2**64)])
@@ -102,6 +128,13 @@ def test_price__fresh_stored_price__as_wad_and_stale_or_missing_refused(adapter,
         adapter.price()
 
 
+def test_price__from_the_future__refused(adapter, pyth, owner, chain):
+    now = chain.pending_timestamp
+    pyth.updatePriceFeeds([update(now + 30)], value=1, sender=owner)
+    with ape.reverts("oracle: price from the future"):
+        adapter.price()
+
+
 def test_price__invalid_stored_price__refused(adapter, pyth, owner, chain):
     now = chain.pending_timestamp
     pyth.updatePriceFeeds([update(now - 1, conf=10**11)], value=1, sender=owner)  # conf 50% of the price
@@ -112,7 +145,7 @@ def test_price__invalid_stored_price__refused(adapter, pyth, owner, chain):
 @pytest.mark.parametrize(
     "args, reason",
     [
-        (("zero", ETH_USD, MAX_AGE, MAX_CONFIDENCE), "oracle: zero pyth"),
+        (("zero", ETH_USD, MAX_AGE, MAX_CONFIDENCE), "oracle: pyth is not a contract"),
         (("pyth", b"\0" * 32, MAX_AGE, MAX_CONFIDENCE), "oracle: zero price id"),
         (("pyth", ETH_USD, 0, MAX_CONFIDENCE), "oracle: max age out of bounds"),
         (("pyth", ETH_USD, 2 * 86_400 + 1, MAX_CONFIDENCE), "oracle: max age out of bounds"),
