@@ -106,7 +106,8 @@ def main(extra: list[str]) -> int:
     for part in parts:
         outcome = "passed" if part.process.returncode == 0 else f"FAILED (exit {part.process.returncode})"
         print(f"  {part.name:<24} {part.seconds:5.0f} s  (CPU {part.cpu:5.0f} s)  {outcome}")
-    print(f"  {'in all':<24} {total:5.0f} s  ({total // 60:.0f} min {total % 60:.0f} s)")
+    whole = round(total)
+    print(f"  {'in all':<24} {whole:5d} s  ({whole // 60} min {whole % 60} s)")
     return 0 if all(p.process.returncode == 0 for p in parts) else 1
 
 
