@@ -220,14 +220,15 @@ def escrow(owner: address, amount: uint256):
     """
     @notice Moves LP shares of an LP withdrawal request into the pool's escrow,
             where they stay in the supply until the order settles. Refused in
-            the block of a rescale after it: the order's time must say which
-            side of the rescale its shares are from.
+            the second of a rescale after it (every block with its timestamp:
+            several on a fast L2): the order's time must say which side of the
+            rescale its shares are from.
     @param owner The holder who requested the withdrawal.
     @param amount The number of shares.
     """
     assert msg.sender == pool, "lp: caller is not the pool"
     word: uint256 = self._supply_word
-    assert word >> 192 != block.timestamp, "lp: shares rescaled in this block"
+    assert word >> 192 != block.timestamp, "lp: shares rescaled this second"
     self._move(owner, pool, amount, self._level(word))
 
 
@@ -314,8 +315,8 @@ def shares_for(assets: uint256, lp_value: uint256, virtual: uint256) -> uint256:
 def escrowed_now(amount: uint256, since: uint256) -> uint256:
     """
     @notice What `amount` shares escrowed at time `since` are now: divided by
-            every rescale since (a rescale's own block counts as after, as
-            `escrow` refuses requests there once it happened).
+            every rescale since (a rescale's own second counts as after, as
+            `escrow` refuses requests in it once it happened).
     @param amount Shares, as escrowed.
     @param since The request's timestamp.
     @return uint256 The shares now.

@@ -785,7 +785,7 @@ class PoolModel:
             side = u256(m.assets - self._inverse_value(m.supply, m.nav))
             value = self._lp_withdraw_assets(side, amount)
             if self.lp_rescales and self.lp_rescales[-1][0] == now:
-                raise Revert("lp: shares rescaled in this block")
+                raise Revert("lp: shares rescaled this second")
         if value == 0 and side != 0:
             raise Revert("pool: exit worth nothing")
         if value < self.min_order and amount != balance:

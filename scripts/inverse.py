@@ -67,7 +67,7 @@ EXPLANATIONS = {
     "pool: exit worth nothing": "at the last reference price this amount is worth less than the collateral's "
     "smallest unit, so it would pay nothing; exit a larger amount",
     "pool: bad receiver": "the bounty cannot go to the zero address, the pool or its LP token",
-    "lp: shares rescaled in this block": "LP shares were rescaled after an exhaustion this very second; "
+    "lp: shares rescaled this second": "LP shares were rescaled after an exhaustion this very second; "
     "request again in a moment (your share of the pool is unchanged)",
     "oracle: stale price": "the price feed has not updated recently; try again once it does",
     "oracle: sequencer down": "the L2 sequencer is down; prices cannot be trusted until it is back",

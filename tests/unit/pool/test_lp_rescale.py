@@ -344,7 +344,7 @@ def test_lp_withdraw__requested_in_the_second_of_a_rescale__reverts_then_accepte
     rescaled_at = chain.blocks[receipt.block_number].timestamp
 
     chain.pending_timestamp = rescaled_at
-    with ape.reverts("lp: shares rescaled in this block"):
+    with ape.reverts("lp: shares rescaled this second"):
         m.book.request_lp_withdraw(shares, 0, recapitaliser, rescaled_at + 600, sender=recapitaliser)
     chain.pending_timestamp = rescaled_at + 1
     order = m.request_lp_withdraw(recapitaliser, shares)
