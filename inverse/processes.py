@@ -17,6 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def end(process, sig: int = signal.SIGINT, timeout: float = 20) -> None:
+    """Ask a running `process` to stop with `sig`; kill it if it has not within `timeout` s."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -82,13 +94,7 @@ class AnvilNode:
         raise RuntimeError(f"anvil did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # graceful: dumps the state file
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)  # SIGINT, graceful: dumps the state file
         self.process = None
 
 
@@ -146,13 +152,7 @@ class KeeperBot:
         shutil.rmtree(ROOT / ".silverback-sessions" / self.name, ignore_errors=True)
 
     def stop(self):
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process)
 
 
 class PriceServiceProcess:
@@ -194,11 +194,5 @@ class PriceServiceProcess:
         raise RuntimeError(f"the price service did not start: {self.log.read_text()[-2000:]}")
 
     def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end(self.process, signal.SIGTERM, timeout=10)
         self.process = None
