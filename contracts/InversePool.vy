@@ -115,6 +115,9 @@ _VALUE_SCALE: immutable(uint256)
 # 10**(18 - decimals) also makes one LP share worth about one collateral unit.
 _LP_VIRTUAL_SHARES: immutable(uint256)
 
+# Whether the oracle is a pull oracle (no Chainlink feed): `min_delay` may go down to 1 s.
+_PULL: immutable(bool)
+
 # One whole collateral unit (10**decimals): fee and size bounds are in units.
 _COLLATERAL_UNIT: immutable(uint256)
 
@@ -295,6 +298,7 @@ def __init__(
     _COLLATERAL_UNIT = 10 ** convert(collateral_decimals, uint256)
     _VALUE_SCALE = 10 ** convert(36 - collateral_decimals, uint256)
     _LP_VIRTUAL_SHARES = 10 ** convert(18 - collateral_decimals, uint256)
+    _PULL = staticcall IOracle(oracle_).feed() == empty(address)
     lp_token = create_from_blueprint(lp_blueprint, lp_name, lp_symbol)
     order_book = create_from_blueprint(order_book_blueprint, collateral_, oracle_, lp_token)
     lens = create_from_blueprint(
@@ -1151,7 +1155,9 @@ def _check_parameters(params: IPool.Parameters):
     assert params.keeper_bounty <= constants.MAX_KEEPER_BOUNTY_UNITS * _COLLATERAL_UNIT, "pool: keeper bounty out of bounds"
     assert params.min_backing >= constants.MIN_MIN_BACKING and params.min_backing <= constants.MAX_MIN_BACKING, "pool: min backing out of bounds"
     assert params.settle_fee <= constants.MAX_SETTLE_FEE_UNITS * _COLLATERAL_UNIT, "pool: settle fee out of bounds"
-    assert params.min_delay >= constants.MIN_MIN_DELAY and params.min_delay <= constants.MAX_MIN_DELAY, "pool: min delay out of bounds"
+    # A pull market's prices tick every second (SPEC 3b); a push feed's rounds come minutes apart.
+    min_min_delay: uint256 = constants.MIN_PULL_MIN_DELAY if _PULL else constants.MIN_MIN_DELAY
+    assert params.min_delay >= min_min_delay and params.min_delay <= constants.MAX_MIN_DELAY, "pool: min delay out of bounds"
     assert params.max_wait >= constants.MIN_MAX_WAIT and params.max_wait <= constants.MAX_MAX_WAIT, "pool: max wait out of bounds"
     assert params.min_order <= constants.MAX_MIN_ORDER_UNITS * _COLLATERAL_UNIT, "pool: min order out of bounds"
 

@@ -30,6 +30,7 @@
 from ethereum.ercs import IERC20
 
 from .interfaces import IOracle
+from .interfaces import IPullOracle
 from .interfaces import IPool
 from .interfaces import IOrderBook
 from . import constants
@@ -46,8 +47,13 @@ collateral: public(immutable(address))
 # The price adapter that proves each order's round.
 oracle: public(immutable(address))
 
-# The adapter's Chainlink feed (a proxy), whose phase each order records.
+# The adapter's Chainlink feed (a proxy), whose phase each order records; none
+# on a pull market (SPEC 3b), whose orders record phase 0.
 feed: public(immutable(address))
+
+# Whether the adapter is a pull oracle: T is rounded up to a slot and a settle
+# may bring the slots' update data.
+pull: public(immutable(bool))
 
 # The pool's LP share token.
 lp_token: public(immutable(address))
@@ -120,6 +126,7 @@ def __init__(collateral_: address, oracle_: address, lp_token_: address):
     collateral = collateral_
     oracle = oracle_
     feed = staticcall IOracle(oracle_).feed()
+    pull = feed == empty(address)
     lp_token = lp_token_
     self._queue_word = 1 | 1 << 40  # order ids start at 1
 
@@ -265,19 +272,34 @@ def set_terms(terms: IPool.Terms):
 
 
 @external
-def settle(orders: DynArray[IPool.Order, constants.MAX_BATCH], round_ids: DynArray[uint256, constants.MAX_BATCH]) -> uint256:
+@payable
+def settle(
+    orders: DynArray[IPool.Order, constants.MAX_BATCH],
+    round_ids: DynArray[uint256, constants.MAX_BATCH],
+    updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS] = [],
+) -> uint256:
     """
     @notice Settles the oldest pending orders, each at its round (found off-chain,
             proven here), and has the pool pay the caller their settle fees.
             Orders already settled by someone else are skipped; the batch stops
             at the first order whose round is not out yet. Void orders (an
             invalid round, or none by T + max_wait) are refunded through here.
+            On a pull market an order's price is the first Pyth price at or
+            after its T: `updates` brings the proofs of the slots not proven
+            yet, with Pyth's update fee as the value (the rest is refunded).
     @param orders The orders, in queue order, exactly as `OrderRequested` gave them.
     @param round_ids Each order's round id; for a void order without a round, its
-           phase's last round; ignored once the pool is shut down.
+           phase's last round; ignored once the pool is shut down, and on a
+           pull market (any value).
+    @param updates Pull market: each unproven slot's time and Pyth update data.
     @return uint256 The number of orders settled by this call.
     """
     assert len(orders) == len(round_ids), "orders: lengths differ"
+    if len(updates) != 0:
+        assert pull, "orders: not a pull market"
+        extcall IPullOracle(oracle).prove(updates, msg.sender, value=msg.value)
+    else:
+        assert msg.value == 0, "orders: no update to pay for"
     queue: Queue = self._queue()
     exit_terms: SideTerms = self._side_terms(self._exit_terms)
     shut: bool = exit_terms.flag
@@ -404,8 +426,10 @@ def current_phase() -> uint256:
          phase 0 has no round and is void at its expiry, so a dead feed never
          stops an exit or a shutdown. A read that fails for lack of gas reverts
          `orders: out of gas`, so a caller cannot pick phase 0.
-    @return uint256 The phase id, or 0.
+    @return uint256 The phase id, or 0 (always on a pull market).
     """
+    if pull:
+        return 0
     return self._current_phase()
 
 
@@ -568,7 +592,14 @@ def _enqueue(
          never priced before a round that filled an order ahead of it.
     """
     queue: Queue = self._queue()
-    not_before: uint256 = max(block.timestamp + min_delay, queue.last_not_before)
+    not_before: uint256 = block.timestamp + min_delay
+    phase: uint256 = 0
+    if pull:
+        # Up to the slot's end, so that one proven price settles the whole slot.
+        not_before = (not_before + constants.PULL_SLOT - 1) // constants.PULL_SLOT * constants.PULL_SLOT
+    else:
+        phase = self._current_phase()
+    not_before = max(not_before, queue.last_not_before)
     max_wait: uint256 = min_wait
     if queue.last_not_before + queue.last_max_wait > not_before + max_wait:
         max_wait = queue.last_not_before + queue.last_max_wait - not_before
@@ -581,7 +612,7 @@ def _enqueue(
         min_out=min_out,
         requested_at=block.timestamp,
         not_before=not_before,
-        phase=self._current_phase(),
+        phase=phase,
         trade_fee=trade_fee,
         settle_fee=settle_fee,
         max_wait=max_wait,

@@ -4,31 +4,39 @@
 @title Pyth price adapter (pull oracle)
 @license MIT
 @author Inverse token contributors
-@notice Reads one Pyth price feed and returns prices as WADs. `price()` gives
-        the price last brought on-chain if it is valid and no older than
-        `max_age`. `first_price()` proves the price that settles something
-        due at a time T: Pyth's `parsePriceFeedUpdatesUnique(data, [id], T,
-        2**64 - 1)` accepts an update only if it was published at or after T
-        and the feed's previous price before T, so the one price it can return
-        is the first published at or after T: whoever brings it gets the same
-        answer (SPEC 3b). That price fills when it is valid on its own data
-        (positive, within `MAX_PRICE`, a confidence interval no wider than
-        `max_confidence` of the price, an exponent in [-36, 18]) and was
-        published by `expires_at`; otherwise the thing it prices is void.
+@notice Reads one Pyth price feed for the markets of a pull oracle (SPEC 3b)
+        and returns prices as WADs. An order's price is the first Pyth price
+        published at or after its T (a multiple of PULL_SLOT seconds): `prove`
+        checks it with Pyth's `parsePriceFeedUpdatesUnique(data, [id], T,
+        2**64 - 1)`, which accepts an update only if it was published at or
+        after T and the feed's previous price before T, so the one price it can
+        hold is the first at or after T, whoever brings it. The proven price is
+        kept per slot; `order_rounds` answers the order book from it: FILL when
+        it is valid on its own data (positive, within `MAX_PRICE`, a confidence
+        interval no wider than `max_confidence` of the price, an exponent in
+        [-36, 18]) and was published by the order's expiry, VOID otherwise, and
+        VOID without a price once PULL_FALLBACK_GRACE has passed after the
+        expiry with none proven (the fallback when no price can be had).
+        Rebalances read `latest()`: the newest price proven for a slot of the
+        last PULL_RECENT seconds, no older than `max_age`.
 @custom:security Trusts Pyth's contract (an upgradeable proxy under Pyth's
         governance) to verify updates (Wormhole's guardian signatures over
         Pythnet's prices) and to report `prevPublishTime` honestly; everything
-        else is checked here. A proof needs an update that still verifies:
-        Hermes keeps their history, and Wormhole stops accepting an old guardian
-        set's signatures about a day after it rotates, so a caller must not rely
-        on proving a price long after it; a book needs a fallback for a price
-        that cannot be proven. The caller pays exactly Pyth's update fee.
-@custom:kill No state and no owner: stop using it by shutting down the pools that
-        read it.
+        else is checked here. Wormhole stops accepting an old guardian set's
+        signatures about a day after it rotates, so a proof should come soon
+        after its slot: the keeper brings it in the first block it can. Assumes
+        the chain's clock is not behind Pyth's by more than a market's
+        `min_delay` (else a price already published could price an order).
+@custom:kill No owner; its proofs are facts about Pyth's history. Stop using it
+        by shutting down the pools that read it.
 """
 
+from .interfaces import IOracle
+from .interfaces import IPullOracle
 from .interfaces import IPyth
 from . import constants
+
+implements: IPullOracle
 
 # Pyth's contract on this chain.
 pyth: public(immutable(IPyth))
@@ -36,17 +44,35 @@ pyth: public(immutable(IPyth))
 # The feed's price id (the same on every chain), e.g. ETH/USD.
 price_id: public(immutable(bytes32))
 
-# Oldest price (seconds) `price()` accepts.
+# Oldest price (seconds) `price()` and `latest()` accept.
 max_age: public(immutable(uint256))
 
 # Widest confidence interval accepted, as a WAD fraction of the price.
 max_confidence: public(immutable(uint256))
+
+# Each proven slot's price: the first published at or after the slot's time, as
+# its WAD (0 when invalid on its own data) << 64 | its publish time; 0 when not
+# proven yet. Facts about Pyth's history: set once, never changed.
+_proven: HashMap[uint256, uint256]
+
+# The newest proof of a slot that was recent when proven (same packing): the
+# price rebalances use.
+_latest: uint256
 
 # Exponents a price may have: 10**-36 to 10**18 per unit.
 _MIN_EXPO: constant(int32) = -36
 _MAX_EXPO: constant(int32) = 18
 # Pyth's publish times are uint64.
 _MAX_TIME: constant(uint256) = 2**64 - 1
+_MASK_64: constant(uint256) = 2**64 - 1
+
+
+event PriceProven:
+    # The slot's time: the price is the first published at or after it.
+    not_before: indexed(uint256)
+    # The price as a WAD; 0 when invalid on its own data.
+    price: uint256
+    publish_time: uint256
 
 
 @deploy
@@ -54,7 +80,7 @@ def __init__(pyth_: IPyth, price_id_: bytes32, max_age_: uint256, max_confidence
     """
     @param pyth_ Pyth's contract.
     @param price_id_ The feed's price id.
-    @param max_age_ Oldest price `price()` accepts, in seconds (1 s to 2 days).
+    @param max_age_ Oldest price `price()` and `latest()` accept, in seconds (1 s to 2 days).
     @param max_confidence_ Widest confidence interval accepted (WAD, up to 10%).
     """
     assert pyth_.address.is_contract, "oracle: pyth is not a contract"
@@ -68,60 +94,169 @@ def __init__(pyth_: IPyth, price_id_: bytes32, max_age_: uint256, max_confidence
 
 
 @external
+@payable
+def prove(updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS], refund_to: address):
+    """
+    @notice Proves and keeps, for each update's slot not proven yet, the first
+            price published at or after the slot's time, paying Pyth's update
+            fee for each out of the value sent; the rest goes to `refund_to`.
+            A proof of a slot of the last PULL_RECENT seconds, published after
+            the current `latest()`, becomes it.
+    @dev Reverts with Pyth's error if an update does not hold that price
+         (`PriceFeedNotFoundWithinRange()`: a later price, one before the slot,
+         another feed's) or is not Pyth's (`InvalidUpdateData()`). A slot proven
+         already (a competing settler) is skipped and its fee refunded.
+    @param updates Each slot's time (a multiple of PULL_SLOT) and its update data
+           (from Hermes: the first update at or after that time).
+    @param refund_to Who gets the value not spent on fees.
+    """
+    spent: uint256 = 0
+    for u: IPullOracle.PullUpdate in updates:
+        assert u.not_before != 0 and u.not_before % constants.PULL_SLOT == 0, "oracle: not a slot time"
+        assert u.not_before <= _MAX_TIME, "oracle: time out of range"
+        if self._proven[u.not_before] != 0:
+            continue
+        data: DynArray[Bytes[constants.PYTH_MAX_UPDATE_BYTES], constants.PYTH_MAX_UPDATES] = [u.data]
+        fee: uint256 = staticcall pyth.getUpdateFee(data)
+        spent += fee
+        assert spent <= msg.value, "oracle: update fee not paid"
+        feeds: DynArray[IPyth.PriceFeed, constants.PYTH_MAX_PRICE_IDS] = extcall pyth.parsePriceFeedUpdatesUnique(
+            data, [price_id], convert(u.not_before, uint64), max_value(uint64), value=fee
+        )
+        # Pyth answers one feed per id asked, or reverts; an empty answer proves nothing.
+        assert len(feeds) == 1 and feeds[0].id == price_id, "oracle: not the feed's price"
+        p: IPyth.Price = feeds[0].price
+        wad: uint256 = self._wad(p)
+        word: uint256 = wad << 64 | p.publishTime
+        self._proven[u.not_before] = word
+        if (
+            u.not_before <= block.timestamp
+            and u.not_before + constants.PULL_RECENT >= block.timestamp
+            and p.publishTime > self._latest & _MASK_64
+        ):
+            self._latest = word
+        log PriceProven(not_before=u.not_before, price=wad, publish_time=p.publishTime)
+    if msg.value > spent:
+        assert refund_to != empty(address), "oracle: zero refund address"
+        raw_call(refund_to, b"", value=msg.value - spent)
+
+
+@external
+@view
+def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> DynArray[IOracle.Pricing, constants.MAX_BATCH]:
+    """
+    @notice How consecutive orders of a queue are priced, from the proven slots:
+            the answers up to the first order that must wait (not included).
+            FILL at the slot's price if it is valid and was published by the
+            order's expiry; VOID if not (price 0, at the publish time or the
+            expiry, whichever is earlier); VOID with no price once
+            PULL_FALLBACK_GRACE has passed after the expiry and the slot was
+            never proven (no price could be had); else WAIT.
+    @param queries Each order's T (a slot time) and expiry; round ids and
+           phases are not used on a pull market.
+    @return DynArray[IOracle.Pricing, constants.MAX_BATCH] The outcomes; a
+            fill's `round_id` is the price's publish time.
+    """
+    answers: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
+    for q: IOracle.RoundQuery in queries:
+        word: uint256 = self._proven[q.not_before]
+        if word == 0:
+            if block.timestamp < q.expires_at + constants.PULL_FALLBACK_GRACE:
+                break
+            answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=0, price=0, at=q.expires_at))
+            continue
+        at: uint256 = word & _MASK_64
+        wad: uint256 = word >> 64
+        if wad == 0 or at > q.expires_at:
+            answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=at, price=0, at=min(at, q.expires_at)))
+        else:
+            answers.append(IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=at, price=wad, at=at))
+    return answers
+
+
+@external
+@view
+def proven(not_before: uint256) -> (bool, uint256, uint256):
+    """
+    @notice The price proven for a slot, if any.
+    @param not_before The slot's time.
+    @return bool Whether it is proven.
+    @return uint256 The price (WAD), 0 when invalid on its own data.
+    @return uint256 Its publish time.
+    """
+    word: uint256 = self._proven[not_before]
+    return word != 0, word >> 64, word & _MASK_64
+
+
+@external
+@view
+def latest() -> (uint256, uint256, uint256):
+    """
+    @notice The price rebalances use: the newest proven for a recent slot, if
+            valid and no older than `max_age`.
+    @return price The price, 18 decimals.
+    @return updated_at Its publish time.
+    @return round_id 0 (a pull price has no round; pull orders record phase 0).
+    """
+    word: uint256 = self._latest
+    assert word != 0, "oracle: no price proven"
+    at: uint256 = word & _MASK_64
+    self._check_time(at)
+    assert word >> 64 != 0, "oracle: invalid price"
+    return word >> 64, at, 0
+
+
+@external
 @view
 def price() -> uint256:
     """
-    @notice The feed's price on Pyth's contract as a WAD, if no older than
-            `max_age` and valid on its own data.
-    @dev Reverts with Pyth's error (no price, stale) or an `oracle: ...` reason.
-         `parsePriceFeedUpdatesUnique` stores nothing: on a pull market this
-         moves only when someone calls Pyth's `updatePriceFeeds`.
+    @notice The newest price on-chain as a WAD: Pyth's stored price (moved by
+            anyone's `updatePriceFeeds`) or the latest proof, whichever was
+            published later, if valid and no older than `max_age`. For views
+            and previews; nothing is settled or rebalanced at it.
     @return uint256 The price, 18 decimals.
     """
-    p: IPyth.Price = staticcall pyth.getPriceNoOlderThan(price_id, max_age)
-    # Pyth takes `max_age` either way; a price from the future is not one to act on.
-    assert p.publishTime <= block.timestamp, "oracle: price from the future"
-    wad: uint256 = self._wad(p)
+    wad: uint256 = 0
+    at: uint256 = 0
+    ok: bool = False
+    response: Bytes[128] = b""
+    # Pyth reverts for a feed it never stored on this chain: then only proofs count.
+    ok, response = raw_call(
+        pyth.address,
+        abi_encode(price_id, method_id=method_id("getPriceUnsafe(bytes32)")),
+        max_outsize=128,
+        is_static_call=True,
+        revert_on_failure=False,
+    )
+    if ok and len(response) == 128:
+        p: IPyth.Price = abi_decode(response, IPyth.Price)
+        wad = self._wad(p)
+        at = p.publishTime
+    word: uint256 = self._latest
+    if word & _MASK_64 > at:
+        wad = word >> 64
+        at = word & _MASK_64
+    assert at != 0, "oracle: no price"
+    self._check_time(at)
     assert wad != 0, "oracle: invalid price"
     return wad
 
 
 @external
-@payable
-def first_price(
-    update_data: DynArray[Bytes[constants.PYTH_MAX_UPDATE_BYTES], constants.PYTH_MAX_UPDATES],
-    not_before: uint256,
-    expires_at: uint256,
-) -> (uint8, uint256, uint256):
+@view
+def feed() -> address:
     """
-    @notice The first price published at or after `not_before`, proven by Pyth
-            from `update_data`: FILL at it (WAD) if it is valid and was
-            published by `expires_at`, else VOID (price 0).
-    @dev Reverts with Pyth's error if the data does not hold that price
-         (`PriceFeedNotFoundWithinRange()`: a later price, another feed) or
-         the fee sent is short (`InsufficientFee()`).
-    @param update_data Pyth update data (from Hermes: the first update at or after `not_before`).
-    @param not_before T: the earliest publish time that may price it.
-    @param expires_at The latest publish time that may fill it.
-    @return uint8 ROUND_FILL or ROUND_VOID.
-    @return uint256 The price (WAD), 0 when void.
-    @return uint256 Its publish time; when void, no later than `expires_at`
-            (a late update's time is no time to book anything at).
+    @notice No Chainlink feed: a pull market's orders record no phase.
+    @return address The zero address.
     """
-    assert not_before != 0 and not_before <= expires_at, "oracle: bad time range"
-    assert expires_at <= _MAX_TIME, "oracle: time out of range"
-    # Exactly the fee: Pyth keeps whatever is paid above it.
-    assert msg.value == staticcall pyth.getUpdateFee(update_data), "oracle: pay exactly the update fee"
-    feeds: DynArray[IPyth.PriceFeed, constants.PYTH_MAX_PRICE_IDS] = extcall pyth.parsePriceFeedUpdatesUnique(
-        update_data, [price_id], convert(not_before, uint64), max_value(uint64), value=msg.value
-    )
-    # Pyth answers one feed per id asked, or reverts; an empty answer proves nothing.
-    assert len(feeds) == 1 and feeds[0].id == price_id, "oracle: not the feed's price"
-    p: IPyth.Price = feeds[0].price
-    wad: uint256 = self._wad(p)
-    if wad == 0 or p.publishTime > expires_at:
-        return constants.ROUND_VOID, 0, min(p.publishTime, expires_at)
-    return constants.ROUND_FILL, wad, p.publishTime
+    return empty(address)
+
+
+@internal
+@view
+def _check_time(at: uint256):
+    assert at <= block.timestamp, "oracle: price from the future"
+    assert at + max_age >= block.timestamp, "oracle: stale price"
 
 
 @internal

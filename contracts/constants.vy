@@ -61,6 +61,9 @@ MAX_SETTLE_FEE_UNITS: constant(uint256) = 5
 # Seconds from a request to the earliest round that may price it.
 MIN_MIN_DELAY: constant(uint256) = 30
 MAX_MIN_DELAY: constant(uint256) = 3_600
+# On a pull market (SPEC 3b) prices tick every second: at least one second, so no
+# price from a request's own second can price it.
+MIN_PULL_MIN_DELAY: constant(uint256) = 1
 
 # Seconds after an order's earliest time before it is void without a round.
 MIN_MAX_WAIT: constant(uint256) = 300
@@ -116,3 +119,15 @@ PAYOUT_GAS: constant(uint256) = 100_000
 PYTH_MAX_UPDATE_BYTES: constant(uint256) = 4_096
 PYTH_MAX_UPDATES: constant(uint256) = 4
 PYTH_MAX_PRICE_IDS: constant(uint256) = 4
+
+# Pull markets: an order's T is rounded up to a multiple of PULL_SLOT seconds, so
+# the orders of one slot share one proven price (one update, one fee).
+PULL_SLOT: constant(uint256) = 5
+# Most slot proofs one call brings.
+PULL_MAX_PROOFS: constant(uint256) = 4
+# A proof moves the price rebalances use only if its slot is this recent: a
+# rebalancer chooses among the last few seconds' prices, no older.
+PULL_RECENT: constant(uint256) = 2 * PULL_SLOT
+# After an order's expiry, how long a proof of its price may still come before
+# it is void without one (the fallback when no pull price can be had at all).
+PULL_FALLBACK_GRACE: constant(uint256) = 3_600

@@ -28,6 +28,7 @@ MAX_PARAMETER_DELAY = 30 * 86_400
 MAX_SETTLE_FEE_UNITS = 5
 MIN_MIN_DELAY = 30
 MAX_MIN_DELAY = 3_600
+MIN_PULL_MIN_DELAY = 1  # a pull market's (SPEC 3b)
 MIN_MAX_WAIT = 300
 MAX_MAX_WAIT = 2 * 86_400
 MAX_MIN_ORDER_UNITS = 10_000
@@ -51,6 +52,16 @@ MAX_BATCH = 20
 DEAD_FEED_GRACE = 86_400
 PAYOUT_GAS = 100_000
 
+# Pull markets (SPEC 3b, `PythOracle.vy`): T rounds up to a slot of PULL_SLOT seconds;
+# a settle brings at most PULL_MAX_PROOFS slot proofs; a proof moves the price
+# rebalances use if its slot is at most PULL_RECENT seconds old; an order whose slot
+# was never proven is void PULL_FALLBACK_GRACE after its expiry.
+PULL_SLOT = 5
+PULL_MAX_PROOFS = 4
+PULL_RECENT = 2 * PULL_SLOT
+PULL_FALLBACK_GRACE = 3_600
+PYTH_MAX_UPDATE_BYTES = 4_096
+
 # Defaults (SPEC 6).
 DEFAULT_INTERVAL = 86_400
 DEFAULT_MINT_FEE = WAD // 1_000
@@ -58,6 +69,9 @@ DEFAULT_REDEEM_FEE = WAD // 1_000
 DEFAULT_MANAGEMENT_FEE = 2 * WAD // 100
 DEFAULT_KEEPER_BOUNTY_UNITS = 1
 DEFAULT_MIN_DELAY = 120
+DEFAULT_PULL_MIN_DELAY = 5
+DEFAULT_PULL_MAX_AGE = 60  # a pull oracle's: the oldest price a rebalance may use
+DEFAULT_MAX_CONFIDENCE = WAD // 100  # a pull price's confidence interval: at most 1%
 DEFAULT_MIN_ORDER_UNITS = 10
 DEFAULT_SEQUENCER_GRACE = 3_600
 DEFAULT_PARAMETER_DELAY = 3 * 86_400
@@ -87,27 +101,29 @@ def default_parameters(leverage: int, collateral_decimals: int) -> dict:
     }
 
 
-def default_order_parameters(leverage: int, collateral_decimals: int, max_age: int = 3_960) -> dict:
+def default_order_parameters(leverage: int, collateral_decimals: int, max_age: int = 3_960, pull: bool = False) -> dict:
     """The SPEC 7 defaults for a market that settles orders at the next price
     (`InversePool`): the above plus the order parameters. `max_wait` defaults
-    to the oracle's max_age (heartbeat + 10%)."""
+    to the oracle's max_age (heartbeat + 10%), at least its lower bound; a pull
+    market (`pull`) waits 5 s for its price."""
     return default_parameters(leverage, collateral_decimals) | {
         "settle_fee": 10**collateral_decimals // 10,
-        "min_delay": DEFAULT_MIN_DELAY,
-        "max_wait": max_age,
+        "min_delay": DEFAULT_PULL_MIN_DELAY if pull else DEFAULT_MIN_DELAY,
+        "max_wait": max(max_age, MIN_MAX_WAIT),
         "min_order": DEFAULT_MIN_ORDER_UNITS * 10**collateral_decimals,
     }
 
 
-def parameter_bounds(leverage: int, collateral_decimals: int) -> tuple[dict, dict]:
+def parameter_bounds(leverage: int, collateral_decimals: int, pull: bool = False) -> tuple[dict, dict]:
     """The lowest and the highest value `queue_parameters` accepts for each order
-    parameter of a market (the threshold also stays within 0.5 / L)."""
+    parameter of a market (the threshold also stays within 0.5 / L; `pull`: a
+    pull market's min_delay goes down to 1 s)."""
     unit = 10**collateral_decimals
     lowest = dict.fromkeys(ORDER_PARAMETER_NAMES, 0) | {
         "interval": MIN_INTERVAL,
         "threshold": MIN_THRESHOLD,
         "min_backing": MIN_MIN_BACKING,
-        "min_delay": MIN_MIN_DELAY,
+        "min_delay": MIN_PULL_MIN_DELAY if pull else MIN_MIN_DELAY,
         "max_wait": MIN_MAX_WAIT,
     }
     highest = {

@@ -15,7 +15,9 @@ from ape.contracts import ContractInstance
 from ethpm_types import ContractType
 
 from .constants import (
+    DEFAULT_MAX_CONFIDENCE,
     DEFAULT_PARAMETER_DELAY,
+    DEFAULT_PULL_MAX_AGE,
     DEFAULT_SEQUENCER_GRACE,
     MAX_COLLATERAL_DECIMALS,
     MAX_LEVERAGE,
@@ -115,7 +117,8 @@ def deploy_pool(
     collateral's decimals and the oracle's max_age; a change to them waits
     `parameter_delay` seconds."""
     if params is None:
-        params = default_order_parameters(leverage, collateral.decimals(), oracle.max_age())
+        pull = int(oracle.feed(), 16) == 0
+        params = default_order_parameters(leverage, collateral.decimals(), oracle.max_age(), pull)
     names = token_names(asset, leverage)
     return deployer.deploy(
         project.InversePool,
@@ -151,6 +154,35 @@ def deploy_oracle(
     **tx,
 ):
     return deployer.deploy(project.ChainlinkOracle, feed, max_age, sequencer_feed, grace_period, **tx)
+
+
+def deploy_pull_oracle(
+    deployer: AccountAPI,
+    pyth: str,
+    price_id: bytes | str,
+    max_age: int = DEFAULT_PULL_MAX_AGE,
+    max_confidence: int = DEFAULT_MAX_CONFIDENCE,
+    **tx,
+):
+    """A pull oracle (`PythOracle.vy`) on Pyth's contract `pyth` for one price id."""
+    if isinstance(price_id, str):
+        price_id = bytes.fromhex(price_id.removeprefix("0x"))
+    return deployer.deploy(project.PythOracle, pyth, price_id, max_age, max_confidence, **tx)
+
+
+def prove_recent_price(deployer: AccountAPI, oracle, source, **tx):
+    """Proves the latest slot's price (what a pull market's first reference and its
+    rebalances use): the first update at or after it from `source` (`inverse.pull`).
+    Returns the receipt."""
+    from .pull import recent_slot
+
+    slot = recent_slot(chain.blocks.head.timestamp)
+    price = source(slot)
+    if price is None:
+        raise RuntimeError(f"no price published at or after {slot} yet: is the price service running?")
+    pyth = partial_contract(oracle.pyth(), _PYTH_FEE_ABI)
+    fee = pyth.getUpdateFee([price.data])
+    return oracle.prove([(slot, price.data)], deployer.address, value=fee, sender=deployer, **tx)
 
 
 def deploy_mock_system(
@@ -235,6 +267,17 @@ _FEED_ABI = _ERC20_ABI + [
                 ("answeredInRound", "uint80"),
             )
         ],
+    },
+]
+
+
+_PYTH_FEE_ABI = [
+    {
+        "type": "function",
+        "name": "getUpdateFee",
+        "stateMutability": "view",
+        "inputs": [{"name": "updateData", "type": "bytes[]"}],
+        "outputs": [{"name": "", "type": "uint256"}],
     },
 ]
 

@@ -37,6 +37,7 @@ from .constants import (
     MIN_MAX_WAIT,
     MIN_MIN_BACKING,
     MIN_MIN_DELAY,
+    MIN_PULL_MIN_DELAY,
     MIN_THRESHOLD,
     ORDER_LP_DEPOSIT,
     ORDER_LP_WITHDRAW,
@@ -154,9 +155,9 @@ class Market:
     nav: int
 
 
-def check_parameters(params: dict, collateral_decimals: int, leverage: int | None = None) -> None:
+def check_parameters(params: dict, collateral_decimals: int, leverage: int | None = None, pull: bool = False) -> None:
     """The contract's bounds, with its revert reasons; the order parameters and
-    the threshold's bound of 0.5 / L where given."""
+    the threshold's bound of 0.5 / L where given; `pull`: a pull market's."""
     unit = 10**collateral_decimals
     if not MIN_INTERVAL <= params["interval"] <= MAX_INTERVAL:
         raise Revert("pool: interval out of bounds")
@@ -178,7 +179,7 @@ def check_parameters(params: dict, collateral_decimals: int, leverage: int | Non
         return
     if params["settle_fee"] > MAX_SETTLE_FEE_UNITS * unit:
         raise Revert("pool: settle fee out of bounds")
-    if not MIN_MIN_DELAY <= params["min_delay"] <= MAX_MIN_DELAY:
+    if not (MIN_PULL_MIN_DELAY if pull else MIN_MIN_DELAY) <= params["min_delay"] <= MAX_MIN_DELAY:
         raise Revert("pool: min delay out of bounds")
     if not MIN_MAX_WAIT <= params["max_wait"] <= MAX_MAX_WAIT:
         raise Revert("pool: max wait out of bounds")

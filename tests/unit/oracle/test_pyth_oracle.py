@@ -1,6 +1,8 @@
-"""The Pyth adapter: `first_price` is the first price published at or after T, proven by
-Pyth whoever brings it, and void when late or invalid on its own data; `price()` is the
-stored price, fresh and valid, as a WAD."""
+"""The Pyth adapter: `prove` keeps, per slot, the first price published at or after the
+slot's time, proven by Pyth whoever brings it; `order_rounds` fills an order at it, or
+voids it when late or invalid on its own data, or (the fallback) when no proof came by
+the expiry plus the grace; `latest()` is the newest proof of a recent slot, what
+rebalances use; `price()` the newest price on-chain, for views."""
 
 import re
 
@@ -36,47 +38,110 @@ def adapter(owner, pyth, project):
     return owner.deploy(project.PythOracle, pyth, ETH_USD, MAX_AGE, MAX_CONFIDENCE)
 
 
-def first(adapter, data, not_before=T, expires_at=T + 300, value=None):
-    """`first_price` on one update (or a list of them), paying the update fee."""
-    data = data if isinstance(data, list) else [data]
-    value = len(data) if value is None else value  # the mock's fee: 1 wei per update
-    return tuple(adapter.first_price.call(data, not_before, expires_at, value=value))
+def prove(adapter, sender, updates, value=None, refund_to=None):
+    """`prove` for (slot, update) pairs, paying the mock's fee (1 wei per update)."""
+    updates = [(slot, data) for slot, data in updates]
+    value = len(updates) if value is None else value
+    return adapter.prove(updates, refund_to or sender.address, value=value, sender=sender)
 
 
-def test_first_price__the_first_at_or_after_t__fills_at_its_price(adapter):
-    assert first(adapter, update(T, T - 1)) == (ROUND_FILL, 2_000 * WAD, T)
+def query(not_before=T, expires_at=T + 300):
+    return (0, 0, not_before, not_before - 5, expires_at)
+
+
+def priced(adapter, *queries):
+    return [tuple(p) for p in adapter.order_rounds(list(queries))]
+
+
+def test_prove__the_first_at_or_after_t__kept_and_fills_at_its_price(adapter, owner):
+    receipt = prove(adapter, owner, [(T, update(T, T - 1))])
+    assert tuple(adapter.proven(T)) == (True, 2_000 * WAD, T)
+    assert [log.not_before for log in receipt.events] == [T]
+    assert priced(adapter, query()) == [(ROUND_FILL, T, 2_000 * WAD, T)]
     # Published later than T but still the first after it (nothing between T and it).
-    assert first(adapter, update(T + 7, T - 3, price=2_010 * 10**8)) == (ROUND_FILL, 2_010 * WAD, T + 7)
+    prove(adapter, owner, [(T + 5, update(T + 7, T - 3, price=2_010 * 10**8))])
+    assert priced(adapter, query(T + 5)) == [(ROUND_FILL, T + 7, 2_010 * WAD, T + 7)]
 
 
-def test_first_price__a_later_price_than_the_first__is_refused_by_pyth(adapter):
+def test_prove__a_later_price_than_the_first__is_refused_by_pyth(adapter, owner):
     with custom_error("45805f5d"):  # PriceFeedNotFoundWithinRange(): a settler cannot pick it
-        first(adapter, update(T + 2, T + 1))
+        prove(adapter, owner, [(T, update(T + 2, T + 1))])
 
 
-def test_first_price__another_feeds_update__is_refused(adapter):
+def test_prove__an_update_before_the_slot__is_refused_by_pyth(adapter, owner):
     with custom_error("45805f5d"):
-        first(adapter, update(T, feed=BTC_USD))
+        prove(adapter, owner, [(T, update(T - 1, T - 2))])
 
 
-@pytest.mark.parametrize("value", [0, 2])
-def test_first_price__not_exactly_the_update_fee__is_refused(adapter, value):
-    # Short, Pyth would refuse it; above, Pyth would keep the rest.
-    with ape.reverts("oracle: pay exactly the update fee"):
-        first(adapter, update(T), value=value)
+def test_prove__another_feeds_update__is_refused(adapter, owner):
+    with custom_error("45805f5d"):
+        prove(adapter, owner, [(T, update(T, feed=BTC_USD))])
 
 
-def test_first_price__among_other_updates__still_the_first_after_t(adapter):
-    updates = [update(T, feed=BTC_USD), update(T + 3, T + 2), update(T + 1, T - 2, price=1_990 * 10**8)]
-    assert first(adapter, updates) == (ROUND_FILL, 1_990 * WAD, T + 1)
-    assert first(adapter, [updates[1], updates[1], updates[2]])[2] == T + 1
+def test_prove__a_tampered_update__is_refused(adapter, owner):
+    data = bytearray(update(T))
+    data[63] ^= 1  # the price's last byte
+    with ape.reverts():
+        prove(adapter, owner, [(T, bytes(data))])
+    assert tuple(adapter.proven(T)) == (False, 0, 0)
 
 
-def test_first_price__after_expiry__is_void_at_the_expiry(adapter):
-    assert first(adapter, update(T + 301, T - 1), expires_at=T + 300) == (ROUND_VOID, 0, T + 300)
-    assert first(adapter, update(2**64 - 1, T - 1), expires_at=T + 300) == (ROUND_VOID, 0, T + 300)
-    assert first(adapter, update(T + 300, T - 1), expires_at=T + 300)[0] == ROUND_FILL
-    assert first(adapter, update(T, T - 1), expires_at=T) == (ROUND_FILL, 2_000 * WAD, T)
+def test_prove__fee_short__refused_and_change_refunded(adapter, owner, stranger):
+    with ape.reverts("oracle: update fee not paid"):
+        prove(adapter, owner, [(T, update(T)), (T + 5, update(T + 5))], value=1)
+    before = stranger.balance
+    prove(adapter, owner, [(T, update(T))], value=1_000, refund_to=stranger.address)
+    assert stranger.balance == before + 999  # the mock's fee is 1 wei
+    assert adapter.balance == 0
+
+
+def test_prove__a_slot_proven_already__is_skipped_and_its_fee_refunded(adapter, owner, stranger):
+    prove(adapter, owner, [(T, update(T, T - 1))])
+    before = stranger.balance
+    # A competing settler's proof of the same slot: nothing changes, nothing is spent.
+    receipt = prove(adapter, owner, [(T, update(T, T - 1, price=1 * 10**8))], value=1, refund_to=stranger.address)
+    assert not receipt.events
+    assert stranger.balance == before + 1
+    assert tuple(adapter.proven(T)) == (True, 2_000 * WAD, T)
+
+
+def test_prove__several_slots_in_one_call__each_its_own_first_price(adapter, owner):
+    prove(adapter, owner, [(T, update(T, T - 1)), (T + 10, update(T + 11, T + 9, price=1_990 * 10**8))])
+    assert priced(adapter, query(T), query(T), query(T + 10)) == [
+        (ROUND_FILL, T, 2_000 * WAD, T),
+        (ROUND_FILL, T, 2_000 * WAD, T),
+        (ROUND_FILL, T + 11, 1_990 * WAD, T + 11),
+    ]
+
+
+@pytest.mark.parametrize("slot", [0, T + 1, T - 3, 2**64 + 1])
+def test_prove__not_a_slot_time__refused(adapter, owner, slot):
+    with ape.reverts(re.compile("^oracle: (not a slot time|time out of range)$")):
+        prove(adapter, owner, [(slot, update(T))])
+
+
+def test_order_rounds__published_after_the_expiry__void_at_the_expiry(adapter, owner):
+    prove(adapter, owner, [(T, update(T + 301, T - 1))])
+    assert priced(adapter, query(T, T + 300)) == [(ROUND_VOID, T + 301, 0, T + 300)]
+    assert priced(adapter, query(T, T + 301))[0][0] == ROUND_FILL
+
+
+def test_order_rounds__unproven__waits_until_the_fallback_grace_then_void(adapter, chain):
+    now = chain.pending_timestamp
+    slot = now - now % 5 - 1_000
+    expires_at = slot + 300
+    assert priced(adapter, query(slot, expires_at)) == []  # wait: a proof may still come
+    grace = 3_600
+    chain.mine(timestamp=expires_at + grace - 1)
+    assert priced(adapter, query(slot, expires_at)) == []
+    chain.mine(timestamp=expires_at + grace)
+    assert priced(adapter, query(slot, expires_at)) == [(ROUND_VOID, 0, 0, expires_at)]
+
+
+def test_order_rounds__stops_at_the_first_order_that_waits(adapter, owner):
+    prove(adapter, owner, [(T, update(T, T - 1))])
+    # T + 5 is unproven and its grace far off in the chain's time: the answers stop there.
+    assert priced(adapter, query(T), query(T + 5, 2**60), query(T)) == [(ROUND_FILL, T, 2_000 * WAD, T)]
 
 
 @pytest.mark.parametrize(
@@ -92,8 +157,10 @@ def test_first_price__after_expiry__is_void_at_the_expiry(adapter):
         {"price": 10**17, "conf": 10**14, "expo": -36},  # 1e-19 USD: 0 as a WAD
     ],
 )
-def test_first_price__invalid_on_its_own_data__is_void(adapter, fields):
-    assert first(adapter, update(T, **fields)) == (ROUND_VOID, 0, T)
+def test_prove__invalid_on_its_own_data__kept_as_void(adapter, owner, fields):
+    prove(adapter, owner, [(T, update(T, **fields))])
+    assert tuple(adapter.proven(T)) == (True, 0, T)
+    assert priced(adapter, query()) == [(ROUND_VOID, T, 0, T)]
 
 
 @pytest.mark.parametrize(
@@ -107,24 +174,60 @@ def test_first_price__invalid_on_its_own_data__is_void(adapter, fields):
         ({"price": 5 * 10**18, "conf": 0, "expo": -36}, 5),  # the smallest exponent: 5e-18 USD
     ],
 )
-def test_first_price__at_the_bounds__fills_at_the_exact_wad(adapter, fields, wad):
-    assert first(adapter, update(T, **fields))[:2] == (ROUND_FILL, wad)
+def test_prove__at_the_bounds__fills_at_the_exact_wad(adapter, owner, fields, wad):
+    prove(adapter, owner, [(T, update(T, **fields))])
+    assert priced(adapter, query())[0][:3] == (ROUND_FILL, T, wad)
 
 
-@pytest.mark.parametrize("times", [(0, 10), (20, 10), (10, 2**64)])
-def test_first_price__bad_time_range__reverts(adapter, times):
-    with ape.reverts(re.compile("^oracle: (bad time range|time out of range)$")):
-        first(adapter, update(T), *times)
+def recent_slot(chain, back=0):
+    now = chain.pending_timestamp
+    return now - now % 5 - back
 
 
-def test_price__fresh_stored_price__as_wad_and_stale_or_missing_refused(adapter, pyth, owner, chain):
-    with custom_error("14aebe68"):  # PriceFeedNotFound(): nothing stored yet
+def test_latest__a_recent_slots_proof__and_only_a_newer_one_replaces_it(adapter, owner, chain):
+    with ape.reverts("oracle: no price proven"):
+        adapter.latest()
+    slot = recent_slot(chain, 5)
+    prove(adapter, owner, [(slot, update(slot, price=2_100 * 10**8))])
+    assert tuple(adapter.latest()) == (2_100 * WAD, slot, 0)
+    # An older slot's proof (an order's, say) is kept for it but does not go back in time.
+    prove(adapter, owner, [(slot - 5, update(slot - 5, price=2_200 * 10**8))])
+    assert tuple(adapter.latest()) == (2_100 * WAD, slot)[:2] + (0,)
+    # A slot older than PULL_RECENT when proven never becomes the latest.
+    chain.mine(timestamp=slot + 20)
+    prove(adapter, owner, [(slot + 5, update(slot + 5, price=2_300 * 10**8))])
+    assert adapter.latest()[0] == 2_100 * WAD
+    prove(adapter, owner, [(slot + 15, update(slot + 15, price=2_400 * 10**8))])
+    assert adapter.latest()[0] == 2_400 * WAD
+
+
+def test_latest__stale_invalid_or_future__refused(adapter, owner, chain):
+    slot = recent_slot(chain)
+    prove(adapter, owner, [(slot, update(slot + 2, slot - 1))])  # published 2 s after the slot
+    if chain.pending_timestamp < slot + 2:
+        with ape.reverts("oracle: price from the future"):
+            adapter.latest()
+    chain.mine(timestamp=slot + 2 + MAX_AGE + 1)
+    with ape.reverts("oracle: stale price"):
+        adapter.latest()
+    slot = recent_slot(chain)
+    prove(adapter, owner, [(slot, update(slot, conf=10**11))])  # conf 50% of the price
+    with ape.reverts("oracle: invalid price"):
+        adapter.latest()
+
+
+def test_price__newest_of_the_stored_price_and_the_latest_proof(adapter, pyth, owner, chain):
+    with ape.reverts("oracle: no price"):
         adapter.price()
     now = chain.pending_timestamp
     pyth.updatePriceFeeds([update(now - 5, price=2_345_678 * 10**5, expo=-8)], value=1, sender=owner)
     assert adapter.price() == 2_345_678 * WAD // 1_000  # 2,345.678
+    slot = recent_slot(chain)
+    if slot > now - 5:
+        prove(adapter, owner, [(slot, update(slot, price=2_500 * 10**8))])
+        assert adapter.price() == 2_500 * WAD
     chain.mine(timestamp=now + MAX_AGE + 10)
-    with custom_error("19abf40e"):  # StalePrice()
+    with ape.reverts("oracle: stale price"):
         adapter.price()
 
 
@@ -140,6 +243,10 @@ def test_price__invalid_stored_price__refused(adapter, pyth, owner, chain):
     pyth.updatePriceFeeds([update(now - 1, conf=10**11)], value=1, sender=owner)  # conf 50% of the price
     with ape.reverts("oracle: invalid price"):
         adapter.price()
+
+
+def test_feed__none_on_a_pull_market(adapter):
+    assert adapter.feed() == "0x0000000000000000000000000000000000000000"
 
 
 @pytest.mark.parametrize(

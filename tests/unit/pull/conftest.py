@@ -1,0 +1,105 @@
+"""A pull market (SPEC 3b) on the mock Pyth: `pull_pool` (-1x, 6-decimal collateral)
+and its order book, and `prices`, the Pyth price path the tests publish: a price every
+second of the chain's clock, signed by the mock's test signer, each update the first
+at or after its own second, as the local price service and Hermes serve them."""
+
+from __future__ import annotations
+
+import pytest
+from ape import chain, project
+
+from inverse.deploy import deploy_pull_oracle, lens_of, order_book_of, prove_recent_price
+from inverse.orders import pending_orders
+from inverse.pull import SlotPrice, pull_batch
+from inverse.pyth import TEST_SIGNER, PriceUpdate
+from tests.conftest import fund
+
+ETH_USD = bytes.fromhex("ff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace")
+BTC_USD = bytes.fromhex("e62df6c8b4a85fe1a67db44dc12de5db330f7ac66b72dc658afedf0f4a415b43")
+USDC = 10**6
+CONF = 10**8  # 1 USD at 8 decimals: 0.05% of 2,000
+
+
+def signed(publish_time: int, price: int, prev: int | None = None, conf: int = CONF, feed: bytes = ETH_USD) -> bytes:
+    """A Pyth update at `price` USD (8 decimals) published at `publish_time`."""
+    prev = publish_time - 1 if prev is None else prev
+    return PriceUpdate(feed, price, conf, -8, publish_time, prev).sign()
+
+
+class Prices:
+    """The price path by second: `set(price, since)`; `source(slot)` is the first
+    update at or after `slot` if the chain's clock has reached it (else None)."""
+
+    def __init__(self, price: int = 2_000 * 10**8):
+        self.path = [(0, price)]
+        self.conf: dict[int, int] = {}  # seconds published with another confidence
+
+    def set(self, price: int, since: int) -> None:
+        self.path = [(t, p) for t, p in self.path if t < since] + [(since, price)]
+
+    def at(self, t: int) -> int:
+        return [p for since, p in self.path if since <= t][-1]
+
+    def source(self, slot: int) -> SlotPrice | None:
+        if slot > chain.blocks.head.timestamp:
+            return None
+        return SlotPrice(signed(slot, self.at(slot), conf=self.conf.get(slot, CONF)), slot)
+
+
+@pytest.fixture(scope="session")
+def pyth(owner, project):
+    return owner.deploy(project.MockPyth, TEST_SIGNER, 1)  # 1 wei per update, as Pyth on most chains
+
+
+@pytest.fixture(scope="session")
+def pull_oracle(owner, pyth):
+    return deploy_pull_oracle(owner, pyth.address, ETH_USD)
+
+
+@pytest.fixture
+def prices():
+    return Prices()
+
+
+@pytest.fixture(scope="session")
+def pull_pool(owner, pull_oracle, collateral, create_order_pool):
+    prove_recent_price(owner, pull_oracle, Prices().source)
+    return create_order_pool(collateral, pull_oracle, 1)
+
+
+@pytest.fixture(scope="session")
+def pull_book(pull_pool):
+    return order_book_of(pull_pool)
+
+
+@pytest.fixture
+def pull_lens(pull_pool):
+    return lens_of(pull_pool)
+
+
+@pytest.fixture
+def pull_funded(collateral, pull_book, lp, minter, redeemer, stranger):
+    for account in (lp, minter, redeemer, stranger):
+        fund(collateral, account, pull_book, 1_000_000 * USDC)
+
+
+def settle_pull(book, prices, settler, now: int | None = None, limit: int = 20):
+    """Settles the due run at the head of `book` as the keeper would: the orders,
+    the updates of their slots not proven yet, the update fee. None if nothing is due."""
+    adapter = project.PythOracle.at(book.oracle())
+    batch = pull_batch(
+        pending_orders(book),
+        lambda slot: adapter.proven(slot)[0],
+        prices.source,
+        chain.pending_timestamp if now is None else now,
+        False,
+        limit,
+    )
+    if not batch.due:
+        return None
+    return book.settle(batch.orders, batch.round_ids, batch.updates, value=len(batch.updates), sender=settler)
+
+
+def mine_past(t: int) -> None:
+    """Mines a block at `t` (or now, if later): the chain's clock and the price path reach it."""
+    chain.mine(timestamp=max(t, chain.pending_timestamp))
