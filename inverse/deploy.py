@@ -30,6 +30,10 @@ from .constants import (
     default_order_parameters,
 )
 from .model import Revert, check_parameters
+from .pyth import TEST_SIGNER
+
+# Pyth's ETH/USD price id: the same on every chain.
+ETH_USD_ID = bytes.fromhex("ff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace")
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -69,12 +73,13 @@ class Blueprints:
 class System:
     """What a deployment put on chain."""
 
-    feed: object
+    feed: object | None  # the Chainlink feed (None for a pull system)
     oracle: object
     collateral: object
     blueprints: Blueprints
     pools: dict[int, object] = field(default_factory=dict)  # leverage (WAD) -> pool
     sequencer_feed: object | None = None
+    pyth: object | None = None  # a pull system's Pyth contract
 
 
 def deploy_blueprints(deployer: AccountAPI, **tx) -> tuple[Blueprints, list]:
@@ -180,9 +185,20 @@ def prove_recent_price(deployer: AccountAPI, oracle, source, **tx):
     price = source(slot)
     if price is None:
         raise RuntimeError(f"no price published at or after {slot} yet: is the price service running?")
-    pyth = partial_contract(oracle.pyth(), _PYTH_FEE_ABI)
+    pyth = partial_contract(oracle.pyth(), PYTH_FEE_ABI)
     fee = pyth.getUpdateFee([price.data])
     return oracle.prove([(slot, price.data)], deployer.address, value=fee, sender=deployer, **tx)
+
+
+def deploy_mock_pyth(deployer: AccountAPI, initial_price: int = 2_000 * 10**8, price_id: bytes = ETH_USD_ID):
+    """A mock Pyth (the test signer's updates, 1 wei a proof) and a pull oracle on
+    it, its first price (USD, 8 decimals) signed here: (pyth, oracle)."""
+    from .pull import signed_source
+
+    pyth = deployer.deploy(project.MockPyth, TEST_SIGNER, 1)
+    oracle = deploy_pull_oracle(deployer, pyth.address, price_id)
+    prove_recent_price(deployer, oracle, signed_source(lambda t: initial_price, price_id))
+    return pyth, oracle
 
 
 def deploy_mock_system(
@@ -197,9 +213,28 @@ def deploy_mock_system(
     guardian: str | None = None,
     params: dict | None = None,
     parameter_delay: int = DEFAULT_PARAMETER_DELAY,
+    pull: bool = False,
 ) -> System:
     """Everything on a local chain: mock feed and collateral, oracle, one pool per
-    leverage (given as numbers: 1, 3, "0.5")."""
+    leverage (given as numbers: 1, 3, "0.5"). `pull`: a mock Pyth and a pull
+    oracle instead of the feed, its first price signed here at `initial_price`."""
+    if pull:
+        collateral = deployer.deploy(project.MockCollateral, "Mock USD Coin", "USDC", collateral_decimals)
+        pyth, oracle = deploy_mock_pyth(deployer, initial_price)
+        blueprints, _ = deploy_blueprints(deployer)
+        system = System(feed=None, oracle=oracle, collateral=collateral, blueprints=blueprints, pyth=pyth)
+        for lev in leverages:
+            system.pools[leverage_wad(lev)] = deploy_pool(
+                deployer,
+                collateral=collateral,
+                oracle=oracle,
+                leverage=leverage_wad(lev),
+                blueprints=blueprints,
+                guardian=guardian,
+                params=params,
+                parameter_delay=parameter_delay,
+            )
+        return system
     feed = deployer.deploy(project.MockAggregator, feed_decimals, "ETH / USD", initial_price)
     sequencer = None
     if with_sequencer:
@@ -271,7 +306,7 @@ _FEED_ABI = _ERC20_ABI + [
 ]
 
 
-_PYTH_FEE_ABI = [
+PYTH_FEE_ABI = [
     {
         "type": "function",
         "name": "getUpdateFee",
@@ -302,10 +337,14 @@ def load_config(path: str | Path, network: str) -> dict:
 
 def plan_deployment(config: dict, is_local: bool) -> dict:
     """Check everything that can be checked before sending a transaction; return
-    the plan with every parameter filled in."""
-    for key in ("feed", "collateral", "markets"):
+    the plan with every parameter filled in. A market settles at Chainlink rounds
+    (`oracle: push`, needs `feed`) or at Pyth prices (`oracle: pull`, needs `pyth`;
+    the default where `pyth` is given)."""
+    for key in ("collateral", "markets"):
         if key not in config:
             raise ConfigError(f"config: missing '{key}'")
+    if "feed" not in config and "pyth" not in config:
+        raise ConfigError("config: give a Chainlink 'feed' (push markets) or a Pyth 'pyth' (pull markets), or both")
     plan = {
         "asset": str(config.get("asset", "ETH")),
         "heartbeat": int(config.get("heartbeat", 3_600)),
@@ -313,6 +352,8 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         "grace_period": int(config.get("grace_period", DEFAULT_SEQUENCER_GRACE)),
         "parameter_delay": int(config.get("parameter_delay", DEFAULT_PARAMETER_DELAY)),
         "upkeep_receiver": config.get("upkeep_receiver"),  # None: the deployer
+        "feed": None,
+        "pyth": None,
         "markets": [],
     }
     if plan["upkeep_receiver"] is not None and (
@@ -326,7 +367,9 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
     if plan["heartbeat"] + plan["heartbeat"] // 10 > MAX_MAX_WAIT:
         # The oracle's max age (heartbeat + 10%) is also the shutdown's shortest wait.
         raise ConfigError("config: heartbeat above 43 h (its max age must stay within 2 days)")
-    for key in ("feed", "collateral"):
+    for key in ("feed", "collateral", "pyth"):
+        if key not in config:
+            continue
         value = config[key]
         if value == "mock":
             if not is_local:
@@ -336,25 +379,10 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         elif not chain.provider.get_code(value):
             raise ConfigError(f"config: no contract at {key} {value} on this network")
         plan[key] = value
-    if plan["feed"] != "mock":
-        feed = partial_contract(plan["feed"], _FEED_ABI)
-        if feed.decimals() > 18:
-            raise ConfigError(f"config: feed has {feed.decimals()} decimals; at most 18")
-        if feed.latestRoundData()[1] <= 0:
-            raise ConfigError("config: feed answers a non-positive price")
-        try:
-            phase = feed.phaseId()
-        except Exception as error:  # noqa: BLE001 - any failure means the same to the deployer
-            raise ConfigError(
-                "config: feed has no phaseId(): give the feed's proxy address (orders record its phase)"
-            ) from error
-        if phase == 0 or feed.latestRoundData()[0] >> 64 != phase:
-            # A proxy's phases start at 1 and its round ids carry the phase: orders of
-            # phase 0 could only ever be void.
-            raise ConfigError(
-                f"config: feed's phaseId() is {phase} and its latest round id does not carry it: "
-                "give the feed's proxy address"
-            )
+    if plan["feed"] not in (None, "mock"):
+        _check_feed(plan["feed"])
+    if plan["pyth"] is not None:
+        plan |= _plan_pyth(config, plan["pyth"])
     decimals = int(config.get("collateral_decimals", 6))
     if plan["collateral"] != "mock":
         decimals = partial_contract(plan["collateral"], _ERC20_ABI).decimals()
@@ -367,19 +395,73 @@ def plan_deployment(config: dict, is_local: bool) -> dict:
         leverage = leverage_wad(market.get("leverage", 1))
         if not MIN_LEVERAGE <= leverage <= MAX_LEVERAGE:
             raise ConfigError(f"config: leverage {market.get('leverage')} outside 0.5 .. 5")
-        max_age = plan["heartbeat"] + plan["heartbeat"] // 10
-        params = default_order_parameters(leverage, decimals, max_age) | {
+        kind = market.get("oracle", "pull" if plan["pyth"] else "push")
+        if kind not in ("push", "pull"):
+            raise ConfigError(f"config: oracle '{kind}': 'push' (Chainlink rounds) or 'pull' (Pyth prices)")
+        if plan["feed" if kind == "push" else "pyth"] is None:
+            raise ConfigError(f"config: a {kind} market needs '{'feed' if kind == 'push' else 'pyth'}'")
+        pull = kind == "pull"
+        max_age = plan["pyth_max_age"] if pull else plan["heartbeat"] + plan["heartbeat"] // 10
+        params = default_order_parameters(leverage, decimals, max_age, pull) | {
             name: int(value) for name, value in (market.get("parameters") or {}).items()
         }
         unknown = set(params) - set(ORDER_PARAMETER_NAMES)
         if unknown:
             raise ConfigError(f"config: unknown parameter(s) {', '.join(sorted(unknown))}")
         try:
-            check_parameters(params, decimals, leverage)
+            check_parameters(params, decimals, leverage, pull)
         except Revert as error:
             raise ConfigError(f"config: leverage {leverage_label(leverage)}: {error.reason}") from error
-        plan["markets"].append({"leverage": leverage, "parameters": params})
+        plan["markets"].append({"leverage": leverage, "pull": pull, "parameters": params})
     return plan
+
+
+def _check_feed(address: str) -> None:
+    feed = partial_contract(address, _FEED_ABI)
+    if feed.decimals() > 18:
+        raise ConfigError(f"config: feed has {feed.decimals()} decimals; at most 18")
+    if feed.latestRoundData()[1] <= 0:
+        raise ConfigError("config: feed answers a non-positive price")
+    try:
+        phase = feed.phaseId()
+    except Exception as error:  # noqa: BLE001 - any failure means the same to the deployer
+        raise ConfigError(
+            "config: feed has no phaseId(): give the feed's proxy address (orders record its phase)"
+        ) from error
+    if phase == 0 or feed.latestRoundData()[0] >> 64 != phase:
+        # A proxy's phases start at 1 and its round ids carry the phase: orders of
+        # phase 0 could only ever be void.
+        raise ConfigError(
+            f"config: feed's phaseId() is {phase} and its latest round id does not carry it: "
+            "give the feed's proxy address"
+        )
+
+
+def _plan_pyth(config: dict, pyth: str) -> dict:
+    """A pull oracle's settings: the price id, where updates come from, max age and confidence."""
+    price_id = str(config.get("price_id", "0x" + ETH_USD_ID.hex()))
+    if re.fullmatch("(0x)?[0-9a-fA-F]{64}", price_id) is None:
+        raise ConfigError(f"config: price_id '{price_id}' is not a 32-byte hex id")
+    hermes = config.get("hermes")
+    if pyth != "mock" and not hermes:
+        raise ConfigError("config: a pull market needs 'hermes', the price service's URL (https://hermes.pyth.network)")
+    max_age = int(config.get("pyth_max_age", DEFAULT_PULL_MAX_AGE))
+    if not 0 < max_age <= 2 * 86_400:
+        raise ConfigError("config: pyth_max_age must be 1 s to 2 days")
+    confidence = Decimal(str(config.get("max_confidence", "0.01")))
+    if not 0 < confidence <= Decimal("0.1"):
+        raise ConfigError("config: max_confidence must be above 0 and at most 0.1 (10% of the price)")
+    if pyth != "mock":
+        try:
+            partial_contract(pyth, PYTH_FEE_ABI).getUpdateFee([])
+        except Exception as error:  # noqa: BLE001 - any failure means the same to the deployer
+            raise ConfigError(f"config: {pyth} does not answer Pyth's getUpdateFee: give Pyth's contract") from error
+    return {
+        "price_id": "0x" + price_id.removeprefix("0x").lower(),
+        "hermes": hermes,
+        "pyth_max_age": max_age,
+        "max_confidence": int(confidence * WAD),
+    }
 
 
 def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
@@ -387,35 +469,57 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
     start_block = chain.blocks.head.number + 1
     transactions = []
     contracts = {}
-    if plan["feed"] == "mock":
-        feed = deployer.deploy(project.MockAggregator, 8, f"{plan['asset']} / USD", 2_000 * 10**8)
-        transactions.append(feed.txn_hash)
-        plan["feed"] = feed.address
     if plan["collateral"] == "mock":
         collateral = deployer.deploy(project.MockCollateral, "Mock USD Coin", "USDC", plan["collateral_decimals"])
         transactions.append(collateral.txn_hash)
     else:
         collateral = partial_contract(plan["collateral"], _ERC20_ABI)
-    oracle = deploy_oracle(
-        deployer,
-        plan["feed"],
-        plan["heartbeat"] + plan["heartbeat"] // 10,
-        plan["sequencer_feed"],
-        plan["grace_period"] if plan["sequencer_feed"] != ZERO_ADDRESS else 0,
-    )
-    transactions.append(oracle.txn_hash)
+    contracts["collateral"] = collateral.address
+    oracles = {}
+    if any(not m["pull"] for m in plan["markets"]):
+        if plan["feed"] == "mock":
+            feed = deployer.deploy(project.MockAggregator, 8, f"{plan['asset']} / USD", 2_000 * 10**8)
+            transactions.append(feed.txn_hash)
+            plan["feed"] = feed.address
+        oracle = deploy_oracle(
+            deployer,
+            plan["feed"],
+            plan["heartbeat"] + plan["heartbeat"] // 10,
+            plan["sequencer_feed"],
+            plan["grace_period"] if plan["sequencer_feed"] != ZERO_ADDRESS else 0,
+        )
+        transactions.append(oracle.txn_hash)
+        oracles[False] = oracle
+        contracts |= {"feed": plan["feed"], "oracle": oracle.address}
+    if any(m["pull"] for m in plan["markets"]):
+        price_id = bytes.fromhex(plan["price_id"][2:])
+        if plan["pyth"] == "mock":
+            pyth, oracle = deploy_mock_pyth(deployer, price_id=price_id)
+            transactions += [pyth.txn_hash, oracle.txn_hash]
+            plan["pyth"] = pyth.address
+        else:
+            from .hermes import Hermes
+            from .pull import hermes_source
+
+            oracle = deploy_pull_oracle(deployer, plan["pyth"], price_id, plan["pyth_max_age"], plan["max_confidence"])
+            transactions.append(oracle.txn_hash)
+            receipt = prove_recent_price(deployer, oracle, hermes_source(Hermes(plan["hermes"]), plan["price_id"]))
+            transactions.append(receipt.txn_hash)
+        oracles[True] = oracle
+        contracts |= {"pyth": plan["pyth"], "price_id": plan["price_id"], "pull_oracle": oracle.address}
     blueprints, receipts = deploy_blueprints(deployer)
     transactions += [receipt.txn_hash for receipt in receipts]
     contracts |= {
-        "feed": plan["feed"],
-        "collateral": collateral.address,
-        "oracle": oracle.address,
         "lp_blueprint": blueprints.lp_token,
         "order_book_blueprint": blueprints.order_book,
         "lens_blueprint": blueprints.lens,
     }
     markets = []
     for market in plan["markets"]:
+        oracle = oracles[market["pull"]]
+        if market["pull"] and oracle.latest()[1] + plan["pyth_max_age"] < chain.pending_timestamp + 30:
+            # The pool reads its first reference from it: proven again if it is getting old.
+            prove_recent_price(deployer, oracle, _first_price_source(plan))
         pool = deploy_pool(
             deployer,
             collateral=collateral,
@@ -427,23 +531,23 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             parameter_delay=plan["parameter_delay"],
         )
         transactions.append(pool.txn_hash)
-        upkeep = deploy_upkeep(deployer, pool, plan["upkeep_receiver"] or deployer.address)
-        transactions.append(upkeep.txn_hash)
-        markets.append(
-            {
-                "leverage": leverage_label(market["leverage"]),
-                "pool": pool.address,
-                "lp_token": pool.lp_token(),
-                "order_book": pool.order_book(),
-                "lens": pool.lens(),
-                "upkeep": upkeep.address,
-                "upkeep_receiver": upkeep.receiver(),
-                "symbol": pool.symbol(),
-                "parameters": market["parameters"],
-                "parameter_delay": plan["parameter_delay"],
-            }
-        )
-    return {
+        entry = {
+            "leverage": leverage_label(market["leverage"]),
+            "oracle": "pull" if market["pull"] else "push",
+            "pool": pool.address,
+            "lp_token": pool.lp_token(),
+            "order_book": pool.order_book(),
+            "lens": pool.lens(),
+            "symbol": pool.symbol(),
+            "parameters": market["parameters"],
+            "parameter_delay": plan["parameter_delay"],
+        }
+        if not market["pull"]:  # Chainlink Automation cannot bring Pyth updates
+            upkeep = deploy_upkeep(deployer, pool, plan["upkeep_receiver"] or deployer.address)
+            transactions.append(upkeep.txn_hash)
+            entry |= {"upkeep": upkeep.address, "upkeep_receiver": upkeep.receiver()}
+        markets.append(entry)
+    manifest = {
         "network": network,
         "chain_id": chain.chain_id,
         "deployer": deployer.address,
@@ -452,6 +556,20 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
         "markets": markets,
         "transactions": [str(tx) for tx in transactions],
     }
+    if plan.get("hermes"):
+        manifest["hermes"] = plan["hermes"]
+    return manifest
+
+
+def _first_price_source(plan: dict):
+    from .pull import signed_source
+
+    if plan.get("hermes"):
+        from .hermes import Hermes
+        from .pull import hermes_source
+
+        return hermes_source(Hermes(plan["hermes"]), plan["price_id"])
+    return signed_source(lambda t: 2_000 * 10**8, bytes.fromhex(plan["price_id"][2:]))
 
 
 def manifest_path(network: str) -> Path:

@@ -9,7 +9,8 @@ Run it with silverback (it works against a local Anvil as against a testnet):
 Which pools: `INVERSE_MANIFEST` (a deployment manifest written by `ape run
 deploy`: every market in it, its order book read from the manifest's block on) or
 `INVERSE_POOLS` (comma-separated addresses; their order books are read from
-`INVERSE_FROM_BLOCK`, default 0).
+`INVERSE_FROM_BLOCK`, default 0). Pull markets (SPEC 3b) need a Hermes price
+service: `INVERSE_HERMES_URL`, else the manifest's `hermes`.
 
 Policy:
 * it checks on every new block and once a minute (chains with sparse blocks); a
@@ -18,6 +19,11 @@ Policy:
   cursor and a cache of pending orders), finds the round of every due order off
   chain and settles them in queue order, up to 20 a transaction; then it sends
   `rebalance` when `rebalance_due()` says yes (a rebalance waits for due orders);
+* on a pull market an order is due once its T has passed: it fetches the first
+  update at or after each slot from Hermes and sends it with the batch and Pyth's
+  fee; when a fresh price would make a rebalance due (the interval has passed, or
+  Hermes's latest price is past the threshold), it proves the latest slot's price
+  first, then rebalances;
 * every transaction is simulated first (a gas estimate): one that would revert is
   never sent. A lost race is harmless: `settle` skips orders a competitor
   settled, and a rejected batch (stale ids) makes it read the book again;
@@ -78,9 +84,11 @@ from .constants import (
     REASON_TIME,
     WAD,
 )
-from .deploy import partial_contract
+from .deploy import PYTH_FEE_ABI, partial_contract
+from .hermes import Hermes
 from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
+from .pull import hermes_source, pull_batch, recent_slot
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
@@ -158,14 +166,38 @@ def loss_budget() -> int | None:
 
 
 @dataclass
+class PullFeed:
+    """A pull market's oracle: its adapter, Pyth's fee and the Hermes it fetches from."""
+
+    oracle: object  # PythOracle
+    hermes: Hermes
+    price_id: str  # hex, no 0x
+
+    def __post_init__(self):
+        self.proven = raw_view(self.oracle.address, "proven(uint256)", ["bool", "uint256", "uint256"])
+        self.latest_time = lambda: _try(lambda: self.oracle.latest()[1], 0)
+        pyth = partial_contract(self.oracle.pyth(), PYTH_FEE_ABI)
+        self.fee = lambda data: pyth.getUpdateFee(data) if data else 0
+        self.source = hermes_source(self.hermes, self.price_id)
+
+    def price(self) -> int:
+        """Hermes's latest price as a WAD."""
+        parsed = self.hermes.latest([self.price_id]).parsed[0]["price"]
+        expo = int(parsed["expo"])
+        price = int(parsed["price"])
+        return price * 10 ** (18 + expo) if expo >= -18 else price // 10 ** (-18 - expo)
+
+
+@dataclass
 class Market:
     pool: object
     book: object
-    feed: RawFeed
+    feed: RawFeed | None  # None on a pull market
     orders: OrderCache
     decimals: int  # the collateral's
     fees: int = 0  # settle fees earned by this run (collateral)
     bounties: int = 0  # rebalance bounties earned by this run (collateral)
+    pull: PullFeed | None = None
 
     def __post_init__(self):
         # What every block reads, as bare calls (a block's check stays a few ms).
@@ -218,9 +250,25 @@ def watched_markets() -> list[tuple[str, int]]:
 def load_market(address: str, start_block: int) -> Market:
     pool = project.InversePool.at(address)
     book = project.OrderBook.at(pool.order_book())
-    feed = RawFeed(project.ChainlinkOracle.at(pool.oracle()).feed())
     decimals = partial_contract(pool.collateral(), _DECIMALS_ABI).decimals()
+    if book.pull():
+        oracle = project.PythOracle.at(pool.oracle())
+        pull = PullFeed(oracle, Hermes(hermes_url()), oracle.price_id().hex().removeprefix("0x"))
+        return Market(pool, book, None, OrderCache(book.address, start_block), decimals, pull=pull)
+    feed = RawFeed(project.ChainlinkOracle.at(pool.oracle()).feed())
     return Market(pool, book, feed, OrderCache(book.address, start_block), decimals)
+
+
+def hermes_url() -> str:
+    """Where a pull market's updates come from: INVERSE_HERMES_URL, else the manifest's `hermes`."""
+    if url := os.environ.get("INVERSE_HERMES_URL"):
+        return url
+    if manifest := os.environ.get("INVERSE_MANIFEST"):
+        if url := json.loads(Path(manifest).read_text()).get("hermes"):
+            return url
+    raise RuntimeError(
+        "keeper: a pull market needs a price service: set INVERSE_HERMES_URL (https://hermes.pyth.network for Pyth's)"
+    )
 
 
 @bot.on_startup()
@@ -283,6 +331,8 @@ def _log_policy() -> None:
         )
     else:
         for market in bot.state.markets:
+            if market.feed is None:
+                continue  # a pull market: its price id says nothing a log could check
             underlying = _feed_asset(market.feed.address)
             if underlying and underlying.upper() != symbol.upper():
                 logger.warning(
@@ -345,6 +395,8 @@ def check_market(market: Market, metrics: dict) -> None:
             metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
             if not report["full"]:
                 break
+        if market.pull and not _retry(market.rebalance_due):
+            prove_for_rebalance(market)
         if _retry(market.rebalance_due):
             metrics["pools_due"] += 1
             report = rebalance(market)
@@ -369,7 +421,18 @@ def settle_due(market: Market) -> dict | None:
     if not pending or not _may_be_due(market, pending[0], head["timestamp"]):
         return None
     shut = _retry(market.is_shutdown)
-    due = _retry(lambda: due_orders(pending, market.feed, head["timestamp"], shut))
+    value, args = 0, ()
+    if market.pull:
+        pulled = _retry(
+            lambda: pull_batch(
+                pending, lambda slot: market.pull.proven(slot)[0], market.pull.source, head["timestamp"], shut
+            )
+        )
+        due = [(order, 0, void) for order, void in pulled.due]
+        value = _retry(lambda: market.pull.fee([data for _, data in pulled.updates]))
+        args = (pulled.updates,)
+    else:
+        due = _retry(lambda: due_orders(pending, market.feed, head["timestamp"], shut))
     if not due:
         return None
     batch, round_ids = [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
@@ -380,7 +443,7 @@ def settle_due(market: Market) -> dict | None:
     if _waiting_for_unknown_transaction(signer.address):
         return None
     try:
-        txn, gas = _prepare(market.book.settle, batch, round_ids)
+        txn, gas = _prepare(market.book.settle, batch, round_ids, *args, value=value)
     except ContractLogicError as error:
         # Stale ids (a reorg, a log not seen yet) or the oracle just changed: read again.
         logger.info(f"keeper: {market.address}: settle would revert ({error.message}); reading the book again")
@@ -437,7 +500,10 @@ def _settle_fee(market: Market, order: Order) -> int:
 
 def _may_be_due(market: Market, order, now: int) -> bool:
     """A cheap look before finding rounds: the head order waits while the feed's
-    latest round, in its phase, is older than its T and it has not expired."""
+    latest round, in its phase, is older than its T and it has not expired (on a
+    pull market, while its T is ahead)."""
+    if market.pull:
+        return now >= order.not_before
     try:
         round_id, _, _, updated_at, _ = market.feed.latestRoundData()
     except ValueError:
@@ -459,6 +525,46 @@ def _rebalance_waits(market: Market, now: int) -> int:
 
 
 # ---------------------------------------------------------------- rebalance
+
+
+def prove_for_rebalance(market: Market) -> dict | None:
+    """On a pull market: prove the latest slot's price when it would make a
+    rebalance due (the interval has passed, or Hermes's latest price is past the
+    threshold) and the price on-chain is older; the rebalance follows."""
+    head = _retry(lambda: chain.provider.web3.eth.get_block("latest"))
+    now, pull = head["timestamp"], market.pull
+    slot = recent_slot(now)
+    if _retry(market.is_shutdown) or pull.latest_time() >= slot:
+        return None
+    reason = REASON_TIME if now >= market.last_rebalance() + market.interval() else 0
+    if not reason:
+        reference = market.reference_price()
+        price = _retry(pull.price)
+        if abs(price - reference) * WAD < market.threshold() * reference:
+            return None
+        reason = REASON_THRESHOLD
+    signer = bot.signer
+    if signer is None:
+        logger.info(f"keeper: {market.address} is due at a fresh price (no signer: watching only)")
+        return None
+    update = _retry(lambda: pull.source(slot))
+    if update is None or _waiting_for_unknown_transaction(signer.address):
+        return None
+    try:
+        fee = pull.fee([update.data])
+        txn, gas = _prepare(pull.oracle.prove, [(slot, update.data)], signer.address, value=fee)
+    except ContractLogicError as error:
+        logger.info(f"keeper: {market.address}: proving the price would revert ({error.message}); not sending")
+        return None
+    reward = lambda: market.bounty(now, reason == REASON_TIME)  # noqa: E731 (what the rebalance it enables pays)
+    if not _worth_it(market, txn, gas, reward, 0, "due at a fresh price", now):
+        return None
+    receipt = _send(txn, gas)
+    if receipt is None:
+        return None
+    _spend(receipt)
+    logger.info(f"keeper: proved {market.address}'s price for slot {slot} (gas {receipt['gasUsed']}) to rebalance")
+    return {"gas_used": receipt["gasUsed"]}
 
 
 def rebalance(market: Market) -> dict | None:
@@ -504,11 +610,11 @@ def rebalance(market: Market) -> dict | None:
 # ---------------------------------------------------------------- sending
 
 
-def _prepare(method, *args):
-    """The signer's transaction `method(*args)`, built once (nonce and fees read
-    now), and its gas estimate: the simulation that keeps a transaction that would
-    revert from being sent (it raises ContractLogicError)."""
-    txn = method.as_transaction(*args, sender=bot.signer)
+def _prepare(method, *args, value: int = 0):
+    """The signer's transaction `method(*args)` (sending `value` wei), built once
+    (nonce and fees read now), and its gas estimate: the simulation that keeps a
+    transaction that would revert from being sent (it raises ContractLogicError)."""
+    txn = method.as_transaction(*args, sender=bot.signer, value=value)
     return txn, chain.provider.estimate_gas_cost(txn)
 
 
@@ -752,6 +858,14 @@ def _note_skip(market: Market) -> None:
         elif market.address in _last_skip:
             logger.info(f"keeper: {market.address} oracle back")
         _last_skip[market.address] = reason
+
+
+def _try(call, default):
+    """`call()`, or `default` when it reverts (a view answering "no price yet")."""
+    try:
+        return call()
+    except (ContractLogicError, ValueError):
+        return default
 
 
 def _revert_reason(error: Exception) -> str:

@@ -19,6 +19,7 @@ from .constants import (
     PULL_MAX_PROOFS,
     PULL_SLOT,
 )
+from .hermes import NotYetPublished
 from .orders import Order
 
 
@@ -103,7 +104,6 @@ def pull_batch(
 def hermes_source(hermes, price_id: str) -> UpdateSource:
     """Each slot's first update from a Hermes client (`inverse.hermes.Hermes`); None
     while it is not published yet."""
-    from .hermes import NotYetPublished
 
     def source(slot: int) -> SlotPrice | None:
         try:
@@ -111,6 +111,20 @@ def hermes_source(hermes, price_id: str) -> UpdateSource:
         except NotYetPublished:
             return None
         return SlotPrice(updates.data[0], int(updates.parsed[0]["price"]["publish_time"]))
+
+    return source
+
+
+def signed_source(price_at: Callable[[int], int], price_id: bytes, key: bytes | None = None) -> UpdateSource:
+    """Updates signed here with the mock Pyth's test signer (local chains only): a
+    price every second, `price_at(t)` USD with 8 decimals, each published at its
+    slot's own second."""
+    from .pyth import TEST_SIGNER_KEY, PriceUpdate
+
+    def source(slot: int) -> SlotPrice:
+        price = price_at(slot)
+        update = PriceUpdate(price_id, price, max(price // 2_000, 1), -8, slot, slot - 1)
+        return SlotPrice(update.sign(key or TEST_SIGNER_KEY), slot)
 
     return source
 

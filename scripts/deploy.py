@@ -26,13 +26,15 @@ from inverse.deploy import (
 @click.option("--force", is_flag=True, help="Replace an existing manifest for this network.")
 def cli(network, account, config_path, manifest_file, force):
     """Deploy inverse-token markets as the config says, then write deployments/<network>.json."""
-    name = network.name
+    # A config section is named after the network: `sepolia` for Ethereum's, `base-sepolia` for Base's.
+    ecosystem = network.ecosystem.name
+    name = network.name if ecosystem == "ethereum" else f"{ecosystem}-{network.name}"
     path = Path(manifest_file) if manifest_file else manifest_path(name)
     try:
         if path.exists() and not force:
             raise ConfigError(f"{path} exists: pass --force to replace it")
         plan = plan_deployment(load_config(config_path, name), network.is_local)
-        manifest = deploy_plan(account, plan, f"{network.ecosystem.name}:{name}")
+        manifest = deploy_plan(account, plan, f"{ecosystem}:{network.name}")
         write_manifest(manifest, path, force=force)
     except ConfigError as error:
         raise click.ClickException(str(error)) from error
