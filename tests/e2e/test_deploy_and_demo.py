@@ -59,7 +59,15 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"feed": None}, "missing 'feed'"),
+        ({"feed": None}, "a push market needs 'feed'"),
+        ({"feed": None, "pyth": None}, "give a Chainlink 'feed'"),
+        ({"markets": [{"leverage": 1, "oracle": "pull"}], "pyth": None}, "a pull market needs 'pyth'"),
+        ({"markets": [{"leverage": 1, "oracle": "both"}]}, "oracle 'both': 'push'"),
+        ({"price_id": "0x12"}, "not a 32-byte hex id"),
+        ({"pyth_max_age": 0}, "pyth_max_age must be"),
+        ({"max_confidence": "0.2"}, "max_confidence must be"),
+        ({"pyth": "0x1234"}, "pyth '0x1234' is not an address"),
+        ({"markets": [{"leverage": 1, "oracle": "push", "parameters": {"min_delay": 1}}]}, "min delay out of bounds"),
         ({"feed": "0x1234"}, "not an address"),
         ({"feed": "0x" + "11" * 20}, "no contract at feed"),
         ({"markets": [{"leverage": 6}]}, "leverage 6 outside"),
@@ -102,11 +110,42 @@ def test_deploy__mock_on_a_live_network__is_refused():
         plan_deployment(config, is_local=False)
 
 
-def test_deploy__sepolia_config__names_chainlink_feed_and_usdc():
-    config = yaml.safe_load((ROOT / "deployments/config.yaml").read_text())["sepolia"]
+def test_deploy__local_pull_market__a_pyth_oracle_with_a_proven_first_price(accounts, project, chain):
+    owner = accounts[11]
+    config = load_config(ROOT / "deployments/config.yaml", "local") | {
+        "markets": [{"leverage": 1, "oracle": "pull", "parameters": {"min_delay": 1}}, {"leverage": 3}]
+    }
+    config["markets"][1]["oracle"] = "push"
+    manifest = deploy_plan(owner, plan_deployment(config, is_local=True), "ethereum:local")
+    pull, push = manifest["markets"]
+    assert (pull["oracle"], push["oracle"]) == ("pull", "push")
+    pool = project.InversePool.at(pull["pool"])
+    assert pool.oracle() == manifest["contracts"]["pull_oracle"] != manifest["contracts"]["oracle"]
+    book = project.OrderBook.at(pull["order_book"])
+    assert book.pull() and book.min_delay() == 1 and not project.OrderBook.at(push["order_book"]).pull()
+    oracle = project.PythOracle.at(manifest["contracts"]["pull_oracle"])
+    assert oracle.pyth() == manifest["contracts"]["pyth"] and oracle.latest()[0] == 2_000 * 10**18
+    assert "upkeep" not in pull and "upkeep" in push  # Automation cannot bring Pyth updates
+
+
+# Pyth's contracts, from Pyth's documentation (EVM contract addresses), and its ETH / USD id.
+PYTH = {
+    "sepolia": "0xDd24F84d36BF92C65F92307595335bdFab5Bbd21",
+    "base-sepolia": "0xA2aa501b19aff244D90cc15a4Cf739D2725B5729",
+    "arbitrum-sepolia": "0x4374e5a8b9C22271E9EB878A2AA31DE97DF15DAF",
+}
+ETH_USD_ID = "0xff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace"
+
+
+def test_deploy__testnet_configs__name_chainlink_pyth_and_usdc():
+    configs = yaml.safe_load((ROOT / "deployments/config.yaml").read_text())
+    config = configs["sepolia"]
     assert config["feed"] == "0x694AA1769357215DE4FAC081bf1f309aDC325306"
     assert config["heartbeat"] == 3_600
     assert [m["leverage"] for m in config["markets"]] == [1, 3]
+    for network, pyth in PYTH.items():
+        assert (configs[network]["pyth"], configs[network]["price_id"]) == (pyth, ETH_USD_ID)
+        assert configs[network]["hermes"] == "https://hermes.pyth.network"
 
 
 def test_compile__from_a_bare_shell__finds_the_environments_vyper(tmp_path):
