@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import requests
@@ -61,3 +62,15 @@ def _message(response) -> str:
         return response.json().get("message", response.text)
     except ValueError:
         return response.text
+
+
+def hermes_url(manifest: dict | None = None) -> str:
+    """Where a pull market's updates come from: INVERSE_HERMES_URL, else the
+    deployment manifest's `hermes`."""
+    if url := os.environ.get("INVERSE_HERMES_URL"):
+        return url
+    if manifest and manifest.get("hermes"):
+        return manifest["hermes"]
+    raise RuntimeError(
+        "a pull market needs a price service: set INVERSE_HERMES_URL (https://hermes.pyth.network for Pyth's)"
+    )

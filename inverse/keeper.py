@@ -85,7 +85,7 @@ from .constants import (
     WAD,
 )
 from .deploy import PYTH_FEE_ABI, partial_contract
-from .hermes import Hermes
+from .hermes import Hermes, hermes_url
 from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
 from .pull import hermes_source, pull_batch, recent_slot
@@ -253,22 +253,12 @@ def load_market(address: str, start_block: int) -> Market:
     decimals = partial_contract(pool.collateral(), _DECIMALS_ABI).decimals()
     if book.pull():
         oracle = project.PythOracle.at(pool.oracle())
-        pull = PullFeed(oracle, Hermes(hermes_url()), oracle.price_id().hex().removeprefix("0x"))
+        manifest = os.environ.get("INVERSE_MANIFEST")
+        url = hermes_url(json.loads(Path(manifest).read_text()) if manifest else None)
+        pull = PullFeed(oracle, Hermes(url), oracle.price_id().hex().removeprefix("0x"))
         return Market(pool, book, None, OrderCache(book.address, start_block), decimals, pull=pull)
     feed = RawFeed(project.ChainlinkOracle.at(pool.oracle()).feed())
     return Market(pool, book, feed, OrderCache(book.address, start_block), decimals)
-
-
-def hermes_url() -> str:
-    """Where a pull market's updates come from: INVERSE_HERMES_URL, else the manifest's `hermes`."""
-    if url := os.environ.get("INVERSE_HERMES_URL"):
-        return url
-    if manifest := os.environ.get("INVERSE_MANIFEST"):
-        if url := json.loads(Path(manifest).read_text()).get("hermes"):
-            return url
-    raise RuntimeError(
-        "keeper: a pull market needs a price service: set INVERSE_HERMES_URL (https://hermes.pyth.network for Pyth's)"
-    )
 
 
 @bot.on_startup()

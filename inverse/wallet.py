@@ -5,6 +5,8 @@ what is due for settling."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import click
 from ape import chain, project
 from ape.contracts import ContractInstance
@@ -12,8 +14,19 @@ from eip712.messages import EIP712Domain, EIP712Message
 from eth_pydantic_types import abi
 
 from .constants import ORDER_MINT, ORDER_REDEEM
-from .deploy import _ERC20_ABI, ZERO_ADDRESS, partial_contract
-from .orders import Order, RawFeed, order_from_log, requested_orders, settlement_batch
+from .deploy import _ERC20_ABI, PYTH_FEE_ABI, ZERO_ADDRESS, partial_contract
+from .hermes import Hermes, hermes_url
+from .orders import (
+    Order,
+    RawFeed,
+    book_pool_is_shutdown,
+    order_from_log,
+    pending_orders,
+    raw_view,
+    requested_orders,
+    settlement_batch,
+)
+from .pull import hermes_source, pull_batch, update_fee
 
 # Default slippage bound on previews: 0.5%.
 DEFAULT_SLIPPAGE_BPS = 50
@@ -169,9 +182,38 @@ def account_orders(pool, book, account, start_block: int) -> list[tuple[Order, o
     return [(order, settled.get(order.id)) for order in mine]
 
 
-def due_orders(pool, book, start_block: int) -> tuple[list, list]:
-    """What `book.settle` takes to settle every due order now (empty if none)."""
-    return settlement_batch(book, feed_of(pool), chain.blocks.head.timestamp, start_block)
+@dataclass
+class Settlement:
+    """What `book.settle` takes to settle the due orders now: the orders, their
+    round ids, and on a pull market the slots' updates and Pyth's fee (wei)."""
+
+    orders: list
+    round_ids: list
+    updates: list = field(default_factory=list)
+    value: int = 0
+
+    @property
+    def ids(self) -> list[int]:
+        return [order[0] for order in self.orders]
+
+    def send(self, book, account):
+        updates = [self.updates] if self.updates else []
+        return book.settle(self.orders, self.round_ids, *updates, value=self.value, sender=account)
+
+
+def due_settlement(pool, book, start_block: int, manifest: dict | None = None) -> Settlement:
+    """The due orders at the head of `book` and what settling them takes (no orders
+    if none is due). A pull market's updates come from Hermes (`hermes_url`)."""
+    if not book.pull():
+        return Settlement(*settlement_batch(book, feed_of(pool), chain.blocks.head.timestamp, start_block))
+    oracle = ContractInstance(pool.oracle(), project.PythOracle.contract_type)
+    source = hermes_source(Hermes(hermes_url(manifest)), oracle.price_id().hex().removeprefix("0x"))
+    shut = bool(book_pool_is_shutdown(book))
+    batch = pull_batch(
+        pending_orders(book, start_block), lambda s: oracle.proven(s)[0], source, chain.blocks.head.timestamp, shut
+    )
+    fee = update_fee(partial_contract(oracle.pyth(), PYTH_FEE_ABI), batch.updates)
+    return Settlement(batch.orders, batch.round_ids, batch.updates, fee)
 
 
 class Permit(EIP712Message):
@@ -233,3 +275,33 @@ def _view(method, *args):
         return method(*args)
     except Exception:  # a revert, no code, an empty or undecodable answer: all mean "not there"
         return None
+
+
+_UPDATE_PRICE_FEEDS_ABI = PYTH_FEE_ABI + [
+    {
+        "type": "function",
+        "name": "updatePriceFeeds",
+        "stateMutability": "payable",
+        "inputs": [{"name": "updateData", "type": "bytes[]"}],
+        "outputs": [],
+    },
+]
+
+
+def refresh_pull_price(pool, account, manifest: dict | None = None):
+    """On a pull market whose price on-chain is too old for a preview, brings
+    Hermes's latest price to Pyth's contract (`updatePriceFeeds`, paying its fee).
+    Returns the receipt, or None when nothing was needed. Nothing is settled or
+    rebalanced at that price: it only lets the views preview at a current one."""
+    if not order_book(pool).pull():
+        return None
+    try:
+        raw_view(pool.address, "oracle_price()", ["uint256"])()
+        return None
+    except ValueError as error:  # a bare call: no trace printed for this routine revert
+        if not any(f"oracle: {reason}'" in str(error) for reason in ("stale price", "no price")):
+            raise
+    oracle = ContractInstance(pool.oracle(), project.PythOracle.contract_type)
+    updates = Hermes(hermes_url(manifest)).latest([oracle.price_id().hex().removeprefix("0x")])
+    pyth = partial_contract(oracle.pyth(), _UPDATE_PRICE_FEEDS_ABI)
+    return pyth.updatePriceFeeds(updates.data, value=pyth.getUpdateFee(updates.data), sender=account)

@@ -39,9 +39,12 @@ from inverse.constants import (
     ORDER_SETTLED,
     OUTCOME_VOID,
     OUTCOMES,
+    PULL_SLOT,
 )
-from inverse.deploy import _ERC20_ABI, manifest_path, partial_contract
+from inverse.deploy import _ERC20_ABI, PYTH_FEE_ABI, manifest_path, partial_contract
+from inverse.hermes import Hermes, hermes_url
 from inverse.orders import pending_orders
+from inverse.pull import hermes_source, recent_slot
 from inverse.status import fmt_duration, fmt_time, fmt_units, fmt_wad, format_status, read_status
 
 # Reverts in plain words, each saying what to do next; anything else is shown as the contract said it.
@@ -70,6 +73,9 @@ EXPLANATIONS = {
     "lp: shares rescaled this second": "LP shares were rescaled after an exhaustion this very second; "
     "request again in a moment (your share of the pool is unchanged)",
     "oracle: stale price": "the price feed has not updated recently; try again once it does",
+    "oracle: no price proven": "no Pyth price has been proven on this market yet; run rebalance or settle first",
+    "orders: no update to pay for": "a settle pays Pyth's fee only with price updates to bring",
+    "orders: not a pull market": "this market settles at Chainlink rounds: settle without price updates",
     "oracle: sequencer down": "the L2 sequencer is down; prices cannot be trusted until it is back",
     "oracle: sequencer grace period": "the L2 sequencer came back only recently; try again in a while",
 }
@@ -93,6 +99,8 @@ class Market:
     collateral: ContractInstance
     decimals: int
     start_block: int  # where its orders' events begin (the deployment block)
+    pull: bool = False  # priced by a pull oracle (Pyth, SPEC 3b): orders settle in seconds
+    manifest: dict | None = None  # its deployment manifest, if any (where `hermes` may be)
 
     @property
     def symbol(self) -> str:
@@ -160,7 +168,8 @@ def load_market(network, manifest, market, pool_address) -> Market:
             raise click.ClickException(f"no -{market}x market in {path}; it has: {labels}")
         pool, start_block = _pool_at(found[0]["pool"]), entries["block"]
     collateral = collateral_of(pool)
-    return Market(pool, wallet.order_book(pool), wallet.lens(pool), collateral, collateral.decimals(), start_block)
+    book = wallet.order_book(pool)
+    return Market(pool, book, wallet.lens(pool), collateral, collateral.decimals(), start_block, book.pull(), entries)
 
 
 def _pool_at(address: str):
@@ -255,10 +264,32 @@ def say_if_unbounded(min_out: int):
         click.echo("Warning: the preview is 0, so the slippage bound is 0: the order settles for whatever it gets.")
 
 
+def fresh_price(m: Market, account) -> None:
+    """On a pull market, a price recent enough to preview against (see `wallet.refresh_pull_price`)."""
+    if not m.pull:
+        return
+    try:
+        receipt = wallet.refresh_pull_price(m.pool, account, m.manifest)
+    except RuntimeError as error:  # no price service configured
+        raise click.ClickException(str(error)) from error
+    if receipt is not None:
+        click.echo(
+            f"The price on-chain was too old to preview against: brought Pyth's latest (block {receipt.block_number})."
+        )
+
+
 def when_it_settles(m: Market) -> str:
+    min_delay, max_wait = m.book.min_delay(), m.book.max_wait()
+    if m.pull:
+        return (
+            "It settles at the NEXT Pyth price, not the one above: the first published at least "
+            f"{fmt_duration(min_delay)} after the request (rounded up to a {PULL_SLOT}-second slot), so about "
+            f"{fmt_duration(min_delay)} to {fmt_duration(min_delay + PULL_SLOT)} after it, once a keeper (or you, "
+            f"with --settle) brings that price. If the first price after that time comes more than "
+            f"{fmt_duration(max_wait)} late, the order is void and refunded in full."
+        )
     # The deployment sets the oracle's max age to the feed's heartbeat + 10%.
     heartbeat = ContractInstance(m.pool.oracle(), project.ChainlinkOracle.contract_type).max_age() * 10 // 11
-    min_delay, max_wait = m.book.min_delay(), m.book.max_wait()
     return (
         "It settles at the NEXT oracle price, not the one above: the first round published at least "
         f"{fmt_duration(min_delay)} after the request, so within about {fmt_duration(min_delay + heartbeat)} "
@@ -278,10 +309,17 @@ def request(m: Market, account, kind: int, send_request, yes: bool, no_wait: boo
         for log in receipt.decode_logs(m.pool.OrderSettled):
             click.echo(describe_settlement(m, kind, log))
         return
-    click.echo(
-        f"Order {order.id} requested in block {receipt.block_number} (gas {receipt.gas_used}); "
-        f"earliest round time {fmt_time(order.not_before)}, void if no round by {fmt_time(order.expires_at)}."
-    )
+    if m.pull:
+        click.echo(
+            f"Order {order.id} requested in block {receipt.block_number} (gas {receipt.gas_used}); priced at the "
+            f"first Pyth price at or after {fmt_time(order.not_before)}, void if that comes after "
+            f"{fmt_time(order.expires_at)}."
+        )
+    else:
+        click.echo(
+            f"Order {order.id} requested in block {receipt.block_number} (gas {receipt.gas_used}); "
+            f"earliest round time {fmt_time(order.not_before)}, void if no round by {fmt_time(order.expires_at)}."
+        )
     if no_wait:
         click.echo(f"Not waiting. `ape run inverse orders` shows where order {order.id} stands.")
         return
@@ -326,27 +364,35 @@ def wait_for_settlement(m: Market, account, order, from_block: int, settle_self:
 def waiting_state(m: Market, account, order, settle_self: bool) -> str:
     now = chain.blocks.head.timestamp
     if now < order.not_before:
-        return f"waiting for its earliest round time ({fmt_duration(order.not_before - now)} left)"
-    batch, round_ids = wallet.due_orders(m.pool, m.book, m.start_block)
-    if order.id not in [o[0] for o in batch]:
-        return "waiting for the next oracle round"
+        what = "its price time" if m.pull else "its earliest round time"
+        return f"waiting for {what} ({fmt_duration(order.not_before - now)} left)"
+    due = wallet.due_settlement(m.pool, m.book, m.start_block, m.manifest)
+    if order.id not in due.ids:
+        return "waiting for the price service to publish its price" if m.pull else "waiting for the next oracle round"
     if settle_self:
         try:
-            m.book.settle(batch, round_ids, sender=account)
+            due.send(m.book, account)
         except ApeException:
             pass  # a keeper was first, or the node hiccupped: look again
         return "settling it"
-    if now > order.expires_at:
+    if now > order.expires_at and not m.pull:
         return "no round came in time: void, waiting for a settlement to refund it (or run settle)"
-    return "its round is out: waiting for a keeper to settle it (or run settle)"
+    out = "its price is out" if m.pull else "its round is out"
+    return f"{out}: waiting for a keeper to settle it (or run settle)"
 
 
 def describe_settlement(m: Market, kind: int, log) -> str:
     outcome = OUTCOMES.get(log.outcome, str(log.outcome))
     if log.outcome == OUTCOME_VOID and not log.round_id:
-        priced = "no round came in time"
+        priced = "no price could be had" if m.pull else "no round came in time"
     elif not log.round_id:
         priced = f"at the fixed NAV {fmt_wad(log.nav, 6)}"
+    elif m.pull:  # a pull price's round id is its publish time
+        if log.outcome == OUTCOME_VOID:
+            priced = f"the first price after its time, published {fmt_time(log.round_id)}, came late or was invalid"
+        else:
+            priced = f"at the Pyth price published {fmt_time(log.round_id)}: {fmt_wad(log.price, 2)}, "
+            priced += f"NAV {fmt_wad(log.nav, 6)}"
     else:
         # A proxy's round id is its phase (top 16 bits) and the aggregator's round.
         round_name = f"round {log.round_id & (2**64 - 1)} of phase {log.round_id >> 64}"
@@ -411,6 +457,7 @@ def mint(
 ):
     """Request inverse tokens for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
+    fresh_price(m, account)
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
@@ -452,6 +499,7 @@ def redeem(
 ):
     """Request collateral for AMOUNT inverse tokens (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
+    fresh_price(m, account)
     balance = m.pool.balanceOf(account)
     shares = parse_amount(amount, 18, balance, f"{m.symbol} tokens")
     if shares > balance:
@@ -486,6 +534,7 @@ def lp_deposit(
 ):
     """Request LP shares for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
+    fresh_price(m, account)
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
@@ -520,6 +569,7 @@ def lp_withdraw(
 ):
     """Request collateral for AMOUNT LP shares (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
+    fresh_price(m, account)
     balance = project.LpToken.at(m.pool.lp_token()).balanceOf(account)
     shares = parse_amount(amount, 18, balance, "LP shares")
     if shares > balance:
@@ -563,11 +613,13 @@ def orders(network, account, manifest, market, pool_address):
         elif order.requester != account.address:
             head += f" from {order.requester}"
         if log is None:
+            what = "price time" if m.pull else "round time"
             if now < order.not_before:
-                wait = f"earliest round {fmt_time(order.not_before)} (in {fmt_duration(order.not_before - now)})"
+                wait = f"earliest {what} {fmt_time(order.not_before)} (in {fmt_duration(order.not_before - now)})"
             else:
-                wait = f"earliest round time {fmt_time(order.not_before)} passed, waiting for its round or a settle"
-            click.echo(f"{head}: pending, {wait}; void if no round by {fmt_time(order.expires_at)}")
+                wait = f"earliest {what} {fmt_time(order.not_before)} passed, waiting for a settle"
+            late = "its price comes after" if m.pull else "no round by"
+            click.echo(f"{head}: pending, {wait}; void if {late} {fmt_time(order.expires_at)}")
         else:
             click.echo(f"{head}: {describe_settlement(m, order.kind, log).split(': ', 1)[1]}")
 
@@ -585,20 +637,23 @@ def settle(network, account, manifest, market, pool_address, yes):
             click.echo("Nothing to settle: no order is pending.")
         else:
             oldest = waiting[0]
+            what = "Pyth price" if m.pull else "round"
             click.echo(
                 f"Nothing is due yet: {len(waiting)} order(s) pending; the oldest (#{oldest.id}) waits for the "
-                f"first round at or after {fmt_time(oldest.not_before)}."
+                f"first {what} at or after {fmt_time(oldest.not_before)}."
             )
 
 
 def settle_due(m: Market, account, yes: bool) -> bool:
     """Settles what is due, after asking; False when nothing is."""
-    batch, round_ids = wallet.due_orders(m.pool, m.book, m.start_block)
-    if not batch:
+    due = wallet.due_settlement(m.pool, m.book, m.start_block, m.manifest)
+    if not due.orders:
         return False
-    click.echo(f"Settle {len(batch)} due order(s) (#{batch[0][0]}..#{batch[-1][0]}) for their settle fees.")
+    ids = due.ids
+    fee = f", paying Pyth {due.value} wei for {len(due.updates)} price update(s)" if due.updates else ""
+    click.echo(f"Settle {len(ids)} due order(s) (#{ids[0]}..#{ids[-1]}) for their settle fees{fee}.")
     confirm(yes)
-    receipt = transact(lambda: m.book.settle(batch, round_ids, sender=account))
+    receipt = transact(lambda: due.send(m.book, account))
     logs = [log for log in receipt.decode_logs(m.pool.OrderSettled) if log.settler == account.address]
     outcomes = {}
     for log in logs:
@@ -628,6 +683,24 @@ def claim(network, account, manifest, market, pool_address, yes):
     click.echo(f"Claimed {m.money(owed)} in block {receipt.block_number}.")
 
 
+def prove_latest_price(m: Market, account) -> None:
+    """A pull market rebalances at the newest price proven for a recent slot: prove the latest slot's."""
+    oracle = ContractInstance(m.pool.oracle(), project.PythOracle.contract_type)
+    slot = recent_slot(chain.blocks.head.timestamp)
+    if oracle.proven(slot)[0]:
+        return
+    try:
+        source = hermes_source(Hermes(hermes_url(m.manifest)), oracle.price_id().hex().removeprefix("0x"))
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from error
+    update = source(slot)
+    if update is None:
+        return
+    fee = partial_contract(oracle.pyth(), PYTH_FEE_ABI).getUpdateFee([update.data])
+    transact(lambda: oracle.prove([(slot, update.data)], account.address, value=fee, sender=account))
+    click.echo(f"Proved the price of {fmt_time(slot)} on-chain (the price a rebalance uses).")
+
+
 @cli.command(cls=ConnectedProviderCommand)
 @account_option()
 @pool_options
@@ -637,6 +710,8 @@ def rebalance(network, account, manifest, market, pool_address, yes):
     m = load_market(network, manifest, market, pool_address)
     if m.book.pending_orders() and settle_due(m, account, yes):
         click.echo("(Orders whose round is out settle before a rebalance.)")
+    if m.pull and not m.pool.rebalance_due():
+        prove_latest_price(m, account)
     if not m.pool.rebalance_due():
         raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
     bounty = m.pool.rebalance.call(sender=account)  # it accrues by the second since the last one
