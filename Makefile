@@ -33,8 +33,10 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund
 	touch $@
 
+# --force: ape compiles only the files whose text changed, not those that import a
+# changed module (a constant in constants.vy would stay stale in the contracts).
 .build/__local__.json: $(VENV)/.installed $(CONTRACTS)
-	$(BIN)/ape compile
+	$(BIN)/ape compile --force
 	touch $@
 
 # The web page: app/ bundled by npm's pinned esbuild (viem, uPlot) into app/dist/, beside

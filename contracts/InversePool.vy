@@ -311,7 +311,13 @@ def __init__(
     price: uint256 = 0
     updated_at: uint256 = 0
     round_id: uint256 = 0
-    price, updated_at, round_id = staticcall IOracle(oracle_).latest()
+    if _PULL:
+        # A pull oracle's `latest()` is the current slot's proof, which a deployment
+        # on a slow chain cannot bring in the same block: the newest price on-chain.
+        price = staticcall IOracle(oracle_).price()
+        updated_at = block.timestamp
+    else:
+        price, updated_at, round_id = staticcall IOracle(oracle_).latest()
     self._store_ledger(0, price)
     self.reference_nav = WAD
     schedule: Schedule = self._schedule()

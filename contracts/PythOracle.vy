@@ -11,14 +11,18 @@
         2**64 - 1)`, which accepts an update only if it was published at or
         after T and the feed's previous price before T, so the one price it can
         hold is the first at or after T, whoever brings it. The proven price is
-        kept per slot; `order_rounds` answers the order book from it: FILL when
-        it is valid on its own data (positive, within `MAX_PRICE`, a confidence
-        interval no wider than `max_confidence` of the price, an exponent in
-        [-36, 18]) and was published by the order's expiry, VOID otherwise, and
-        VOID without a price once PULL_FALLBACK_GRACE has passed after the
-        expiry with none proven (the fallback when no price can be had).
-        Rebalances read `latest()`: the newest price proven for a slot of the
-        last PULL_RECENT seconds, no older than `max_age`.
+        kept per slot; `order_rounds` answers the order book from it, once the
+        chain's clock has reached T: FILL when it is valid on its own data
+        (positive, within `MAX_PRICE`, a confidence interval no wider than
+        `max_confidence` of the price, an exponent in [-36, 18]) and was
+        published by the order's expiry; VOID otherwise (a late price still
+        comes with it: a shutdown fixes its NAV there); and VOID without a price
+        when no proof came by PULL_FALLBACK_GRACE after the expiry (the fallback
+        when no price can be had; a proof brought later does not count, so
+        nobody chooses between the two). Rebalances read `latest()`: the price
+        of the slot the block is in (the first at or after the latest multiple
+        of PULL_SLOT), so a rebalancer chooses when, never which price, and
+        every order whose T is at or before it settles first.
 @custom:security Trusts Pyth's contract (an upgradeable proxy under Pyth's
         governance) to verify updates (Wormhole's guardian signatures over
         Pythnet's prices) and to report `prevPublishTime` honestly; everything
@@ -44,19 +48,20 @@ pyth: public(immutable(IPyth))
 # The feed's price id (the same on every chain), e.g. ETH/USD.
 price_id: public(immutable(bytes32))
 
-# Oldest price (seconds) `price()` and `latest()` accept.
+# Oldest price (seconds) `price()` accepts; settlements and rebalances have rules of their own.
 max_age: public(immutable(uint256))
 
 # Widest confidence interval accepted, as a WAD fraction of the price.
 max_confidence: public(immutable(uint256))
 
 # Each proven slot's price: the first published at or after the slot's time, as
-# its WAD (0 when invalid on its own data) << 64 | its publish time; 0 when not
-# proven yet. Facts about Pyth's history: set once, never changed.
+# its WAD (0 when invalid on its own data) << 128 | the block time it was proven
+# at << 64 | its publish time; 0 when not proven yet. Facts about Pyth's
+# history: set once, never changed.
 _proven: HashMap[uint256, uint256]
 
-# The newest proof of a slot that was recent when proven (same packing): the
-# price rebalances use.
+# The valid proof of the latest slot: its WAD << 128 | the slot << 64 | its
+# publish time. What rebalances use while its slot is the block's.
 _latest: uint256
 
 # Exponents a price may have: 10**-36 to 10**18 per unit.
@@ -65,6 +70,9 @@ _MAX_EXPO: constant(int32) = 18
 # Pyth's publish times are uint64.
 _MAX_TIME: constant(uint256) = 2**64 - 1
 _MASK_64: constant(uint256) = 2**64 - 1
+# Bounds of `max_confidence` (SPEC 7): 0.1% to 5% of the price.
+_MIN_CONFIDENCE: constant(uint256) = constants.WAD // 1_000
+_MAX_CONFIDENCE: constant(uint256) = constants.WAD // 20
 
 
 event PriceProven:
@@ -80,13 +88,13 @@ def __init__(pyth_: IPyth, price_id_: bytes32, max_age_: uint256, max_confidence
     """
     @param pyth_ Pyth's contract.
     @param price_id_ The feed's price id.
-    @param max_age_ Oldest price `price()` and `latest()` accept, in seconds (1 s to 2 days).
-    @param max_confidence_ Widest confidence interval accepted (WAD, up to 10%).
+    @param max_age_ Oldest price `price()` accepts, in seconds (1 s to 1 hour).
+    @param max_confidence_ Widest confidence interval accepted (WAD, 0.1% to 5%).
     """
     assert pyth_.address.is_contract, "oracle: pyth is not a contract"
     assert price_id_ != empty(bytes32), "oracle: zero price id"
-    assert max_age_ != 0 and max_age_ <= 2 * constants.DAY, "oracle: max age out of bounds"
-    assert max_confidence_ != 0 and max_confidence_ <= constants.WAD // 10, "oracle: max confidence out of bounds"
+    assert max_age_ != 0 and max_age_ <= 3_600, "oracle: max age out of bounds"
+    assert max_confidence_ >= _MIN_CONFIDENCE and max_confidence_ <= _MAX_CONFIDENCE, "oracle: max confidence out of bounds"
     pyth = pyth_
     price_id = price_id_
     max_age = max_age_
@@ -100,8 +108,7 @@ def prove(updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS], 
     @notice Proves and keeps, for each update's slot not proven yet, the first
             price published at or after the slot's time, paying Pyth's update
             fee for each out of the value sent; the rest goes to `refund_to`.
-            A proof of a slot of the last PULL_RECENT seconds, published after
-            the current `latest()`, becomes it.
+            A valid price for a slot later than `latest()`'s becomes it.
     @dev Reverts with Pyth's error if an update does not hold that price
          (`PriceFeedNotFoundWithinRange()`: a later price, one before the slot,
          another feed's) or is not Pyth's (`InvalidUpdateData()`). A slot proven
@@ -113,7 +120,9 @@ def prove(updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS], 
     spent: uint256 = 0
     for u: IPullOracle.PullUpdate in updates:
         assert u.not_before != 0 and u.not_before % constants.PULL_SLOT == 0, "oracle: not a slot time"
-        assert u.not_before <= _MAX_TIME, "oracle: time out of range"
+        # Not before the chain's clock reaches it: no order is due before its T,
+        # and a clock behind Pyth's would let a settlement come before the order's time.
+        assert u.not_before <= block.timestamp, "oracle: slot in the future"
         if self._proven[u.not_before] != 0:
             continue
         data: DynArray[Bytes[constants.PYTH_MAX_UPDATE_BYTES], constants.PYTH_MAX_UPDATES] = [u.data]
@@ -126,15 +135,13 @@ def prove(updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS], 
         # Pyth answers one feed per id asked, or reverts; an empty answer proves nothing.
         assert len(feeds) == 1 and feeds[0].id == price_id, "oracle: not the feed's price"
         p: IPyth.Price = feeds[0].price
+        # What Pyth's range check promises, checked again: its contract is upgradeable.
+        assert p.publishTime >= u.not_before and p.publishTime <= _MAX_TIME, "oracle: not the feed's price"
         wad: uint256 = self._wad(p)
-        word: uint256 = wad << 64 | p.publishTime
-        self._proven[u.not_before] = word
-        if (
-            u.not_before <= block.timestamp
-            and u.not_before + constants.PULL_RECENT >= block.timestamp
-            and p.publishTime > self._latest & _MASK_64
-        ):
-            self._latest = word
+        self._proven[u.not_before] = wad << 128 | block.timestamp << 64 | p.publishTime
+        # An invalid price never replaces a valid one for rebalances.
+        if wad != 0 and u.not_before > (self._latest >> 64) & _MASK_64:
+            self._latest = wad << 128 | u.not_before << 64 | p.publishTime
         log PriceProven(not_before=u.not_before, price=wad, publish_time=p.publishTime)
     if msg.value > spent:
         assert refund_to != empty(address), "oracle: zero refund address"
@@ -147,11 +154,13 @@ def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> 
     """
     @notice How consecutive orders of a queue are priced, from the proven slots:
             the answers up to the first order that must wait (not included).
-            FILL at the slot's price if it is valid and was published by the
-            order's expiry; VOID if not (price 0, at the publish time or the
-            expiry, whichever is earlier); VOID with no price once
-            PULL_FALLBACK_GRACE has passed after the expiry and the slot was
-            never proven (no price could be had); else WAIT.
+            WAIT while the chain's clock is before T. FILL at the slot's price
+            if it is valid and was published by the order's expiry. VOID if it
+            is invalid (price 0, at the earlier of its time and the expiry) or
+            late (with that late price and its time, which only a shutdown
+            uses). VOID with no price when no proof came by
+            PULL_FALLBACK_GRACE after the expiry (no price could be had); WAIT
+            until then.
     @param queries Each order's T (a slot time) and expiry; round ids and
            phases are not used on a pull market.
     @return DynArray[IOracle.Pricing, constants.MAX_BATCH] The outcomes; a
@@ -159,16 +168,23 @@ def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> 
     """
     answers: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
     for q: IOracle.RoundQuery in queries:
+        if block.timestamp < q.not_before:
+            break
         word: uint256 = self._proven[q.not_before]
-        if word == 0:
-            if block.timestamp < q.expires_at + constants.PULL_FALLBACK_GRACE:
+        deadline: uint256 = q.expires_at + constants.PULL_FALLBACK_GRACE
+        # A proof brought after the deadline is too late for this order: the
+        # fallback stands, whoever settles.
+        if word == 0 or (word >> 64) & _MASK_64 > deadline:
+            if block.timestamp < deadline:
                 break
             answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=0, price=0, at=q.expires_at))
             continue
         at: uint256 = word & _MASK_64
-        wad: uint256 = word >> 64
-        if wad == 0 or at > q.expires_at:
+        wad: uint256 = word >> 128
+        if wad == 0:
             answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=at, price=0, at=min(at, q.expires_at)))
+        elif at > q.expires_at:
+            answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=at, price=wad, at=at))
         else:
             answers.append(IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=at, price=wad, at=at))
     return answers
@@ -185,25 +201,27 @@ def proven(not_before: uint256) -> (bool, uint256, uint256):
     @return uint256 Its publish time.
     """
     word: uint256 = self._proven[not_before]
-    return word != 0, word >> 64, word & _MASK_64
+    return word != 0, word >> 128, word & _MASK_64
 
 
 @external
 @view
 def latest() -> (uint256, uint256, uint256):
     """
-    @notice The price rebalances use: the newest proven for a recent slot, if
-            valid and no older than `max_age`.
+    @notice The price rebalances use: the valid price proven for the slot the
+            block is in (the first published at or after the latest multiple of
+            PULL_SLOT seconds). Anyone proves it with `prove` (the keeper in the
+            same transaction as the rebalance, through `PullRebalancer`).
     @return price The price, 18 decimals.
     @return updated_at Its publish time.
     @return round_id 0 (a pull price has no round; pull orders record phase 0).
     """
     word: uint256 = self._latest
     assert word != 0, "oracle: no price proven"
+    assert (word >> 64) & _MASK_64 == block.timestamp - block.timestamp % constants.PULL_SLOT, "oracle: prove the current slot's price"
     at: uint256 = word & _MASK_64
-    self._check_time(at)
-    assert word >> 64 != 0, "oracle: invalid price"
-    return word >> 64, at, 0
+    assert at <= block.timestamp, "oracle: price from the future"
+    return word >> 128, at, 0
 
 
 @external
@@ -234,10 +252,11 @@ def price() -> uint256:
         at = p.publishTime
     word: uint256 = self._latest
     if word & _MASK_64 > at:
-        wad = word >> 64
+        wad = word >> 128
         at = word & _MASK_64
     assert at != 0, "oracle: no price"
-    self._check_time(at)
+    assert at <= block.timestamp, "oracle: price from the future"
+    assert at + max_age >= block.timestamp, "oracle: stale price"
     assert wad != 0, "oracle: invalid price"
     return wad
 
@@ -250,13 +269,6 @@ def feed() -> address:
     @return address The zero address.
     """
     return empty(address)
-
-
-@internal
-@view
-def _check_time(at: uint256):
-    assert at <= block.timestamp, "oracle: price from the future"
-    assert at + max_age >= block.timestamp, "oracle: stale price"
 
 
 @internal

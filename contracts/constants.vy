@@ -125,9 +125,8 @@ PYTH_MAX_PRICE_IDS: constant(uint256) = 4
 PULL_SLOT: constant(uint256) = 5
 # Most slot proofs one call brings.
 PULL_MAX_PROOFS: constant(uint256) = 4
-# A proof moves the price rebalances use only if its slot is this recent: a
-# rebalancer chooses among the last few seconds' prices, no older.
-PULL_RECENT: constant(uint256) = 2 * PULL_SLOT
 # After an order's expiry, how long a proof of its price may still come before
-# it is void without one (the fallback when no pull price can be had at all).
-PULL_FALLBACK_GRACE: constant(uint256) = 3_600
+# it is void without one, whoever settles (the fallback when no pull price can be
+# had at all): a day, as long as Wormhole keeps accepting a rotated guardian set's
+# signatures, and ample time for any keeper or LP to bring the proof first.
+PULL_FALLBACK_GRACE: constant(uint256) = DAY

@@ -53,13 +53,12 @@ DEAD_FEED_GRACE = 86_400
 PAYOUT_GAS = 100_000
 
 # Pull markets (SPEC 3b, `PythOracle.vy`): T rounds up to a slot of PULL_SLOT seconds;
-# a settle brings at most PULL_MAX_PROOFS slot proofs; a proof moves the price
-# rebalances use if its slot is at most PULL_RECENT seconds old; an order whose slot
-# was never proven is void PULL_FALLBACK_GRACE after its expiry.
+# a settle brings at most PULL_MAX_PROOFS slot proofs; a rebalance uses the price of
+# the slot its block is in; an order whose slot was not proven by PULL_FALLBACK_GRACE
+# after its expiry is void.
 PULL_SLOT = 5
 PULL_MAX_PROOFS = 4
-PULL_RECENT = 2 * PULL_SLOT
-PULL_FALLBACK_GRACE = 3_600
+PULL_FALLBACK_GRACE = DAY
 PYTH_MAX_UPDATE_BYTES = 4_096
 
 # Defaults (SPEC 6).

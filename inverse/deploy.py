@@ -80,6 +80,7 @@ class System:
     pools: dict[int, object] = field(default_factory=dict)  # leverage (WAD) -> pool
     sequencer_feed: object | None = None
     pyth: object | None = None  # a pull system's Pyth contract
+    rebalancer: object | None = None  # a pull system's PullRebalancer
 
 
 def deploy_blueprints(deployer: AccountAPI, **tx) -> tuple[Blueprints, list]:
@@ -190,6 +191,15 @@ def prove_recent_price(deployer: AccountAPI, oracle, source, **tx):
     return oracle.prove([(slot, price.data)], deployer.address, value=fee, sender=deployer, **tx)
 
 
+def ensure_fresh_price(deployer: AccountAPI, oracle, source):
+    """Proves the latest slot's price on a pull oracle unless it is proven already:
+    a pool's deployment reads its first reference price from it."""
+    from .pull import recent_slot
+
+    if not oracle.proven(recent_slot(chain.blocks.head.timestamp))[0]:
+        prove_recent_price(deployer, oracle, source)
+
+
 def deploy_mock_pyth(deployer: AccountAPI, initial_price: int = 2_000 * 10**8, price_id: bytes = ETH_USD_ID):
     """A mock Pyth (the test signer's updates, 1 wei a proof) and a pull oracle on
     it, its first price (USD, 8 decimals) signed here: (pyth, oracle)."""
@@ -222,7 +232,10 @@ def deploy_mock_system(
         collateral = deployer.deploy(project.MockCollateral, "Mock USD Coin", "USDC", collateral_decimals)
         pyth, oracle = deploy_mock_pyth(deployer, initial_price)
         blueprints, _ = deploy_blueprints(deployer)
-        system = System(feed=None, oracle=oracle, collateral=collateral, blueprints=blueprints, pyth=pyth)
+        rebalancer = deployer.deploy(project.PullRebalancer)
+        system = System(
+            feed=None, oracle=oracle, collateral=collateral, blueprints=blueprints, pyth=pyth, rebalancer=rebalancer
+        )
         for lev in leverages:
             system.pools[leverage_wad(lev)] = deploy_pool(
                 deployer,
@@ -506,7 +519,14 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
             receipt = prove_recent_price(deployer, oracle, hermes_source(Hermes(plan["hermes"]), plan["price_id"]))
             transactions.append(receipt.txn_hash)
         oracles[True] = oracle
-        contracts |= {"pyth": plan["pyth"], "price_id": plan["price_id"], "pull_oracle": oracle.address}
+        rebalancer = deployer.deploy(project.PullRebalancer)
+        transactions.append(rebalancer.txn_hash)
+        contracts |= {
+            "pyth": plan["pyth"],
+            "price_id": plan["price_id"],
+            "pull_oracle": oracle.address,
+            "pull_rebalancer": rebalancer.address,
+        }
     blueprints, receipts = deploy_blueprints(deployer)
     transactions += [receipt.txn_hash for receipt in receipts]
     contracts |= {
@@ -517,9 +537,9 @@ def deploy_plan(deployer: AccountAPI, plan: dict, network: str) -> dict:
     markets = []
     for market in plan["markets"]:
         oracle = oracles[market["pull"]]
-        if market["pull"] and oracle.latest()[1] + plan["pyth_max_age"] < chain.pending_timestamp + 30:
-            # The pool reads its first reference from it: proven again if it is getting old.
-            prove_recent_price(deployer, oracle, _first_price_source(plan))
+        if market["pull"]:
+            # The pool reads its first reference price from it: proven again if it is getting old.
+            ensure_fresh_price(deployer, oracle, _first_price_source(plan))
         pool = deploy_pool(
             deployer,
             collateral=collateral,

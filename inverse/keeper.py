@@ -22,8 +22,9 @@ Policy:
 * on a pull market an order is due once its T has passed: it fetches the first
   update at or after each slot from Hermes and sends it with the batch and Pyth's
   fee; when a fresh price would make a rebalance due (the interval has passed, or
-  Hermes's latest price is past the threshold), it proves the latest slot's price
-  first, then rebalances;
+  Hermes's latest price is past the threshold), it proves the current slot's price
+  and rebalances in one transaction (`PullRebalancer`: INVERSE_PULL_REBALANCER, else
+  the manifest's);
 * every transaction is simulated first (a gas estimate): one that would revert is
   never sent. A lost race is harmless: `settle` skips orders a competitor
   settled, and a rejected batch (stale ids) makes it read the book again;
@@ -172,10 +173,10 @@ class PullFeed:
     oracle: object  # PythOracle
     hermes: Hermes
     price_id: str  # hex, no 0x
+    rebalancer: object  # PullRebalancer: proves the current slot's price and rebalances at once
 
     def __post_init__(self):
         self.proven = raw_view(self.oracle.address, "proven(uint256)", ["bool", "uint256", "uint256"])
-        self.latest_time = lambda: _try(lambda: self.oracle.latest()[1], 0)
         pyth = partial_contract(self.oracle.pyth(), PYTH_FEE_ABI)
         self.fee = lambda data: pyth.getUpdateFee(data) if data else 0
         self.source = hermes_source(self.hermes, self.price_id)
@@ -253,9 +254,17 @@ def load_market(address: str, start_block: int) -> Market:
     decimals = partial_contract(pool.collateral(), _DECIMALS_ABI).decimals()
     if book.pull():
         oracle = project.PythOracle.at(pool.oracle())
-        manifest = os.environ.get("INVERSE_MANIFEST")
-        url = hermes_url(json.loads(Path(manifest).read_text()) if manifest else None)
-        pull = PullFeed(oracle, Hermes(url), oracle.price_id().hex().removeprefix("0x"))
+        manifest_file = os.environ.get("INVERSE_MANIFEST")
+        manifest = json.loads(Path(manifest_file).read_text()) if manifest_file else {}
+        rebalancer = os.environ.get("INVERSE_PULL_REBALANCER") or manifest.get("contracts", {}).get("pull_rebalancer")
+        if not rebalancer:
+            raise RuntimeError("keeper: a pull market rebalances through a PullRebalancer: set INVERSE_PULL_REBALANCER")
+        pull = PullFeed(
+            oracle,
+            Hermes(hermes_url(manifest)),
+            oracle.price_id().hex().removeprefix("0x"),
+            project.PullRebalancer.at(rebalancer),
+        )
         return Market(pool, book, None, OrderCache(book.address, start_block), decimals, pull=pull)
     feed = RawFeed(project.ChainlinkOracle.at(pool.oracle()).feed())
     return Market(pool, book, feed, OrderCache(book.address, start_block), decimals)
@@ -385,11 +394,13 @@ def check_market(market: Market, metrics: dict) -> None:
             metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
             if not report["full"]:
                 break
-        if market.pull and not _retry(market.rebalance_due):
-            prove_for_rebalance(market)
-        if _retry(market.rebalance_due):
+        due, updates = _retry(market.rebalance_due), None
+        if market.pull and not due:
+            updates = fresh_price_updates(market)
+            due = updates is not None
+        if due:
             metrics["pools_due"] += 1
-            report = rebalance(market)
+            report = rebalance(market, updates)
             if report:
                 metrics["rebalances"] += 1
                 metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
@@ -517,47 +528,28 @@ def _rebalance_waits(market: Market, now: int) -> int:
 # ---------------------------------------------------------------- rebalance
 
 
-def prove_for_rebalance(market: Market) -> dict | None:
-    """On a pull market: prove the latest slot's price when it would make a
-    rebalance due (the interval has passed, or Hermes's latest price is past the
-    threshold) and the price on-chain is older; the rebalance follows."""
+def fresh_price_updates(market: Market) -> list | None:
+    """On a pull market whose price on-chain makes no rebalance due: the current
+    slot's update if that price would (the interval has passed, or Hermes's latest
+    price is past the threshold), to prove and rebalance with in one transaction;
+    None otherwise."""
     head = _retry(lambda: chain.provider.web3.eth.get_block("latest"))
     now, pull = head["timestamp"], market.pull
     slot = recent_slot(now)
-    if _retry(market.is_shutdown) or pull.latest_time() >= slot:
-        return None
-    reason = REASON_TIME if now >= market.last_rebalance() + market.interval() else 0
-    if not reason:
+    if _retry(market.is_shutdown) or pull.proven(slot)[0]:
+        return None  # proven already: `rebalance_due()` has the answer
+    if now < market.last_rebalance() + market.interval():
         reference = market.reference_price()
         price = _retry(pull.price)
         if abs(price - reference) * WAD < market.threshold() * reference:
             return None
-        reason = REASON_THRESHOLD
-    signer = bot.signer
-    if signer is None:
-        logger.info(f"keeper: {market.address} is due at a fresh price (no signer: watching only)")
-        return None
     update = _retry(lambda: pull.source(slot))
-    if update is None or _waiting_for_unknown_transaction(signer.address):
-        return None
-    try:
-        fee = pull.fee([update.data])
-        txn, gas = _prepare(pull.oracle.prove, [(slot, update.data)], signer.address, value=fee)
-    except ContractLogicError as error:
-        logger.info(f"keeper: {market.address}: proving the price would revert ({error.message}); not sending")
-        return None
-    reward = lambda: market.bounty(now, reason == REASON_TIME)  # noqa: E731 (what the rebalance it enables pays)
-    if not _worth_it(market, txn, gas, reward, 0, "due at a fresh price", now):
-        return None
-    receipt = _send(txn, gas)
-    if receipt is None:
-        return None
-    _spend(receipt)
-    logger.info(f"keeper: proved {market.address}'s price for slot {slot} (gas {receipt['gasUsed']}) to rebalance")
-    return {"gas_used": receipt["gasUsed"]}
+    return None if update is None else [(slot, update.data)]
 
 
-def rebalance(market: Market) -> dict | None:
+def rebalance(market: Market, updates: list | None = None) -> dict | None:
+    """Rebalance; on a pull market with `updates`, through the PullRebalancer, which
+    proves the current slot's price and rebalances in one transaction."""
     pool, signer = market.pool, bot.signer
     if signer is None:
         logger.info(f"keeper: {pool.address} is due (no signer: watching only)")
@@ -565,8 +557,14 @@ def rebalance(market: Market) -> dict | None:
     if _waiting_for_unknown_transaction(signer.address):
         return None
     try:
-        txn, gas = _prepare(pool.rebalance)
-        bounty = pool.rebalance.call(sender=signer)  # exactly what it pays, from keepers' budget
+        if updates:
+            fee = market.pull.fee([data for _, data in updates])
+            rebalancer = market.pull.rebalancer
+            txn, gas = _prepare(rebalancer.rebalance, pool.address, updates, value=fee)
+            bounty = rebalancer.rebalance.call(pool.address, updates, value=fee, sender=signer)
+        else:
+            txn, gas = _prepare(pool.rebalance)
+            bounty = pool.rebalance.call(sender=signer)  # exactly what it pays, from keepers' budget
     except ContractLogicError as error:
         # Someone else rebalanced first, an order came due, or the oracle just went bad.
         logger.info(f"keeper: {pool.address} no longer rebalances ({error.message}); not sending")
@@ -848,14 +846,6 @@ def _note_skip(market: Market) -> None:
         elif market.address in _last_skip:
             logger.info(f"keeper: {market.address} oracle back")
         _last_skip[market.address] = reason
-
-
-def _try(call, default):
-    """`call()`, or `default` when it reverts (a view answering "no price yet")."""
-    try:
-        return call()
-    except (ContractLogicError, ValueError):
-        return default
 
 
 def _revert_reason(error: Exception) -> str:

@@ -683,22 +683,19 @@ def claim(network, account, manifest, market, pool_address, yes):
     click.echo(f"Claimed {m.money(owed)} in block {receipt.block_number}.")
 
 
-def prove_latest_price(m: Market, account) -> None:
-    """A pull market rebalances at the newest price proven for a recent slot: prove the latest slot's."""
+def current_slot_update(m: Market) -> list:
+    """A pull market rebalances at the price of the slot its block is in: that
+    slot's update from Hermes ([] if it is proven already or not published yet)."""
     oracle = ContractInstance(m.pool.oracle(), project.PythOracle.contract_type)
     slot = recent_slot(chain.blocks.head.timestamp)
     if oracle.proven(slot)[0]:
-        return
+        return []
     try:
         source = hermes_source(Hermes(hermes_url(m.manifest)), oracle.price_id().hex().removeprefix("0x"))
     except RuntimeError as error:
         raise click.ClickException(str(error)) from error
     update = source(slot)
-    if update is None:
-        return
-    fee = partial_contract(oracle.pyth(), PYTH_FEE_ABI).getUpdateFee([update.data])
-    transact(lambda: oracle.prove([(slot, update.data)], account.address, value=fee, sender=account))
-    click.echo(f"Proved the price of {fmt_time(slot)} on-chain (the price a rebalance uses).")
+    return [] if update is None else [(slot, update.data)]
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -710,8 +707,9 @@ def rebalance(network, account, manifest, market, pool_address, yes):
     m = load_market(network, manifest, market, pool_address)
     if m.book.pending_orders() and settle_due(m, account, yes):
         click.echo("(Orders whose round is out settle before a rebalance.)")
-    if m.pull and not m.pool.rebalance_due():
-        prove_latest_price(m, account)
+    if m.pull:
+        rebalance_pull(m, account, yes)
+        return
     if not m.pool.rebalance_due():
         raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
     bounty = m.pool.rebalance.call(sender=account)  # it accrues by the second since the last one
@@ -719,3 +717,20 @@ def rebalance(network, account, manifest, market, pool_address, yes):
     confirm(yes)
     receipt = transact(lambda: m.pool.rebalance(sender=account))
     click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}).")
+
+
+def rebalance_pull(m: Market, account, yes: bool) -> None:
+    """Proves the current slot's price and rebalances in one transaction (PullRebalancer)."""
+    address = (m.manifest or {}).get("contracts", {}).get("pull_rebalancer")
+    if not address:
+        raise click.ClickException("this manifest names no pull_rebalancer: pass the deployment's --manifest")
+    rebalancer = ContractInstance(address, project.PullRebalancer.contract_type)
+    updates = current_slot_update(m)
+    pyth = partial_contract(ContractInstance(m.pool.oracle(), project.PythOracle.contract_type).pyth(), PYTH_FEE_ABI)
+    fee = pyth.getUpdateFee([data for _, data in updates]) if updates else 0
+    bounty = transact(lambda: rebalancer.rebalance.call(m.pool.address, updates, value=fee, sender=account))
+    click.echo(f"Rebalance at the current Pyth price for a bounty of {m.money(bounty)}.")
+    confirm(yes)
+    receipt = transact(lambda: rebalancer.rebalance(m.pool.address, updates, value=fee, sender=account))
+    [event] = receipt.decode_logs(m.pool.Rebalance)
+    click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}) at price {fmt_wad(event.price, 2)}.")

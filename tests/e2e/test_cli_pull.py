@@ -88,7 +88,7 @@ def test_cli_pull__rebalance_proves_the_latest_price_first(world):
     requests.post(f"{world['service'].url}/price", json={"price": 2_320}, timeout=10)  # ETH +16%
     time.sleep(3)  # the service publishes at the node's clock, a block a second
     out = run("rebalance", "--yes")
-    assert "Proved the price of" in out and "Done in block" in out
+    assert "Rebalance at the current Pyth price" in out and "at price 2,320.00" in out
     assert pool.reference_price() == 2_320 * WAD
 
 

@@ -9,14 +9,13 @@ import re
 import ape
 import pytest
 
-from inverse.constants import ROUND_FILL, ROUND_VOID, WAD
+from inverse.constants import PULL_FALLBACK_GRACE, ROUND_FILL, ROUND_VOID, WAD
 from inverse.pyth import TEST_SIGNER, PriceUpdate
 
 ETH_USD = bytes.fromhex("ff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace")
 BTC_USD = bytes.fromhex("e62df6c8b4a85fe1a67db44dc12de5db330f7ac66b72dc658afedf0f4a415b43")
 MAX_AGE = 60
 MAX_CONFIDENCE = WAD // 100  # 1% of the price
-T = 1_000_000
 
 
 def update(publish_time, prev=None, price=2_000 * 10**8, conf=10**6, expo=-8, feed=ETH_USD):
@@ -45,40 +44,48 @@ def prove(adapter, sender, updates, value=None, refund_to=None):
     return adapter.prove(updates, refund_to or sender.address, value=value, sender=sender)
 
 
-def query(not_before=T, expires_at=T + 300):
+def query(not_before, expires_at=None):
+    expires_at = not_before + 300 if expires_at is None else expires_at
     return (0, 0, not_before, not_before - 5, expires_at)
+
+
+@pytest.fixture
+def T(chain):
+    """An order's time a quarter of an hour ago: its proof still comes in time."""
+    now = chain.pending_timestamp
+    return now - now % 5 - 1_000
 
 
 def priced(adapter, *queries):
     return [tuple(p) for p in adapter.order_rounds(list(queries))]
 
 
-def test_prove__the_first_at_or_after_t__kept_and_fills_at_its_price(adapter, owner):
+def test_prove__the_first_at_or_after_t__kept_and_fills_at_its_price(adapter, owner, T):
     receipt = prove(adapter, owner, [(T, update(T, T - 1))])
     assert tuple(adapter.proven(T)) == (True, 2_000 * WAD, T)
     assert [log.not_before for log in receipt.events] == [T]
-    assert priced(adapter, query()) == [(ROUND_FILL, T, 2_000 * WAD, T)]
+    assert priced(adapter, query(T)) == [(ROUND_FILL, T, 2_000 * WAD, T)]
     # Published later than T but still the first after it (nothing between T and it).
     prove(adapter, owner, [(T + 5, update(T + 7, T - 3, price=2_010 * 10**8))])
     assert priced(adapter, query(T + 5)) == [(ROUND_FILL, T + 7, 2_010 * WAD, T + 7)]
 
 
-def test_prove__a_later_price_than_the_first__is_refused_by_pyth(adapter, owner):
+def test_prove__a_later_price_than_the_first__is_refused_by_pyth(adapter, owner, T):
     with custom_error("45805f5d"):  # PriceFeedNotFoundWithinRange(): a settler cannot pick it
         prove(adapter, owner, [(T, update(T + 2, T + 1))])
 
 
-def test_prove__an_update_before_the_slot__is_refused_by_pyth(adapter, owner):
+def test_prove__an_update_before_the_slot__is_refused_by_pyth(adapter, owner, T):
     with custom_error("45805f5d"):
         prove(adapter, owner, [(T, update(T - 1, T - 2))])
 
 
-def test_prove__another_feeds_update__is_refused(adapter, owner):
+def test_prove__another_feeds_update__is_refused(adapter, owner, T):
     with custom_error("45805f5d"):
         prove(adapter, owner, [(T, update(T, feed=BTC_USD))])
 
 
-def test_prove__a_tampered_update__is_refused(adapter, owner):
+def test_prove__a_tampered_update__is_refused(adapter, owner, T):
     data = bytearray(update(T))
     data[63] ^= 1  # the price's last byte
     with ape.reverts():
@@ -86,7 +93,7 @@ def test_prove__a_tampered_update__is_refused(adapter, owner):
     assert tuple(adapter.proven(T)) == (False, 0, 0)
 
 
-def test_prove__fee_short__refused_and_change_refunded(adapter, owner, stranger):
+def test_prove__fee_short__refused_and_change_refunded(adapter, owner, stranger, T):
     with ape.reverts("oracle: update fee not paid"):
         prove(adapter, owner, [(T, update(T)), (T + 5, update(T + 5))], value=1)
     before = stranger.balance
@@ -95,7 +102,7 @@ def test_prove__fee_short__refused_and_change_refunded(adapter, owner, stranger)
     assert adapter.balance == 0
 
 
-def test_prove__a_slot_proven_already__is_skipped_and_its_fee_refunded(adapter, owner, stranger):
+def test_prove__a_slot_proven_already__is_skipped_and_its_fee_refunded(adapter, owner, stranger, T):
     prove(adapter, owner, [(T, update(T, T - 1))])
     before = stranger.balance
     # A competing settler's proof of the same slot: nothing changes, nothing is spent.
@@ -105,7 +112,7 @@ def test_prove__a_slot_proven_already__is_skipped_and_its_fee_refunded(adapter, 
     assert tuple(adapter.proven(T)) == (True, 2_000 * WAD, T)
 
 
-def test_prove__several_slots_in_one_call__each_its_own_first_price(adapter, owner):
+def test_prove__several_slots_in_one_call__each_its_own_first_price(adapter, owner, T):
     prove(adapter, owner, [(T, update(T, T - 1)), (T + 10, update(T + 11, T + 9, price=1_990 * 10**8))])
     assert priced(adapter, query(T), query(T), query(T + 10)) == [
         (ROUND_FILL, T, 2_000 * WAD, T),
@@ -114,15 +121,25 @@ def test_prove__several_slots_in_one_call__each_its_own_first_price(adapter, own
     ]
 
 
-@pytest.mark.parametrize("slot", [0, T + 1, T - 3, 2**64 + 1])
-def test_prove__not_a_slot_time__refused(adapter, owner, slot):
-    with ape.reverts(re.compile("^oracle: (not a slot time|time out of range)$")):
+@pytest.mark.parametrize("slot", ["zero", "T + 1", "T - 3", "2**64 + 5"])
+def test_prove__not_a_slot_time__refused(adapter, owner, slot, T):
+    slot = {"zero": 0, "T + 1": T + 1, "T - 3": T - 3, "2**64 + 5": 2**64 + 5}[slot]
+    with ape.reverts(re.compile("^oracle: (not a slot time|slot in the future)$")):
         prove(adapter, owner, [(slot, update(T))])
 
 
-def test_order_rounds__published_after_the_expiry__void_at_the_expiry(adapter, owner):
+def test_prove__a_slot_the_chains_clock_has_not_reached__refused(adapter, owner, chain):
+    """Even when Pyth's clock is ahead of the chain's: no order is due before its T."""
+    slot = recent_slot(chain) + 5
+    with ape.reverts("oracle: slot in the future"):
+        prove(adapter, owner, [(slot, update(slot))])
+
+
+def test_order_rounds__published_after_the_expiry__void_with_that_late_price(adapter, owner, T):
+    # The first price after T is still unique when late: an order is refunded, a
+    # shutdown fixes its NAV at it (never at an older price).
     prove(adapter, owner, [(T, update(T + 301, T - 1))])
-    assert priced(adapter, query(T, T + 300)) == [(ROUND_VOID, T + 301, 0, T + 300)]
+    assert priced(adapter, query(T, T + 300)) == [(ROUND_VOID, T + 301, 2_000 * WAD, T + 301)]
     assert priced(adapter, query(T, T + 301))[0][0] == ROUND_FILL
 
 
@@ -131,14 +148,26 @@ def test_order_rounds__unproven__waits_until_the_fallback_grace_then_void(adapte
     slot = now - now % 5 - 1_000
     expires_at = slot + 300
     assert priced(adapter, query(slot, expires_at)) == []  # wait: a proof may still come
-    grace = 3_600
+    grace = PULL_FALLBACK_GRACE
     chain.mine(timestamp=expires_at + grace - 1)
     assert priced(adapter, query(slot, expires_at)) == []
     chain.mine(timestamp=expires_at + grace)
     assert priced(adapter, query(slot, expires_at)) == [(ROUND_VOID, 0, 0, expires_at)]
 
 
-def test_order_rounds__stops_at_the_first_order_that_waits(adapter, owner):
+def test_order_rounds__a_proof_brought_after_the_grace__does_not_count(adapter, owner, chain):
+    """Past the deadline the fallback stands whoever settles: nobody chooses between
+    a refund (no proof) and a fill (a proof brought now)."""
+    now = chain.pending_timestamp
+    slot = now - now % 5 - 1_000
+    expires_at = slot + 300
+    chain.mine(timestamp=expires_at + PULL_FALLBACK_GRACE + 1)
+    prove(adapter, owner, [(slot, update(slot))])
+    assert adapter.proven(slot)[0]
+    assert priced(adapter, query(slot, expires_at)) == [(ROUND_VOID, 0, 0, expires_at)]
+
+
+def test_order_rounds__stops_at_the_first_order_that_waits(adapter, owner, T):
     prove(adapter, owner, [(T, update(T, T - 1))])
     # T + 5 is unproven and its grace far off in the chain's time: the answers stop there.
     assert priced(adapter, query(T), query(T + 5, 2**60), query(T)) == [(ROUND_FILL, T, 2_000 * WAD, T)]
@@ -157,10 +186,10 @@ def test_order_rounds__stops_at_the_first_order_that_waits(adapter, owner):
         {"price": 10**17, "conf": 10**14, "expo": -36},  # 1e-19 USD: 0 as a WAD
     ],
 )
-def test_prove__invalid_on_its_own_data__kept_as_void(adapter, owner, fields):
+def test_prove__invalid_on_its_own_data__kept_as_void(adapter, owner, fields, T):
     prove(adapter, owner, [(T, update(T, **fields))])
     assert tuple(adapter.proven(T)) == (True, 0, T)
-    assert priced(adapter, query()) == [(ROUND_VOID, T, 0, T)]
+    assert priced(adapter, query(T)) == [(ROUND_VOID, T, 0, T)]
 
 
 @pytest.mark.parametrize(
@@ -174,46 +203,55 @@ def test_prove__invalid_on_its_own_data__kept_as_void(adapter, owner, fields):
         ({"price": 5 * 10**18, "conf": 0, "expo": -36}, 5),  # the smallest exponent: 5e-18 USD
     ],
 )
-def test_prove__at_the_bounds__fills_at_the_exact_wad(adapter, owner, fields, wad):
+def test_prove__at_the_bounds__fills_at_the_exact_wad(adapter, owner, fields, wad, T):
     prove(adapter, owner, [(T, update(T, **fields))])
-    assert priced(adapter, query())[0][:3] == (ROUND_FILL, T, wad)
+    assert priced(adapter, query(T))[0][:3] == (ROUND_FILL, T, wad)
 
 
 def recent_slot(chain, back=0):
+    """A slot that has just begun: the chain is moved to its first second."""
     now = chain.pending_timestamp
-    return now - now % 5 - back
+    slot = now - now % 5 + 5
+    chain.mine(timestamp=slot)
+    return slot - back
 
 
-def test_latest__a_recent_slots_proof__and_only_a_newer_one_replaces_it(adapter, owner, chain):
+def test_latest__the_price_of_the_slot_the_block_is_in__and_no_other(adapter, owner, chain):
     with ape.reverts("oracle: no price proven"):
         adapter.latest()
-    slot = recent_slot(chain, 5)
+    slot = recent_slot(chain)
     prove(adapter, owner, [(slot, update(slot, price=2_100 * 10**8))])
+    chain.mine(timestamp=slot + 4)
     assert tuple(adapter.latest()) == (2_100 * WAD, slot, 0)
     # An older slot's proof (an order's, say) is kept for it but does not go back in time.
     prove(adapter, owner, [(slot - 5, update(slot - 5, price=2_200 * 10**8))])
-    assert tuple(adapter.latest()) == (2_100 * WAD, slot)[:2] + (0,)
-    # A slot older than PULL_RECENT when proven never becomes the latest.
-    chain.mine(timestamp=slot + 20)
-    prove(adapter, owner, [(slot + 5, update(slot + 5, price=2_300 * 10**8))])
     assert adapter.latest()[0] == 2_100 * WAD
-    prove(adapter, owner, [(slot + 15, update(slot + 15, price=2_400 * 10**8))])
+    # The next slot: the previous slot's price no longer serves a rebalance.
+    chain.mine(timestamp=slot + 5)
+    with ape.reverts("oracle: prove the current slot's price"):
+        adapter.latest()
+    prove(adapter, owner, [(slot + 5, update(slot + 5, price=2_400 * 10**8))])
     assert adapter.latest()[0] == 2_400 * WAD
 
 
-def test_latest__stale_invalid_or_future__refused(adapter, owner, chain):
+def test_latest__an_invalid_price_never_replaces_a_valid_one(adapter, owner, chain):
     slot = recent_slot(chain)
-    prove(adapter, owner, [(slot, update(slot + 2, slot - 1))])  # published 2 s after the slot
-    if chain.pending_timestamp < slot + 2:
+    prove(adapter, owner, [(slot, update(slot))])
+    chain.mine(timestamp=slot + 5)
+    prove(adapter, owner, [(slot + 5, update(slot + 5, conf=10**11))])  # conf 50% of the price
+    assert tuple(adapter.proven(slot + 5)) == (True, 0, slot + 5)
+    with ape.reverts("oracle: prove the current slot's price"):
+        adapter.latest()  # still the valid proof of the slot before
+
+
+def test_latest__published_ahead_of_the_chains_clock__refused_until_it_catches_up(adapter, owner, chain):
+    slot = recent_slot(chain)
+    prove(adapter, owner, [(slot, update(slot + 3, slot - 1))])
+    if chain.pending_timestamp < slot + 3:
         with ape.reverts("oracle: price from the future"):
             adapter.latest()
-    chain.mine(timestamp=slot + 2 + MAX_AGE + 1)
-    with ape.reverts("oracle: stale price"):
-        adapter.latest()
-    slot = recent_slot(chain)
-    prove(adapter, owner, [(slot, update(slot, conf=10**11))])  # conf 50% of the price
-    with ape.reverts("oracle: invalid price"):
-        adapter.latest()
+    chain.mine(timestamp=slot + 3)
+    assert adapter.latest()[1] == slot + 3
 
 
 def test_price__newest_of_the_stored_price_and_the_latest_proof(adapter, pyth, owner, chain):
@@ -255,9 +293,9 @@ def test_feed__none_on_a_pull_market(adapter):
         (("zero", ETH_USD, MAX_AGE, MAX_CONFIDENCE), "oracle: pyth is not a contract"),
         (("pyth", b"\0" * 32, MAX_AGE, MAX_CONFIDENCE), "oracle: zero price id"),
         (("pyth", ETH_USD, 0, MAX_CONFIDENCE), "oracle: max age out of bounds"),
-        (("pyth", ETH_USD, 2 * 86_400 + 1, MAX_CONFIDENCE), "oracle: max age out of bounds"),
-        (("pyth", ETH_USD, MAX_AGE, 0), "oracle: max confidence out of bounds"),
-        (("pyth", ETH_USD, MAX_AGE, WAD // 10 + 1), "oracle: max confidence out of bounds"),
+        (("pyth", ETH_USD, 3_601, MAX_CONFIDENCE), "oracle: max age out of bounds"),
+        (("pyth", ETH_USD, MAX_AGE, WAD // 1_000 - 1), "oracle: max confidence out of bounds"),
+        (("pyth", ETH_USD, MAX_AGE, WAD // 20 + 1), "oracle: max confidence out of bounds"),
     ],
 )
 def test_deploy__bad_arguments__refused_with_reason(pyth, accounts, project, args, reason):

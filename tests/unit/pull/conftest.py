@@ -56,6 +56,11 @@ def pull_oracle(owner, pyth):
     return deploy_pull_oracle(owner, pyth.address, ETH_USD)
 
 
+@pytest.fixture(scope="session")
+def rebalancer(owner, project):
+    return owner.deploy(project.PullRebalancer)
+
+
 @pytest.fixture
 def prices():
     return Prices()
@@ -103,3 +108,20 @@ def settle_pull(book, prices, settler, now: int | None = None, limit: int = 20):
 def mine_past(t: int) -> None:
     """Mines a block at `t` (or now, if later): the chain's clock and the price path reach it."""
     chain.mine(timestamp=max(t, chain.pending_timestamp))
+
+
+def slot_start(offset: int = 0) -> int:
+    """Moves the chain to the first second of a new slot (plus `offset`); returns the slot."""
+    now = chain.pending_timestamp
+    slot = now - now % 5 + 5
+    chain.mine(timestamp=slot + offset)
+    return slot
+
+
+def rebalance_now(rebalancer, pool, prices, sender):
+    """What the keeper sends: the current slot's update and the rebalance, in one transaction."""
+    now = chain.pending_timestamp
+    slot = now - now % 5
+    update = prices.source(slot) if slot <= chain.blocks.head.timestamp else None
+    updates = [(slot, update.data)] if update else []
+    return rebalancer.rebalance(pool, updates, value=len(updates), sender=sender)

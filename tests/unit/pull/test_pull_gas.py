@@ -16,8 +16,8 @@ def test_settle__twenty_mints_of_one_slot__one_proof_under_35k_gas_each(
     mine_past(order_from_log(receipt.events.filter(pull_book.OrderRequested)[0]).not_before)
     settle_pull(pull_book, prices, keeper)
     start = chain.pending_timestamp
-    slot = start + 10 - start % 5  # every request below has T = this slot
-    chain.mine(timestamp=slot - 5)
+    slot = start - start % 5 + 10  # every request below has T = this slot: requested within 4 s of
+    chain.mine(timestamp=slot - 9)  # its slot's start, 5 s before it
     for _ in range(20):
         pull_book.request_mint(100 * USDC, 0, minter, slot + 600, sender=minter)
     orders = [

@@ -203,3 +203,38 @@ def test_min_delay__down_to_one_second_on_a_pull_market_only(pull_pool, order_po
         order_pool.queue_parameters(tuple((read_parameters(order_pool) | {"min_delay": 29}).values()), sender=owner)
     with ape.reverts("pool: min delay out of bounds"):
         pull_pool.queue_parameters(tuple((params | {"min_delay": 0}).values()), sender=owner)
+
+
+def test_shutdown__its_first_price_late__fixes_the_nav_at_that_price_not_an_older_one(
+    seeded, pull_book, minter, owner, keeper, prices, chain
+):
+    """A pull outage across the shutdown's expiry: the first price after its T is
+    still the one nobody picks, late or not, so the NAV is fixed there; never at the
+    reference of the last rebalance (ETH has fallen 10% since: -1x holders are owed
+    about 10% more than that reference says)."""
+    mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
+    mine_past(mint.not_before)
+    settle_pull(pull_book, prices, keeper)
+    receipt = seeded.shutdown(sender=owner)
+    order = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
+    late = order.expires_at + 60
+    mine_past(late)
+    update = signed(late, 1_800 * 10**8, prev=order.not_before - 1)  # nothing published from T until then
+    [log] = settled(settle_with(pull_book, keeper, order, update), seeded)
+    assert (log.outcome, log.price) == (OUTCOME_VOID, 1_800 * WAD)
+    assert seeded.is_shutdown()
+    assert WAD * 1_099 // 1_000 < log.nav < WAD * 1_100 // 1_000  # -1x: NAV +10%, less the fee accrued
+
+
+def test_fallback__a_proof_after_the_grace__voids_like_none_whoever_settles(
+    seeded, pull_book, minter, keeper, stranger, collateral, prices, chain
+):
+    cash = collateral.balanceOf(minter)
+    order = request_mint(pull_book, minter, chain)
+    mine_past(order.expires_at + PULL_FALLBACK_GRACE + 1)
+    snapshot = chain.snapshot()
+    [without] = settled(pull_book.settle([order.as_struct()], [0], sender=keeper), seeded)
+    chain.restore(snapshot)
+    [proven] = settled(settle_with(pull_book, stranger, order, signed(order.not_before, 2_000 * 10**8)), seeded)
+    assert without.outcome == proven.outcome == OUTCOME_VOID
+    assert collateral.balanceOf(minter) == cash
