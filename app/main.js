@@ -28,6 +28,7 @@ const WAD = 10n ** 18n;
 const KINDS = { mint: 1n, redeem: 2n, lp_deposit: 3n, lp_withdraw: 4n };
 const ENTRY = new Set(["mint", "lp_deposit"]);
 const ORDER_SETTLED = 2n;
+const PULL_SLOT = 5n; // seconds: a pull order's T is rounded up to a slot (constants.vy)
 const REFRESH_MS = 3000;
 const FOLLOW_MS = 1500;
 const PERMIT_TYPES = {
@@ -332,7 +333,9 @@ class Market {
       read(this.book, "book", "feed"),
       read(this.lpToken, "lp_token", "symbol"),
     ]);
-    Object.assign(this, { symbol, leverage, collateral, oracle, feed, lpSymbol });
+    // A pull market (Pyth, settled in seconds) has no Chainlink feed.
+    const pull = /^0x0{40}$/i.test(feed);
+    Object.assign(this, { symbol, leverage, collateral, oracle, feed, lpSymbol, pull });
     [this.decimals, this.cashSymbol, this.maxAge] = await Promise.all([
       read(collateral, "collateral", "decimals"),
       read(collateral, "collateral", "symbol"),
@@ -465,6 +468,12 @@ class Market {
 
   whenItSettles() {
     const s = this.state;
+    if (this.pull)
+      return (
+        `It settles at the NEXT Pyth price, not this one: the first published at least ${duration(s.minDelay)} after ` +
+        `the request (rounded up to a ${PULL_SLOT}-second slot), seconds later once a keeper brings it. If that price ` +
+        `comes more than ${duration(s.maxWait)} late, the order is void and refunded in full.`
+      );
     const heartbeat = (this.maxAge * 10n) / 11n;
     return (
       `It settles at the NEXT oracle price, not this one: the first round published at least ${duration(s.minDelay)} ` +
@@ -628,6 +637,10 @@ class Market {
 
   async waiting(order) {
     const now = (await reader.getBlock()).timestamp;
+    if (this.pull) {
+      if (now < order.not_before) return `waiting for its price time (${duration(order.not_before - now)} of chain time left).`;
+      return "its price is out: a keeper is settling it.";
+    }
     if (now < order.not_before) return `waiting for its earliest round time (${duration(order.not_before - now)} of chain time left).`;
     const [roundId, , , updatedAt] = await read(this.feed, "feed", "latestRoundData");
     if (roundId >> 64n === order.phase && updatedAt >= order.not_before) return "its round is out: a keeper is settling it.";
@@ -639,8 +652,16 @@ class Market {
   describe(kind, log) {
     const outcome = data.outcomes[String(log.outcome)] ?? String(log.outcome);
     let priced;
-    if (!log.round_id) priced = log.outcome === 4n ? "no round came in time" : `at the fixed NAV ${fmt(log.nav, 18, 6)}`;
-    else {
+    if (!log.round_id)
+      priced = log.outcome === 4n ? (this.pull ? "no price could be had" : "no round came in time") : `at the fixed NAV ${fmt(log.nav, 18, 6)}`;
+    else if (this.pull) {
+      // A pull price's round id is its publish time.
+      const at = new Date(Number(log.round_id) * 1000).toISOString().replace("T", " ").replace(".000Z", " UTC");
+      priced =
+        log.outcome === 4n
+          ? `the first price after its time, published ${at}, came late or was invalid`
+          : `at the Pyth price published ${at}: ${fmt(log.price, 18)}, NAV ${fmt(log.nav, 18, 6)}`;
+    } else {
       const round = `round ${log.round_id & (2n ** 64n - 1n)} of phase ${log.round_id >> 64n}`;
       priced = `at ${round}: price ${fmt(log.price, 18)}, NAV ${fmt(log.nav, 18, 6)}`;
     }

@@ -89,7 +89,7 @@ from .deploy import PYTH_FEE_ABI, partial_contract
 from .hermes import Hermes, hermes_url
 from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
-from .pull import hermes_source, pull_batch, recent_slot
+from .pull import hermes_source, pull_batch, rebalance_would_be_due, recent_slot
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
@@ -538,11 +538,11 @@ def fresh_price_updates(market: Market) -> list | None:
     slot = recent_slot(now)
     if _retry(market.is_shutdown) or pull.proven(slot)[0]:
         return None  # proven already: `rebalance_due()` has the answer
-    if now < market.last_rebalance() + market.interval():
-        reference = market.reference_price()
-        price = _retry(pull.price)
-        if abs(price - reference) * WAD < market.threshold() * reference:
-            return None
+    last, interval = market.last_rebalance(), market.interval()
+    # The time alone makes it due; else Hermes's latest price must be past the threshold.
+    price = 0 if now >= last + interval else _retry(pull.price)
+    if not rebalance_would_be_due(now, price, last, interval, market.reference_price(), market.threshold()):
+        return None
     update = _retry(lambda: pull.source(slot))
     return None if update is None else [(slot, update.data)]
 
@@ -740,6 +740,8 @@ def _native_price(market: Market) -> int:
         return answer * scale
     if price := os.environ.get("INVERSE_KEEPER_NATIVE_PRICE"):
         return int(price)
+    if market.pull:  # the price on-chain may be minutes old on a quiet pull market; Hermes's is not
+        return market.pull.price()
     return market.oracle_price()
 
 

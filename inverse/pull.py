@@ -18,6 +18,7 @@ from .constants import (
     PULL_FALLBACK_GRACE,
     PULL_MAX_PROOFS,
     PULL_SLOT,
+    WAD,
 )
 from .hermes import NotYetPublished
 from .orders import Order
@@ -113,6 +114,15 @@ def hermes_source(hermes, price_id: str) -> UpdateSource:
         return SlotPrice(updates.data[0], int(updates.parsed[0]["price"]["publish_time"]))
 
     return source
+
+
+def rebalance_would_be_due(
+    now: int, price: int, last_rebalance: int, interval: int, reference: int, threshold: int
+) -> bool:
+    """What a pull market's `rebalance_due()` would say once the current slot's
+    price (`price`, WAD) is proven: the interval has passed or the price is past
+    the threshold. What the keeper, the demo and the playground look at."""
+    return now >= last_rebalance + interval or abs(price - reference) * WAD >= threshold * reference
 
 
 def signed_source(price_at: Callable[[int], int], price_id: bytes, key: bytes | None = None) -> UpdateSource:

@@ -1,13 +1,15 @@
 """The main job: an inverse-token market living through months of ETH prices.
 
-Starts its own Anvil, deploys -1x and -3x markets with the deploy code (mock feed
-and stablecoin), starts the real keeper bot, seeds LPs, then replays a seeded
-hourly price path with a crash day. Every flow is an order: users request mints,
-redeems and LP moves on each market's order book, and the bot settles each one at
-the first round after it (about an hour later), then rebalances daily and on the
-crash. Prints a daily table, writes a plot of NAV against the naive -L x return
-(the gap is volatility drag) and ends by checking solvency, that every order was
-settled or refunded, and that everyone can exit: it exits non-zero if anything is off.
+Starts its own Anvil, deploys -1x and -3x markets with the deploy code (a mock Pyth
+and stablecoin), starts the local price service and the real keeper bot, seeds LPs,
+then replays a seeded hourly price path with a crash day. Every flow is an order:
+users request mints, redeems and LP moves on each market's order book, and the bot
+settles each one at the first Pyth price at or after its T, seconds later, then
+rebalances daily and on the crash. Prints a daily table, writes a plot of NAV
+against the naive -L x return (the gap is volatility drag) and ends by checking
+solvency, that every order was settled or refunded, and that everyone can exit: it
+exits non-zero if anything is off. `--oracle push` runs the same on Chainlink-style
+markets (a mock feed with hourly rounds: orders wait for the next round).
 
     make demo                      # 120 days
     ape run demo --days 10         # a short run
@@ -23,6 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import click
+import requests
 from ape import accounts, chain, networks, project
 from ape.logging import logger
 from eth_abi import decode, encode
@@ -30,7 +33,8 @@ from eth_utils import keccak
 
 from inverse.constants import OUTCOME_REFUNDED, OUTCOME_VOID, REASON_THRESHOLD, WAD
 from inverse.deploy import deploy_plan, leverage_label, load_config, plan_deployment, write_manifest
-from inverse.processes import AnvilNode, KeeperBot
+from inverse.processes import AnvilNode, KeeperBot, PriceServiceProcess
+from inverse.pull import rebalance_would_be_due
 from inverse.status import fmt_units
 
 USDC = 10**6
@@ -39,6 +43,9 @@ SLIPPAGE = Decimal("0.02")  # users accept 2% worse than the preview at their re
 TRADE_HOUR = 13  # users act once a day; their orders settle at the next hourly round
 MAX_UINT = 2**256 - 1
 NUDGE_AFTER = 1.0  # seconds the keeper bot may sit on due work before a new block wakes it
+# On a pull market, chain seconds between a request and the block the keeper settles it
+# in: past its T (min delay 5 s, rounded up to a 5-second slot).
+SETTLE_STEP = 10
 
 
 def price_path(days: int, crash_day: int, seed: int) -> list[int]:
@@ -133,6 +140,8 @@ class Market:
         self.leverage = node.call(self.pool, "leverage()")
         self.label = f"-{leverage_label(self.leverage)}x"
         self.min_order = node.call(self.book, "min_order()")
+        parameters = node.call(self.pool, "parameters()", types=("uint256",) * 11)
+        self.interval, self.threshold = parameters[0], parameters[1]
 
     def naive(self, price: int, start: int) -> Decimal:
         """-L x the cumulative return, with no daily reset: what people expect."""
@@ -223,28 +232,42 @@ class Ledger:
 
 
 class Demo:
-    def __init__(self, markets, owner: str, feed: str, users: list[str], lps: list[str]):
-        self.markets, self.owner, self.feed = markets, owner, feed
+    def __init__(self, markets, owner: str, users: list[str], lps: list[str], feed: str | None, service: str | None):
+        """`feed`: push markets' mock feed; `service`: pull markets' price service URL."""
+        self.markets, self.owner, self.feed, self.service = markets, owner, feed, service
         self.node = markets[0].node
         self.users, self.lps = users, lps
-        # The demo drives Anvil's clock: it stands still between rounds (every block
+        # The demo drives Anvil's clock: it stands still between steps (every block
         # gets the time of the last `publish`), so each hour lasts exactly an hour
         # however long the keeper takes in wall-clock time.
         self.node.rpc("anvil_setBlockTimestampInterval", [0])
-        self.block = self.node.block  # the last round's
+        self.block = self.node.block  # the last step's
         self.clock = self.node.timestamp(self.block)
+        self.answer = START_PRICE
 
     def publish(self, answer: int, seconds: int = 3_600) -> None:
-        """A round `seconds` after the previous one: the clock moves on and the
-        round is written in the first block at the new time."""
+        """The price `answer` from `seconds` after the previous step: the clock moves
+        on, then a round (push) or the price service's path (pull: a price every
+        second from now on) and the first block at the new time."""
         self.clock += seconds
+        self.answer = answer
         self.node.rpc("anvil_setTime", [self.clock])
-        self.block = self.node.send(self.owner, self.feed, "set_answer(int256)", (answer,), gas=200_000)
+        if self.feed:
+            self.block = self.node.send(self.owner, self.feed, "set_answer(int256)", (answer,), gas=200_000)
+            return
+        body = {"price": str(Decimal(answer) / 10**8), "from": self.clock}
+        response = requests.post(f"{self.service}/price", json=body, timeout=10)
+        if response.status_code != 200:
+            raise click.ClickException(f"the price service refused the price: {response.text}")
+        self.node.rpc("evm_mine")
+        self.block = self.node.block
 
     def work_due(self, block: int) -> bool:
         """Whether the keeper has something to do at `block`: in some market the
-        oldest order's round may be out (what the pool itself checks before a
+        oldest order's price may be out (what the pool itself checks before a
         rebalance), or a rebalance is due."""
+        if not self.feed:
+            return self.pull_work_due(block)
         round_data = ("uint80", "int256", "uint256", "uint256", "uint80")
         answers = self.node.calls(
             [(self.feed, "latestRoundData()", (), round_data)]
@@ -258,6 +281,27 @@ class Demo:
             pending and (phase != round_id >> 64 or updated_at >= not_before) for pending, not_before, phase in heads
         ]
         return any(due) or any(rebalances)
+
+    def pull_work_due(self, block: int) -> bool:
+        """On pull markets: an order whose T has passed, or a rebalance that the
+        current price makes due (the keeper proves it as it rebalances)."""
+        calls = []
+        for m in self.markets:
+            calls += [
+                (m.book, "head()", (), ("bool", "uint256", "uint256")),
+                (m.pool, "last_rebalance()", (), ("uint256",)),
+                (m.pool, "reference_price()", (), ("uint256",)),
+                (m.pool, "is_shutdown()", (), ("bool",)),
+            ]
+        answers = self.node.calls(calls, block)
+        price = self.answer * 10**10
+        for i, m in enumerate(self.markets):
+            (pending, not_before, _), last, reference, shut = answers[4 * i : 4 * i + 4]
+            if pending and not_before <= self.clock:
+                return True
+            if not shut and rebalance_would_be_due(self.clock, price, last, m.interval, reference, m.threshold):
+                return True
+        return False
 
     def wait_for_keeper(self, timeout: float = 60) -> None:
         """Wait until the bot has settled every due order and rebalanced every due
@@ -298,7 +342,14 @@ def progress(text: str) -> None:
 @click.option("--days", default=120, show_default=True, help="Days of prices to replay.")
 @click.option("--seed", default=7, show_default=True, help="Seed of the price path and of the users.")
 @click.option("--plot", "plot_path", default="out/demo.png", show_default=True, help="Where to write the plot.")
-def cli(days, seed, plot_path):
+@click.option(
+    "--oracle",
+    type=click.Choice(["pull", "push"]),
+    default="pull",
+    show_default=True,
+    help="pull: Pyth prices, orders settle in seconds; push: Chainlink-style hourly rounds.",
+)
+def cli(days, seed, plot_path, oracle):
     """Replay a seeded price path through -1x and -3x markets with the keeper bot running."""
     if days < 2:
         raise click.BadParameter("at least 2 days (the crash is mid-run)", param_hint="--days")
@@ -309,22 +360,25 @@ def cli(days, seed, plot_path):
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="inverse-demo-"))
     with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
-        ok = run(node, workdir, days, seed, Path(plot_path))
+        ok = run(node, workdir, days, seed, Path(plot_path), oracle == "pull")
     click.echo(f"({time.monotonic() - started:.0f} s)")
     sys.exit(0 if ok else 1)
 
 
-def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
+def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) -> bool:
     test_accounts = accounts.test_accounts
     owner, keeper, lp = test_accounts[0], test_accounts[2], test_accounts[3]
     users = [a.address for a in test_accounts[4:9]]
     second_lp = test_accounts[9].address
-    click.echo(f"Anvil at {node.uri}; deploying with deployments/config.yaml (local) ...")
-    manifest = deploy_plan(owner, plan_deployment(load_config("deployments/config.yaml", "local"), True), "local")
+    kind = "pull" if pull else "push"
+    click.echo(f"Anvil at {node.uri}; deploying {kind} markets with deployments/config.yaml (local) ...")
+    config = load_config("deployments/config.yaml", "local")
+    config["markets"] = [market | {"oracle": kind} for market in config["markets"]]
+    manifest = deploy_plan(owner, plan_deployment(config, True), "local")
     manifest_file = workdir / "local.json"
     write_manifest(manifest, manifest_file)
     web3_node = Node()
-    feed = manifest["contracts"]["feed"]
+    feed = None if pull else manifest["contracts"]["feed"]
     collateral = manifest["contracts"]["collateral"]
     markets = [Market(web3_node, entry) for entry in manifest["markets"]]
     lps = [lp.address, second_lp]
@@ -333,18 +387,25 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
         for m in markets:  # users approve the order book, not the pool
             web3_node.send(person, collateral, "approve(address,uint256)", (m.book, MAX_UINT))
 
-    click.echo("Starting the keeper bot ...")
     # The operator keeps the markets on schedule even where Anvil's 1 gwei tip makes a
     # one-order batch cost more than its 0.1 USDC settle fee (on an L2 it pays).
     env = {"INVERSE_MANIFEST": str(manifest_file), "INVERSE_KEEPER_ALWAYS": "1"}
+    service = None
+    if pull:
+        click.echo("Starting the price service and the keeper bot ...")
+        service = PriceServiceProcess(workdir, node, price=str(Decimal(START_PRICE) / 10**8))
+        service.start()
+        env["INVERSE_HERMES_URL"] = service.url
+    else:
+        click.echo("Starting the keeper bot ...")
     bot = KeeperBot(workdir, node, None, account="TEST::2", env=env)
-    bot.start()
-    demo = Demo(markets, owner.address, feed, users, lps)
-    ledger = Ledger(markets)
     try:
+        bot.start()
+        demo = Demo(markets, owner.address, users, lps, feed, service.url if service else None)
+        ledger = Ledger(markets)
         for m in markets:
             m.request(lp.address, "lp_deposit", 1_000_000 * USDC, 0)
-        demo.publish(START_PRICE, seconds=600)
+        demo.publish(START_PRICE, seconds=SETTLE_STEP if pull else 600)
         demo.wait_for_keeper()
         ledger.read()
         click.echo("LPs seeded: 1,000,000 USDC in each market, requested and settled by the keeper bot.")
@@ -355,20 +416,25 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path) -> bool:
     finally:
         bot.stop()
         bot.forget()
+        if service:
+            service.stop()
     rebalances = sum(row["rebalances"] for row in rows)
     earned = web3_node.call(collateral, "balanceOf(address)", (keeper.address,))
     click.echo(
         f"\nThe keeper bot settled {len(ledger.settled)} orders and rebalanced {rebalances} times; "
         f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties). "
-        f"Mean wait from request to settlement: {mean_minutes(ledger.waits)}."
+        f"Mean wait from request to settlement: {mean_wait(ledger.waits)}."
     )
     plot(rows, markets, plot_path)
     click.echo(f"Plot: {plot_path}")
     return check(demo, ledger, collateral, exits) and solvent
 
 
-def mean_minutes(waits: list[int]) -> str:
-    return f"{sum(waits) / len(waits) / 60:.0f} min" if waits else "-"
+def mean_wait(waits: list[int]) -> str:
+    if not waits:
+        return "-"
+    mean = sum(waits) / len(waits)
+    return f"{mean:.0f} s" if mean < 120 else f"{mean / 60:.0f} min"
 
 
 def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
@@ -381,12 +447,18 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
         header += f" | {m.label + ' NAV':>9} {'naive':>7} {'drag':>7} {'LP value':>12}"
     click.echo("\n" + header + " | orders settled (refunded, void)  wait  rebalances")
     rows = []
+    step = 0  # seconds of this hour already spent settling (pull)
     for day in range(days):
         for hour in range(24):
-            demo.publish(path[day * 24 + hour])
+            demo.publish(path[day * 24 + hour], seconds=3_600 - step)
             demo.wait_for_keeper()
+            step = 0
             if hour == TRADE_HOUR:
                 trade(demo, rng)
+                if not demo.feed:  # on a pull market the keeper settles them seconds later
+                    step = SETTLE_STEP
+                    demo.publish(path[day * 24 + hour], seconds=step)
+                    demo.wait_for_keeper()
         events = ledger.read()
         row = {
             "day": day + 1,
@@ -401,7 +473,7 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
             row[m.label] = (nav, naive)
             line += f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {m.preview('lp_value') / USDC:>12,.0f}"
         orders = f"{events['settled']:>3} ({events['refunded']}, {events['void']})"
-        wait = mean_minutes(events["waits"])
+        wait = mean_wait(events["waits"])
         note = f" ({events['threshold']} on the threshold)" if events["threshold"] else ""
         crash = "  <- crash day" if row["crash"] else ""
         click.echo(line + f" | {orders:>29} {wait:>7}  {events['rebalances']}{note}{crash}")
@@ -458,8 +530,7 @@ def exit_everyone(demo: Demo, ledger: Ledger, collateral: str) -> dict:
             if shares := m.balance(m.lp_token, person):
                 m.request(person, "lp_withdraw", shares, 0)
                 leaving.add(person)
-    latest = demo.node.call(demo.feed, "latestRoundData()", types=("uint80", "int256", "uint256", "uint256", "uint80"))
-    demo.publish(latest[1])
+    demo.publish(demo.answer, seconds=SETTLE_STEP if not demo.feed else 3_600)
     demo.wait_for_keeper()
     ledger.read()
     return {p: demo.node.call(collateral, "balanceOf(address)", (p,)) - before[p] for p in leaving}

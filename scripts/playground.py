@@ -1,13 +1,15 @@
 """A local playground for the web page, in one command (`make app`).
 
 Starts its own Anvil, deploys the -1x and -3x markets of `deployments/config.yaml`
-(section `local`: a mock ETH/USD feed and a mock USDC) with the deploy code, seeds
-each with 1,000,000 USDC of LP liquidity and a holder's 100,000 USDC mint, starts
-the real keeper bot, replays a few days of hourly prices so the chart has a past,
-then publishes a new price every few seconds (each round an hour of market time:
-the chain's clock moves with it, so a day passes in about a minute and the keeper's
-daily rebalances show). Serves the page and prints its URL, the node's URL and a
-funded test account to import into a browser wallet. Ctrl-C stops everything.
+(section `local`: pull markets on a mock Pyth, and a mock USDC) with the deploy code,
+starts the local price service, seeds each market with 1,000,000 USDC of LP
+liquidity and a holder's 100,000 USDC mint, starts the real keeper bot, replays a
+few days of hourly prices so the chart has a past, then moves the price every few
+seconds (each move an hour of market time: the chain's clock moves with it, so a day
+passes in about a minute and the keeper's daily rebalances show; an order settles at
+the next move, at the first price after its T). Serves the page and prints its URL,
+the node's URL and a funded test account to import into a browser wallet. Ctrl-C
+stops everything.
 
     make app
     ape run playground --round-seconds 3 --history-days 5 --port 8000 --node-port 8545
@@ -22,15 +24,20 @@ import subprocess
 import tempfile
 import time
 import warnings
+from decimal import Decimal
 from pathlib import Path
 
 import click
+import requests
 from ape import accounts, chain, networks, project
 from ape.logging import logger
 
 from inverse.app import PageServer, check_built, page_config
 from inverse.deploy import deploy_plan, load_config, plan_deployment, write_manifest
-from inverse.processes import AnvilNode, KeeperBot, free_port
+from inverse.hermes import Hermes
+from inverse.price_service import ETH_USD
+from inverse.processes import AnvilNode, KeeperBot, PriceServiceProcess, free_port
+from inverse.pull import rebalance_would_be_due
 
 USDC = 10**6
 START_PRICE = 2_000 * 10**8  # the mock feed's first answer (8 decimals)
@@ -40,22 +47,33 @@ MAX_UINT = 2**256 - 1
 USER_INDEX = 5
 
 
-class Feed:
-    """The mock ETH/USD feed, moved as a seeded random walk (about 3.5% a day)."""
+class Prices:
+    """ETH/USD on the local price service, moved as a seeded random walk (about 3.5%
+    a day), an hour of market time a move. Each move also brings the new price to the
+    mock Pyth's store (`updatePriceFeeds`), so the page previews against it."""
 
-    def __init__(self, address: str, owner, seed: int):
-        self.feed = project.MockAggregator.at(address)
-        self.owner = owner
+    def __init__(self, service: str, pyth: str, owner, seed: int):
+        self.service, self.owner = service, owner
+        self.hermes = Hermes(service)
+        self.pyth = project.MockPyth.at(pyth)
         self.rng = random.Random(seed)
         self.price = float(START_PRICE)
         self.clock = chain.blocks.head.timestamp
 
+    @property
+    def wad(self) -> int:
+        return int(self.price) * 10**10
+
     def publish(self) -> int:
-        """The next hourly round: the chain's clock moves an hour on, the round lands in the first block there."""
+        """The next hour: the chain's clock moves an hour on and the price service
+        publishes the new price from then."""
         self.price *= 1 + self.rng.gauss(0, 0.035 / 24**0.5)
         self.clock = max(self.clock + HOUR, chain.blocks.head.timestamp + 1)
         chain.provider.make_request("anvil_setTime", [self.clock])
-        self.feed.set_answer(int(self.price), sender=self.owner, gas=200_000)
+        body = {"price": str(Decimal(int(self.price)) / 10**8), "from": self.clock}
+        requests.post(f"{self.service}/price", json=body, timeout=10).raise_for_status()
+        data = self.hermes.latest([ETH_USD]).data
+        self.pyth.updatePriceFeeds(data, value=self.pyth.getUpdateFee(data), sender=self.owner)
         return int(self.price)
 
 
@@ -71,15 +89,26 @@ def port_or_free(port: int) -> int:
     return free_port()
 
 
-def keeper_done(pools, books) -> bool:
-    """No order waits and no rebalance is due: what the keeper had to do, it did."""
-    return not any(book.pending_orders() for book in books) and not any(pool.rebalance_due() for pool in pools)
+def keeper_done(pools, books, price: int) -> bool:
+    """No order is due and no rebalance would be at `price` (WAD): what the keeper had to do, it did."""
+    now = chain.blocks.head.timestamp
+    for pool, book in zip(pools, books, strict=True):
+        pending, not_before, _ = book.head()
+        if pending and not_before <= now:
+            return False
+        params = pool.parameters()
+        due = rebalance_would_be_due(
+            now, price, pool.last_rebalance(), params.interval, pool.reference_price(), params.threshold
+        )
+        if due and not pool.is_shutdown():
+            return False
+    return True
 
 
-def wait_for_keeper(pools, books, timeout: float = 90) -> None:
+def wait_for_keeper(pools, books, price: int, timeout: float = 90) -> None:
     deadline = nudge = time.monotonic()
     deadline += timeout
-    while not keeper_done(pools, books):
+    while not keeper_done(pools, books, price):
         if time.monotonic() > deadline:
             raise click.ClickException("the keeper bot did not settle and rebalance in time (see its log)")
         if time.monotonic() - nudge > 1:
@@ -121,7 +150,12 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     test_accounts = accounts.test_accounts
     owner, lp, holder, user = test_accounts[0], test_accounts[3], test_accounts[4], test_accounts[USER_INDEX]
     click.echo(f"Anvil at {node.uri}; deploying the markets of deployments/config.yaml (local) ...")
-    manifest = deploy_plan(owner, plan_deployment(load_config("deployments/config.yaml", "local"), True), "local")
+    config = load_config("deployments/config.yaml", "local")
+    config["markets"] = [market | {"oracle": "pull"} for market in config["markets"]]
+    manifest = deploy_plan(owner, plan_deployment(config, True), "local")
+    service = PriceServiceProcess(workdir, node, price=str(Decimal(START_PRICE) / 10**8))
+    service.start()
+    manifest["hermes"] = service.url  # where the keeper and the CLI fetch updates
     manifest_file = workdir / "local.json"
     write_manifest(manifest, manifest_file)
     collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
@@ -139,15 +173,15 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     click.echo("Starting the keeper bot ...")
     env = {"INVERSE_MANIFEST": str(manifest_file), "INVERSE_KEEPER_ALWAYS": "1"}
     bot = KeeperBot(workdir, node, None, account="TEST::2", env=env)
-    bot.start()
     try:
-        feed = Feed(manifest["contracts"]["feed"], owner, seed)
+        bot.start()
+        feed = Prices(service.url, manifest["contracts"]["pyth"], owner, seed)
         click.echo(f"Replaying {history_days} day{'s' if history_days != 1 else ''} of hourly prices ...")
         for hour in range(max(history_days * 24, 1)):
             feed.publish()
             if hour % 24 == 0:  # the seed orders first, then each daily rebalance
-                wait_for_keeper(pools, books)
-        wait_for_keeper(pools, books)
+                wait_for_keeper(pools, books, feed.wad)
+        wait_for_keeper(pools, books, feed.wad)
         # A request's deadline in market time, which runs an hour a round here: five minutes of yours.
         deadline_seconds = int(300 / max(round_seconds, 0.1) + 1) * HOUR
         # Each round is an hour: the demo users' 2% bound, so an order is seldom refunded for the move.
@@ -163,7 +197,7 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
                 f"           wallet: {user.private_key}\n"
                 f"           (one of Anvil's well-known dev keys: never use it anywhere else)\n"
                 f"A new ETH price every {round_seconds:g} s, each an hour of market time; the keeper bot settles "
-                f"orders and rebalances daily. Ctrl-C stops everything."
+                f"orders at the next move and rebalances daily. Ctrl-C stops everything."
             )
             while True:
                 time.sleep(round_seconds)
@@ -175,6 +209,7 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     finally:
         stop_keeper(bot)
         bot.forget()
+        service.stop()
 
 
 def stop_keeper(bot: KeeperBot, grace: float = 3) -> None:

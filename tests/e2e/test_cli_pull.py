@@ -93,7 +93,7 @@ def test_cli_pull__rebalance_proves_the_latest_price_first(world):
 
 
 def test_cli_pull__a_preview_brings_a_current_price_when_the_one_on_chain_is_old(world):
-    run, pool = world["run"], world["pool"]
+    run = world["run"]
     chain.provider.make_request("evm_increaseTime", [300])  # past the oracle's 60 s max age
     chain.provider.make_request("evm_mine", [])
     out = run("redeem", "all", "--yes", "--no-wait")

@@ -1,10 +1,12 @@
-"""The README's walkthrough from zero to a Sepolia market, a keeper and a first mint
-(requested, settled at the next round, checked), run with its own commands on a
+"""The README's walkthrough from zero to Sepolia markets, a keeper and a first mint
+(requested, settled at the next price, checked), run with its own commands on a
 rehearsal chain: an Anvil with Sepolia's chain id and a block every second, reached
 as ape's `sepolia` network (live-network settings: two confirmations per
-transaction, EIP-1559 fees) with the `sepolia` section of deployments/config.yaml.
-Chainlink's feed and Circle's USDC cannot exist here, so mocks (with permit, like
-USDC) are put at their addresses; the test publishes the feed's rounds."""
+transaction, EIP-1559 fees) with the `sepolia` section of deployments/config.yaml:
+a -1x market on Chainlink's feed and a -3x pull market on Pyth. Chainlink's feed,
+Pyth's contract and Circle's USDC cannot exist here, so mocks (with permit, like
+USDC; the mock Pyth takes the local price service's updates) are put at their
+addresses, and the config's Hermes URL is the local price service's."""
 
 import json
 import os
@@ -18,7 +20,8 @@ import yaml
 from ape import project
 from web3 import Web3
 
-from inverse.processes import AnvilNode, KeeperBot
+from inverse.processes import AnvilNode, KeeperBot, PriceServiceProcess
+from inverse.pyth import TEST_SIGNER
 
 ROOT = Path(__file__).resolve().parents[2]
 SEPOLIA = yaml.safe_load((ROOT / "deployments/config.yaml").read_text())["sepolia"]
@@ -57,6 +60,12 @@ def rehearsal(tmp_path_factory):
     funder = web3.eth.accounts[9]
     feed = _put_at(web3, "MockAggregator", SEPOLIA["feed"], (8, "ETH / USD", PRICE), funder)
     usdc = _put_at(web3, "MockCollateral", SEPOLIA["collateral"], ("USDC", "USDC", 6), funder)
+    _put_at(web3, "MockPyth", SEPOLIA["pyth"], (TEST_SIGNER, 1), funder)  # its fee (storage) reads 0 there
+    service = PriceServiceProcess(workdir, node, price="2000")
+    service.start()
+    # The `sepolia` section as it is, but for where its Hermes is: here, the local price service.
+    config_file = workdir / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"sepolia": SEPOLIA | {"hermes": service.url}}))
     # Copied code comes with empty storage: open phase 1, as a live proxy has.
     _transact(web3, feed.functions.new_phase(PRICE), funder, gas=300_000)
     # ape keeps contract types of live networks on disk: keep the rehearsal's to itself.
@@ -84,13 +93,6 @@ def rehearsal(tmp_path_factory):
             command(args, account), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
 
-    def publish_round_after(not_before, answer):
-        """The feed's next round, at or after an order's earliest round time T."""
-        now = web3.eth.get_block("latest").timestamp
-        if not_before > now:
-            web3.provider.make_request("evm_increaseTime", [not_before - now])
-        _transact(web3, feed.functions.set_answer(answer), funder, gas=200_000)
-
     try:
         yield {
             "node": node,
@@ -99,11 +101,13 @@ def rehearsal(tmp_path_factory):
             "usdc": usdc,
             "ape_run": ape_run,
             "ape_start": ape_start,
-            "publish_round_after": publish_round_after,
             "workdir": workdir,
             "env": env,
+            "config": config_file,
+            "service": service,
         }
     finally:
+        service.stop()
         node.stop()
 
 
@@ -113,32 +117,25 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
     deployer, keeper, user = web3.eth.accounts[0], web3.eth.accounts[2], web3.eth.accounts[4]
 
     # 2. Deploy both markets from the `sepolia` section.
-    out = ape_run("deploy", "--manifest", str(manifest_file), account="TEST::0")
+    config = ("--config", str(rehearsal["config"]))
+    out = ape_run("deploy", "--manifest", str(manifest_file), *config, account="TEST::0")
     manifest = json.loads(manifest_file.read_text())
     assert manifest["network"] == "ethereum:sepolia" and manifest["chain_id"] == 11_155_111
     assert manifest["contracts"]["feed"] == SEPOLIA["feed"]
     assert manifest["contracts"]["collateral"] == SEPOLIA["collateral"]
-    assert [market["leverage"] for market in manifest["markets"]] == ["1", "3"]
+    assert manifest["contracts"]["pyth"] == SEPOLIA["pyth"]
+    assert [(m["leverage"], m["oracle"]) for m in manifest["markets"]] == [("1", "push"), ("3", "pull")]
     assert "manifest:" in out
     pools = {m["leverage"]: _contract(web3, "InversePool", m["pool"]) for m in manifest["markets"]}
     book = _contract(web3, "OrderBook", manifest["markets"][1]["order_book"])
     assert pools["3"].functions.order_book().call() == book.address
     assert pools["3"].functions.leverage().call() == 3 * 10**18
     nonce = web3.eth.get_transaction_count(deployer)
-    command = [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--manifest", str(manifest_file)]
+    command = [str(Path(sys.executable).parent / "ape"), "run", "deploy", "--manifest", str(manifest_file), *config]
     command += ["--network", node.network_choice, "--account", "TEST::0"]
     again = subprocess.run(command, cwd=ROOT, env=rehearsal["env"], capture_output=True, text=True, timeout=600)
     assert again.returncode != 0 and "pass --force" in again.stdout + again.stderr
     assert web3.eth.get_transaction_count(deployer) == nonce  # refused before sending
-
-    def pending_order(order_id, cli):
-        """Waits until `cli` has requested `order_id`; returns its T."""
-        deadline = time.monotonic() + 120
-        while book.functions.order(order_id).call()[0] == 0:
-            assert cli.poll() is None, "".join(cli.communicate())[-3000:]
-            assert time.monotonic() < deadline, f"order {order_id} was not requested"
-            time.sleep(0.5)
-        return book.functions.order(order_id).call()[1]
 
     def finish(cli):
         try:
@@ -156,15 +153,15 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
     bot.start()
     try:
         # 4. From a wallet: test USDC, then the README's commands. The LP deposit is
-        # requested without waiting; the mint waits and settles both at the next round
-        # (`--settle`: whoever comes first, this wallet or a keeper, settles them).
+        # requested without waiting; the mint waits and settles both at the next Pyth
+        # price, seconds later (`--settle`: whoever comes first, this wallet or the
+        # keeper, settles them).
         _transact(web3, usdc.functions.mint(user, 10_000 * USDC), user)
         out = ape_run("inverse", "lp-deposit", "1000", *market, "--yes", "--no-wait")
         assert "by a permit signature" in out and "Order 1 requested" in out
         cli = rehearsal["ape_start"]("inverse", "mint", "100", *market, "--yes", "--settle")
-        rehearsal["publish_round_after"](pending_order(2, cli), PRICE)
         out = finish(cli)
-        assert "by a permit signature" in out and "Order 2: filled" in out
+        assert "by a permit signature" in out and "Order 2: filled, at the Pyth price published" in out
         tokens = pools["3"].functions.balanceOf(user).call()
         # 100 USDC less 0.1% at NAV 1, less a few minutes of management fee.
         assert 99_900 * 10**15 <= tokens < 99_901 * 10**15
@@ -174,7 +171,7 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
         out = ape_run("inverse", "status", *market)
         assert "your tokens      99.90" in out and "orders           0 pending" in out
 
-        # A day later, with the feed's heartbeat answer, the keeper rebalances both markets.
+        # A day later the keeper rebalances the -3x pull market at the current Pyth price.
         before = {label: pool.functions.last_rebalance().call() for label, pool in pools.items()}
         web3.provider.make_request("evm_increaseTime", [DAY])
         _transact(web3, feed.functions.set_answer(PRICE * 99 // 100), web3.eth.accounts[9], gas=200_000)
@@ -192,7 +189,6 @@ def test_sepolia_walkthrough__deploy_keeper_and_first_mint(rehearsal):
         bot.forget()
 
     cli = rehearsal["ape_start"]("inverse", "redeem", "all", *market, "--yes", "--settle")
-    rehearsal["publish_round_after"](pending_order(3, cli), PRICE * 99 // 100)
     out = finish(cli)
     assert "Order 3: filled" in out
     assert pools["3"].functions.balanceOf(user).call() == 0

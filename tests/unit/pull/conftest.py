@@ -1,4 +1,5 @@
-"""A pull market (SPEC 3b) on the mock Pyth: `pull_pool` (-1x, 6-decimal collateral)
+"""A pull market (SPEC 3b) on the mock Pyth, deployed per module (a session fixture
+first made late in a worker's run would not survive ape's module snapshots): `pull_pool` (-1x, 6-decimal collateral)
 and its order book, and `prices`, the Pyth price path the tests publish: a price every
 second of the chain's clock, signed by the mock's test signer, each update the first
 at or after its own second, as the local price service and Hermes serve them."""
@@ -46,17 +47,17 @@ class Prices:
         return SlotPrice(signed(slot, self.at(slot), conf=self.conf.get(slot, CONF)), slot)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pyth(owner, project):
     return owner.deploy(project.MockPyth, TEST_SIGNER, 1)  # 1 wei per update, as Pyth on most chains
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pull_oracle(owner, pyth):
     return deploy_pull_oracle(owner, pyth.address, ETH_USD)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rebalancer(owner, project):
     return owner.deploy(project.PullRebalancer)
 
@@ -66,13 +67,13 @@ def prices():
     return Prices()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pull_pool(owner, pull_oracle, collateral, create_order_pool):
     prove_recent_price(owner, pull_oracle, Prices().source)
     return create_order_pool(collateral, pull_oracle, 1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pull_book(pull_pool):
     return order_book_of(pull_pool)
 
