@@ -8,6 +8,7 @@ would point at a real Hermes (`inverse/hermes.py`):
     GET /v2/updates/price/latest?ids[]=<id>        the update published at the chain's now
     GET /v2/updates/price/<t>?ids[]=<id>           the first update at or after t
     POST /price {"price": <USD>, "from": <t>}       the path: this price from t (default now)
+    POST /price {"prices": [{"price", "from"}, ...]} several, in order (a path known ahead)
 
 A price is published every second of the chain's clock (the latest block's timestamp),
 each with the one before it as `prev_publish_time`, so the first update at or after any
@@ -113,12 +114,17 @@ class PriceService:
         return 200, hermes_response([self.update(f, t) for f in feeds])
 
     def set_price(self, body: dict) -> tuple[int, dict]:
+        """One price from a time, or (`{"prices": [...]}`) several, each from its time, in order."""
         try:
-            price = Decimal(str(body["price"]))
-            since = int(body.get("from", self.clock()))
-            self.path.set(price, since)
-        except (KeyError, ValueError, ArithmeticError) as error:
-            return 400, {"message": f'POST /price takes {{"price": <USD>, "from": <seconds>}}: {error}'}
+            steps = body["prices"] if "prices" in body else [body]
+            checked = [(Decimal(str(step["price"])), int(step.get("from", self.clock()))) for step in steps]
+            for price, since in checked:
+                self.path.set(price, since)
+        except (AttributeError, KeyError, TypeError, ValueError, ArithmeticError) as error:
+            return 400, {
+                "message": f'POST /price takes {{"price": <USD>, "from": <seconds>}} or {{"prices": [...]}}: {error}'
+            }
+        price, since = checked[-1]
         return 200, {"price": str(price), "from": since}
 
 

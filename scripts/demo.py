@@ -33,6 +33,7 @@ from eth_utils import keccak
 
 from inverse.constants import OUTCOME_REFUNDED, OUTCOME_VOID, REASON_THRESHOLD, WAD
 from inverse.deploy import deploy_plan, leverage_label, load_config, plan_deployment, write_manifest
+from inverse.price_service import ETH_USD
 from inverse.processes import AnvilNode, KeeperBot, PriceServiceProcess
 from inverse.pull import rebalance_would_be_due
 from inverse.status import fmt_units
@@ -42,10 +43,7 @@ START_PRICE = 2_000 * 10**8  # the mock feed's first answer (8 decimals)
 SLIPPAGE = Decimal("0.02")  # users accept 2% worse than the preview at their request
 TRADE_HOUR = 13  # users act once a day; their orders settle at the next hourly round
 MAX_UINT = 2**256 - 1
-NUDGE_AFTER = 1.0  # seconds the keeper bot may sit on due work before a new block wakes it
-# On a pull market, chain seconds between a request and the block the keeper settles it
-# in: past its T (min delay 5 s, rounded up to a 5-second slot).
-SETTLE_STEP = 10
+NUDGE_AFTER = 0.25  # seconds the keeper bot may sit on due work before a new block wakes it
 
 
 def price_path(days: int, crash_day: int, seed: int) -> list[int]:
@@ -102,11 +100,11 @@ class Node:
             results.append(values[0] if len(types) == 1 else values)
         return results
 
-    def send(self, sender: str, to: str, signature: str, args=(), gas: int | None = None) -> int:
+    def send(self, sender: str, to: str, signature: str, args=(), gas: int | None = None, value: int = 0) -> int:
         """Send and return once it is mined (its block number): a transaction left
         in Anvil's pool would be mined after the clock moved on, an hour late. A
         revert raises with its reason."""
-        txn = {"from": sender, "to": to, "data": calldata(signature, args)}
+        txn = {"from": sender, "to": to, "data": calldata(signature, args), "value": hex(value)}
         if gas:
             txn["gas"] = hex(gas)
         receipt = self.rpc("eth_sendTransactionSync", [txn])
@@ -232,9 +230,15 @@ class Ledger:
 
 
 class Demo:
-    def __init__(self, markets, owner: str, users: list[str], lps: list[str], feed: str | None, service: str | None):
-        """`feed`: push markets' mock feed; `service`: pull markets' price service URL."""
-        self.markets, self.owner, self.feed, self.service = markets, owner, feed, service
+    def __init__(
+        self, markets, owner: str, users: list[str], lps: list[str], feed: str | None, service: str | None, pyth=None
+    ):
+        """`feed`: push markets' mock feed; `service` and `pyth`: pull markets' price
+        service URL and Pyth contract."""
+        self.markets, self.owner, self.feed, self.service, self.pyth = markets, owner, feed, service, pyth
+        self.refreshed = 0  # when Pyth's store last got the service's price (pull)
+        self.path_until = 0  # the price service has the path up to this time (pull)
+        self.due_cache: tuple[int, list] | None = None  # (block, views) of the last `pull_work_due`
         self.node = markets[0].node
         self.users, self.lps = users, lps
         # The demo drives Anvil's clock: it stands still between steps (every block
@@ -248,19 +252,63 @@ class Demo:
     def publish(self, answer: int, seconds: int = 3_600) -> None:
         """The price `answer` from `seconds` after the previous step: the clock moves
         on, then a round (push) or the price service's path (pull: a price every
-        second from now on) and the first block at the new time."""
+        second from now on), and the first block at the new time (pull: if the
+        keeper has work then)."""
         self.clock += seconds
         self.answer = answer
         self.node.rpc("anvil_setTime", [self.clock])
         if self.feed:
             self.block = self.node.send(self.owner, self.feed, "set_answer(int256)", (answer,), gas=200_000)
             return
-        body = {"price": str(Decimal(answer) / 10**8), "from": self.clock}
-        response = requests.post(f"{self.service}/price", json=body, timeout=10)
+        if self.clock > self.path_until:
+            self.set_path([(self.clock, answer)])
+        # A block only when the keeper has work at the new time: on a pull market an
+        # hour with nothing due needs none (the price is the service's, not a round).
+        if self.pull_work_due(self.block):
+            self.node.rpc("evm_mine")
+            self.block = self.node.block
+
+    def set_path(self, prices: list[tuple[int, int]]) -> None:
+        """The price service's path: each (time, answer) from its time on (the
+        service serves none before the chain's clock reaches it)."""
+        body = {"prices": [{"price": str(Decimal(answer) / 10**8), "from": t} for t, answer in prices]}
+        response = requests.post(f"{self.service}/price", json=body, timeout=30)
         if response.status_code != 200:
-            raise click.ClickException(f"the price service refused the price: {response.text}")
-        self.node.rpc("evm_mine")
+            raise click.ClickException(f"the price service refused the path: {response.text}")
+        self.path_until = max(self.path_until, prices[-1][0])
+
+    def changed(self) -> None:
+        """Transactions were sent (requests, the keeper's): read the latest block again."""
         self.block = self.node.block
+
+    def last_not_before(self) -> int:
+        """The latest T of the orders pending in any market (the clock if none)."""
+        latest = self.clock
+        for m in self.markets:
+            pending, head = self.node.calls(
+                [(m.book, "pending_orders()", (), ("uint256",)), (m.book, "next_order()", (), ("uint256",))]
+            )
+            if pending:
+                status = self.node.call(m.book, "order(uint256)", (head + pending - 1,), ("uint256",) * 3)
+                latest = max(latest, status[1])
+        return latest
+
+    def fresh_price(self) -> None:
+        """On pull markets, the views (previews, NAV) read the newest price on-chain:
+        bring the service's latest to Pyth's store, once per step that needs it."""
+        if self.feed or self.refreshed == self.clock:
+            return
+        if self.node.timestamp(self.node.block) < self.clock:  # the service publishes up to the chain's now
+            self.node.rpc("evm_mine")
+            self.block = self.node.block
+        body = requests.get(
+            f"{self.service}/v2/updates/price/latest", params={"ids[]": ETH_USD, "encoding": "hex"}, timeout=10
+        ).json()
+        data = [bytes.fromhex(d) for d in body["binary"]["data"]]
+        self.block = self.node.send(
+            self.owner, self.pyth, "updatePriceFeeds(bytes[])", (data,), gas=500_000, value=len(data)
+        )
+        self.refreshed = self.clock
 
     def work_due(self, block: int) -> bool:
         """Whether the keeper has something to do at `block`: in some market the
@@ -293,7 +341,10 @@ class Demo:
                 (m.pool, "reference_price()", (), ("uint256",)),
                 (m.pool, "is_shutdown()", (), ("bool",)),
             ]
-        answers = self.node.calls(calls, block)
+        # The chain changes only through transactions: the same block, the same views.
+        if self.due_cache is None or self.due_cache[0] != block:
+            self.due_cache = (block, self.node.calls(calls, block))
+        answers = self.due_cache[1]
         price = self.answer * 10**10
         for i, m in enumerate(self.markets):
             (pending, not_before, _), last, reference, shut = answers[4 * i : 4 * i + 4]
@@ -326,6 +377,7 @@ class Demo:
                     progress(f"waiting for the keeper bot ... {shown} s")
                 time.sleep(0.005)
             block = latest
+        self.block = block
         if shown:
             progress("")
 
@@ -401,11 +453,13 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) 
     bot = KeeperBot(workdir, node, None, account="TEST::2", env=env)
     try:
         bot.start()
-        demo = Demo(markets, owner.address, users, lps, feed, service.url if service else None)
+        pyth = manifest["contracts"].get("pyth")
+        demo = Demo(markets, owner.address, users, lps, feed, service.url if service else None, pyth)
         ledger = Ledger(markets)
         for m in markets:
             m.request(lp.address, "lp_deposit", 1_000_000 * USDC, 0)
-        demo.publish(START_PRICE, seconds=SETTLE_STEP if pull else 600)
+        demo.changed()
+        demo.publish(START_PRICE, seconds=demo.last_not_before() - demo.clock if pull else 600)
         demo.wait_for_keeper()
         ledger.read()
         click.echo("LPs seeded: 1,000,000 USDC in each market, requested and settled by the keeper bot.")
@@ -413,21 +467,22 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) 
         click.echo("\nChecks:")
         solvent = check_solvency(demo, collateral)
         exits = exit_everyone(demo, ledger, collateral)
+        bot.stop()
+        rebalances = sum(row["rebalances"] for row in rows)
+        earned = web3_node.call(collateral, "balanceOf(address)", (keeper.address,))
+        click.echo(
+            f"\nThe keeper bot settled {len(ledger.settled)} orders and rebalanced {rebalances} times; "
+            f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties). "
+            f"Mean wait from request to settlement: {mean_wait(ledger.waits)}."
+        )
+        plot(rows, markets, plot_path)
+        click.echo(f"Plot: {plot_path}")
+        return check(demo, ledger, collateral, exits) and solvent
     finally:
         bot.stop()
         bot.forget()
         if service:
             service.stop()
-    rebalances = sum(row["rebalances"] for row in rows)
-    earned = web3_node.call(collateral, "balanceOf(address)", (keeper.address,))
-    click.echo(
-        f"\nThe keeper bot settled {len(ledger.settled)} orders and rebalanced {rebalances} times; "
-        f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties). "
-        f"Mean wait from request to settlement: {mean_wait(ledger.waits)}."
-    )
-    plot(rows, markets, plot_path)
-    click.echo(f"Plot: {plot_path}")
-    return check(demo, ledger, collateral, exits) and solvent
 
 
 def mean_wait(waits: list[int]) -> str:
@@ -448,6 +503,8 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
     click.echo("\n" + header + " | orders settled (refunded, void)  wait  rebalances")
     rows = []
     step = 0  # seconds of this hour already spent settling (pull)
+    if not demo.feed:  # the price service gets the whole path at once: it publishes each price at its time
+        demo.set_path([(demo.clock + 3_600 * (i + 1), answer) for i, answer in enumerate(path)])
     for day in range(days):
         for hour in range(24):
             demo.publish(path[day * 24 + hour], seconds=3_600 - step)
@@ -455,8 +512,9 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
             step = 0
             if hour == TRADE_HOUR:
                 trade(demo, rng)
-                if not demo.feed:  # on a pull market the keeper settles them seconds later
-                    step = SETTLE_STEP
+                demo.changed()
+                if not demo.feed:  # on a pull market the keeper settles them in the first block after their T
+                    step = demo.last_not_before() - demo.clock
                     demo.publish(path[day * 24 + hour], seconds=step)
                     demo.wait_for_keeper()
         events = ledger.read()
@@ -468,6 +526,7 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
         }
         line = f"{day + 1:>4} {path[day * 24 + 23] / 1e8:>9,.2f}"
         for m in markets:
+            demo.fresh_price()
             nav = Decimal(m.view("nav")) / WAD
             naive = m.naive(path[day * 24 + 23], START_PRICE)
             row[m.label] = (nav, naive)
@@ -484,6 +543,7 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
 def trade(demo: Demo, rng: random.Random) -> None:
     """Each day some users request mints or redeems, and an LP moves liquidity,
     each with a 2% slippage bound on the preview at the current price."""
+    demo.fresh_price()
     for user in demo.users:
         m = rng.choice(demo.markets)
         balance = m.balance(m.pool, user)
@@ -530,7 +590,8 @@ def exit_everyone(demo: Demo, ledger: Ledger, collateral: str) -> dict:
             if shares := m.balance(m.lp_token, person):
                 m.request(person, "lp_withdraw", shares, 0)
                 leaving.add(person)
-    demo.publish(demo.answer, seconds=SETTLE_STEP if not demo.feed else 3_600)
+    demo.changed()
+    demo.publish(demo.answer, seconds=3_600 if demo.feed else demo.last_not_before() - demo.clock)
     demo.wait_for_keeper()
     ledger.read()
     return {p: demo.node.call(collateral, "balanceOf(address)", (p,)) - before[p] for p in leaving}
@@ -539,6 +600,7 @@ def exit_everyone(demo: Demo, ledger: Ledger, collateral: str) -> dict:
 def check_solvency(demo: Demo, collateral: str) -> bool:
     """Each pool holds at least what it owes: its accounted assets, the escrow of
     pending orders and what payouts wait to be claimed."""
+    demo.fresh_price()
     ok = True
     for m in demo.markets:
         held = demo.node.call(collateral, "balanceOf(address)", (m.pool,))
