@@ -165,30 +165,53 @@ def test_compile__from_a_bare_shell__finds_the_environments_vyper(tmp_path):
     assert "compiled" in result.stdout + result.stderr
 
 
-def test_demo__short_run__keeper_settles_every_order_table_plot_and_checks(tmp_path):
-    plot = tmp_path / "demo.png"
-    result = subprocess.run(
-        [APE, "run", "demo", "--days", "4", "--plot", str(plot)],
+def run_demo(*args):
+    return subprocess.run(
+        [APE, "run", "demo", *args],
         cwd=ROOT,
         env=BARE_SHELL,  # Anvil from npm, found without the Makefile's PATH
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+def day_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.strip()[:1].isdigit() and "|" in line]
+
+
+def test_demo__short_run__keeper_settles_every_order_within_seconds_table_plot_and_checks(tmp_path):
+    plot = tmp_path / "demo.png"
+    result = run_demo("--days", "4", "--plot", str(plot))
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "deploying pull markets" in out
     assert "-1x NAV" in out and "-3x NAV" in out and "orders settled (refunded, void)" in out
-    days = [line for line in out.splitlines() if line.strip()[:1].isdigit() and "|" in line]
+    days = day_lines(out)
     assert len(days) == 4
     settled = [int(line.split("|")[-1].split()[0]) for line in days]
     assert all(n > 0 for n in settled)  # users request every day; the bot settles each order
-    assert all(" 60 min" in line or " 59 min" in line or " 61 min" in line for line in days)  # the next hourly round
+    # The first Pyth price at or after T: 5 to 9 s after the request (a 5-second slot).
+    waits = [int(line.split("|")[-1].split(")")[1].split()[0]) for line in days]
+    assert all(5 <= wait <= 9 for wait in waits) and all(" s " in line for line in days), days
     crash = next(line for line in days if "crash day" in line)
     assert "on the threshold" in crash  # the crash day's intraday rebalance
-    assert "(0, 0)" not in crash  # mints requested before the crash broke their slippage bound: refunded
     assert "0 pending, 0 lost (ok)" in out and "BROKEN" not in out
     assert "All solvent; every order settled or refunded; everyone exited." in out
     # Users see the table and the checks: no transaction logs, warnings or tracebacks.
     for noise in ("INFO", "WARNING", "Traceback", "Confirmed"):
         assert noise not in out + result.stderr
     assert plot.stat().st_size > 10_000
+
+
+def test_demo__push_markets__orders_wait_for_the_next_hourly_round(tmp_path):
+    result = run_demo("--days", "2", "--oracle", "push", "--plot", str(tmp_path / "demo.png"))
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "deploying push markets" in out
+    days = day_lines(out)
+    assert len(days) == 2
+    assert all(" 60 min" in line or " 59 min" in line or " 61 min" in line for line in days)  # the next hourly round
+    crash = next(line for line in days if "crash day" in line)
+    assert "(0, 0)" not in crash  # mints requested before the crash broke their slippage bound: refunded
+    assert "All solvent; every order settled or refunded; everyone exited." in out
