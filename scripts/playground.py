@@ -72,6 +72,7 @@ class Prices:
         chain.provider.make_request("anvil_setTime", [self.clock])
         body = {"price": str(Decimal(int(self.price)) / 10**8), "from": self.clock}
         requests.post(f"{self.service}/price", json=body, timeout=10).raise_for_status()
+        chain.provider.make_request("evm_mine", [])  # the service publishes up to the chain's now
         data = self.hermes.latest([ETH_USD]).data
         self.pyth.updatePriceFeeds(data, value=self.pyth.getUpdateFee(data), sender=self.owner)
         return int(self.price)

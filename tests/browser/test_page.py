@@ -1,6 +1,7 @@
 """The web page in a real browser: Debian's chromium driven by playwright, against the
 playground that `make app` starts (`ape run playground`: its own Anvil, the -1x and -3x
-markets deployed and seeded, the real keeper bot, a price round every 2 s, the page).
+pull markets deployed and seeded, the local price service, the real keeper bot, a price
+move every 2 s, the page).
 
 The browser has a test wallet (`wallet.js`): an EIP-1193 provider announced by EIP-6963
 that forwards every request to the playground's Anvil, whose dev accounts are unlocked,
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("browser")
 WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
 USDC = 10**6
-SETTLES_WITHIN = 60_000  # ms: a round comes every 2 s and the keeper acts in its block
+SETTLES_WITHIN = 60_000  # ms: the price moves every 2 s and the keeper acts in its block
 # Each playground round is an hour of ETH (about 0.7%, 2% on a -3x NAV): a bound wide enough
 # that the orders here fill, so each test's outcome is known.
 SLIPPAGE = "10"
@@ -186,10 +187,11 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
     expect(preview).to_contain_text("Pay 1,000.00 USDC + 0.10 USDC settle fee")
     expect(preview).to_contain_text("by a permit signature (you sign it next), no approval transaction")
     expect(preview).to_contain_text("at least")  # the slippage bound
+    expect(preview).to_contain_text("It settles at the NEXT Pyth price")
     section.get_by_role("button", name="Request mint").click()
 
     done = section.locator(".progress.done")
-    expect(done).to_contain_text(f"Order {pending_before}: filled, at round", timeout=SETTLES_WITHIN)
+    expect(done).to_contain_text(f"Order {pending_before}: filled, at the Pyth price published", timeout=SETTLES_WITHIN)
     settled = settlement(pool, pending_before)
     assert settled.outcome == OUTCOME_FILLED and settled.settler != user.address  # the keeper bot settled it
     assert book.order(pending_before).status == ORDER_SETTLED
