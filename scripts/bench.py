@@ -17,9 +17,10 @@ from ape.logging import logger
 from eth_utils import keccak, to_checksum_address
 
 from inverse.constants import MAX_BATCH
-from inverse.deploy import deploy_mock_system, deploy_upkeep, lens_of, order_book_of
+from inverse.deploy import ETH_USD_ID, deploy_mock_system, deploy_upkeep, lens_of, order_book_of
 from inverse.gas import CALL_ITSELF, Breakdown, breakdown, call_labels, intrinsic_gas
-from inverse.orders import settlement_batch
+from inverse.orders import pending_orders, settlement_batch
+from inverse.pull import pull_batch, recent_slot, signed_source
 from inverse.wallet import sign_permit
 
 USDC = 10**6
@@ -93,6 +94,7 @@ ROW_ORDER = (
     "request_lp_withdraw",
     "settle: 1",
     "settle: batch",
+    "pull:",
     "rebalance",
     "checkUpkeep",
     "performUpkeep",
@@ -166,6 +168,72 @@ class Bench:
     def permit_mint(self, assets=1_000 * USDC):
         v, r, s = sign_permit(self.usdc, self.signer, self.book, assets + self.book.settle_fee(), self.far)
         return self.book.request_mint_with_permit(assets, 0, self.signer, self.far, v, r, s, sender=self.signer)
+
+
+class PullBench:
+    """A pull market (SPEC 3b) on the same chain: a mock Pyth, the adapter, the pool."""
+
+    def __init__(self, b: Bench):
+        self.b = b
+        system = deploy_mock_system(b.owner, leverages=(1,), pull=True)
+        self.system, self.oracle, self.rebalancer = system, system.oracle, system.rebalancer
+        self.pool = next(iter(system.pools.values()))
+        self.book = order_book_of(self.pool)
+        self.usdc = system.collateral
+        self.price = ANSWER
+        self.source = signed_source(lambda t: self.price, ETH_USD_ID)
+        for account in (b.lp, b.holder):
+            self.usdc.mint(account, 10**12, sender=account)
+            self.usdc.approve(self.book, 2**256 - 1, sender=account)
+
+    def mint(self, account, assets=1_000 * USDC, receiver=None):
+        return self.book.request_mint(assets, 0, receiver or account, self.b.far, sender=account)
+
+    def settle(self):
+        """Moves the clock to the last pending order's T, then settles what is due with the
+        slots' updates, as the keeper does."""
+        last = self.book.order(self.book.next_order() + self.book.pending_orders() - 1).not_before
+        if chain.pending_timestamp <= last:
+            chain.mine(timestamp=last)
+        batch = pull_batch(
+            pending_orders(self.book), lambda slot: self.oracle.proven(slot)[0], self.source, last, False
+        )
+        assert batch.due, "bench: no pull order due"
+        return self.book.settle(
+            batch.orders, batch.round_ids, batch.updates, value=len(batch.updates), sender=self.b.keeper
+        )
+
+    def rebalance(self):
+        slot = recent_slot(chain.pending_timestamp)
+        update = self.source(slot)
+        return self.rebalancer.rebalance(self.pool, [(slot, update.data)], value=1, sender=self.b.keeper)
+
+
+def measure_pull(b: Bench, receipts: dict, per_order: dict, sizes: dict) -> None:
+    p = PullBench(b)
+    p.book.request_lp_deposit(200_000 * USDC, 0, b.lp, b.far, sender=b.lp)
+    p.mint(b.holder, 50_000 * USDC)
+    p.settle()
+    receipts["pull: request_mint (repeat)"] = p.mint(b.holder)
+    receipts["pull: settle 1 mint (with its slot's proof)"] = p.settle()
+    # Twenty mints in one slot: requested within its first seconds, all priced by its one proof.
+    now = chain.pending_timestamp
+    chain.mine(timestamp=now - now % 5 + 6)
+    fresh = receivers(BATCH, b"bench pull receiver")
+    for i in range(BATCH):
+        p.mint(b.holder, receiver=fresh[i])
+    name = f"pull: settle batch of {BATCH} mints (one slot, one proof; first-time receivers)"
+    receipts[name] = p.settle()
+    per_order[name] = receipts[name].gas_used // BATCH
+    for i in range(BATCH):
+        p.mint(b.holder, receiver=fresh[i])
+    name = f"pull: settle batch of {BATCH} mints (one slot, one proof)"
+    receipts[name] = p.settle()
+    per_order[name] = receipts[name].gas_used // BATCH
+    chain.mine(deltatime=86_400)
+    receipts["pull: rebalance (time; proof and rebalance in one transaction)"] = p.rebalance()
+    sizes |= {"PythOracle": len(chain.provider.web3.eth.get_code(p.oracle.address))}
+    sizes |= {"PullRebalancer": len(chain.provider.web3.eth.get_code(p.rebalancer.address))}
 
 
 def measure() -> dict:
@@ -253,6 +321,8 @@ def measure() -> dict:
     receipts["transfer (inverse token)"] = b.pool.transfer(b.other, 10**18, sender=b.holder)
     v, r, s = sign_permit(b.pool, b.holder, b.other, 10**18, b.far)
     receipts["permit (inverse token)"] = b.pool.permit(b.holder, b.other, 10**18, b.far, v, r, s, sender=b.other)
+    pull_sizes: dict = {}
+    measure_pull(b, receipts, per_order, pull_sizes)
     gas |= {name: receipt.gas_used for name, receipt in receipts.items()}
     gas = {name: gas[name] for name in sorted(gas, key=rank)}
 
@@ -286,7 +356,7 @@ def measure() -> dict:
             ("LpToken", b.lp_token),
             ("Upkeep", b.upkeep),
         )
-    }
+    } | pull_sizes
     return {
         "gas": gas,
         "per_order": per_order,
@@ -448,7 +518,9 @@ def report(data: dict) -> str:
         "its T. Requests start from an empty queue; a repeat requester has requested before, a first-time\n"
         "one never has. A settlement publishes the round first (not counted). Batch rows give the whole\n"
         "transaction and the gas per order; their receivers already hold what they get, except where\n"
-        "marked first-time. `checkUpkeep` is a call: its figure is the gas estimate.\n\n"
+        "marked first-time. `checkUpkeep` is a call: its figure is the gas estimate. Rows `pull:` are a\n"
+        "pull market (SPEC 3b) on the mock Pyth: a settlement brings its slot's update and pays Pyth's fee\n"
+        "(1 wei); Pyth's real contract verifies a Wormhole message per update, which costs more.\n\n"
         + table(gas, per_order, anchors)
         + "\n\n## Where the targets stand\n\n"
         f"* A mint request: {mint:,} gas, {mint / deposit:.2f}x the ERC-4626 deposit ({deposit:,}); target\n"

@@ -684,18 +684,22 @@ def claim(network, account, manifest, market, pool_address, yes):
 
 
 def current_slot_update(m: Market) -> list:
-    """A pull market rebalances at the price of the slot its block is in: that
-    slot's update from Hermes ([] if it is proven already or not published yet)."""
+    """A pull market rebalances at the price of the slot its block is in: the update
+    of the slot the next block will be in ([] if it is proven already). Waits a
+    moment when that slot's first price is not out yet."""
     oracle = ContractInstance(m.pool.oracle(), project.PythOracle.contract_type)
-    slot = recent_slot(chain.blocks.head.timestamp)
-    if oracle.proven(slot)[0]:
-        return []
     try:
         source = hermes_source(Hermes(hermes_url(m.manifest)), oracle.price_id().hex().removeprefix("0x"))
     except RuntimeError as error:
         raise click.ClickException(str(error)) from error
-    update = source(slot)
-    return [] if update is None else [(slot, update.data)]
+    for _ in range(30):
+        slot = recent_slot(chain.pending_timestamp)
+        if oracle.proven(slot)[0]:
+            return []
+        if (update := source(slot)) is not None:
+            return [(slot, update.data)]
+        time.sleep(1)  # the slot has just begun: its first price is seconds away
+    raise click.ClickException("the price service has no price for the current slot: is it running?")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -725,12 +729,24 @@ def rebalance_pull(m: Market, account, yes: bool) -> None:
     if not address:
         raise click.ClickException("this manifest names no pull_rebalancer: pass the deployment's --manifest")
     rebalancer = ContractInstance(address, project.PullRebalancer.contract_type)
-    updates = current_slot_update(m)
     pyth = partial_contract(ContractInstance(m.pool.oracle(), project.PythOracle.contract_type).pyth(), PYTH_FEE_ABI)
-    fee = pyth.getUpdateFee([data for _, data in updates]) if updates else 0
-    bounty = transact(lambda: rebalancer.rebalance.call(m.pool.address, updates, value=fee, sender=account))
+
+    def send(call: bool):
+        updates = current_slot_update(m)
+        fee = pyth.getUpdateFee([data for _, data in updates]) if updates else 0
+        method = rebalancer.rebalance.call if call else rebalancer.rebalance
+        return method(m.pool.address, updates, value=fee, sender=account)
+
+    bounty = transact(lambda: send(call=True))
     click.echo(f"Rebalance at the current Pyth price for a bounty of {m.money(bounty)}.")
     confirm(yes)
-    receipt = transact(lambda: rebalancer.rebalance(m.pool.address, updates, value=fee, sender=account))
+    for attempt in range(3):
+        try:
+            receipt = transact(lambda: send(call=False))
+            break
+        except click.ClickException as error:
+            # Mined in the next slot, after the price it brought: bring that slot's instead.
+            if "prove the current slot's price" not in str(error) or attempt == 2:
+                raise
     [event] = receipt.decode_logs(m.pool.Rebalance)
     click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}) at price {fmt_wad(event.price, 2)}.")

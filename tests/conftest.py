@@ -276,6 +276,15 @@ def settle(book, feed, owner, keeper, chain):
 
 
 @pytest.fixture
+def frozen_clock(chain):
+    """Every block gets the timestamp of the one before (until a test mines at another
+    time): a test about seconds does not depend on how fast the machine is."""
+    chain.provider.make_request("anvil_setBlockTimestampInterval", [0])
+    yield
+    chain.provider.make_request("anvil_removeBlockTimestampInterval", [])
+
+
+@pytest.fixture
 def deadline(chain):
     return chain.pending_timestamp + 3_600
 

@@ -68,7 +68,6 @@ def world(tmp_path_factory, accounts):
 
 def test_cli_pull__orders_settle_in_seconds_at_the_first_price_after_t(world):
     run, pool, book, user = (world[k] for k in ("run", "pool", "book", "user"))
-    started = time.monotonic()
     out = run("lp-deposit", "50000", "--yes", "--settle")
     assert "settles at the NEXT Pyth price" in out and "5 s to 10 s after it" in out
     assert "Order 1: filled, at the Pyth price published" in out and ": 2,000.00, NAV" in out
@@ -79,14 +78,17 @@ def test_cli_pull__orders_settle_in_seconds_at_the_first_price_after_t(world):
     [log] = list(pool.OrderSettled.range(0, chain.blocks.head.number + 1, search_topics={"order_id": 2}))
     order = book.OrderRequested.range(0, chain.blocks.head.number + 1, search_topics={"order_id": 2})
     requested_at = next(iter(order)).requested_at
-    assert chain.blocks[log.block_number].timestamp - requested_at <= 15, "settled within seconds"
-    assert time.monotonic() - started < 120
+    assert chain.blocks[log.block_number].timestamp - requested_at <= 15, "settled within seconds of chain time"
 
 
 def test_cli_pull__rebalance_proves_the_latest_price_first(world):
     run, pool = world["run"], world["pool"]
-    requests.post(f"{world['service'].url}/price", json={"price": 2_320}, timeout=10)  # ETH +16%
-    time.sleep(3)  # the service publishes at the node's clock, a block a second
+    # ETH +16% from the next slot on: every slot from then has it as its first price.
+    head = chain.blocks.head.timestamp
+    slot = head - head % 5 + 5
+    requests.post(f"{world['service'].url}/price", json={"price": 2_320, "from": slot}, timeout=10)
+    while chain.blocks.head.timestamp < slot:  # the node mines a block a second
+        time.sleep(0.2)
     out = run("rebalance", "--yes")
     assert "Rebalance at the current Pyth price" in out and "at price 2,320.00" in out
     assert pool.reference_price() == 2_320 * WAD

@@ -216,7 +216,7 @@ def recent_slot(chain, back=0):
     return slot - back
 
 
-def test_latest__the_price_of_the_slot_the_block_is_in__and_no_other(adapter, owner, chain):
+def test_latest__the_price_of_the_slot_the_block_is_in__and_no_other(adapter, owner, chain, frozen_clock):
     with ape.reverts("oracle: no price proven"):
         adapter.latest()
     slot = recent_slot(chain)
@@ -234,7 +234,7 @@ def test_latest__the_price_of_the_slot_the_block_is_in__and_no_other(adapter, ow
     assert adapter.latest()[0] == 2_400 * WAD
 
 
-def test_latest__an_invalid_price_never_replaces_a_valid_one(adapter, owner, chain):
+def test_latest__an_invalid_price_never_replaces_a_valid_one(adapter, owner, chain, frozen_clock):
     slot = recent_slot(chain)
     prove(adapter, owner, [(slot, update(slot))])
     chain.mine(timestamp=slot + 5)

@@ -10,7 +10,7 @@ MAX_GAS_PER_ORDER = 35_000
 
 
 def test_settle__twenty_mints_of_one_slot__one_proof_under_35k_gas_each(
-    pull_pool, pull_book, pull_funded, lp, minter, keeper, prices, chain
+    pull_pool, pull_book, pull_funded, lp, minter, keeper, prices, chain, frozen_clock
 ):
     receipt = pull_book.request_lp_deposit(500_000 * USDC, 0, lp, chain.pending_timestamp + 600, sender=lp)
     mine_past(order_from_log(receipt.events.filter(pull_book.OrderRequested)[0]).not_before)
