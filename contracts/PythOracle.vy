@@ -55,9 +55,9 @@ max_age: public(immutable(uint256))
 max_confidence: public(immutable(uint256))
 
 # Each proven slot's price: the first published at or after the slot's time, as
-# its WAD (0 when invalid on its own data) << 128 | the block time it was proven
-# at << 64 | its publish time; 0 when not proven yet. Facts about Pyth's
-# history: set once, never changed.
+# its WAD (0 when invalid on its own data) << 128 | 1 << 127 if its confidence
+# interval is too wide | the block time it was proven at << 64 | its publish
+# time; 0 when not proven yet. Facts about Pyth's history: set once, never changed.
 _proven: HashMap[uint256, uint256]
 
 # The valid proof of the latest slot: its WAD << 128 | the slot << 64 | its
@@ -70,6 +70,9 @@ _MAX_EXPO: constant(int32) = 18
 # Pyth's publish times are uint64.
 _MAX_TIME: constant(uint256) = 2**64 - 1
 _MASK_64: constant(uint256) = 2**64 - 1
+# The proven-at time's field, below the flag of a too-wide confidence interval.
+_MASK_64_LOW63: constant(uint256) = 2**63 - 1
+_WIDE: constant(uint256) = 1 << 127
 # Bounds of `max_confidence` (SPEC 7): 0.1% to 5% of the price.
 _MIN_CONFIDENCE: constant(uint256) = constants.WAD // 1_000
 _MAX_CONFIDENCE: constant(uint256) = constants.WAD // 20
@@ -137,8 +140,13 @@ def prove(updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS], 
         p: IPyth.Price = feeds[0].price
         # What Pyth's range check promises, checked again: its contract is upgradeable.
         assert p.publishTime >= u.not_before and p.publishTime <= _MAX_TIME, "oracle: not the feed's price"
-        wad: uint256 = self._wad(p)
-        self._proven[u.not_before] = wad << 128 | block.timestamp << 64 | p.publishTime
+        wad: uint256 = self._raw_wad(p)
+        # Flagged when its confidence interval is too wide: it prices no order and
+        # no rebalance, but a shutdown fixes its NAV there, never at an older price.
+        wide: uint256 = 0 if self._confident(p) else 1
+        self._proven[u.not_before] = wad << 128 | wide << 127 | block.timestamp << 64 | p.publishTime
+        if wide == 1:
+            wad = 0
         # An invalid price never replaces a valid one for rebalances.
         if wad != 0 and u.not_before > (self._latest >> 64) & _MASK_64:
             self._latest = wad << 128 | u.not_before << 64 | p.publishTime
@@ -172,17 +180,18 @@ def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> 
             break
         word: uint256 = self._proven[q.not_before]
         deadline: uint256 = q.expires_at + constants.PULL_FALLBACK_GRACE
-        # A proof brought after the deadline is too late for this order: the
-        # fallback stands, whoever settles.
-        if word == 0 or (word >> 64) & _MASK_64 > deadline:
+        # A proof brought at or after the deadline is too late for this order:
+        # the fallback stands, whoever settles.
+        if word == 0 or (word >> 64) & _MASK_64_LOW63 >= deadline:
             if block.timestamp < deadline:
                 break
             answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=0, price=0, at=q.expires_at))
             continue
         at: uint256 = word & _MASK_64
         wad: uint256 = word >> 128
-        if wad == 0:
-            answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=at, price=0, at=min(at, q.expires_at)))
+        if wad == 0 or word & _WIDE != 0:
+            # Invalid: refunded; a shutdown takes the price if only its confidence was too wide.
+            answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=at, price=wad, at=min(at, q.expires_at)))
         elif at > q.expires_at:
             answers.append(IOracle.Pricing(outcome=constants.ROUND_VOID, round_id=at, price=wad, at=at))
         else:
@@ -201,6 +210,8 @@ def proven(not_before: uint256) -> (bool, uint256, uint256):
     @return uint256 Its publish time.
     """
     word: uint256 = self._proven[not_before]
+    if word & _WIDE != 0:
+        return True, 0, word & _MASK_64
     return word != 0, word >> 128, word & _MASK_64
 
 
@@ -277,12 +288,30 @@ def _wad(p: IPyth.Price) -> uint256:
     """
     @dev `price * 10**expo` as a WAD, or 0 when it is invalid on its own data.
     """
+    if not self._confident(p):
+        return 0
+    return self._raw_wad(p)
+
+
+@internal
+@view
+def _confident(p: IPyth.Price) -> bool:
+    """
+    @dev conf / price within max_confidence (a non-positive price is not).
+    """
+    return p.price > 0 and convert(p.conf, uint256) * constants.WAD <= max_confidence * convert(p.price, uint256)
+
+
+@internal
+@pure
+def _raw_wad(p: IPyth.Price) -> uint256:
+    """
+    @dev `price * 10**expo` as a WAD whatever its confidence interval, or 0 when
+         it is not positive, its exponent is absurd or it is above MAX_PRICE.
+    """
     if p.price <= 0 or p.expo < _MIN_EXPO or p.expo > _MAX_EXPO:
         return 0
     raw: uint256 = convert(p.price, uint256)
-    # conf / price above max_confidence: too uncertain to price anything.
-    if convert(p.conf, uint256) * constants.WAD > max_confidence * raw:
-        return 0
     wad: uint256 = 0
     if p.expo >= -18:
         wad = raw * 10 ** convert(convert(p.expo + 18, int256), uint256)

@@ -155,6 +155,16 @@ def test_order_rounds__unproven__waits_until_the_fallback_grace_then_void(adapte
     assert priced(adapter, query(slot, expires_at)) == [(ROUND_VOID, 0, 0, expires_at)]
 
 
+def test_order_rounds__a_proof_brought_in_the_deadlines_own_second__does_not_count(adapter, owner, chain):
+    now = chain.pending_timestamp
+    slot = now - now % 5 - 1_000
+    expires_at = slot + 300
+    chain.mine(timestamp=expires_at + PULL_FALLBACK_GRACE - 1)
+    chain.pending_timestamp = expires_at + PULL_FALLBACK_GRACE
+    prove(adapter, owner, [(slot, update(slot))])
+    assert priced(adapter, query(slot, expires_at)) == [(ROUND_VOID, 0, 0, expires_at)]
+
+
 def test_order_rounds__a_proof_brought_after_the_grace__does_not_count(adapter, owner, chain):
     """Past the deadline the fallback stands whoever settles: nobody chooses between
     a refund (no proof) and a fill (a proof brought now)."""
@@ -174,22 +184,23 @@ def test_order_rounds__stops_at_the_first_order_that_waits(adapter, owner, T):
 
 
 @pytest.mark.parametrize(
-    "fields",
+    "fields, void_price",
     [
-        {"price": 0},
-        {"price": -5},
-        {"conf": 20 * 10**8 + 1},  # just over 1% of 2,000
-        {"price": -(2**63)},
-        {"expo": -37},
-        {"expo": 19},
-        {"price": 2 * 10**18, "expo": 0},  # 2e18 USD: above MAX_PRICE (1e18 USD)
-        {"price": 10**17, "conf": 10**14, "expo": -36},  # 1e-19 USD: 0 as a WAD
+        ({"price": 0}, 0),
+        ({"price": -5}, 0),
+        # Just over 1% of 2,000: void for orders; its price only for a shutdown's NAV.
+        ({"conf": 20 * 10**8 + 1}, 2_000 * WAD),
+        ({"price": -(2**63)}, 0),
+        ({"expo": -37}, 0),
+        ({"expo": 19}, 0),
+        ({"price": 2 * 10**18, "expo": 0}, 0),  # 2e18 USD: above MAX_PRICE (1e18 USD)
+        ({"price": 10**17, "conf": 10**14, "expo": -36}, 0),  # 1e-19 USD: 0 as a WAD
     ],
 )
-def test_prove__invalid_on_its_own_data__kept_as_void(adapter, owner, fields, T):
+def test_prove__invalid_on_its_own_data__kept_as_void(adapter, owner, fields, void_price, T):
     prove(adapter, owner, [(T, update(T, **fields))])
     assert tuple(adapter.proven(T)) == (True, 0, T)
-    assert priced(adapter, query(T)) == [(ROUND_VOID, T, 0, T)]
+    assert priced(adapter, query(T)) == [(ROUND_VOID, T, void_price, T)]
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,9 @@ def prices():
 
 
 @pytest.fixture(scope="module")
-def pull_pool(owner, pull_oracle, collateral, create_order_pool):
+def pull_pool(owner, pull_oracle, collateral, create_order_pool, order_pool, book):
+    # `order_pool` and `book` (session fixtures, a push market some tests compare with)
+    # first: made later inside a module, ape would rebase every fixture of the module.
     prove_recent_price(owner, pull_oracle, Prices().source)
     return create_order_pool(collateral, pull_oracle, 1)
 

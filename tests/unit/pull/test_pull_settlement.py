@@ -238,3 +238,20 @@ def test_fallback__a_proof_after_the_grace__voids_like_none_whoever_settles(
     [proven] = settled(settle_with(pull_book, stranger, order, signed(order.not_before, 2_000 * 10**8)), seeded)
     assert without.outcome == proven.outcome == OUTCOME_VOID
     assert collateral.balanceOf(minter) == cash
+
+
+def test_shutdown__its_first_price_too_uncertain__fixes_the_nav_there_not_at_an_older_price(
+    seeded, pull_book, minter, owner, keeper, prices, chain
+):
+    """A confidence interval too wide to price an order (refunded) still is the first
+    price after the shutdown's T: the NAV is fixed there, not at the last reference,
+    which an owner watching a volatile market could otherwise foresee."""
+    mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
+    mine_past(mint.not_before)
+    settle_pull(pull_book, prices, keeper)
+    order = order_from_log(seeded.shutdown(sender=owner).events.filter(pull_book.OrderRequested)[0])
+    mine_past(order.not_before)
+    update = signed(order.not_before, 1_800 * 10**8, conf=30 * 10**8)  # 1.7% of the price: too wide
+    [log] = settled(settle_with(pull_book, keeper, order, update), seeded)
+    assert (log.outcome, log.price) == (OUTCOME_VOID, 1_800 * WAD)
+    assert WAD * 1_099 // 1_000 < log.nav < WAD * 1_100 // 1_000  # -1x: ETH -10%, NAV +10%
