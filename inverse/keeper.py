@@ -89,7 +89,7 @@ from .deploy import PYTH_FEE_ABI, partial_contract
 from .hermes import Hermes, hermes_url
 from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
-from .pull import hermes_source, pull_batch, rebalance_would_be_due, recent_slot
+from .pull import hermes_source, pull_batch, rebalance_would_be_due, recent_slot, update_fee
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
@@ -177,8 +177,7 @@ class PullFeed:
 
     def __post_init__(self):
         self.proven = raw_view(self.oracle.address, "proven(uint256)", ["bool", "uint256", "uint256"])
-        pyth = partial_contract(self.oracle.pyth(), PYTH_FEE_ABI)
-        self.fee = lambda data: pyth.getUpdateFee(data) if data else 0
+        self.pyth = partial_contract(self.oracle.pyth(), PYTH_FEE_ABI)
         self.source = hermes_source(self.hermes, self.price_id)
 
     def price(self) -> int:
@@ -430,7 +429,7 @@ def settle_due(market: Market) -> dict | None:
             )
         )
         due = [(order, 0, void) for order, void in pulled.due]
-        value = _retry(lambda: market.pull.fee([data for _, data in pulled.updates]))
+        value = _retry(lambda: update_fee(market.pull.pyth, pulled.updates))
         args = (pulled.updates,)
     else:
         due = _retry(lambda: due_orders(pending, market.feed, head["timestamp"], shut))
@@ -558,7 +557,7 @@ def rebalance(market: Market, updates: list | None = None) -> dict | None:
         return None
     try:
         if updates:
-            fee = market.pull.fee([data for _, data in updates])
+            fee = update_fee(market.pull.pyth, updates)
             rebalancer = market.pull.rebalancer
             txn, gas = _prepare(rebalancer.rebalance, pool.address, updates, value=fee)
             bounty = rebalancer.rebalance.call(pool.address, updates, value=fee, sender=signer)

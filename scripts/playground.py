@@ -32,10 +32,9 @@ import requests
 from ape import accounts, chain, networks, project
 from ape.logging import logger
 
+from inverse import wallet
 from inverse.app import PageServer, check_built, page_config
 from inverse.deploy import deploy_plan, load_config, plan_deployment, write_manifest
-from inverse.hermes import Hermes
-from inverse.price_service import ETH_USD
 from inverse.processes import AnvilNode, KeeperBot, PriceServiceProcess, free_port
 from inverse.pull import rebalance_would_be_due
 
@@ -52,10 +51,8 @@ class Prices:
     a day), an hour of market time a move. Each move also brings the new price to the
     mock Pyth's store (`updatePriceFeeds`), so the page previews against it."""
 
-    def __init__(self, service: str, pyth: str, owner, seed: int):
-        self.service, self.owner = service, owner
-        self.hermes = Hermes(service)
-        self.pyth = project.MockPyth.at(pyth)
+    def __init__(self, service: str, pool, owner, seed: int):
+        self.service, self.pool, self.owner = service, pool, owner
         self.rng = random.Random(seed)
         self.price = float(START_PRICE)
         self.clock = chain.blocks.head.timestamp
@@ -73,8 +70,7 @@ class Prices:
         body = {"price": str(Decimal(int(self.price)) / 10**8), "from": self.clock}
         requests.post(f"{self.service}/price", json=body, timeout=10).raise_for_status()
         chain.provider.make_request("evm_mine", [])  # the service publishes up to the chain's now
-        data = self.hermes.latest([ETH_USD]).data
-        self.pyth.updatePriceFeeds(data, value=self.pyth.getUpdateFee(data), sender=self.owner)
+        wallet.refresh_pull_price(self.pool, self.owner, {"hermes": self.service})
         return int(self.price)
 
 
@@ -176,7 +172,7 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     bot = KeeperBot(workdir, node, None, account="TEST::2", env=env)
     try:
         bot.start()
-        feed = Prices(service.url, manifest["contracts"]["pyth"], owner, seed)
+        feed = Prices(service.url, pools[0], owner, seed)
         click.echo(f"Replaying {history_days} day{'s' if history_days != 1 else ''} of hourly prices ...")
         for hour in range(max(history_days * 24, 1)):
             feed.publish()
