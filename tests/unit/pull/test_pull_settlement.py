@@ -255,3 +255,27 @@ def test_shutdown__its_first_price_too_uncertain__fixes_the_nav_there_not_at_an_
     [log] = settled(settle_with(pull_book, keeper, order, update), seeded)
     assert (log.outcome, log.price) == (OUTCOME_VOID, 1_800 * WAD)
     assert WAD * 1_099 // 1_000 < log.nav < WAD * 1_100 // 1_000  # -1x: ETH -10%, NAV +10%
+
+
+def test_attack__a_move_already_published__round_trip_earns_nothing(
+    seeded, pull_book, stranger, keeper, collateral, prices, chain
+):
+    """On a pull market the update a trader sees coming is the one Pyth has just
+    published: ETH falls 3% and the trader mints (-1x) at once, to redeem after. The
+    mint is priced at the first price after its T, which already has the fall, so
+    the round trip pays its fees and earns nothing."""
+    cash = collateral.balanceOf(stranger)
+    now = chain.pending_timestamp
+    prices.set(1_940 * 10**8, now - 2)  # published two seconds ago: the trader saw it
+    mint = request_mint(pull_book, stranger, chain, 100_000 * USDC)
+    mine_past(mint.not_before)
+    [filled] = settled(settle_pull(pull_book, prices, keeper), seeded)
+    assert filled.price == 1_940 * WAD
+    receipt = pull_book.request_redeem(
+        seeded.balanceOf(stranger), 0, stranger, chain.pending_timestamp + 600, sender=stranger
+    )
+    redeem = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
+    mine_past(redeem.not_before)
+    settle_pull(pull_book, prices, keeper)
+    profit = collateral.balanceOf(stranger) - cash
+    assert profit <= 0, profit
