@@ -51,7 +51,7 @@ def playground(accounts):
     reader = threading.Thread(target=lambda: lines.extend(iter(process.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 600  # a failsafe: under the whole suite's load the replay takes minutes
         while not any("Ctrl-C stops everything" in line for line in lines):
             assert process.poll() is None, "the playground exited:\n" + "".join(lines)[-4000:]
             assert time.monotonic() < deadline, "the playground did not come up:\n" + "".join(lines)[-4000:]
