@@ -18,7 +18,10 @@ Policy:
 * orders first: it reads each book's `OrderRequested` logs incrementally (a
   cursor and a cache of pending orders), finds the round of every due order off
   chain and settles them in queue order, up to 20 a transaction; then it sends
-  `rebalance` when `rebalance_due()` says yes (a rebalance waits for due orders);
+  `rebalance` when `rebalance_due()` says yes (a rebalance waits for due orders).
+  A backlog (up to 10 batches) and the rebalance it holds up go together, with
+  consecutive nonces, so that they land in one block: the node simulates the
+  sequence first (`eth_simulateV1`); without it, one batch a block;
 * on a pull market an order is due once its T has passed: it fetches the first
   update at or after each slot from Hermes and sends it with the batch and Pyth's
   fee; when a fresh price would make a rebalance due (the interval has passed, or
@@ -70,6 +73,7 @@ from pathlib import Path
 from ape import chain, project
 from ape.exceptions import ApeException, ContractLogicError
 from ape.logging import logger
+from eth_utils import to_hex
 from silverback import SilverbackBot
 from web3.exceptions import Web3Exception
 
@@ -80,7 +84,9 @@ from .constants import (
     ORDER_LP_WITHDRAW,
     ORDER_PARAMETER_NAMES,
     ORDER_REDEEM,
+    ORDER_SHUTDOWN,
     OUTCOMES,
+    PAYOUT_GAS,
     REASON_THRESHOLD,
     REASON_TIME,
     WAD,
@@ -102,8 +108,9 @@ _again = threading.Event()
 _last_skip: dict[str, str] = {}
 # Last refusal per pool for gas or budget: (kind, monotonic time logged).
 _refusals: dict[str, tuple] = {}
-# Most batches one check settles per market before it moves on (MAX_BATCH orders each).
-MAX_BATCHES_PER_CHECK = 8
+# Most batches sent at once per market (MAX_BATCH orders each): 200 orders, about
+# 7 million gas, a quarter of an Ethereum block.
+MAX_BATCHES_PER_CHECK = 10
 
 _DECIMALS_ABI = [
     {"type": "function", "name": "decimals", "stateMutability": "view", "inputs": [], "outputs": [{"type": "uint8"}]}
@@ -391,6 +398,11 @@ def check_market(market: Market, metrics: dict) -> None:
             metrics["orders_settled"] += report["settled"]
             metrics["settle_fees"] += report["fees"]
             metrics["gas_used"] = metrics.get("gas_used", 0) + report["gas_used"]
+            if done := report.get("rebalanced"):
+                metrics["pools_due"] += 1
+                metrics["rebalances"] += 1
+                metrics["gas_used"] += done["gas_used"]
+                metrics["bounty"] = done["bounty"]
             if not report["full"]:
                 break
         due, updates = _retry(market.rebalance_due), None
@@ -414,53 +426,163 @@ def check_market(market: Market, metrics: dict) -> None:
 # ---------------------------------------------------------------- settlement
 
 
-def settle_due(market: Market) -> dict | None:
-    """Settle the due run of orders at the head of the market's queue (one batch)."""
-    head = _retry(lambda: chain.provider.web3.eth.get_block("latest"))
-    pending = _retry(lambda: market.orders.update(head["number"]))
-    if not pending or not _may_be_due(market, pending[0], head["timestamp"]):
-        return None
+@dataclass
+class Batch:
+    """One `settle` call: its orders in queue order (each with whether it will be
+    void, which earns its settler nothing), their round ids and, on a pull market,
+    the slots' updates it proves with Pyth's fee for them."""
+
+    due: list[tuple[Order, bool]]
+    round_ids: list[int]
+    updates: list | None = None  # pull market: (slot, update data) for each slot not proven yet
+    fee: int = 0
+
+    def call(self, market: Market) -> tuple:
+        """(method, args, value) of its `settle`."""
+        orders = [order.as_struct() for order, _ in self.due]
+        args = (orders, self.round_ids) if self.updates is None else (orders, self.round_ids, self.updates)
+        return market.book.settle, args, self.fee
+
+
+def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
+    """The due run at the head of the queue, cut into batches of MAX_BATCH orders (at
+    most MAX_BATCHES_PER_CHECK of them): each batch in turn settles the next orders,
+    so they may all go in one block."""
     shut = _retry(market.is_shutdown)
-    value, args = 0, ()
-    if market.pull:
-        pulled = _retry(
-            lambda: pull_batch(
-                pending, lambda slot: market.pull.proven(slot)[0], market.pull.source, head["timestamp"], shut
-            )
-        )
-        due = [(order, 0, void) for order, void in pulled.due]
-        value = _retry(lambda: update_fee(market.pull.pyth, pulled.updates))
-        args = (pulled.updates,)
-    else:
-        due = _retry(lambda: due_orders(pending, market.feed, head["timestamp"], shut))
-    if not due:
+    if not market.pull:
+        due = _retry(lambda: due_orders(pending, market.feed, now, shut, MAX_BATCH * MAX_BATCHES_PER_CHECK))
+        chunks = [due[i : i + MAX_BATCH] for i in range(0, len(due), MAX_BATCH)]
+        return [Batch([(order, void) for order, _, void in chunk], [r for _, r, _ in chunk]) for chunk in chunks]
+    # A pull batch proves at most PULL_MAX_PROOFS slots; a later batch counts the
+    # slots an earlier one proves as proven.
+    batches: list[Batch] = []
+    proving: set[int] = set()
+
+    def proven(slot: int) -> bool:
+        return slot in proving or market.pull.proven(slot)[0]
+
+    while pending and len(batches) < MAX_BATCHES_PER_CHECK:
+        pulled = _retry(lambda rest=pending, shut=shut: pull_batch(rest, proven, market.pull.source, now, shut))
+        if not pulled.due:
+            break
+        fee = _retry(lambda updates=pulled.updates: update_fee(market.pull.pyth, updates))
+        batches.append(Batch(pulled.due, pulled.round_ids, pulled.updates, fee))
+        proving.update(slot for slot, _ in pulled.updates)
+        shut = shut or any(order.kind == ORDER_SHUTDOWN for order, _ in pulled.due)
+        pending = pending[len(pulled.due) :]
+        if len(pulled.due) < MAX_BATCH:
+            break
+    return batches
+
+
+def settle_due(market: Market) -> dict | None:
+    """Settle the due run of orders at the head of the market's queue. One batch is
+    sent as it is; several, or a batch that a due rebalance waits for, go as one
+    sequence of transactions with consecutive nonces, the rebalance last, so that
+    they land in one block: simulated first in that order (`eth_simulateV1`), each
+    with the gas it used there. A node that cannot simulate a sequence gets the
+    first batch alone."""
+    head = _retry(lambda: chain.provider.web3.eth.get_block("latest"))
+    now = head["timestamp"]
+    pending = _retry(lambda: market.orders.update(head["number"]))
+    if not pending or not _may_be_due(market, pending[0], now):
         return None
-    batch, round_ids = [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
+    batches = due_batches(market, pending, now)
+    if not batches:
+        return None
     signer = bot.signer
+    count = sum(len(batch.due) for batch in batches)
     if signer is None:
-        logger.info(f"keeper: {market.address}: {len(batch)} order(s) due (no signer: watching only)")
+        logger.info(f"keeper: {market.address}: {count} order(s) due (no signer: watching only)")
         return None
     if _waiting_for_unknown_transaction(signer.address):
         return None
+    waits = _rebalance_waits(market, now)
+    if len(batches) > 1 or waits:
+        calls = [batch.call(market) for batch in batches]
+        if waits and (rebalance_call := _rebalance_call(market, now)):
+            calls.append(rebalance_call)
+        if (first := _simulate(calls, head)) is not None:
+            # The gas each used there, with a margin for refunds (a fifth at most) and
+            # for a payout, which refuses to start with less than PAYOUT_GAS left;
+            # simulated again at those limits, as it will be sent.
+            limits = [outcome["gas"] * 3 // 2 + 2 * PAYOUT_GAS for outcome in first]
+            if (outcomes := _simulate(calls, head, limits)) is not None:
+                return _settle_in_one_block(market, batches, calls, outcomes, limits, now)
+    return _settle_batch(market, batches[0], now)
+
+
+def _settle_batch(market: Market, batch: Batch, now: int) -> dict | None:
+    """Send one batch, priced by a gas estimate (a revert is never sent)."""
+    method, args, value = batch.call(market)
     try:
-        txn, gas = _prepare(market.book.settle, batch, round_ids, *args, value=value)
+        txn, gas = _prepare(method, *args, value=value)
     except ContractLogicError as error:
         # Stale ids (a reorg, a log not seen yet) or the oracle just changed: read again.
         logger.info(f"keeper: {market.address}: settle would revert ({error.message}); reading the book again")
         market.orders.reset()
         return None
-    fees = sum(_settle_fee(market, order) for order, _, void in due if not void)
+    fees = _batch_fees(market, [batch])
 
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
-        reason = _rebalance_waits(market, head["timestamp"])
-        return fees + (market.bounty(head["timestamp"], reason == REASON_TIME) if reason else 0)
+        reason = _rebalance_waits(market, now)
+        return fees + (market.bounty(now, reason == REASON_TIME) if reason else 0)
 
-    if not _worth_it(market, txn, gas, reward, fees, f"{len(batch)} order(s) due", head["timestamp"]):
+    if not _worth_it(market, txn, gas, reward, fees, f"{len(batch.due)} order(s) due", now):
         return None
     receipt = _send(txn, gas)
     if receipt is None:
         return None
-    events = [e for e in _events(receipt, market.pool, "OrderSettled") if e.settler == signer.address]
+    return _settled(market, len(batch.due), receipt) | {"full": len(batch.due) >= MAX_BATCH}
+
+
+def _settle_in_one_block(
+    market: Market, batches: list[Batch], calls: list, outcomes: list, limits: list[int], now: int
+) -> dict | None:
+    """Send the batches (and the rebalance, when it is `calls`' last) that the
+    simulation passed, in order, back to back; the first that failed there and all
+    after it stay behind (read again at the next check)."""
+    passed = 0
+    while passed < len(outcomes) and outcomes[passed]["ok"]:
+        passed += 1
+    settles = min(passed, len(batches))
+    if settles < len(batches):
+        reason = outcomes[settles]["error"]
+        logger.info(f"keeper: {market.address}: batch {settles + 1} would revert ({reason}); reading the book again")
+        market.orders.reset()
+        if settles == 0:
+            return None
+    rebalances = passed > len(batches)
+    sent = outcomes[: settles + rebalances]
+    bounty = sent[-1]["returned"] if rebalances else 0
+    fees = _batch_fees(market, batches[:settles])
+    count = sum(len(batch.due) for batch in batches[:settles])
+    what = f"{count} order(s) due in {settles} batch(es)" + (" and the rebalance they hold up" if rebalances else "")
+    if not _worth_it(market, None, sum(o["gas"] for o in sent), lambda: fees + bounty, None, what, now):
+        return None
+    signer = bot.signer
+    nonce = chain.provider.web3.eth.get_transaction_count(signer.address)
+    txns = []
+    for k, ((method, args, value), limit) in enumerate(zip(calls[: len(sent)], limits, strict=False)):
+        txns.append(method.as_transaction(*args, sender=signer, value=value, gas_limit=limit, nonce=nonce + k))
+    receipts = _send_all(txns)
+    report = {"settled": 0, "fees": 0, "gas_used": 0, "full": settles == MAX_BATCHES_PER_CHECK}
+    for batch, receipt in zip(batches[:settles], receipts, strict=False):
+        if receipt is not None:
+            done = _settled(market, len(batch.due), receipt)
+            report = report | {key: report[key] + done[key] for key in ("settled", "fees", "gas_used")}
+    if rebalances and receipts[-1] is not None and (done := _rebalanced(market, receipts[-1])):
+        report["rebalanced"] = done
+    return report
+
+
+def _batch_fees(market: Market, batches: list[Batch]) -> int:
+    return sum(_settle_fee(market, order) for batch in batches for order, void in batch.due if not void)
+
+
+def _settled(market: Market, size: int, receipt) -> dict:
+    """Log a mined settlement and book what it earned; its report."""
+    events = [e for e in _events(receipt, market.pool, "OrderSettled") if e.settler == bot.signer.address]
     earned = sum(e.settle_fee for e in events)
     outcomes: dict[str, int] = {}
     for event in events:
@@ -470,15 +592,14 @@ def settle_due(market: Market) -> dict | None:
     _credit(market, earned)
     market.fees += earned
     bot.state.settled += len(events)
-    skipped = len(batch) - len(events)
+    skipped = size - len(events)
     logger.success(
         f"keeper: settled {len(events)} order(s) on {market.address} "
         f"({', '.join(f'{n} {name}' for name, n in outcomes.items()) or 'none'}"
         f"{f'; {skipped} already settled by someone else' if skipped else ''}), "
         f"gas {receipt['gasUsed']} ({_eth(spent)}), settle fees {fmt_units(earned, market.decimals, 6)}; " + _totals()
     )
-    # A batch short of the limit took every due order; a full one may have left some.
-    return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"], "full": len(batch) >= MAX_BATCH}
+    return {"settled": len(events), "fees": earned, "gas_used": receipt["gasUsed"]}
 
 
 def _settle_fee(market: Market, order: Order) -> int:
@@ -517,8 +638,9 @@ def _rebalance_waits(market: Market, now: int) -> int:
     0 when it is not."""
     reason = REASON_TIME if now >= market.last_rebalance() + market.interval() else 0
     try:
-        price = market.oracle_price()
-    except ValueError:
+        # On a pull market the price a rebalance would prove: Hermes's latest.
+        price = market.pull.price() if market.pull else market.oracle_price()
+    except (ValueError, RuntimeError, OSError):
         return reason
     reference = market.reference_price()
     return reason | (REASON_THRESHOLD if abs(price - reference) * WAD >= market.threshold() * reference else 0)
@@ -571,9 +693,12 @@ def rebalance(market: Market, updates: list | None = None) -> dict | None:
     if not _worth_it(market, txn, gas, lambda: bounty, None, "due", _head_time()):
         return None
     receipt = _send(txn, gas)
-    if receipt is None:
-        return None
-    events = _events(receipt, pool, "Rebalance")
+    return None if receipt is None else _rebalanced(market, receipt)
+
+
+def _rebalanced(market: Market, receipt) -> dict | None:
+    """Log a mined rebalance and book its bounty; its report (None: someone else's came first)."""
+    events = _events(receipt, market.pool, "Rebalance")
     if not events:
         return None
     event = events[0]
@@ -582,16 +707,32 @@ def rebalance(market: Market, updates: list | None = None) -> dict | None:
     market.bounties += event.bounty
     bot.state.rebalances += 1
     logger.success(
-        f"keeper: rebalanced {pool.address} ({reason_names(event.reason)}) at price {fmt_wad(event.price, 2)}, "
+        f"keeper: rebalanced {market.address} ({reason_names(event.reason)}) at price {fmt_wad(event.price, 2)}, "
         f"NAV {fmt_wad(event.nav, 6)}, gas {receipt['gasUsed']} ({_eth(spent)}), "
         f"bounty {fmt_units(event.bounty, market.decimals, 6)}; " + _totals()
     )
     return {
-        "pool": pool.address,
+        "pool": market.address,
         "reason": reason_names(event.reason),
         "gas_used": receipt["gasUsed"],
         "bounty": event.bounty,
     }
+
+
+def _rebalance_call(market: Market, now: int) -> tuple | None:
+    """(method, args, value) of the rebalance to send after the due orders: on a
+    pull market through the PullRebalancer, with the current slot's update unless it
+    is proven (None while that price is not out)."""
+    if not market.pull:
+        return market.pool.rebalance, (), 0
+    slot = recent_slot(now)
+    updates = []
+    if not _retry(lambda: market.pull.proven(slot)[0]):
+        if (update := _retry(lambda: market.pull.source(slot))) is None:
+            return None
+        updates = [(slot, update.data)]
+    fee = _retry(lambda: update_fee(market.pull.pyth, updates))
+    return market.pull.rebalancer.rebalance, (market.address, updates), fee
 
 
 # ---------------------------------------------------------------- sending
@@ -609,6 +750,8 @@ def _gas_used(txn, limit: int) -> int:
     """The gas `txn` should use, refunds taken (eth_createAccessList simulates it):
     what it will cost, where the estimate is the limit it needs, up to twice as
     much here. The estimate when the node cannot say."""
+    if txn is None:  # priced by a simulation already
+        return limit
     web3 = chain.provider.web3
     call = {"from": txn.sender, "to": txn.receiver, "data": web3.to_hex(txn.data), "value": hex(txn.value or 0)}
     try:
@@ -618,26 +761,69 @@ def _gas_used(txn, limit: int) -> int:
     return min(used, limit) if used > 0 else limit
 
 
+def _simulate(calls: list, head, limits: list[int] | None = None) -> list[dict] | None:
+    """Each of `calls` ((method, args, value), sent in this order by the signer in
+    the block after `head`, with these gas `limits`, else the block's) as the node
+    runs them (`eth_simulateV1`): whether it passed, the gas it used, what it
+    returned (a uint) or why it reverted. None when the node cannot simulate a
+    sequence."""
+    signer = bot.signer.address
+    block = {
+        "blockOverrides": {"number": hex(head["number"] + 1), "time": hex(head["timestamp"] + 1)},
+        "calls": [
+            {"from": signer, "to": method.contract.address, "data": to_hex(method.encode_input(*args)), "value": hex(v)}
+            for method, args, v in calls
+        ],
+    }
+    for call, limit in zip(block["calls"], limits or [], strict=False):
+        call["gas"] = hex(limit)
+    try:
+        [simulated] = chain.provider.make_request("eth_simulateV1", [{"blockStateCalls": [block]}, "latest"])
+    except Exception as error:  # not every node has it (nor every RPC provider)
+        logger.info(f"keeper: the node cannot simulate a sequence ({error}); one batch a block")
+        return None
+    outcomes = []
+    for call in simulated["calls"]:
+        data = call.get("returnData") or "0x"
+        ok = int(call["status"], 16) == 1
+        outcomes.append(
+            {
+                "ok": ok,
+                "gas": int(call["gasUsed"], 16),
+                "returned": int(data, 16) if ok and len(data) > 2 else 0,
+                "error": None if ok else (call.get("error") or {}).get("message", "reverted"),
+            }
+        )
+    return outcomes
+
+
 def _send(txn, gas: int):
-    """Send `txn` with a 30% margin on its `gas` estimate and wait; a transaction
-    still pending after the stuck time is replaced (same nonce, fees +25%).
-    Returns the receipt, or None when it lost a race (reverted on-chain) or never
-    got mined."""
-    signer, web3 = bot.signer, chain.provider.web3
-    stuck_after = float(os.environ.get("INVERSE_KEEPER_STUCK_AFTER") or 60)
+    """Send `txn` with a 30% margin on its `gas` estimate and wait (see `_send_all`)."""
     txn.gas_limit = gas * 13 // 10
-    hashes: list = []
-    for _ in range(6):
-        signed = signer.sign_transaction(txn)
-        try:
-            hashes.append(web3.eth.send_raw_transaction(signed.serialize_transaction()))
-        except ValueError as error:  # "nonce too low": an earlier version got mined meanwhile
-            if not hashes:
-                raise
-            logger.info(f"keeper: replacement refused ({error}); the earlier one is in")
+    return _send_all([txn])[0]
+
+
+def _send_all(txns: list) -> list:
+    """Send `txns` (consecutive nonces, gas limits set) back to back, then wait for
+    each in turn; one still pending after the stuck time is replaced (same nonce,
+    fees +25%). Each one's receipt, or None when it lost a race (reverted on-chain)
+    or never got mined."""
+    web3 = chain.provider.web3
+    sent = [[web3.eth.send_raw_transaction(bot.signer.sign_transaction(txn).serialize_transaction())] for txn in txns]
+    return [_confirmed(txn, hashes) for txn, hashes in zip(txns, sent, strict=True)]
+
+
+def _confirmed(txn, hashes: list):
+    """The receipt of `txn` (sent as `hashes`), replacing it while it is stuck."""
+    web3 = chain.provider.web3
+    stuck_after = float(os.environ.get("INVERSE_KEEPER_STUCK_AFTER") or 60)
+    for replacements in range(6):
         receipt = _mined(hashes, stuck_after)
         if receipt is not None:
             break
+        if replacements == 5:
+            logger.warning(f"keeper: nonce {txn.nonce} still pending after replacements; waiting for it")
+            return None
         old = getattr(txn, "max_priority_fee", None)
         if old is not None:
             txn.max_priority_fee = old * 5 // 4 + 1
@@ -648,9 +834,10 @@ def _send(txn, gas: int):
             f"keeper: transaction {web3.to_hex(hashes[-1])} (nonce {txn.nonce}) pending for {stuck_after:.0f} s; "
             f"replacing it with a 25% higher fee"
         )
-    else:
-        logger.warning(f"keeper: nonce {txn.nonce} still pending after replacements; waiting for it")
-        return None
+        try:
+            hashes.append(web3.eth.send_raw_transaction(bot.signer.sign_transaction(txn).serialize_transaction()))
+        except ValueError as error:  # "nonce too low": an earlier version got mined meanwhile
+            logger.info(f"keeper: replacement refused ({error}); the earlier one is in")
     if receipt["status"] != 1:
         _spend(receipt)
         txn_hash = web3.to_hex(receipt["transactionHash"])

@@ -57,7 +57,22 @@ class MarketStatus:
             reasons.append("price past threshold")
         if reasons:
             return "due now: " + ", ".join(reasons)
-        return f"in {max(self.next_scheduled - now, 0)} s, or on a {fmt_wad(self.threshold * 100)}% move"
+        return f"in {fmt_duration(self.next_scheduled - now)}, or on a {fmt_wad(self.threshold * 100, 2)}% move"
+
+    def why_not_due(self, now: int) -> str:
+        """What a rebalance waits for, when it is not due."""
+        if self.is_shutdown:
+            return "the market is shut down: it never rebalances again"
+        if self.price is None:
+            return f"the oracle has no valid price ({self.oracle_error}); it rebalances once it has one"
+        move = (self.price - self.reference_price) * 100 * WAD // self.reference_price
+        threshold = fmt_wad(self.threshold * 100, 2)
+        return (
+            f"the price {fmt_wad(self.price, 2)} is {'+' if move >= 0 else '-'}{fmt_wad(abs(move), 2)}% from the "
+            f"last rebalance's {fmt_wad(self.reference_price, 2)} (it rebalances on a {threshold}% "
+            f"move), and the next scheduled rebalance is at {fmt_time(self.next_scheduled)} "
+            f"(in {fmt_duration(self.next_scheduled - now)})"
+        )
 
 
 def read_parameters(pool) -> dict:

@@ -709,13 +709,17 @@ def current_slot_update(m: Market) -> list:
 def rebalance(network, account, manifest, market, pool_address, yes):
     """Rebalance the pool if it is due, for the keeper bounty (settling due orders first)."""
     m = load_market(network, manifest, market, pool_address)
-    if m.book.pending_orders() and settle_due(m, account, yes):
-        click.echo("(Orders whose round is out settle before a rebalance.)")
+    settled = 0
+    while m.book.pending_orders() and settle_due(m, account, yes or settled > 0):  # the whole due backlog
+        settled += 1
+    if settled:
+        click.echo("(Orders whose price is out settle before a rebalance.)")
     if m.pull:
         rebalance_pull(m, account, yes)
         return
     if not m.pool.rebalance_due():
-        raise click.ClickException(f"pool: rebalance not due: {EXPLANATIONS['pool: rebalance not due']}")
+        status = read_status(m.pool, m.collateral, m.book)
+        raise click.ClickException(f"pool: rebalance not due: {status.why_not_due(chain.pending_timestamp)}")
     bounty = m.pool.rebalance.call(sender=account)  # it accrues by the second since the last one
     click.echo(f"Rebalance at price {fmt_wad(m.pool.oracle_price(), 2)} for a bounty of {m.money(bounty)}.")
     confirm(yes)

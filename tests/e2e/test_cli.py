@@ -212,7 +212,7 @@ def test_cli__asks_before_sending_and_a_no_sends_nothing(world):
         (("lp-withdraw", "all"), "you have no LP shares"),
         (("status", "--market", "7"), "no -7x market in"),
         (("status", "--pool", "0x000000000000000000000000000000000000dEaD"), "no contract at 0x0000"),
-        (("rebalance", "--yes"), "pool: rebalance not due"),
+        (("rebalance", "--yes"), "move), and the next scheduled rebalance is at"),
     ],
 )
 def test_cli__bad_input__says_what_is_wrong_and_sends_nothing(world, args, says):
@@ -270,3 +270,21 @@ def test_cli__slippage_bound__never_zero_for_a_nonzero_preview_and_a_zero_previe
     assert "the preview is 0, so the slippage bound is 0" in result.stdout
     assert "orders: worth less than the settle fee: the exit is worth less than" in result.stdout + result.stderr
     assert len(pending_orders(book, start_block)) == 1 and pool.balanceOf(user) == 10**15
+
+
+def test_cli__rebalance__settles_the_whole_due_backlog_first_then_rebalances(world):
+    """More orders due than one batch takes, ahead of a move past the -1x threshold:
+    `rebalance` settles them all (two batches), then rebalances; it no longer
+    stops after one batch saying the pool is not due."""
+    run, pool, book = world["run"], world["pool"], world["book"]
+    backer, start_block = world["keeper"], world["manifest"]["block"]
+    deadline = chain.blocks.head.timestamp + 3_600
+    for _ in range(21):
+        book.request_mint(10 * USDC, 0, backer, deadline, sender=backer)
+    waiting = pending_orders(book, start_block)
+    assert len(waiting) > 20
+    world["publish_round_after"](waiting[-1].not_before, PRICE * 80 // 100)
+    out = _ok(run("rebalance", "--yes"))
+    assert "Settled 20 order(s)" in out and f"Settled {len(waiting) - 20} order(s)" in out
+    assert "Done in block" in out and "not due" not in out
+    assert book.pending_orders() == 0 and pool.reference_price() == PRICE * 80 // 100 * 10**10

@@ -168,6 +168,50 @@ def test_keeper__threshold_move_intraday__settles_then_rebalances(tmp_path, acco
         assert "(threshold)" in world["bot"].output()
 
 
+def test_keeper__200_orders_queued_ahead_of_a_threshold_move__all_settled_and_rebalanced_in_the_next_block(
+    tmp_path, accounts
+):
+    """Spam ahead of a threshold rebalance: 200 minimum-size mints queued just before
+    a 20% fall (past the -1x threshold). The keeper sends its ten batches and the
+    rebalance together (consecutive nonces), so all of it lands in the first block
+    after the move, not one batch a block (11 blocks)."""
+    with keeper_world(tmp_path, accounts) as world:
+        pool, book, feed, owner, keeper = world["pool"], world["book"], world["feed"], world["owner"], world["keeper"]
+        spammer, web3 = accounts[7], chain.provider.web3
+        world["system"].collateral.mint(spammer, 10**12, sender=spammer)
+        world["system"].collateral.approve(book, 10**12, sender=spammer)
+        chain.provider.make_request("evm_setAutomine", [False])
+        try:
+            nonce = spammer.nonce
+            for k in range(200):  # one block of requests, 10 USDC each (the minimum order)
+                txn = book.request_mint.as_transaction(
+                    10 * USDC, 0, spammer, world["far"], sender=spammer, gas_limit=120_000, nonce=nonce + k
+                )
+                web3.eth.send_raw_transaction(spammer.sign_transaction(txn).serialize_transaction())
+            chain.provider.make_request("evm_mine", [])
+            assert book.pending_orders() == 200
+            chain.provider.make_request("evm_increaseTime", [600])
+            send_unmined(feed.set_answer, PRICE * 80 // 100, sender=owner)
+            chain.provider.make_request("evm_mine", [])
+            due_block = chain.blocks.head.number
+
+            def sent() -> int:
+                return web3.eth.get_transaction_count(keeper.address, "pending") - keeper.nonce
+
+            wait_for(lambda: sent() >= 11, "the keeper's ten batches and its rebalance, before the next block")
+            assert sent() == 11
+            chain.provider.make_request("evm_mine", [])
+        finally:
+            chain.provider.make_request("evm_setAutomine", [True])
+        wait_for(lambda: "rebalanced" in world["bot"].output(), "the keeper to see its transactions mined")
+        events = settled(world, due_block)
+        assert len(events) == 200 and {e.settler for e in events} == {keeper.address}
+        assert {e.block_number for e in events} == {due_block + 1}
+        rebalances = list(pool.Rebalance.range(due_block, chain.blocks.head.number + 1))
+        assert [(r.keeper, r.block_number) for r in rebalances] == [(keeper.address, due_block + 1)]
+        assert book.pending_orders() == 0 and pool.reference_price() == PRICE * 80 // 100 * 10**10
+
+
 def test_keeper__void_order__refunded_through_settle(tmp_path, accounts):
     with keeper_world(tmp_path, accounts) as world:
         book, feed, owner, keeper = world["book"], world["feed"], world["owner"], world["keeper"]
