@@ -726,7 +726,7 @@ def _execute(o: IPool.Order, pricing: IOracle.Pricing, settler: address) -> uint
         elif o.kind == constants.ORDER_LP_DEPOSIT:
             r = self._fill_lp_deposit(o, m)
         else:
-            r = self._fill_lp_withdraw(o, m, settings)
+            r = self._fill_lp_withdraw(o, m, settings, settler)
     log IPool.OrderSettled(
         order_id=o.id,
         settler=settler,
@@ -807,7 +807,7 @@ def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
 
 
 @internal
-def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
+def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings, settler: address) -> Result:
     inverse: uint256 = market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
     lp_value: uint256 = m.assets - inverse
     capacity: uint256 = market_math.lp_withdraw_capacity(lp_value, inverse, settings.min_backing, settings.is_shutdown)
@@ -820,14 +820,20 @@ def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings) -> Result:
         assets = min(self._lp_withdraw_assets(lp_value, filled), capacity)
     settle_fee: uint256 = min(o.settle_fee, assets)
     if filled == 0 or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount) or (assets == 0 and lp_value != 0):
-        # The settler is paid all the same, in LP shares worth the fee (rounded
-        # up), as far as the backing rule and the order's value allow.
-        settle_fee = min(min(o.settle_fee, capacity), self._lp_withdraw_assets(lp_value, o.amount))
+        # The settler is paid all the same, so a refused exit is never free to
+        # request: LP shares worth the fee (rounded up, as far as the order's
+        # value allows), redeemed for collateral where the backing rule allows
+        # it, else handed over as they are, which moves no value out of the pool.
+        settle_fee = min(o.settle_fee, self._lp_withdraw_assets(lp_value, o.amount))
         fee_lp_shares: uint256 = 0
         if settle_fee != 0:
             fee_lp_shares = min(o.amount, self._lp_shares_for(lp_value, settle_fee))
-            extcall ILpToken(lp_token).burn(self, fee_lp_shares)
-            self._store_ledger(m.assets - settle_fee, m.reference_price)
+            if settle_fee <= capacity:
+                extcall ILpToken(lp_token).burn(self, fee_lp_shares)
+                self._store_ledger(m.assets - settle_fee, m.reference_price)
+            else:
+                extcall ILpToken(lp_token).transfer(settler, fee_lp_shares)
+                settle_fee = 0
         self._refund(o, o.amount - fee_lp_shares, False)
         return Result(
             outcome=constants.OUTCOME_REFUNDED,

@@ -213,7 +213,6 @@ class Market:
         self.oracle_price = raw_view(self.pool.address, "oracle_price()", ["uint256"])
         lens = self.pool.lens()
         self.lp_value = raw_view(lens, "lp_value()", ["uint256"])
-        self.max_lp_withdraw = raw_view(lens, "max_lp_withdraw()", ["uint256"])
         self.preview_exit = {
             ORDER_REDEEM: raw_view(lens, "preview_redeem(uint256)", ["uint256"]),
             ORDER_LP_WITHDRAW: raw_view(lens, "preview_lp_withdraw(uint256)", ["uint256"]),
@@ -605,16 +604,12 @@ def _settled(market: Market, size: int, receipt) -> dict:
 def _settle_fee(market: Market, order: Order) -> int:
     """What settling `order` (not void) should earn: its settle fee, except that an
     exit pays it out of what it gets, so one that would get nothing (dust) earns
-    nothing, and an LP withdrawal at most what the backing rule lets LPs take now."""
+    nothing. (An LP withdrawal the backing rule refuses pays it in LP shares.)"""
     fee = order.settle_fee
     if order.kind not in market.preview_exit:
         return fee
     try:
-        if market.preview_exit[order.kind](order.amount) == 0:
-            return 0
-        if order.kind == ORDER_LP_WITHDRAW:
-            return min(fee, market.max_lp_withdraw())
-        return fee
+        return 0 if market.preview_exit[order.kind](order.amount) == 0 else fee
     except ValueError:  # no price to preview against: count the fee (clearing the queue matters)
         return fee
 

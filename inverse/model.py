@@ -894,7 +894,7 @@ class PoolModel:
                 ORDER_MINT: self._fill_mint,
                 ORDER_REDEEM: self._fill_redeem,
                 ORDER_LP_DEPOSIT: lambda o, m: self._fill_lp_deposit(o, m, now),
-                ORDER_LP_WITHDRAW: self._fill_lp_withdraw,
+                ORDER_LP_WITHDRAW: lambda o, m: self._fill_lp_withdraw(o, m, settler),
             }[o.kind]
             r = fill(o, m)
         outcome, filled, out, refunded, settle_fee = r
@@ -941,7 +941,7 @@ class PoolModel:
         self._lp_mint(o.receiver, lp_shares, bits, now)
         return OUTCOME_FILLED, o.amount, lp_shares, 0, o.settle_fee
 
-    def _fill_lp_withdraw(self, o: Order, m: Market) -> tuple:
+    def _fill_lp_withdraw(self, o: Order, m: Market, settler: str) -> tuple:
         inverse = self._inverse_value(m.supply, m.nav)
         lp_value = u256(m.assets - inverse)
         capacity = self._lp_withdraw_capacity(lp_value, inverse)
@@ -956,14 +956,18 @@ class PoolModel:
             or assets - settle_fee < self._pro_rata(o.min_out, filled, o.amount)
             or (assets == 0 and lp_value != 0)
         ):
-            # The settler is paid all the same, in LP shares worth the fee (rounded up),
-            # as far as the backing rule and the order's value allow.
-            settle_fee = min(o.settle_fee, capacity, self._lp_withdraw_assets(lp_value, o.amount))
+            # The settler is paid all the same: LP shares worth the fee (rounded up),
+            # redeemed where the backing rule allows it, else handed over as they are.
+            settle_fee = min(o.settle_fee, self._lp_withdraw_assets(lp_value, o.amount))
             fee_lp_shares = 0
             if settle_fee != 0:
                 fee_lp_shares = min(o.amount, self._lp_shares_for(lp_value, settle_fee))
-                self._lp_burn(fee_lp_shares)
-                self._store_ledger(u256(m.assets - settle_fee), self.reference_price)
+                if settle_fee <= capacity:
+                    self._lp_burn(fee_lp_shares)
+                    self._store_ledger(u256(m.assets - settle_fee), self.reference_price)
+                else:
+                    self._move(self.lp_balances, self.pool, settler, fee_lp_shares)
+                    settle_fee = 0
             self._refund(o, o.amount - fee_lp_shares, False)
             return OUTCOME_REFUNDED, 0, 0, o.amount - fee_lp_shares, settle_fee
         self._lp_burn(filled)

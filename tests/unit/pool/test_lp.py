@@ -240,3 +240,34 @@ def test_lp_previews__at_round_price__equal_the_fill(
     [log] = settled(book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper), order_pool)
 
     assert log.outcome == OUTCOME_FILLED and log.out == preview > 0
+
+
+def test_lp_withdraw__refused_by_the_backing_rule__pays_its_settler_in_lp_shares_and_moves_no_value(
+    order_seeded, order_pool, lens, book, lp, minter, keeper, order_lp_token, collateral, deadline, settle
+):
+    """Refused LP withdrawals were free to queue and paid their settler nothing while
+    the backing rule bound (19 of 20 in the attack, 578,066 gas for 0.10 of fees).
+    Each now pays its settler LP shares worth the settle fee out of its own escrowed
+    shares: no collateral leaves the pool, and the queue is worth clearing."""
+    book.request_mint(lens.max_mint(), 0, minter, deadline, sender=minter)
+    settle()
+    settle(INITIAL_PRICE * 95 // 100)  # holders gain, LP value falls below the rule's line
+    assert lens.max_lp_withdraw() == 0
+    shares = order_lp_token.balanceOf(lp) // 100
+    for _ in range(20):
+        book.request_lp_withdraw(shares, 0, lp, deadline, sender=lp)
+    lp_value, lp_supply, cash = lens.lp_value(), order_lp_token.totalSupply(), collateral.balanceOf(keeper)
+    assets = order_pool.total_assets()
+
+    receipt = settle(INITIAL_PRICE * 95 // 100)
+
+    logs = settled(receipt, order_pool)
+    assert [(log.outcome, log.settle_fee) for log in logs] == [(OUTCOME_REFUNDED, 0)] * 20
+    earned = order_lp_token.balanceOf(keeper)
+    assert [log.refunded for log in logs] == [shares - earned // 20] * 20
+    # Worth the 20 settle fees, in LP shares (at the round's LP value, a few seconds'
+    # management fee from the one read here).
+    assert abs(earned * lp_value // lp_supply - 20 * SETTLE_FEE) <= 20 * SETTLE_FEE // 1_000
+    assert collateral.balanceOf(keeper) == cash and order_pool.total_assets() == assets
+    assert lens.lp_value() >= lp_value and order_lp_token.totalSupply() == lp_supply  # (fees accrue to LPs)
+    assert order_lp_token.balanceOf(order_pool) == 0
