@@ -1086,8 +1086,12 @@ def _rebalance(receiver: address) -> uint256:
     schedule.bounty_budget = budget
 
     self._store_ledger(m.assets - bounty, price)
-    # A market nobody holds restarts at 1, so a gap while nobody held cannot end it.
-    new_nav: uint256 = m.nav if m.supply != 0 else WAD
+    # A market nobody holds restarts at 1, so a gap while nobody held cannot end it;
+    # so does one at a NAV of 0 with only dust left (DUST_SUPPLY: left behind, or a
+    # wei sent to the pool, where no order can burn it).
+    new_nav: uint256 = m.nav
+    if m.supply == 0 or (m.nav == 0 and m.supply < constants.DUST_SUPPLY):
+        new_nav = WAD
     self.reference_nav = new_nav
     schedule.last_rebalance = block.timestamp
     # A queued change applies here, where the management fee is booked to the

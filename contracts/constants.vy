@@ -110,6 +110,11 @@ ROUND_VOID: constant(uint8) = 2
 # Most orders one `settle` call takes.
 MAX_BATCH: constant(uint256) = 20
 
+# A market at a NAV of 0 whose supply is below this (a millionth of a token: worth
+# under a millionth of a collateral unit at a NAV of 1) restarts at 1 as if nobody
+# held: dust cannot keep a dead market from restarting.
+DUST_SUPPLY: constant(uint256) = 10**12
+
 # Gas handed to each collateral transfer out of settlement. A settler must send
 # enough for it, so the gas sent can never turn a payout into a `claimable` credit.
 PAYOUT_GAS: constant(uint256) = 100_000

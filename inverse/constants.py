@@ -47,6 +47,8 @@ OUTCOMES = {1: "filled", 2: "partly filled", 3: "refunded", 4: "void (refunded)"
 ORDER_UNKNOWN, ORDER_PENDING, ORDER_SETTLED = 0, 1, 2
 ROUND_WAIT, ROUND_FILL, ROUND_VOID = 0, 1, 2
 MAX_BATCH = 20
+# A market at a NAV of 0 with a supply below this restarts at 1 (constants.vy).
+DUST_SUPPLY = 10**12
 # The oracle's DEAD_FEED_GRACE: how long after an order's expiry a feed that cannot be
 # read at all counts as gone (the order is then void without its round).
 DEAD_FEED_GRACE = 86_400

@@ -22,6 +22,7 @@ from .constants import (
     BOUNTY_RESERVE,
     DEAD_FEED_GRACE,
     DEFAULT_PARAMETER_DELAY,
+    DUST_SUPPLY,
     MAX_INTERVAL,
     MAX_KEEPER_BOUNTY_UNITS,
     MAX_MANAGEMENT_FEE,
@@ -1022,7 +1023,8 @@ class PoolModel:
             self.keeper_bounty, budget, u256(m.assets - inverse), reason == REASON_TIME
         )
         self._store_ledger(m.assets - bounty, price)
-        new_nav = m.nav if m.supply != 0 else WAD
+        # Nobody holds, or only dust at a NAV of 0: it restarts at 1.
+        new_nav = WAD if m.supply == 0 or (m.nav == 0 and m.supply < DUST_SUPPLY) else m.nav
         self.reference_nav = new_nav
         self.last_rebalance = now
         self.fee_time = max(updated_at, self.fee_time)

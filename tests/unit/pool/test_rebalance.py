@@ -310,6 +310,23 @@ def test_rebalance__no_holders__restarts_at_nav_one(
     assert lens.preview_mint(1_000 * USDC) > 0  # the market goes on
 
 
+def test_rebalance__a_wei_sent_to_the_pool__cannot_keep_a_dead_market_from_restarting(
+    lens, order_seeded, order_pool, book, feed, owner, keeper, minter, deadline, settle
+):
+    """Tokens sent to the pool are never burnt (no order can take them): one wei kept
+    the supply above 0 for good, so a market at a NAV of 0 never restarted. Dust
+    (under DUST_SUPPLY) at a NAV of 0 now restarts it as if nobody held."""
+    order_pool.transfer(order_pool, 1, sender=minter)
+    book.request_redeem(order_pool.balanceOf(minter), 0, minter, deadline, sender=minter)
+    settle(INITIAL_PRICE * 2)  # NAV 0: the redeem gets nothing, the wei stays
+    assert order_pool.totalSupply() == 1 and order_pool.nav() == 0
+
+    tx = order_pool.rebalance(sender=keeper)
+
+    assert order_pool.reference_nav() == WAD == tx.events.filter(order_pool.Rebalance)[0].nav
+    assert lens.preview_mint(1_000 * USDC) > 0  # the market goes on
+
+
 @pytest.mark.parametrize("elapsed_days", [1, 7, 365])
 def test_rebalance__management_fee__is_pro_rata_to_round_time(
     order_seeded, order_pool, feed, owner, keeper, chain, elapsed_days
