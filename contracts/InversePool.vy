@@ -744,6 +744,11 @@ def _execute(o: IPool.Order, pricing: IOracle.Pricing, settler: address) -> uint
 
 @internal
 def _fill_mint(o: IPool.Order, m: Market, settings: Settings) -> Result:
+    """
+    @dev A mint at the round's NAV: what the LPs' backing allows (none while the
+         NAV is capped or 0), less the trade fee, as tokens; refunded (the settler
+         still paid) when that is nothing or below the order's bound.
+    """
     filled: uint256 = 0
     if m.nav != 0 and m.nav == m.raw_nav:
         inverse: uint256 = market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
@@ -768,6 +773,10 @@ def _fill_mint(o: IPool.Order, m: Market, settings: Settings) -> Result:
 
 @internal
 def _fill_redeem(o: IPool.Order, m: Market) -> Result:
+    """
+    @dev A redeem at the round's NAV, less the trade fee and the settle fee;
+         refunded below the order's bound (the settler paid in its tokens).
+    """
     assets: uint256 = 0
     fee: uint256 = 0
     assets, fee = market_math.redeem_amounts(o.amount, m.nav, o.trade_fee, _VALUE_SCALE)
@@ -795,6 +804,10 @@ def _fill_redeem(o: IPool.Order, m: Market) -> Result:
 
 @internal
 def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
+    """
+    @dev An LP deposit at the round's LP value (holders made whole first in an
+         exhausted pool); refunded below the order's bound in shares.
+    """
     priced: uint256 = self._lp_deposit_shares(m, o.amount)
     lp_shares: uint256 = priced & _MASK_128
     if lp_shares == 0 or lp_shares < o.min_out:
@@ -808,6 +821,11 @@ def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
 
 @internal
 def _fill_lp_withdraw(o: IPool.Order, m: Market, settings: Settings, settler: address) -> Result:
+    """
+    @dev An LP withdrawal at the round's LP value, as far as the backing rule
+         allows (partly filled, the rest refunded); refunded below the order's
+         bound, its settler paid in its LP shares.
+    """
     inverse: uint256 = market_math.inverse_value(m.supply, m.nav, _VALUE_SCALE)
     lp_value: uint256 = m.assets - inverse
     capacity: uint256 = market_math.lp_withdraw_capacity(lp_value, inverse, settings.min_backing, settings.is_shutdown)
@@ -1046,6 +1064,12 @@ def _rebalance_due() -> bool:
 
 @internal
 def _rebalance(receiver: address) -> uint256:
+    """
+    @dev Resets the exposure at the oracle's latest price (see `rebalance`):
+         books the management fee into the reference NAV, pays the bounty out
+         of keepers' budget and LP value, applies a queued parameter change
+         whose time has come.
+    """
     settings: Settings = self._settings()
     assert not settings.is_shutdown, "pool: shut down"
     price: uint256 = 0
@@ -1161,6 +1185,9 @@ def _pay(receiver: address, assets: uint256):
 @internal
 @view
 def _check_parameters(params: IPool.Parameters):
+    """
+    @dev Reverts unless every parameter is within its bounds (SPEC 7).
+    """
     assert params.interval >= constants.MIN_INTERVAL and params.interval <= constants.MAX_INTERVAL, "pool: interval out of bounds"
     # Below 0.5 / L, a threshold rebalance comes well before the NAV could reach 0.
     assert params.threshold >= constants.MIN_THRESHOLD and params.threshold <= constants.MAX_THRESHOLD, "pool: threshold out of bounds"

@@ -190,8 +190,10 @@ def mint(owner: address, priced: uint256):
         supply >>= bits
         word = block.timestamp << 192
         log Rescale(bits=bits, total_supply=supply)
-    # deposit_shares keeps the supply, and so every balance, within _MAX_SUPPLY.
-    supply = unsafe_add(supply, amount)
+    # deposit_shares priced it within _MAX_SUPPLY in an earlier call: checked here
+    # again, so no packed word can ever take a carry (every balance <= supply).
+    supply += amount
+    assert supply <= _MAX_SUPPLY, "lp: supply past its bound"
     self._supply_word = supply | level << 128 | (word >> 192) << 192
     self._balances[owner] = unsafe_add(self._balance(self._balances[owner], level), amount) | level << 128
     log IERC20.Transfer(sender=empty(address), receiver=owner, value=amount)
