@@ -72,6 +72,9 @@ struct Proof:
 # A proxy round id is `phaseId << 64 | aggregatorRoundId`.
 _PHASE_OFFSET: constant(uint256) = 64
 _AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
+# A next-phase proof names two rounds: `last << 80 | round_id` (see `order_round`).
+_NEXT_PHASE_OFFSET: constant(uint256) = 80
+_ROUND_ID_MASK: constant(uint256) = 2**80 - 1
 
 
 @deploy
@@ -151,15 +154,25 @@ def order_round(
             it exists and never qualifies, so a phase with no rounds can be proven
             void. An order of phase 0 (the feed could not say its phase) has no
             round: VOID once `now > expires_at`, else WAIT.
-            On VOID, `price` and `updated_at` are those of the last valid round of
-            the phase before the order's (0 if none): the round before it, or
-            `round_id` itself when no round came. The same whoever proves it and
+            When the proxy moved to the next phase before the order's round came
+            in its own (the old aggregator silent), its round is the next phase's
+            first qualifying round: `round_id` is then `last << 80 | next`, the
+            order's phase's last round (which must not qualify, and must be the
+            last) and a round of the next phase, judged as above. A void proof in
+            the order's own phase is refused once the feed is in a later phase
+            (`oracle: its phase ended: prove it in the next one`), so nobody
+            chooses between the old phase's void and the new phase's fill.
+            On VOID, `price` and `updated_at` are those of the last valid round
+            before the order's (0 if none): the round before it, or `round_id`
+            itself when no round came (on a next-phase proof whose phase has no
+            round yet, the order's phase's last). The same whoever proves it and
             whenever, it fixes a shutdown's NAV when the oracle died.
     @dev Reverts `oracle: round not in the order's phase` if `round_id >> 64 !=
-         phase`. A historical round is judged on its own data: no `max_age` and
-         no sequencer check. Reads at most two rounds; never reverts because a
-         round is missing, whether the feed reverts or answers zeros for it.
-    @param round_id A proxy round id of `phase`.
+         phase` (or, on a next-phase proof, its parts are not of `phase` and
+         `phase + 1`). A historical round is judged on its own data: no `max_age`
+         and no sequencer check. Reads at most three rounds; never reverts because
+         a round is missing, whether the feed reverts or answers zeros for it.
+    @param round_id A proxy round id of `phase`, or a next-phase proof.
     @param phase The feed phase the order recorded at its request.
     @param not_before The order's T: earliest `updatedAt` that may price it.
     @param requested_at When the order was requested: earliest non-zero `startedAt`.
@@ -221,11 +234,36 @@ def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> 
 def _order_round(q: IOracle.RoundQuery) -> Proof:
     """
     @dev `order_round`'s proof; on a fill, also the round's `startedAt`, for
-         `order_rounds` to check later orders against the same round.
+         `order_rounds` to check later orders against the same round. A
+         next-phase id (`q.round_id >> 80` not 0) is checked here first: its
+         high part must be the order's phase's last round, which does not
+         qualify; the proof then goes on with its low part, a round of the
+         next phase, as if the order were of that phase.
     """
     round_id: uint256 = q.round_id
-    assert round_id >> _PHASE_OFFSET == q.phase, "oracle: round not in the order's phase"
+    phase: uint256 = q.phase
+    # The round before `round_id` when it is its phase's first: the order's
+    # phase's last round, on a next-phase proof (else none).
+    before: uint256 = 0
+    if round_id >> _NEXT_PHASE_OFFSET != 0:
+        before = round_id >> _NEXT_PHASE_OFFSET
+        round_id &= _ROUND_ID_MASK
+        phase += 1
+        assert q.phase != 0 and before >> _PHASE_OFFSET == q.phase, "oracle: round not in the order's phase"
+        if not self._is_last_round(before, q.phase, q.expires_at):
+            return self._proof(q, round_id, constants.ROUND_WAIT, 0, 0, 0)
+    assert round_id >> _PHASE_OFFSET == phase, "oracle: round not in the order's phase"
     aggregator_round: uint256 = round_id & _AGGREGATOR_ROUND_MASK
+
+    prev_exists: bool = False
+    prev_answer: int256 = 0
+    prev_started_at: uint256 = 0
+    prev_updated_at: uint256 = 0
+    if before & _AGGREGATOR_ROUND_MASK != 0:
+        prev_exists, prev_answer, prev_started_at, prev_updated_at = self._round(before)
+        assert prev_exists and not self._qualifies(
+            prev_started_at, prev_updated_at, q.not_before, q.requested_at
+        ), "oracle: not the order's round"
 
     exists: bool = True  # aggregator round 0: the phase's start
     answer: int256 = 0
@@ -234,22 +272,24 @@ def _order_round(q: IOracle.RoundQuery) -> Proof:
     if aggregator_round != 0:
         exists, answer, started_at, updated_at = self._round(round_id)
         if not exists:
-            return self._proof(q, constants.ROUND_WAIT, 0, 0, 0)
+            return self._proof(q, round_id, constants.ROUND_WAIT, 0, 0, 0)
 
     if aggregator_round == 0 or not self._qualifies(started_at, updated_at, q.not_before, q.requested_at):
         # Any round after the phase's last one is published later, at
         # `updatedAt >= now`: past `expires_at`, no round of the phase can price it.
-        if block.timestamp > q.expires_at and self._is_last_round(round_id, q.phase, q.expires_at):
+        if block.timestamp > q.expires_at and self._is_last_round(round_id, phase, q.expires_at):
+            # Once the proxy has moved on, the order's round may be in the next
+            # phase: only a next-phase proof shows that none came there either.
+            assert before != 0 or phase == 0 or self._latest_phase() <= phase, "oracle: its phase ended: prove it in the next one"
+            if aggregator_round == 0:
+                answer = prev_answer  # the next phase has no round yet
+                updated_at = prev_updated_at
             last_price: uint256 = 0
             last_at: uint256 = 0
             last_price, last_at = self._valid(answer, updated_at)
-            return self._proof(q, constants.ROUND_VOID, last_price, last_at, 0)
-        return self._proof(q, constants.ROUND_WAIT, 0, 0, 0)
+            return self._proof(q, round_id, constants.ROUND_VOID, last_price, last_at, 0)
+        return self._proof(q, round_id, constants.ROUND_WAIT, 0, 0, 0)
 
-    prev_exists: bool = False
-    prev_answer: int256 = 0
-    prev_started_at: uint256 = 0
-    prev_updated_at: uint256 = 0
     if aggregator_round > 1:
         prev_exists, prev_answer, prev_started_at, prev_updated_at = self._round(round_id - 1)
         assert not prev_exists or not self._qualifies(
@@ -259,19 +299,36 @@ def _order_round(q: IOracle.RoundQuery) -> Proof:
     price: uint256 = 0
     price, updated_at = self._valid(answer, updated_at)
     if price != 0 and updated_at <= q.expires_at:
-        return self._proof(q, constants.ROUND_FILL, price, updated_at, started_at)
+        return self._proof(q, round_id, constants.ROUND_FILL, price, updated_at, started_at)
     if not prev_exists:
-        return self._proof(q, constants.ROUND_VOID, 0, 0, 0)
+        return self._proof(q, round_id, constants.ROUND_VOID, 0, 0, 0)
     price, updated_at = self._valid(prev_answer, prev_updated_at)
-    return self._proof(q, constants.ROUND_VOID, price, updated_at, 0)
+    return self._proof(q, round_id, constants.ROUND_VOID, price, updated_at, 0)
+
+
+@internal
+@view
+def _latest_phase() -> uint256:
+    """
+    @dev The phase of the feed's latest round; 0 if it cannot be read.
+    """
+    ok: bool = False
+    latest_id: uint256 = 0
+    unused_answer: int256 = 0
+    unused_started: uint256 = 0
+    unused_updated: uint256 = 0
+    ok, latest_id, unused_answer, unused_started, unused_updated = self._read(feed, method_id("latestRoundData()"))
+    return latest_id >> _PHASE_OFFSET if ok else 0
 
 
 @internal
 @pure
-def _proof(q: IOracle.RoundQuery, outcome: uint8, price: uint256, updated_at: uint256, started_at: uint256) -> Proof:
+def _proof(
+    q: IOracle.RoundQuery, round_id: uint256, outcome: uint8, price: uint256, updated_at: uint256, started_at: uint256
+) -> Proof:
     return Proof(
         query=q,
-        answer=IOracle.Pricing(outcome=outcome, round_id=q.round_id, price=price, at=updated_at),
+        answer=IOracle.Pricing(outcome=outcome, round_id=round_id, price=price, at=updated_at),
         started_at=started_at,
     )
 

@@ -191,6 +191,8 @@ def check_parameters(params: dict, collateral_decimals: int, leverage: int | Non
 # ==================================================================== v2: orders at the next price
 
 PHASE_SHIFT = 64
+# A next-phase proof's round id: the order's phase's last round << 80 | a round of the next.
+NEXT_PHASE_SHIFT = 80
 ORDER_PARAMETERS = ORDER_PARAMETER_NAMES
 # The order book's bounds (OrderBook.vy).
 MAX_ESCROW = 2**112 - 1
@@ -307,13 +309,16 @@ class OracleModel:
             return 0, 0
         return r.answer * self.to_wad, r.updated_at
 
-    def _priced(self, round_id: int, r: FeedRound, expires_at: int, now: int) -> tuple[int, int, int]:
+    def _priced(
+        self, round_id: int, r: FeedRound, expires_at: int, now: int, before: FeedRound | None = None
+    ) -> tuple[int, int, int]:
         """The order's round `round_id` (data `r`): FILL at its price, or VOID at the
-        last valid round before it (the round before, if it exists)."""
+        last valid round before it (the round before, if it exists; `before` when
+        `round_id` is its phase's first, on a next-phase proof)."""
         price, at = self._valid(r)
         if price != 0 and at <= expires_at:
             return ROUND_FILL, price, at
-        previous = None
+        previous = before
         if round_id & (2**PHASE_SHIFT - 1) > 1:
             previous = self._exists(round_id - 1, now)
         return (ROUND_VOID, *self._valid(previous))
@@ -323,7 +328,22 @@ class OracleModel:
     ) -> tuple[int, int, int]:
         """`ChainlinkOracle.order_round`: (outcome, price, updated_at) for the
         round a settler names, or its revert. On VOID the price and time of the
-        last valid round before the order's (0, 0 if none or invalid)."""
+        last valid round before the order's (0, 0 if none or invalid). A
+        next-phase proof (`last << 80 | round`) names the order's phase's last
+        round and a round of the next one, where its round is once its own
+        phase ended without it."""
+        before, next_phase = None, round_id >> NEXT_PHASE_SHIFT != 0
+        if next_phase:
+            last, round_id = round_id >> NEXT_PHASE_SHIFT, round_id & (2**NEXT_PHASE_SHIFT - 1)
+            if phase == 0 or last >> PHASE_SHIFT != phase:
+                raise Revert("oracle: round not in the order's phase")
+            if not self._is_last_round(last, phase, expires_at, now):
+                return ROUND_WAIT, 0, 0
+            phase += 1
+            if last & (2**PHASE_SHIFT - 1):
+                before = self._exists(last, now)
+                if before is None or self._qualifies(before, not_before, requested_at):
+                    raise Revert("oracle: not the order's round")
         if round_id >> PHASE_SHIFT != phase:
             raise Revert("oracle: round not in the order's phase")
         aggregator_round = round_id & (2**PHASE_SHIFT - 1)
@@ -334,13 +354,19 @@ class OracleModel:
                 return ROUND_WAIT, 0, 0
         if aggregator_round == 0 or not self._qualifies(r, not_before, requested_at):
             if now > expires_at and self._is_last_round(round_id, phase, expires_at, now):
-                return (ROUND_VOID, *self._valid(r))
+                if not next_phase and phase != 0 and self._latest_phase() > phase:
+                    raise Revert("oracle: its phase ended: prove it in the next one")
+                return (ROUND_VOID, *self._valid(r if aggregator_round != 0 else before))
             return ROUND_WAIT, 0, 0
         if aggregator_round > 1:
             previous = self._exists(round_id - 1, now)
             if previous is not None and self._qualifies(previous, not_before, requested_at):
                 raise Revert("oracle: not the order's round")
-        return self._priced(round_id, r, expires_at, now)
+        return self._priced(round_id, r, expires_at, now, before)
+
+    def _latest_phase(self) -> int:
+        """The phase of the feed's latest round; 0 if it cannot be read."""
+        return 0 if self.reverting else self.latest_round >> PHASE_SHIFT
 
     def _is_last_round(self, round_id: int, phase: int, expires_at: int, now: int) -> bool:
         """The adapter's proof that no round follows `round_id` in its phase: the
@@ -362,26 +388,34 @@ class OracleModel:
     def own_round(self, order: Order, now: int) -> tuple[int, int, int]:
         """What an order's round is, from the feed's history alone, whatever
         round a settler names: the phase's first qualifying round (FILL at its
-        price, or VOID if it is invalid or came after the expiry); none yet:
-        VOID once past the expiry (at the phase's last valid round before it),
-        else WAIT. An order of phase 0 has no round. While the feed reverts its
-        rounds cannot be read: WAIT until DEAD_FEED_GRACE after the expiry."""
+        price, or VOID if it is invalid or came after the expiry); once its phase
+        ended without one, the next phase's first; none yet: VOID once past the
+        expiry (at the last valid round before it), else WAIT. An order of phase
+        0 has no round. While the feed reverts its rounds cannot be read: WAIT
+        until DEAD_FEED_GRACE after the expiry."""
         if self.reverting and order.phase and now <= order.expires_at + DEAD_FEED_GRACE:
             return ROUND_WAIT, 0, 0
-        base = order.phase << PHASE_SHIFT
-        last = self.phase_latest.get(order.phase, base) if order.phase else base
-        for round_id in range(base + 1, last + 1):
-            r = self._exists(round_id, now)
-            if r is not None and self._qualifies(r, order.not_before, order.requested_at):
-                return self._priced(round_id, r, order.expires_at, now)
+        phase, before = order.phase, None
+        while True:
+            base = phase << PHASE_SHIFT
+            last = self.phase_latest.get(phase, base) if phase else base
+            for round_id in range(base + 1, last + 1):
+                r = self._exists(round_id, now)
+                if r is not None and self._qualifies(r, order.not_before, order.requested_at):
+                    first = round_id == base + 1
+                    return self._priced(round_id, r, order.expires_at, now, before if first else None)
+            # The last round that can be read (an unfinished latest round proves nothing yet).
+            while last != base and self._exists(last, now) is None:
+                if last == self.latest_round and now <= order.expires_at + DEAD_FEED_GRACE:
+                    return ROUND_WAIT, 0, 0
+                last -= 1
+            ended = phase == order.phase and phase != 0 and self._latest_phase() > phase
+            if not ended:
+                break
+            before, phase = self._exists(last, now) if last != base else None, phase + 1
         if now <= order.expires_at:
             return ROUND_WAIT, 0, 0
-        # No round came by the expiry; the proof is the last round that can be read.
-        while last != base and self._exists(last, now) is None:
-            if last == self.latest_round and now <= order.expires_at + DEAD_FEED_GRACE:
-                return ROUND_WAIT, 0, 0  # an unfinished latest round proves nothing yet
-            last -= 1
-        return (ROUND_VOID, *self._valid(self._exists(last, now) if last != base else None))
+        return (ROUND_VOID, *self._valid(self._exists(last, now) if last != base else before))
 
 
 @dataclass
@@ -857,7 +891,8 @@ class PoolModel:
                 assert own == (outcome, price, at), (
                     f"order {o.id} priced {(outcome, price, at)} at round {round_id}, but its round says {own}"
                 )
-                pricing = Pricing(outcome, round_id, price, at)
+                # A next-phase proof reports the round that priced it (its low part).
+                pricing = Pricing(outcome, round_id & (2**NEXT_PHASE_SHIFT - 1), price, at)
                 shut = o.kind == ORDER_SHUTDOWN
             if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
                 escrowed -= o.amount + o.settle_fee

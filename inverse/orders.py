@@ -18,6 +18,9 @@ from ape.exceptions import ApeException
 from .constants import DEAD_FEED_GRACE, MAX_BATCH, MAX_PRICE, ORDER_KINDS, ORDER_LP_DEPOSIT, ORDER_MINT, ORDER_SHUTDOWN
 
 PHASE_SHIFT = 64
+# A next-phase proof (`ChainlinkOracle.order_round`): last << 80 | round.
+NEXT_PHASE_SHIFT = 80
+ROUND_ID_MASK = 2**NEXT_PHASE_SHIFT - 1
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,14 @@ class RoundReader:
                 high = middle
         return base + low
 
+    def latest_phase(self) -> int | None:
+        """The phase of the feed's latest round (what the oracle checks); None if
+        it cannot be read."""
+        try:
+            return int(self.feed.latestRoundData()[0]) >> PHASE_SHIFT
+        except (ApeException, ValueError):
+            return None
+
     def is_last(self, round_id: int, phase: int, expires_at: int) -> bool:
         """Whether the oracle takes `round_id` as its phase's last round (its
         `_is_last_round`): the feed's latest while the phase is current, else
@@ -188,23 +199,40 @@ def qualifies(r: Round | None, order: Order) -> bool:
 
 
 def find_round(reader: RoundReader, order: Order, last: int | None = None, at_least: int | None = None) -> int | None:
-    """The round id `settle` needs for `order`: its round, or, when none came by
-    its expiry, its phase's last round (the proof that it is void). None while
-    the order must wait. `at_least`: a round no later than the order's (the round
-    of the order before it in the queue), to walk forward from."""
-    base = order.phase << PHASE_SHIFT
+    """The round id `settle` needs for `order`: its round; once its phase ended
+    without it (the proxy moved on), a next-phase proof, `last << 80 | round`
+    (its phase's last round, and its round in the next phase); or, when none
+    came by its expiry, the last round that proves it void. None while the order
+    must wait. `at_least`: a round no later than the order's (the round of the
+    order before it in the queue), to walk forward from."""
     if last is None:
         last = reader.last_of_phase(order.phase)
-    if not qualifies(reader.get(last), order):
-        if reader.now > order.expires_at and reader.is_last(last, order.phase, order.expires_at):
-            return last  # none came by its expiry: void
+    if qualifies(reader.get(last), order):
+        return _first_qualifying(reader, order, order.phase, last, at_least)
+    latest_phase = reader.latest_phase()
+    if order.phase and latest_phase is not None and latest_phase > order.phase:
+        if not reader.is_last(last, order.phase, order.expires_at):
+            return None
+        phase = order.phase + 1
+        next_last = reader.last_of_phase(phase)
+        if qualifies(reader.get(next_last), order):
+            return last << NEXT_PHASE_SHIFT | _first_qualifying(reader, order, phase, next_last, at_least)
+        if reader.now > order.expires_at and reader.is_last(next_last, phase, order.expires_at):
+            return last << NEXT_PHASE_SHIFT | next_last  # none came there either by its expiry: void
         return None
-    if at_least is not None and at_least >> PHASE_SHIFT == order.phase and at_least <= last:
+    if reader.now > order.expires_at and reader.is_last(last, order.phase, order.expires_at):
+        return last  # none came by its expiry: void
+    return None
+
+
+def _first_qualifying(reader: RoundReader, order: Order, phase: int, last: int, at_least: int | None) -> int:
+    """The first round of `phase` that qualifies for `order`, given that `last` does."""
+    if at_least is not None and at_least >> PHASE_SHIFT == phase and at_least <= last:
         r = at_least
         while not qualifies(reader.get(r), order):
             r += 1
         return r
-    low, high = base, last  # low does not qualify (or is the start); high does
+    low, high = phase << PHASE_SHIFT, last  # low does not qualify (or is the start); high does
     while high - low > 1:
         middle = (low + high) // 2
         if qualifies(reader.get(middle), order):
@@ -247,11 +275,11 @@ def due_orders(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX
         round_id = find_round(reader, order, lasts[order.phase], previous)
         if round_id is None:
             break
-        r = reader.get(round_id)
+        r = reader.get(round_id & ROUND_ID_MASK)  # a next-phase proof names its round last
         # Its round came, but too late or without a valid answer: void all the same.
         priced = qualifies(r, order) and r.updated_at <= order.expires_at and reader.valid(r)
         due.append((order, round_id, not priced))
-        previous = round_id if qualifies(r, order) else None
+        previous = round_id & ROUND_ID_MASK if qualifies(r, order) else None
         shut = order.kind == ORDER_SHUTDOWN
     return due
 

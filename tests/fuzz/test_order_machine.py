@@ -64,7 +64,7 @@ from inverse.model import (
     Settled,
     ceil_div,
 )
-from inverse.orders import due_orders, order_from_raw_log
+from inverse.orders import NEXT_PHASE_SHIFT, ROUND_ID_MASK, due_orders, order_from_raw_log
 from tests.fuzz.parallel import Market, deploy_market, run_machine
 from tests.fuzz.rpc import Anvil, RawFeed, Reverted, RpcError, Views, calldata, decoder, eth_call
 
@@ -769,14 +769,19 @@ class OrderMachine(RuleBasedStateMachine):
             assert done is not None
             self.check_settled(*done)
 
-    @rule(settler=st.integers(0, 4), delta=st.sampled_from([-1, 1, 2]))
+    @rule(settler=st.integers(0, 4), delta=st.sampled_from([-1, 1, 2, 0]))
     def settle_at_a_wrong_round(self, settler, delta):
-        """A round that is not the order's: reverts (or the order waits)."""
+        """A round that is not the order's: reverts (or the order waits). 0: a
+        next-phase proof cut to one part (its phase's void, or the round alone)."""
         orders, round_ids = self._batch(1)
         if not orders or not round_ids[0]:
             return
         who = self.settlers[settler]
         ids = [round_ids[0] + delta]
+        if delta == 0:
+            if round_ids[0] >> NEXT_PHASE_SHIFT == 0:
+                return
+            ids = [round_ids[0] >> NEXT_PHASE_SHIFT if settler % 2 else round_ids[0] & ROUND_ID_MASK]
         self.expect(
             "settle wrong round", lambda m, t: m.settle(who, orders, ids, t), self.book, settle_data(orders, ids), who
         )

@@ -473,14 +473,61 @@ def test_order_round__phase_change__settles_at_old_aggregators_round(oracle, fee
     assert order.settle(oracle, round_id) == (ROUND_FILL, price_wad(2_100 * 10**8), order.not_before + 5)
 
 
-def test_order_round__phase_change_and_none_came__voids_after_expiry(oracle, feed, owner, chain, order):
+def test_order_round__phase_ended_without_its_round__priced_at_the_next_phases_first(oracle, feed, owner, chain, order):
+    """The proxy moved on and the old aggregator fell silent before the order's
+    round: its round is the next phase's first qualifying one (a next-phase proof,
+    `last << 80 | round`); the old phase's void is refused, so nobody chooses."""
     last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
-    feed.new_phase(2_100 * 10**8, sender=owner)
-    push(feed, owner, 2_200 * 10**8, order.requested_at + 10, order.not_before + 5)  # phase 2: not the order's
-    chain.mine(timestamp=order.expires_at)
-    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)
+    feed.new_phase(2_100 * 10**8, sender=owner)  # its round 1, before T: does not qualify
+    first = push(feed, owner, 2_200 * 10**8, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.not_before + 10)
+    proof = last << 80 | first
+    assert order.settle(oracle, proof) == (ROUND_FILL, price_wad(2_200 * 10**8), order.not_before + 5)
+    assert order.settle(oracle, last) == (ROUND_WAIT, 0, 0)  # not past its expiry
     chain.mine(timestamp=order.expires_at + 1)
-    assert order.settle(oracle, last) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
+    with ape.reverts("oracle: its phase ended: prove it in the next one"):
+        order.settle(oracle, last)
+    assert order.settle(oracle, proof) == (ROUND_FILL, price_wad(2_200 * 10**8), order.not_before + 5)
+    second = push(feed, owner, 2_300 * 10**8, order.not_before + 6, order.not_before + 7)
+    chain.mine(timestamp=order.expires_at + 2)
+    with ape.reverts("oracle: not the order's round"):
+        order.settle(oracle, last << 80 | second)
+    with ape.reverts("oracle: round not in the order's phase"):
+        order.settle(oracle, (last - 1) << 80 | first, phase=2)
+
+
+def test_order_round__next_phase_proof__names_its_phases_last_round_that_does_not_qualify(
+    oracle, feed, owner, chain, order
+):
+    early = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    own = push(feed, owner, 1_950 * 10**8, order.requested_at + 5, order.not_before + 1)  # qualifies
+    feed.new_phase(2_100 * 10**8, sender=owner)
+    later = push(feed, owner, 2_200 * 10**8, order.requested_at + 10, order.not_before + 5)
+    chain.mine(timestamp=order.expires_at + 1)
+    assert order.settle(oracle, own) == (ROUND_FILL, price_wad(1_950 * 10**8), order.not_before + 1)
+    with ape.reverts("oracle: not the order's round"):
+        order.settle(oracle, own << 80 | later)  # its round is in its own phase
+    assert order.settle(oracle, early << 80 | later) == (ROUND_WAIT, 0, 0)  # not its phase's last
+
+
+def test_order_round__phase_change_and_none_came_in_either__voids_after_expiry(oracle, feed, owner, chain, order):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    feed.new_phase(2_100 * 10**8, sender=owner)  # before T: the next phase has no round of the order's
+    start = feed.latest_round()
+    chain.mine(timestamp=order.expires_at)
+    assert order.settle(oracle, last << 80 | start) == (ROUND_WAIT, 0, 0)
+    chain.mine(timestamp=order.expires_at + 1)
+    at = feed.getRoundData(start)[3]
+    assert order.settle(oracle, last << 80 | start) == (ROUND_VOID, price_wad(2_100 * 10**8), at)
+    with ape.reverts("oracle: its phase ended: prove it in the next one"):
+        order.settle(oracle, last)
+
+
+def test_order_round__next_phase_without_rounds__voids_at_the_old_phases_last(oracle, feed, owner, chain, order):
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    feed.set_round(rid(3, 1), 2_000 * 10**8, order.requested_at - 20, order.requested_at - 20, sender=owner)
+    chain.mine(timestamp=order.expires_at + 1)  # the proxy is in phase 3; phase 2 never had a round
+    assert order.settle(oracle, last << 80 | rid(2, 0)) == (ROUND_VOID, price_wad(1_900 * 10**8), order.not_before - 1)
 
 
 @pytest.mark.parametrize("zeros", [False, True], ids=["reverts", "zeros"])

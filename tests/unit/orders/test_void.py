@@ -128,24 +128,25 @@ def test_settle__held_transmission__does_not_price_order_next_round_does(
     assert (log.outcome, log.round_id, log.price) == (OUTCOME_FILLED, next_round, wad(1_990 * 10**8))
 
 
-def test_settle__new_phase_after_request__its_rounds_do_not_price_order_then_void(
+def test_settle__new_phase_after_request__old_aggregator_silent__fills_at_the_new_phases_first_round(
     order_seeded, order_pool, book, minter, keeper, owner, feed, collateral, chain, deadline
 ):
-    cash = collateral.balanceOf(minter)
+    """The proxy moves to a new aggregator after the request and the old one
+    publishes nothing more: the order's price is the first round after its T in
+    the new phase (it was void at its expiry, an hour later, while the new phase
+    priced everything else)."""
     order = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
     old_last = latest_round_id(feed)
     chain.mine(timestamp=order.not_before + 5)
     feed.new_phase(1_900 * 10**8, sender=owner)
-    assert latest_round_id(feed) >> 64 == 2 and order.phase == 1
+    first = latest_round_id(feed)
+    assert first >> 64 == 2 and order.phase == 1
 
     with ape.reverts("oracle: round not in the order's phase"):
-        book.settle([order.as_struct()], [latest_round_id(feed)], sender=keeper)
-    assert settlement_batch(book, feed, chain.pending_timestamp) == ([], [])
-
-    chain.mine(timestamp=order.expires_at + 1)
+        book.settle([order.as_struct()], [first], sender=keeper)
+    assert settlement_batch(book, feed, chain.pending_timestamp)[1] == [old_last << 80 | first]
     [log] = settled(settle_orders(book, feed, keeper, chain), order_pool)
-    assert (log.outcome, log.round_id, log.refunded) == (OUTCOME_VOID, old_last, order.amount)
-    assert collateral.balanceOf(minter) == cash
+    assert (log.outcome, log.round_id, log.price) == (OUTCOME_FILLED, first, wad(1_900 * 10**8))
 
 
 def test_settle__void_order_then_next_order__next_still_fills_at_its_round(
