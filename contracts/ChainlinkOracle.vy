@@ -310,9 +310,14 @@ def _order_round(q: IOracle.RoundQuery) -> Proof:
 @view
 def _latest_phase() -> uint256:
     """
-    @dev The phase of the feed's latest round; 0 if it cannot be read.
+    @dev The proxy's current phase (`phaseId()`, else its latest round's); 0 if
+         it cannot say.
     """
     ok: bool = False
+    response: Bytes[32] = b""
+    ok, response = raw_call(feed, method_id("phaseId()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    if ok and len(response) == 32:
+        return abi_decode(response, uint256)
     latest_id: uint256 = 0
     unused_answer: int256 = 0
     unused_started: uint256 = 0

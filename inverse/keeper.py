@@ -87,6 +87,7 @@ from .constants import (
     ORDER_SHUTDOWN,
     OUTCOMES,
     PAYOUT_GAS,
+    PULL_MAX_PROOFS,
     REASON_THRESHOLD,
     REASON_TIME,
     WAD,
@@ -469,8 +470,8 @@ def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
         proving.update(slot for slot, _ in pulled.updates)
         shut = shut or any(order.kind == ORDER_SHUTDOWN for order, _ in pulled.due)
         pending = pending[len(pulled.due) :]
-        if len(pulled.due) < MAX_BATCH:
-            break
+        if len(pulled.due) < MAX_BATCH and len(pulled.updates) < PULL_MAX_PROOFS:
+            break  # short of both limits: nothing more is due
     return batches
 
 
@@ -773,7 +774,9 @@ def _simulate(calls: list, head, limits: list[int] | None = None) -> list[dict] 
     for call, limit in zip(block["calls"], limits or [], strict=False):
         call["gas"] = hex(limit)
     try:
-        [simulated] = chain.provider.make_request("eth_simulateV1", [{"blockStateCalls": [block]}, "latest"])
+        # On `head` itself: a block that came meanwhile would make the overrides go back in time.
+        simulated = chain.provider.make_request("eth_simulateV1", [{"blockStateCalls": [block]}, hex(head["number"])])
+        [simulated] = simulated
     except Exception as error:  # not every node has it (nor every RPC provider)
         logger.info(f"keeper: the node cannot simulate a sequence ({error}); one batch a block")
         return None
@@ -804,8 +807,17 @@ def _send_all(txns: list) -> list:
     fees +25%). Each one's receipt, or None when it lost a race (reverted on-chain)
     or never got mined."""
     web3 = chain.provider.web3
-    sent = [[web3.eth.send_raw_transaction(bot.signer.sign_transaction(txn).serialize_transaction())] for txn in txns]
-    return [_confirmed(txn, hashes) for txn, hashes in zip(txns, sent, strict=True)]
+    sent: list[list] = []
+    for txn in txns:
+        try:
+            sent.append([web3.eth.send_raw_transaction(bot.signer.sign_transaction(txn).serialize_transaction())])
+        except ValueError as error:  # the node took the ones before: wait for those, book what they cost
+            if not sent:
+                raise
+            logger.warning(f"keeper: the node refused transaction {len(sent) + 1} of {len(txns)} ({error})")
+            break
+    receipts = [_confirmed(txn, hashes) for txn, hashes in zip(txns, sent, strict=False)]
+    return receipts + [None] * (len(txns) - len(sent))
 
 
 def _confirmed(txn, hashes: list):

@@ -365,8 +365,8 @@ class OracleModel:
         return self._priced(round_id, r, expires_at, now, before)
 
     def _latest_phase(self) -> int:
-        """The phase of the feed's latest round; 0 if it cannot be read."""
-        return 0 if self.reverting else self.latest_round >> PHASE_SHIFT
+        """The proxy's current phase (`ChainlinkOracle._latest_phase`); 0 if it cannot say."""
+        return self.current_phase()
 
     def _is_last_round(self, round_id: int, phase: int, expires_at: int, now: int) -> bool:
         """The adapter's proof that no round follows `round_id` in its phase: the

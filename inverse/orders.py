@@ -160,12 +160,14 @@ class RoundReader:
         return base + low
 
     def latest_phase(self) -> int | None:
-        """The phase of the feed's latest round (what the oracle checks); None if
-        it cannot be read."""
-        try:
-            return int(self.feed.latestRoundData()[0]) >> PHASE_SHIFT
-        except (ApeException, ValueError):
-            return None
+        """The proxy's current phase, as the oracle reads it (`phaseId()`, else its
+        latest round's); None if it cannot say."""
+        for read in (lambda: int(self.feed.phaseId()), lambda: int(self.feed.latestRoundData()[0]) >> PHASE_SHIFT):
+            try:
+                return read()
+            except (ApeException, ValueError):
+                continue
+        return None
 
     def is_last(self, round_id: int, phase: int, expires_at: int) -> bool:
         """Whether the oracle takes `round_id` as its phase's last round (its
