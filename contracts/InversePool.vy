@@ -1104,9 +1104,10 @@ def _rebalance(receiver: address) -> uint256:
     bounty: uint256 = min(
         settings.keeper_bounty * min(spendable, constants.BOUNTY_PERIOD) // constants.BOUNTY_PERIOD, m.assets - inverse
     )
-    # What the bounty used, rounded down (under a second's worth to the keeper);
-    # the EVM divides by 0 to 0, and with no bounty there is none.
-    budget -= unsafe_div(bounty * constants.BOUNTY_PERIOD, settings.keeper_bounty)
+    # What the bounty used, rounded up (the LPs' side): never more than `spendable`,
+    # since bounty * BOUNTY_PERIOD <= keeper_bounty * spendable.
+    if bounty != 0:
+        budget -= market_math.ceil_div(bounty * constants.BOUNTY_PERIOD, settings.keeper_bounty)
     schedule.bounty_budget = budget
 
     self._store_ledger(m.assets - bounty, price)

@@ -110,7 +110,7 @@ def keeper_bounty_paid(keeper_bounty: int, budget: int, lp_value: int, time_only
     spendable = max(budget - BOUNTY_RESERVE, 0) if time_only else budget
     bounty = min(keeper_bounty * min(spendable, BOUNTY_PERIOD) // BOUNTY_PERIOD, lp_value)
     if keeper_bounty:
-        budget -= bounty * BOUNTY_PERIOD // keeper_bounty  # what it used, rounded down
+        budget -= ceil_div(bounty * BOUNTY_PERIOD, keeper_bounty)  # what it used, rounded up
     return bounty, budget
 
 

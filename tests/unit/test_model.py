@@ -15,6 +15,7 @@ from inverse.model import (
     Overflow,
     PoolModel,
     Revert,
+    keeper_bounty_paid,
     u256,
 )
 
@@ -205,3 +206,11 @@ def test_dead_feed__phase_zero_order__void_at_expiry_only():
     assert m.oracle.own_round(order, order.expires_at + 1) == (ROUND_VOID, 0, 0)
     [void] = m.settle(BOB, [order], [0], order.expires_at + 1)
     assert (void.outcome, void.refunded) == (OUTCOME_VOID, 100 * 10**6)
+
+
+def test_keeper_bounty_paid__budget_used_rounded_up__never_a_second_to_the_keeper():
+    """1,000 s of budget pay 23,148 of a 1,000,000 bounty (per 43,200 s), which is
+    999.99 s' worth: the whole 1,000 s is booked as used (it kept 1 s before)."""
+    bounty, left = keeper_bounty_paid(10**6, 1_000, 2**256, False)
+    assert bounty == 10**6 * 1_000 // 43_200 == 23_148
+    assert left == 0
