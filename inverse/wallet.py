@@ -13,7 +13,14 @@ from ape.contracts import ContractInstance
 from eip712.messages import EIP712Domain, EIP712Message
 from eth_pydantic_types import abi
 
-from .constants import ORDER_MINT, ORDER_REDEEM
+from .constants import (
+    ORDER_LP_DEPOSIT,
+    ORDER_MINT,
+    ORDER_REDEEM,
+    OUTCOME_PARTIAL,
+    OUTCOME_REFUNDED,
+    WAD,
+)
 from .deploy import _ERC20_ABI, PYTH_FEE_ABI, ZERO_ADDRESS, partial_contract
 from .hermes import Hermes, hermes_url
 from .orders import (
@@ -169,6 +176,53 @@ def settlement_of(pool, order_id: int, start_block: int):
     """The pool's `OrderSettled` event of `order_id`, or None while it is pending."""
     logs = pool.OrderSettled.range(start_block, chain.blocks.head.number + 1, search_topics={"order_id": order_id})
     return next(iter(logs), None)
+
+
+WIDER_BOUND = "ask again with a wider slippage bound (--slippage 1.5)"
+
+
+def refund_reason(order: Order, log, decimals: int) -> str | None:
+    """Why a settled order got less than it asked (refunded, or partly filled) and
+    what to do next, in a user's words; None when it was filled or void (a void
+    order's words say why already). `log`: its `OrderSettled`; `decimals`: the
+    collateral's."""
+    if log.outcome not in (OUTCOME_REFUNDED, OUTCOME_PARTIAL):
+        return None
+    from .status import fmt_units, fmt_wad
+
+    scale = 10 ** (36 - decimals)  # tokens * NAV / scale = collateral
+    nav = fmt_wad(log.nav, 6)
+    if order.kind == ORDER_MINT:
+        if log.nav == 0:
+            return "the NAV was 0 at its price: the market takes no mints until it restarts"
+        fee = -(-order.amount * order.trade_fee // WAD)
+        tokens = (order.amount - fee) * scale // log.nav
+        if log.outcome == OUTCOME_REFUNDED and tokens < order.min_out:
+            return (
+                f"at its price the NAV was {nav} per token, so it would have got {fmt_wad(tokens, 6)} tokens; "
+                f"your bound was {fmt_wad(order.min_out, 6)}: {WIDER_BOUND}"
+            )
+        part = "only part of it (the rest came back)" if log.outcome == OUTCOME_PARTIAL else "none of it"
+        return f"the LPs' backing had room for {part} at its price: see 'mint capacity' in status, or try later"
+    if order.kind == ORDER_REDEEM:
+        worth = fmt_units(order.amount * log.nav // scale, decimals)
+        if order.min_out:
+            return (
+                f"at its price the NAV was {nav}, so the tokens were worth {worth} before fees; your bound was "
+                f"{fmt_units(order.min_out, decimals)}: {WIDER_BOUND}"
+            )
+        return f"the tokens were worth {worth} at its price, less than the settle fee: redeem a larger amount"
+    if order.kind == ORDER_LP_DEPOSIT:
+        return f"at its price's LP value it would have got fewer LP shares than your bound: {WIDER_BOUND}"
+    if log.outcome == OUTCOME_PARTIAL:
+        return (
+            "the backing rule (holders' tokens stay backed) let LPs take only part of it at its price; "
+            "the rest of your shares came back: withdraw them later"
+        )
+    return (
+        "the backing rule (holders' tokens stay backed) or your slippage bound stopped it at its price: "
+        f"see 'LP value' and 'inverse value' in status, or {WIDER_BOUND}"
+    )
 
 
 def account_orders(pool, book, account, start_block: int) -> list[tuple[Order, object]]:

@@ -324,7 +324,7 @@ def request(m: Market, account, kind: int, send_request, yes: bool, no_wait: boo
         click.echo(f"Not waiting. `ape run inverse orders` shows where order {order.id} stands.")
         return
     log = wait_for_settlement(m, account, order, receipt.block_number, settle_self)
-    click.echo(describe_settlement(m, kind, log))
+    click.echo(describe_settlement(m, kind, log, order))
     owed = m.pool.claimable(order.receiver)
     if owed:
         click.echo(f"{m.money(owed)} could not be sent to {order.receiver} and waits there: run `claim` from it.")
@@ -381,7 +381,8 @@ def waiting_state(m: Market, account, order, settle_self: bool) -> str:
     return f"{out}: waiting for a keeper to settle it (or run settle)"
 
 
-def describe_settlement(m: Market, kind: int, log) -> str:
+def describe_settlement(m: Market, kind: int, log, order=None) -> str:
+    """What a settled order got; with the `order`, why it got less than it asked."""
     outcome = OUTCOMES.get(log.outcome, str(log.outcome))
     if log.outcome == OUTCOME_VOID and not log.round_id:
         priced = "no price could be had" if m.pull else "no round came in time"
@@ -402,7 +403,10 @@ def describe_settlement(m: Market, kind: int, log) -> str:
     if log.refunded:
         # A void entry's refund includes the settle fee: collateral either way.
         text += f", refunded {m.amount(log.refunded, kind)}"
-    return text + f"; settle fee {m.money(log.settle_fee)}."
+    text += f"; settle fee {m.money(log.settle_fee)}."
+    if order is not None and (reason := wallet.refund_reason(order, log, m.decimals)):
+        text += f"\n  Why: {reason}."
+    return text
 
 
 @click.group()
@@ -621,7 +625,7 @@ def orders(network, account, manifest, market, pool_address):
             late = "its price comes after" if m.pull else "no round by"
             click.echo(f"{head}: pending, {wait}; void if {late} {fmt_time(order.expires_at)}")
         else:
-            click.echo(f"{head}: {describe_settlement(m, order.kind, log).split(': ', 1)[1]}")
+            click.echo(f"{head}: {describe_settlement(m, order.kind, log, order).split(': ', 1)[1]}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
