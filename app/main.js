@@ -624,7 +624,7 @@ class Market {
           fromBlock,
         });
         if (logs.length) {
-          this.say(this.describe(order.kind, logs[0].args), "done");
+          this.say(this.describe(order.kind, logs[0].args, order), "done");
           return;
         }
       }
@@ -643,13 +643,14 @@ class Market {
     }
     if (now < order.not_before) return `waiting for its earliest round time (${duration(order.not_before - now)} of chain time left).`;
     const [roundId, , , updatedAt] = await read(this.feed, "feed", "latestRoundData");
-    if (roundId >> 64n === order.phase && updatedAt >= order.not_before) return "its round is out: a keeper is settling it.";
+    // After a switch to a new aggregator its rounds price the orders of the old phase too.
+    if (roundId >> 64n >= order.phase && updatedAt >= order.not_before) return "its round is out: a keeper is settling it.";
     if (now > order.not_before + order.max_wait) return "no round came in time: it is void and will be refunded in full.";
     return "waiting for the next oracle round.";
   }
 
-  /** What a settled order got, as the CLI says it. */
-  describe(kind, log) {
+  /** What a settled order got, as the CLI says it; with the order, why it got less than it asked. */
+  describe(kind, log, order = null) {
     const outcome = data.outcomes[String(log.outcome)] ?? String(log.outcome);
     let priced;
     if (!log.round_id)
@@ -671,7 +672,35 @@ class Market {
     let text = `Order ${log.order_id}: ${outcome}, ${priced}. Filled ${amountIn(log.filled)}, got ${amountOut(log.out)}`;
     // What came back is what was paid in (a void entry's refund includes the settle fee).
     if (log.refunded) text += `, refunded ${amountIn(log.refunded)}`;
-    return `${text}; settle fee ${this.money(log.settle_fee)}.`;
+    text += `; settle fee ${this.money(log.settle_fee)}.`;
+    const why = order && this.refundReason(order, log);
+    return why ? `${text} Why: ${why}.` : text;
+  }
+
+  /** Why an order was refunded or partly filled, and what to do (`inverse.wallet.refund_reason`). */
+  refundReason(order, log) {
+    if (log.outcome !== 2n && log.outcome !== 3n) return null; // partly filled, refunded
+    const wider = "ask again with a wider slippage bound (the Slippage bound field)";
+    const scale = 10n ** (36n - BigInt(this.decimals)); // tokens * NAV / scale = collateral
+    const nav = fmt(log.nav, 18, 6);
+    if (order.kind === 1n) {
+      if (log.nav === 0n) return "the NAV was 0 at its price: the market takes no mints until it restarts";
+      const fee = (order.amount * order.trade_fee + WAD - 1n) / WAD;
+      const tokens = ((order.amount - fee) * scale) / log.nav;
+      if (log.outcome === 3n && tokens < order.min_out)
+        return `at its price the NAV was ${nav} per token, so it would have got ${fmt(tokens, 18, 6)} tokens; your bound was ${fmt(order.min_out, 18, 6)}: ${wider}`;
+      const part = log.outcome === 2n ? "only part of it (the rest came back)" : "none of it";
+      return `the LPs' backing had room for ${part} at its price: see the mint capacity above, or try later`;
+    }
+    if (order.kind === 2n) {
+      const worth = this.money((order.amount * log.nav) / scale);
+      if (order.min_out) return `at its price the NAV was ${nav}, so the tokens were worth ${worth} before fees; your bound was ${this.money(order.min_out)}: ${wider}`;
+      return `the tokens were worth ${worth} at its price, less than the settle fee: redeem a larger amount`;
+    }
+    if (order.kind === 3n) return `at its price's LP value it would have got fewer LP shares than your bound: ${wider}`;
+    if (log.outcome === 2n)
+      return "the backing rule (holders' tokens stay backed) let LPs take only part of it at its price; the rest of your shares came back: withdraw them later";
+    return `the backing rule (holders' tokens stay backed) or your slippage bound stopped it at its price: ${wider}, or withdraw less`;
   }
 
   kindName(kind) {
@@ -711,7 +740,7 @@ class Market {
       const unit = ENTRY.has(kind) ? this.money(order.amount) : `${fmt(order.amount, 18, 4)} ${kind === "redeem" ? this.symbol : "LP shares"}`;
       const log = settled.get(id);
       let where;
-      if (log) where = this.describe(order.kind, log).split(": ").slice(1).join(": ");
+      if (log) where = this.describe(order.kind, log, order).split(": ").slice(1).join(": ");
       else if (now < order.not_before) where = `pending: earliest round in ${duration(order.not_before - now)}; void if no round by ${chainTime(order.not_before + order.max_wait)}`;
       else where = `pending: waiting for its round or a keeper; void if no round by ${chainTime(order.not_before + order.max_wait)}`;
       const row = document.createElement("tr");
