@@ -24,8 +24,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # environment's `bin` (the vyper compiler) and npm's Anvil on PATH for every Python
 # started from the environment, so `.venv/bin/ape ...` works as the README writes
 # it, without activating anything.
-$(VENV)/.path: $(VENV)/.installed scripts/project_path.py Makefile
-	$(BIN)/python scripts/project_path.py $(CURDIR)/bin $(CURDIR)/$(BIN) $(CURDIR)/node_modules/.bin
+$(VENV)/.path: $(VENV)/.installed tools/project_path.py Makefile
+	$(BIN)/python tools/project_path.py $(CURDIR)/bin $(CURDIR)/$(BIN) $(CURDIR)/node_modules/.bin
 	touch $@
 
 # `npm ci` rejects a lock file without the other platforms' optional anvil builds; install keeps to the lock.
@@ -84,11 +84,11 @@ fuzz-deep: setup
 # docs/MUTANTS.md. ONLY="a,b" runs those whose name has a or b. About an hour on two cores.
 MUTANT_STEPS ?= 20000
 mutants: setup
-	$(BIN)/python scripts/mutants.py --steps $(MUTANT_STEPS) --only "$(ONLY)"
+	$(BIN)/python tools/mutants.py --steps $(MUTANT_STEPS) --only "$(ONLY)"
 
 lint: setup
-	$(BIN)/ruff check inverse scripts tests
-	$(BIN)/ruff format --check inverse scripts tests
+	$(BIN)/ruff check inverse scripts tools tests
+	$(BIN)/ruff format --check inverse scripts tools tests
 
 clean:
 	rm -rf $(VENV) node_modules .build app/dist

@@ -18,7 +18,7 @@ settings.register_profile(
     "deep", max_examples=1_000, stateful_step_count=50, deadline=None, suppress_health_check=_SLOW_OK, print_blob=True
 )
 settings.register_profile(
-    # The mutation probe (scripts/mutants.py): a failure is all it needs to know, and
+    # The mutation probe (tools/mutants.py): a failure is all it needs to know, and
     # one mutant's failing examples must not be replayed against the next.
     "mutants",
     parent=settings.get_profile("deep"),

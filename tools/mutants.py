@@ -194,7 +194,7 @@ def probe(mutant: Mutant, scratch: Path, env: dict, steps: int, logs: Path) -> d
     source = scratch / mutant.path
     original = source.read_text()
     if original.count(mutant.old) != 1:
-        sys.exit(f"mutant {mutant.name!r}: its piece is not in {mutant.path} exactly once; update scripts/mutants.py")
+        sys.exit(f"mutant {mutant.name!r}: its piece is not in {mutant.path} exactly once; update tools/mutants.py")
     source.write_text(original.replace(mutant.old, mutant.new))
     try:
         code, output = run(["ape", "compile", "--force"], scratch, env, 900)
@@ -313,7 +313,7 @@ def main():
         header = [
             "# Mutation probe",
             "",
-            "Each row is one bug planted in the contracts (`scripts/mutants.py`), compiled and run",
+            "Each row is one bug planted in the contracts (`tools/mutants.py`), compiled and run",
             "against the unit tests (`tests/unit`, stopping at the first failure: the test named) and",
             "the stateful fuzz (`tests/fuzz`), on the commit shown. `make mutants` reruns them all;",
             '`make mutants ONLY="a,b"` the rows whose name has a or b, keeping the others.',

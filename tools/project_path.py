@@ -4,7 +4,7 @@ environment's `bin`, with the vyper compiler, and npm's Anvil) at the front of P
 order and once each, so `.venv/bin/ape ...` finds them without an activated shell and the
 project's `anvil` always comes before npm's.
 
-Usage: python scripts/project_path.py DIR [DIR ...]  (run by `make setup`)
+Usage: python tools/project_path.py DIR [DIR ...]  (run by `make setup`)
 """
 
 import sys
