@@ -226,10 +226,11 @@ def refund_reason(order: Order, log, decimals: int) -> str | None:
 
 
 def account_orders(pool, book, account, start_block: int) -> list[tuple[Order, object]]:
-    """Every order requested by `account` or to it since `start_block`, oldest
-    first, each with its `OrderSettled` event (None while pending)."""
+    """Every order requested by `account` or to it since `start_block` (every order
+    when `account` is None), oldest first, each with its `OrderSettled` event (None
+    while pending)."""
     address = getattr(account, "address", account)
-    mine = [o for o in requested_orders(book, start_block) if address in (o.requester, o.receiver)]
+    mine = [o for o in requested_orders(book, start_block) if address is None or address in (o.requester, o.receiver)]
     if not mine:
         return []
     settled = {log.order_id: log for log in pool.OrderSettled.range(start_block, chain.blocks.head.number + 1)}

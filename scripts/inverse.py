@@ -1,10 +1,13 @@
 """Wallet CLI for holders and LPs.
 
-    ape run inverse status      --network <net> --account <alias> [--market 1 | --pool 0x...]
+    ape run inverse status      --network <net> [--account <alias>] [--market 1 | --pool 0x...]
     ape run inverse mint 100    --network <net> --account <alias> --market 3
     ape run inverse redeem all  ...
     ape run inverse lp-deposit 5000 / lp-withdraw all
     ape run inverse orders / settle / claim / rebalance
+
+`status` and `orders` read only: without `--account` they show the market (and
+every order in it) without your positions.
 
 Every mint, redeem, LP deposit and LP withdrawal is an order: requested now,
 settled at the next oracle price (the first round published at least the market's
@@ -20,15 +23,18 @@ what the order got (`--no-wait` returns with the order id).
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
 from ape import chain, project
-from ape.cli import ConnectedProviderCommand, account_option
+from ape.cli import ConnectedProviderCommand
+from ape.cli.choices import AccountAliasPromptChoice
 from ape.contracts import ContractInstance
 from ape.exceptions import ApeException, ContractLogicError
+from ape.logging import LogLevel, logger
 
 from inverse import wallet
 from inverse.constants import (
@@ -126,6 +132,29 @@ class Market:
         if 0 < value < 10 ** max(decimals - places, 0):
             places = decimals
         return fmt_units(value, decimals, places)
+
+
+def account_option(required: bool = True):
+    """`--account`: an alias from `ape accounts list` (TEST::0 .. TEST::9 on a local
+    chain). A command that sends refuses to go on without one and says how; a
+    read-only one works without."""
+
+    def check(ctx, param, value):
+        if value is None and required:
+            raise click.UsageError(
+                "pass --account ALIAS, an account from `ape accounts list` (`ape accounts import ALIAS` adds one; "
+                "on a local chain TEST::0 .. TEST::9)"
+            )
+        return value
+
+    what = "sends from" if required else "shows the positions of (optional)"
+    return click.option(
+        "--account",
+        type=AccountAliasPromptChoice(),
+        default=None,
+        callback=check,
+        help=f"The account it {what}: an alias from `ape accounts list` (local chain: TEST::0 .. TEST::9).",
+    )
 
 
 def pool_options(command):
@@ -412,15 +441,24 @@ def describe_settlement(m: Market, kind: int, log, order=None) -> str:
 @click.group()
 def cli():
     """Request mints, redeems and LP moves from a wallet; see and settle orders."""
+    # What a user reads is this CLI's own words: ape's connection and receipt lines
+    # (fees in wei) only with `-v INFO`.
+    logger.set_level(LogLevel.WARNING)
+
+
+# A settings class in one of ape's plugins warns on every run; nothing a user can act on.
+warnings.filterwarnings("ignore", message="Field 'import_remapping' has an incomplete definition")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(required=False)
 @pool_options
 def status(network, account, manifest, market, pool_address):
     """Price, NAV, reference, next rebalance, capacity, orders, LP value and your positions."""
     m = load_market(network, manifest, market, pool_address)
     click.echo(format_status(f"{m.symbol} at {m.pool.address}", read_status(m.pool, m.collateral, m.book)))
+    if account is None:
+        return
     lp_token = project.LpToken.at(m.pool.lp_token())
     tokens, lp_shares = m.pool.balanceOf(account), lp_token.balanceOf(account)
     tokens_worth = fmt_units(_try(m.lens.preview_redeem, tokens), m.decimals)
@@ -599,20 +637,23 @@ def lp_withdraw(
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(required=False)
 @pool_options
 def orders(network, account, manifest, market, pool_address):
-    """Your orders (requested by you or to you) and where each stands."""
+    """Your orders (requested by you or to you) and where each stands; every order without --account."""
     m = load_market(network, manifest, market, pool_address)
+    whose = f"by or to {account.address}" if account else "in the market"
     mine = wallet.account_orders(m.pool, m.book, account, m.start_block)
     if not mine:
-        click.echo(f"No orders by or to {account.address} on {m.symbol} since block {m.start_block}.")
+        click.echo(f"No orders {whose} on {m.symbol} since block {m.start_block}.")
         return
     now = chain.blocks.head.timestamp
-    click.echo(f"Orders by or to {account.address} on {m.symbol}:")
+    click.echo(f"Orders {whose} on {m.symbol}:")
     for order, log in mine:
         head = f"  #{order.id} {order.kind_name} {m.amount(order.amount, order.kind)}"
-        if order.receiver != account.address:
+        if account is None:
+            head += f" by {order.requester}"
+        elif order.receiver != account.address:
             head += f" to {order.receiver}"
         elif order.requester != account.address:
             head += f" from {order.requester}"

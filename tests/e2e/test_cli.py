@@ -43,19 +43,19 @@ def world(tmp_path_factory, accounts):
             pool = project.InversePool.at(manifest["markets"][0]["pool"])
             feed = project.MockAggregator.at(manifest["contracts"]["feed"])
 
-            def command(*args):
+            def command(*args, account="TEST::4"):
+                account_args = ["--account", account] if account else []
                 return [str(Path(sys.executable).parent / "ape"), "run", "inverse", *args] + [
                     "--network",
                     node.network_choice,
-                    "--account",
-                    "TEST::4",
+                    *account_args,
                     "--manifest",
                     str(path),
                 ]
 
-            def run(*args, stdin=None):
+            def run(*args, stdin=None, account="TEST::4"):
                 return subprocess.run(
-                    command(*args), cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=300
+                    command(*args, account=account), cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=300
                 )
 
             def start(*args):
@@ -184,6 +184,21 @@ def test_cli__every_order_kind_requests_waits_and_shows_what_it_got(world):
 
     out = _ok(run("claim"))
     assert f"Nothing to claim: the pool owes {user.address} nothing." in out
+
+
+def test_cli__read_only_commands__need_no_account_and_print_only_their_own_words(world):
+    """`status` and `orders` without --account show the market (and every order in
+    it); a command that sends says how to name an account instead of prompting; no
+    library warning, connection line or receipt in wei on any of them."""
+    status = world["run"]("status", account=None)
+    out = _ok(status)
+    assert "oracle price" in out and "next rebalance   in " in out and "your tokens" not in out
+    out = _ok(world["run"]("orders", account=None))
+    assert out.startswith("Orders in the market on ") and "#1 lp-deposit 50,000.00 USDC by " in out
+    refused = world["run"]("mint", "100", "--yes", account=None)
+    assert refused.returncode != 0 and "pass --account ALIAS" in refused.stderr
+    for result in (status, world["run"]("claim")):
+        assert not any(word in result.stdout + result.stderr for word in ("Warning", "INFO", "total fees paid"))
 
 
 def test_cli__asks_before_sending_and_a_no_sends_nothing(world):
