@@ -30,6 +30,14 @@ def cli(network, account, config_path, manifest_file, force):
     ecosystem = network.ecosystem.name
     name = network.name if ecosystem == "ethereum" else f"{ecosystem}-{network.name}"
     path = Path(manifest_file) if manifest_file else manifest_path(name)
+    if _started_for_this_command(network.provider):
+        click.echo(
+            f"Note: ape started the node of {ecosystem}:{network.name} for this command: the chain, and the markets "
+            "deployed on it, disappear when it ends. To keep them, start a node (`anvil --chain-id 1337`) and pass "
+            "--network ethereum:local:http://127.0.0.1:8545, or deploy to a testnet (README: From zero to a "
+            "Sepolia market); `make app` runs a local playground.",
+            err=True,
+        )
     try:
         if path.exists() and not force:
             raise ConfigError(f"{path} exists: pass --force to replace it")
@@ -41,3 +49,9 @@ def cli(network, account, config_path, manifest_file, force):
     for market in manifest["markets"]:
         click.echo(f"{market['symbol']} (-{market['leverage']}x): pool {market['pool']}, LP token {market['lp_token']}")
     click.echo(f"manifest: {path}")
+
+
+def _started_for_this_command(provider) -> bool:
+    """Whether ape runs the chain inside this command (its test chain) or started
+    the node process itself: either is gone when the command ends."""
+    return provider.name == "test" or getattr(provider, "process", None) is not None

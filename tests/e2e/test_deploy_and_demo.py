@@ -56,6 +56,25 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
     write_manifest(manifest, path, force=True)
 
 
+def test_deploy_command__on_a_chain_ape_starts__says_the_markets_disappear_with_it(tmp_path):
+    """`ape run deploy` on a network whose node ape starts for the command (the
+    local foundry network, or no --network at all) warns that what it deploys goes
+    when the command ends, and says how to keep it."""
+    result = subprocess.run(
+        [APE, "run", "deploy", "--network", "ethereum:local:foundry", "--account", "TEST::0"]
+        + ["--manifest", str(tmp_path / "local.json")],
+        cwd=ROOT,
+        env=BARE_SHELL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (
+        "disappear when it ends" in result.stderr and "--network ethereum:local:http://127.0.0.1:8545" in result.stderr
+    )
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
