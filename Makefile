@@ -68,7 +68,7 @@ demo: setup
 
 # The suite's three parts (unit; end-to-end and browser; fuzz) as `ape test` sessions at
 # once, each on worker processes with Anvils of their own (tests/run.py says how); prints
-# each part's output as it ends, then the wall and CPU time of each. About 20 minutes on two cores.
+# each part's output as it ends, then the wall and CPU time of each. About 10 minutes on two cores.
 test: setup page browser
 	$(BIN)/python -m tests.run
 
