@@ -182,8 +182,9 @@ class Ledger:
         self.cursor = self.node.block + 1
 
     def read(self) -> dict:
-        """What happened since the last read: orders settled, refunded or void,
-        their mean wait, and rebalances (with how many on the threshold)."""
+        """What happened since the last read, per market (its label): orders
+        settled, refunded or void and rebalances (how many on the threshold); and
+        over all, each settled order's wait and the rebalances."""
         last = self.node.block
         book_of = {m.pool.lower(): m.book for m in self.markets}
         logs = self.node.rpc(
@@ -200,7 +201,10 @@ class Ledger:
             ],
         )
         self.cursor = last + 1
-        day = {"settled": 0, "refunded": 0, "void": 0, "waits": [], "rebalances": 0, "threshold": 0}
+        label_of = {m.pool.lower(): m.label for m in self.markets}
+        day = {"waits": [], "rebalances": 0} | {
+            m.label: {"settled": 0, "refunded": 0, "void": 0, "rebalances": 0, "threshold": 0} for m in self.markets
+        }
         times: dict[int, int] = {}
         for log in logs:
             kind, address = bytes.fromhex(log["topics"][0][2:]), log["address"].lower()
@@ -215,16 +219,18 @@ class Ledger:
                 if key in self.settled:
                     raise click.ClickException(f"order {key} settled twice")
                 self.settled[key] = outcome
-                day["settled"] += 1
-                day["refunded"] += outcome == OUTCOME_REFUNDED
-                day["void"] += outcome == OUTCOME_VOID
+                market = day[label_of[address]]
+                market["settled"] += 1
+                market["refunded"] += outcome == OUTCOME_REFUNDED
+                market["void"] += outcome == OUTCOME_VOID
                 block = int(log["blockNumber"], 16)
                 if block not in times:
                     times[block] = self.node.timestamp(block)
                 day["waits"].append(times[block] - self.requested[key])
             else:
                 day["rebalances"] += 1
-                day["threshold"] += bool(words[0] & REASON_THRESHOLD)
+                day[label_of[address]]["rebalances"] += 1
+                day[label_of[address]]["threshold"] += bool(words[0] & REASON_THRESHOLD)
         self.waits += day["waits"]
         return day
 
@@ -468,16 +474,17 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) 
         solvent = check_solvency(demo, collateral)
         exits = exit_everyone(demo, ledger, collateral)
         bot.stop()
+        ok = check(demo, ledger, collateral, exits) and solvent
         rebalances = sum(row["rebalances"] for row in rows)
         earned = web3_node.call(collateral, "balanceOf(address)", (keeper.address,))
         click.echo(
             f"\nThe keeper bot settled {len(ledger.settled)} orders and rebalanced {rebalances} times; "
-            f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties). "
+            f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties).\n"
             f"Mean wait from request to settlement: {mean_wait(ledger.waits)}."
         )
         plot(rows, markets, plot_path)
         click.echo(f"Plot: {plot_path}")
-        return check(demo, ledger, collateral, exits) and solvent
+        return ok
     finally:
         bot.stop()
         bot.forget()
@@ -497,10 +504,14 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
     crash_day = days // 2
     path = price_path(days, crash_day, seed)
     rng = random.Random(seed + 1)
-    header = f"{'day':>4} {'ETH':>9}"
+    header = f"{'day':>5} {'ETH':>9}"
     for m in markets:
-        header += f" | {m.label + ' NAV':>9} {'naive':>7} {'drag':>7} {'LP value':>12}"
-    click.echo("\n" + header + " | orders settled (refunded, void)  wait  rebalances")
+        header += f" | {m.label + ' NAV':>8} {'drag':>7} {'LP value':>10} {'orders':>10} {'rebal':>5}"
+    click.echo(
+        "\ndrag: NAV less the naive -L x cumulative move; orders: settled (refunded, void) that day; rebal: "
+        "rebalances\n(on the threshold); wait: mean, request to settlement; *: the crash day\n"
+    )
+    click.echo(header + f" | {'wait':>6}")
     rows = []
     step = 0  # seconds of this hour already spent settling (pull)
     if not demo.feed:  # the price service gets the whole path at once: it publishes each price at its time
@@ -524,18 +535,18 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
             "rebalances": events["rebalances"],
             "crash": day == crash_day,
         }
-        line = f"{day + 1:>4} {path[day * 24 + 23] / 1e8:>9,.2f}"
+        line = f"{day + 1:>4}{'*' if row['crash'] else ' '} {path[day * 24 + 23] / 1e8:>9,.2f}"
         for m in markets:
             demo.fresh_price()
             nav = Decimal(m.view("nav")) / WAD
             naive = m.naive(path[day * 24 + 23], START_PRICE)
             row[m.label] = (nav, naive)
-            line += f" | {nav:>9.4f} {naive:>7.4f} {nav - naive:>+7.4f} {m.preview('lp_value') / USDC:>12,.0f}"
-        orders = f"{events['settled']:>3} ({events['refunded']}, {events['void']})"
-        wait = mean_wait(events["waits"])
-        note = f" ({events['threshold']} on the threshold)" if events["threshold"] else ""
-        crash = "  <- crash day" if row["crash"] else ""
-        click.echo(line + f" | {orders:>29} {wait:>7}  {events['rebalances']}{note}{crash}")
+            e = events[m.label]
+            orders = f"{e['settled']} ({e['refunded']},{e['void']})"
+            rebalances = f"{e['rebalances']}" + (f" ({e['threshold']})" if e["threshold"] else "")
+            lp_value = m.preview("lp_value") / USDC
+            line += f" | {nav:>8.4f} {nav - naive:>+7.4f} {lp_value:>10,.0f} {orders:>10} {rebalances:>5}"
+        click.echo(line + f" | {mean_wait(events['waits']):>6}")
         rows.append(row)
     return rows
 
