@@ -318,8 +318,13 @@ class Market {
     });
     for (const b of this.form.querySelectorAll(".kinds button")) b.addEventListener("click", () => this.setKind(b.dataset.kind));
     this.form.slippage.value = String(config.slippage_percent);
-    this.form.amount.addEventListener("input", () => this.preview());
-    this.form.slippage.addEventListener("input", () => this.preview());
+    // A new input makes the last refusal stale: it goes, and the preview says what holds now.
+    const changed = () => {
+      if ($(".progress", this.form).classList.contains("error")) this.say("");
+      this.preview();
+    };
+    this.form.amount.addEventListener("input", changed);
+    this.form.slippage.addEventListener("input", changed);
     $(".max", this.form).addEventListener("click", () => this.fillMax());
     $(".claim", this.element).addEventListener("click", () => this.claim());
   }
@@ -452,8 +457,12 @@ class Market {
     if (!text) return { error: "" };
     const { decimals, unit, max } = this.input();
     if (!/^\d*\.?\d*$/.test(text) || text === ".") return { error: `'${text}' is not an amount: type a number of ${unit}.` };
+    const places = (text.split(".")[1] ?? "").length;
+    if (places > decimals) return { error: `${unit} has ${decimals} decimals: type at most ${decimals} digits after the point.` };
     const value = parseUnits(text, decimals);
     if (value <= 0n) return { error: "The amount must be positive." };
+    if (ENTRY.has(this.kind) && this.state && value < this.state.minOrder)
+      return { error: `The smallest order in this market is ${this.money(this.state.minOrder)}: ask for at least that.` };
     if (rightChain() && value > max) {
       const have = ENTRY.has(this.kind) ? `${fmt(max, decimals)} ${unit} after the settle fee` : `${fmt(max, decimals, 6)} ${unit}`;
       return { error: `You have ${have}: ask for at most that ('max').` };

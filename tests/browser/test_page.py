@@ -237,18 +237,45 @@ def test_page__redeem__keeper_settles_it_and_pays_collateral(open_page, market, 
 def test_page__a_request_the_book_refuses__is_explained_in_plain_words_and_nothing_is_signed(
     open_page, market, accounts
 ):
-    user = accounts[5]
+    """The owner pauses the market after the page showed its preview: the book
+    refuses the mint, and the page says why in the CLI's words; the next input
+    clears the refusal."""
+    user, owner = accounts[5], accounts[0]
     pool, book, collateral = market("1")
     queued, nonce = book.next_order() + book.pending_orders(), collateral.nonces(user)
     page = open_page(user)
     section = page.locator('section[data-market="1"]')
-    section.locator("input[name=amount]").fill("5")  # the market's smallest order is 10 USDC
-    expect(section.locator(".preview")).to_contain_text("Pay 5.00 USDC")
-    section.get_by_role("button", name="Request mint").click()
+    section.locator("input[name=amount]").fill("50")
+    expect(section.locator(".preview")).to_contain_text("Pay 50.00 USDC")
+    pool.pause(sender=owner)
+    try:
+        section.get_by_role("button", name="Request mint").click()
+        reason = "orders: closed"
+        # The CLI's words, from the same table.
+        expect(section.locator(".progress.error")).to_have_text(f"{reason}: {cli_module().EXPLANATIONS[reason]}")
+        assert not signed_or_sent(page)  # refused before the wallet was asked to sign anything
+        assert book.next_order() + book.pending_orders() == queued and collateral.nonces(user) == nonce
+        section.locator("form.order").screenshot(path=str(ROOT / "docs" / "app-refused.png"))
+    finally:
+        pool.unpause(sender=owner)
+    section.locator("input[name=amount]").fill("60")
+    expect(section.locator(".progress.error")).to_have_count(0)
 
-    reason = "orders: below min order"
-    # The CLI's words, from the same table.
-    expect(section.locator(".progress.error")).to_have_text(f"{reason}: {cli_module().EXPLANATIONS[reason]}")
-    assert not signed_or_sent(page)  # refused before the wallet was asked to sign anything
-    assert book.next_order() + book.pending_orders() == queued and collateral.nonces(user) == nonce
-    section.locator("form.order").screenshot(path=str(ROOT / "docs" / "app-refused.png"))
+
+def test_page__amount_below_the_minimum_or_past_the_decimals__says_so_and_the_button_stays_off(open_page, accounts):
+    """5 USDC showed a preview and an enabled button, then the book refused it;
+    12.1234567 was taken as 12.123457. Both are refused as they are typed."""
+    page = open_page(accounts[5])
+    section = page.locator('section[data-market="1"]')
+    button = section.get_by_role("button", name="Request mint")
+    section.locator("input[name=amount]").fill("5")
+    expect(section.locator(".preview")).to_have_text(
+        "The smallest order in this market is 10.00 USDC: ask for at least that."
+    )
+    expect(button).to_be_disabled()
+    section.locator("input[name=amount]").fill("12.1234567")
+    expect(section.locator(".preview")).to_have_text("USDC has 6 decimals: type at most 6 digits after the point.")
+    expect(button).to_be_disabled()
+    section.locator("input[name=amount]").fill("12.123456")
+    expect(section.locator(".preview")).to_contain_text("Pay 12.12 USDC")
+    expect(button).to_be_enabled()
