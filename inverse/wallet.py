@@ -137,11 +137,20 @@ def how_to_pay_order(pool, book, account, assets: int) -> str:
     return _payment(pool.collateral(), book, account, assets + book.settle_fee())[0]
 
 
-def request_entry(kind: int, pool, book, account, assets: int, min_out: int, receiver=None):
+def deadline_seconds(manifest: dict | None) -> int:
+    """How long a request may wait to be mined, in chain time: the manifest's
+    `request_deadline_seconds` where its chain's clock runs fast (the playground's
+    runs an hour a round), else DEFAULT_DEADLINE_SECONDS."""
+    return int((manifest or {}).get("request_deadline_seconds") or DEFAULT_DEADLINE_SECONDS)
+
+
+def request_entry(
+    kind: int, pool, book, account, assets: int, min_out: int, receiver=None, seconds: int = DEFAULT_DEADLINE_SECONDS
+):
     """Requests a mint (ORDER_MINT) or LP deposit of `assets`: the book takes them
     plus the settle fee, by permit where the collateral takes one, else after
-    approving what is missing. Returns the receipt."""
-    until = deadline()
+    approving what is missing; valid for `seconds` of chain time. Returns the receipt."""
+    until = deadline(seconds)
     receiver = receiver or account
     collateral = pool.collateral()
     total = assets + book.settle_fee()
@@ -159,11 +168,13 @@ def request_entry(kind: int, pool, book, account, assets: int, min_out: int, rec
     return plain(assets, min_out, receiver, until, sender=account)
 
 
-def request_exit(kind: int, book, account, amount: int, min_out: int, receiver=None):
+def request_exit(
+    kind: int, book, account, amount: int, min_out: int, receiver=None, seconds: int = DEFAULT_DEADLINE_SECONDS
+):
     """Requests a redeem (ORDER_REDEEM) of `amount` tokens or an LP withdrawal of
-    `amount` LP shares. Returns the receipt."""
+    `amount` LP shares, valid for `seconds` of chain time. Returns the receipt."""
     method = book.request_redeem if kind == ORDER_REDEEM else book.request_lp_withdraw
-    return method(amount, min_out, receiver or account, deadline(), sender=account)
+    return method(amount, min_out, receiver or account, deadline(seconds), sender=account)
 
 
 def requested_order(book, receipt) -> Order | None:

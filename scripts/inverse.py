@@ -112,6 +112,11 @@ class Market:
     def symbol(self) -> str:
         return self.pool.symbol()
 
+    @property
+    def deadline_seconds(self) -> int:
+        """A request's deadline in chain time (longer where the manifest says the clock runs fast)."""
+        return wallet.deadline_seconds(self.manifest)
+
     def units(self, kind: int, output: bool) -> tuple[int, str]:
         """Decimals and unit of what an order of `kind` pays in (or gets out)."""
         collateral_in = kind in (ORDER_MINT, ORDER_LP_DEPOSIT)
@@ -524,7 +529,7 @@ def mint(
         m,
         account,
         ORDER_MINT,
-        lambda: wallet.request_entry(ORDER_MINT, m.pool, m.book, account, assets, min_out),
+        lambda: wallet.request_entry(ORDER_MINT, m.pool, m.book, account, assets, min_out, seconds=m.deadline_seconds),
         yes,
         no_wait,
         settle_self,
@@ -559,7 +564,7 @@ def redeem(
         m,
         account,
         ORDER_REDEEM,
-        lambda: wallet.request_exit(ORDER_REDEEM, m.book, account, shares, min_out),
+        lambda: wallet.request_exit(ORDER_REDEEM, m.book, account, shares, min_out, seconds=m.deadline_seconds),
         yes,
         no_wait,
         settle_self,
@@ -594,7 +599,9 @@ def lp_deposit(
         m,
         account,
         ORDER_LP_DEPOSIT,
-        lambda: wallet.request_entry(ORDER_LP_DEPOSIT, m.pool, m.book, account, assets, min_out),
+        lambda: wallet.request_entry(
+            ORDER_LP_DEPOSIT, m.pool, m.book, account, assets, min_out, seconds=m.deadline_seconds
+        ),
         yes,
         no_wait,
         settle_self,
@@ -629,7 +636,7 @@ def lp_withdraw(
         m,
         account,
         ORDER_LP_WITHDRAW,
-        lambda: wallet.request_exit(ORDER_LP_WITHDRAW, m.book, account, shares, min_out),
+        lambda: wallet.request_exit(ORDER_LP_WITHDRAW, m.book, account, shares, min_out, seconds=m.deadline_seconds),
         yes,
         no_wait,
         settle_self,

@@ -153,6 +153,10 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     service = PriceServiceProcess(workdir, node, price=str(Decimal(START_PRICE) / 10**8))
     service.start()
     manifest["hermes"] = service.url  # where the keeper and the CLI fetch updates
+    # A request's deadline in market time, which runs an hour a round here: five minutes of yours
+    # (the page's and the CLI's, which reads it from the manifest).
+    deadline_seconds = int(300 / max(round_seconds, 0.1) + 1) * HOUR
+    manifest["request_deadline_seconds"] = deadline_seconds
     manifest_file = workdir / "local.json"
     write_manifest(manifest, manifest_file)
     collateral = project.MockCollateral.at(manifest["contracts"]["collateral"])
@@ -179,8 +183,6 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
             if hour % 24 == 0:  # the seed orders first, then each daily rebalance
                 wait_for_keeper(pools, books, feed.wad)
         wait_for_keeper(pools, books, feed.wad)
-        # A request's deadline in market time, which runs an hour a round here: five minutes of yours.
-        deadline_seconds = int(300 / max(round_seconds, 0.1) + 1) * HOUR
         # Each round is an hour: the demo users' 2% bound, so an order is seldom refunded for the move.
         config = page_config(manifest, "local", node.uri, deadline_seconds, slippage_percent=2, faucet=True)
         with PageServer(config, port) as server:
@@ -193,6 +195,9 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
                 f"  account  {user.address} holds 10,000 ETH and 100,000 USDC: import its key into your\n"
                 f"           wallet: {user.private_key}\n"
                 f"           (one of Anvil's well-known dev keys: never use it anywhere else)\n"
+                f"  CLI      .venv/bin/ape run inverse status --network {node.network_choice} "
+                f"--manifest {manifest_file} --account TEST::{USER_INDEX}\n"
+                f"           (any command: mint 100, orders, ...; the same account as the page's)\n"
                 f"A new ETH price every {round_seconds:g} s, each an hour of market time; the keeper bot settles "
                 f"orders at the next move and rebalances daily. Ctrl-C stops everything."
             )

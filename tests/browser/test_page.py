@@ -12,6 +12,7 @@ screenshots, docs/app.png and docs/app-refused.png."""
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -279,3 +280,28 @@ def test_page__amount_below_the_minimum_or_past_the_decimals__says_so_and_the_bu
     section.locator("input[name=amount]").fill("12.123456")
     expect(section.locator(".preview")).to_contain_text("Pay 12.12 USDC")
     expect(button).to_be_enabled()
+
+
+def test_playground__its_cli_line__works_against_it_with_a_deadline_on_its_clock(playground, market, accounts):
+    """The playground prints a ready-to-paste CLI line (its manifest, its node, the
+    page's account), and a request from it is valid for five minutes of the user's
+    time on the playground's fast clock: 2 of 8 CLI requests failed with `orders:
+    deadline passed` when the deadline was 20 minutes of chain time (10 rounds)."""
+    line = re.search(r"CLI\s+\.venv/bin/ape run inverse (.+)", playground["output"]).group(1)
+    args = shlex.split(line)
+    assert args[0] == "status"
+    ape = [str(Path(sys.executable).parent / "ape"), "run", "inverse"]
+    status = subprocess.run(ape + args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert status.returncode == 0 and "your tokens" in status.stdout, status.stdout + status.stderr[-2000:]
+    pool, book, _ = market("1")
+    queued = book.next_order() + book.pending_orders()
+    mint = subprocess.run(
+        ape + ["mint", "20", "--yes", "--no-wait", "--market", "1", *args[1:]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert mint.returncode == 0, mint.stdout + mint.stderr[-2000:]
+    assert f"Order {queued} requested" in mint.stdout
+    assert book.order(queued).status != 0  # known to the book: pending or settled by the keeper already
