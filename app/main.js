@@ -375,9 +375,9 @@ class Market {
     const P = (name, args) => tryRead(this.pool, "pool", name, args);
     const B = (name) => tryRead(this.book, "book", name);
     const L = (name, args) => tryRead(this.lens, "lens", name, args);
-    const [price, nav, refPrice, maxMint, lpValue, paused, shut, params] = await Promise.all([
+    const [price, nav, refPrice, maxMint, lpValue, exhausted, paused, shut, params] = await Promise.all([
       ...["oracle_price", "nav", "reference_price"].map((name) => P(name)),
-      ...["max_mint", "lp_value"].map((name) => L(name)),
+      ...["max_mint", "lp_value", "exhausted"].map((name) => L(name)),
       ...["paused", "is_shutdown", "parameters"].map((name) => P(name)),
     ]);
     // The order terms a request gets, as the book holds them.
@@ -389,6 +389,8 @@ class Market {
       maxMint: maxMint.value, lpValue: lpValue.value, paused: paused.value, shut: shut.value,
       settleFee: settleFee.value, minOrder: minOrder.value, minDelay: minDelay.value, maxWait: maxWait.value,
       mintFee: params.value?.mint_fee, redeemFee: params.value?.redeem_fee,
+      // Holders are owed all the pool holds: a deposit would make them whole first.
+      exhausted: exhausted.value === true,
     };
     if (rightChain()) {
       const me = wallet.account;
@@ -512,6 +514,13 @@ class Market {
       return show(error || (wallet ? hint : `${hint} Connect a wallet to request.`), Boolean(error));
     }
     if (bps === null) return show("The slippage bound is a percentage between 0 and 100.", true);
+    if (this.kind === "lp_deposit" && this.state.exhausted)
+      return show(
+        "This market is exhausted: holders are owed all it holds, so a deposit would first make them whole and get " +
+          "LP shares only for what is left; one with a slippage bound is refunded. To recapitalise it on purpose, use " +
+          "the CLI: ape run inverse lp-deposit AMOUNT --recapitalise.",
+        true,
+      );
     const name = `preview_${this.kind}`;
     const preview = await tryRead(this.lens, "lens", name, [value]);
     if (preview.value === null) {

@@ -805,12 +805,16 @@ def _fill_redeem(o: IPool.Order, m: Market) -> Result:
 @internal
 def _fill_lp_deposit(o: IPool.Order, m: Market) -> Result:
     """
-    @dev An LP deposit at the round's LP value (holders made whole first in an
-         exhausted pool); refunded below the order's bound in shares.
+    @dev An LP deposit at the round's LP value; refunded below the order's bound
+         in shares. In an exhausted pool (the NAV capped at assets / supply) a
+         deposit first makes holders whole and its shares are worth only what is
+         left: a recapitalisation is a deliberate act, asked with a bound of 0;
+         any other bound refunds it, so a bound set on a healthy preview keeps
+         the deposit's value.
     """
     priced: uint256 = self._lp_deposit_shares(m, o.amount)
     lp_shares: uint256 = priced & _MASK_128
-    if lp_shares == 0 or lp_shares < o.min_out:
+    if lp_shares == 0 or lp_shares < o.min_out or (o.min_out != 0 and m.nav != m.raw_nav):
         self._refund(o, o.amount, False)
         return Result(outcome=constants.OUTCOME_REFUNDED, filled=0, out=0, refunded=o.amount, settle_fee=o.settle_fee)
     self._store_ledger(m.assets + o.amount, m.reference_price)
@@ -1150,7 +1154,7 @@ def _push_terms():
 @internal
 @view
 def _check_order_book():
-    assert msg.sender == order_book, "pool: caller is not the order book"
+    assert msg.sender == order_book, "pool: caller is not its book"
 
 
 @internal

@@ -136,6 +136,20 @@ def max_mint() -> uint256:
 
 @external
 @view
+def exhausted() -> bool:
+    """
+    @notice Whether holders are owed all the pool holds now (the NAV capped at
+            total assets / supply): an LP deposit would first make them whole,
+            so one with a bound (`min_lp_out` above 0) is refunded; a
+            recapitalisation is asked with a bound of 0.
+    @return bool True when exhausted.
+    """
+    m: Market = self._market()
+    return m.nav != m.raw_nav
+
+
+@external
+@view
 def preview_lp_deposit(assets: uint256) -> uint256:
     """
     @notice LP shares an LP deposit order of `assets` would get at the current price.

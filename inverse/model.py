@@ -970,7 +970,8 @@ class PoolModel:
 
     def _fill_lp_deposit(self, o: Order, m: Market, now: int) -> tuple:
         lp_shares, bits = self._lp_deposit_shares(m, o.amount)
-        if lp_shares == 0 or lp_shares < o.min_out:
+        # In an exhausted pool only a bound of 0 (a deliberate recapitalisation) fills.
+        if lp_shares == 0 or lp_shares < o.min_out or (o.min_out != 0 and m.nav != m.raw_nav):
             self._refund(o, o.amount, False)
             return OUTCOME_REFUNDED, 0, 0, o.amount, o.settle_fee
         self._store_ledger(u256(m.assets + o.amount), self.reference_price)

@@ -575,9 +575,25 @@ def redeem(
 @account_option()
 @pool_options
 @request_options
+@click.option(
+    "--recapitalise",
+    is_flag=True,
+    help="Deposit into an exhausted market on purpose: it makes holders whole first (a bound of 0).",
+)
 @click.argument("amount")
 def lp_deposit(
-    network, account, manifest, market, pool_address, slippage, yes, no_wait, accept_zero_bound, settle_self, amount
+    network,
+    account,
+    manifest,
+    market,
+    pool_address,
+    slippage,
+    yes,
+    no_wait,
+    accept_zero_bound,
+    settle_self,
+    recapitalise,
+    amount,
 ):
     """Request LP shares for AMOUNT collateral (or `all`), at the next price."""
     m = load_market(network, manifest, market, pool_address)
@@ -586,7 +602,14 @@ def lp_deposit(
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
     expected = preview(m.lens.preview_lp_deposit, assets)
-    min_out = slippage_bound(expected, slippage, accept_zero_bound, "LP shares")
+    if m.lens.exhausted() and not recapitalise:
+        raise click.ClickException(
+            "this market is exhausted: holders are owed all it holds, so a deposit first makes them whole and gets "
+            f"LP shares only for what is left (about {fmt_wad(expected, 6)} for {m.money(assets)} now). A deposit "
+            "with a slippage bound is refunded at settlement; to recapitalise on purpose, pass --recapitalise "
+            "(a bound of 0)"
+        )
+    min_out = 0 if recapitalise else slippage_bound(expected, slippage, accept_zero_bound, "LP shares")
     click.echo(
         f"LP deposit request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
         f"{fmt_wad(m.pool.oracle_price(), 2)} (LP value {m.money(m.lens.lp_value())}) that is about "

@@ -414,9 +414,9 @@ def test_ownership__cannot_be_renounced(order_pool):
 
 
 def test_take_and_execute__not_the_order_book__revert(order_seeded, order_pool, minter, stranger, unchanged):
-    with unchanged("pool: caller is not the order book"):
+    with unchanged("pool: caller is not its book"):
         order_pool.take(ORDER_REDEEM, minter, 10**18, sender=stranger)
-    with unchanged("pool: caller is not the order book"):
+    with unchanged("pool: caller is not its book"):
         order_pool.execute([], [], stranger, sender=stranger)
 
 

@@ -159,6 +159,37 @@ def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
     assert lens.preview_lp_withdraw(expected) < deposit
 
 
+def test_lp_deposit__with_a_bound_into_an_exhausted_pool__refunded_in_full_not_spent_on_holders(
+    create_market, collateral, owner, feed, keeper, lp, minter, redeemer, chain, deadline, settle_book
+):
+    """A deposit bounded on a healthy preview, settling after a crash exhausted the
+    pool, got as many shares as promised while most of its money went to holders
+    (300,000 left the depositor 199,933 at -3x after a -55% move). Its bound now
+    keeps its value: refunded in full. A bound of 0 still recapitalises."""
+    pool, book, lp_token = create_market(collateral, 3, funds=10**6 * USDC)
+    lens = lens_of(pool)
+    book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
+    settle_book(book)
+    book.request_mint(lens.max_mint(), 0, minter, deadline, sender=minter)
+    settle_book(book)
+    assert not lens.exhausted()
+    deposit = 5_000 * USDC
+    bound = lens.preview_lp_deposit(deposit) * 99 // 100  # a healthy preview, less 1%
+    cash = collateral.balanceOf(redeemer)
+    order = requested(
+        book.request_lp_deposit(deposit, bound, redeemer, chain.pending_timestamp + 600, sender=redeemer), book
+    )
+    crash = INITIAL_PRICE * 40 // 100
+    publish_round(feed, owner, chain, crash, after=order.not_before)  # exhausted at the order's round
+    assert lens.exhausted()
+
+    [log] = settled(settle_orders(book, feed, keeper, chain), pool)
+
+    assert (log.outcome, log.refunded) == (OUTCOME_REFUNDED, deposit)
+    assert collateral.balanceOf(redeemer) == cash - SETTLE_FEE  # its deposit back; the settle fee paid the settler
+    assert lp_token.balanceOf(redeemer) == 0
+
+
 def test_lp_withdraw__at_zero_nav__lets_lps_take_everything(
     order_seeded, order_pool, book, lp, order_lp_token, collateral, deadline, settle
 ):
@@ -216,7 +247,8 @@ def test_lp_deposit__making_holders_whole_in_exhausted_18_decimal_pool__earns_sh
     exhausted_18_decimal_market, redeemer, chain, settle_book
 ):
     _, pool, book, _ = exhausted_18_decimal_market
-    book.request_lp_deposit(10**7 * 10**18, 1, redeemer, chain.pending_timestamp + 600, sender=redeemer)
+    # A recapitalisation is asked with a bound of 0 (any other bound refunds it here).
+    book.request_lp_deposit(10**7 * 10**18, 0, redeemer, chain.pending_timestamp + 600, sender=redeemer)
 
     [log] = settled(settle_book(book, answer=INITIAL_PRICE * 45 // 100), pool)
 
