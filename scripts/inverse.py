@@ -312,6 +312,19 @@ def fresh_price(m: Market, account) -> None:
         )
 
 
+def quote(m: Market, account) -> tuple[str, str]:
+    """The price and NAV shown beside a preview. On a pull market whose price went
+    stale since `fresh_price` (a chain whose clock runs fast, like the playground's),
+    the price is brought again first."""
+    for attempt in range(2):
+        try:
+            return fmt_wad(m.pool.oracle_price(), 2), fmt_wad(m.pool.nav(), 6)
+        except ContractLogicError:
+            if not m.pull or attempt:
+                raise
+            fresh_price(m, account)
+
+
 def when_it_settles(m: Market) -> str:
     min_delay, max_wait = m.book.min_delay(), m.book.max_wait()
     if m.pull:
@@ -511,9 +524,10 @@ def mint(
     capacity = m.lens.max_mint()
     expected = preview(m.lens.preview_mint, assets)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.symbol)
+    price, nav = quote(m, account)
     click.echo(
         f"Mint request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
-        f"{fmt_wad(m.pool.oracle_price(), 2)} (NAV {fmt_wad(m.pool.nav(), 6)}, mint fee "
+        f"{price} (NAV {nav}, mint fee "
         f"{fmt_wad(m.pool.parameters().mint_fee * 100, 2)}%) that is about {fmt_wad(expected, 6)} {m.symbol}; "
         f"at least {m.least(min_out, 18, 6)} at settlement, or the order is refunded."
     )
@@ -553,9 +567,10 @@ def redeem(
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} {m.symbol}; redeem at most that (or 'all')")
     expected = preview(m.lens.preview_redeem, shares)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
+    price, nav = quote(m, account)
     click.echo(
-        f"Redeem request: {fmt_wad(shares, 6)} {m.symbol}. At the current price {fmt_wad(m.pool.oracle_price(), 2)} "
-        f"(NAV {fmt_wad(m.pool.nav(), 6)}, redeem fee {fmt_wad(m.pool.parameters().redeem_fee * 100, 2)}%, settle fee "
+        f"Redeem request: {fmt_wad(shares, 6)} {m.symbol}. At the current price {price} "
+        f"(NAV {nav}, redeem fee {fmt_wad(m.pool.parameters().redeem_fee * 100, 2)}%, settle fee "
         f"{m.money(m.book.settle_fee())}) that pays about {m.money(expected)}; at least {m.least(min_out)} "
         f"{m.collateral.symbol()} at settlement, or the tokens come back. They stay exposed until then."
     )
@@ -610,9 +625,10 @@ def lp_deposit(
             "(a bound of 0)"
         )
     min_out = 0 if recapitalise else slippage_bound(expected, slippage, accept_zero_bound, "LP shares")
+    price, _ = quote(m, account)
     click.echo(
         f"LP deposit request: pay {m.money(assets)} + {m.money(settle_fee)} settle fee. At the current price "
-        f"{fmt_wad(m.pool.oracle_price(), 2)} (LP value {m.money(m.lens.lp_value())}) that is about "
+        f"{price} (LP value {m.money(m.lens.lp_value())}) that is about "
         f"{fmt_wad(expected, 6)} LP shares; at least {m.least(min_out, 18, 6)} at settlement, or the order is "
         "refunded."
     )
@@ -648,9 +664,10 @@ def lp_withdraw(
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} LP shares; withdraw at most that (or 'all')")
     expected = preview(m.lens.preview_lp_withdraw, shares)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
+    price, _ = quote(m, account)
     click.echo(
         f"LP withdraw request: {fmt_wad(shares, 6)} LP shares. At the current price "
-        f"{fmt_wad(m.pool.oracle_price(), 2)} (settle fee {m.money(m.book.settle_fee())}) that pays about "
+        f"{price} (settle fee {m.money(m.book.settle_fee())}) that pays about "
         f"{m.money(expected)}; at least {m.least(min_out)} {m.collateral.symbol()} at settlement, or the shares "
         f"come back. LPs may withdraw {m.money(m.lens.max_lp_withdraw())} in all now; beyond that is refunded."
     )

@@ -129,15 +129,22 @@ def test_lp_deposit__escrow_past_112_bits__reverts(order_pool, book, collateral,
     assert book.escrowed() == 2**112 - 1
 
 
-def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
-    create_market, collateral, owner, feed, keeper, lp, minter, redeemer, chain, deadline, settle_book
-):
+@pytest.fixture
+def full_minus_3x(create_market, collateral, lp, minter, deadline, settle_book):
+    """A -3x market whose LPs' 1,000 USDC back as large a mint as they can: a crash exhausts it."""
     pool, book, lp_token = create_market(collateral, 3, funds=10**6 * USDC)
-    lens = lens_of(pool)
     book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
     settle_book(book)
-    book.request_mint(lens.max_mint(), 0, minter, deadline, sender=minter)
+    book.request_mint(lens_of(pool).max_mint(), 0, minter, deadline, sender=minter)
     settle_book(book)
+    return pool, book, lp_token
+
+
+def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
+    full_minus_3x, collateral, owner, feed, keeper, redeemer, chain
+):
+    pool, book, lp_token = full_minus_3x
+    lens = lens_of(pool)
     crash = INITIAL_PRICE * 40 // 100
     feed.set_answer(crash, sender=owner, gas=200_000)  # exhausted: NAV capped
     nav_before = pool.nav()
@@ -160,18 +167,14 @@ def test_lp_deposit__into_exhausted_pool__recapitalises_holders_first(
 
 
 def test_lp_deposit__with_a_bound_into_an_exhausted_pool__refunded_in_full_not_spent_on_holders(
-    create_market, collateral, owner, feed, keeper, lp, minter, redeemer, chain, deadline, settle_book
+    full_minus_3x, collateral, owner, feed, keeper, redeemer, chain
 ):
     """A deposit bounded on a healthy preview, settling after a crash exhausted the
     pool, got as many shares as promised while most of its money went to holders
     (300,000 left the depositor 199,933 at -3x after a -55% move). Its bound now
     keeps its value: refunded in full. A bound of 0 still recapitalises."""
-    pool, book, lp_token = create_market(collateral, 3, funds=10**6 * USDC)
+    pool, book, lp_token = full_minus_3x
     lens = lens_of(pool)
-    book.request_lp_deposit(1_000 * USDC, 0, lp, deadline, sender=lp)
-    settle_book(book)
-    book.request_mint(lens.max_mint(), 0, minter, deadline, sender=minter)
-    settle_book(book)
     assert not lens.exhausted()
     deposit = 5_000 * USDC
     bound = lens.preview_lp_deposit(deposit) * 99 // 100  # a healthy preview, less 1%
