@@ -76,3 +76,29 @@ def test_rebalance__pending_order_across_a_phase_switch__waits_only_for_the_new_
     assert pool.rebalance_due()
     pool.rebalance(sender=keeper)
     assert pool.reference_price() == wad(PRICE * 110 // 100) and pool.reference_nav() < WAD
+
+
+def test_mint_then_redeem__across_a_phase_switch_seen_coming__attacker_profit_not_positive(
+    minus_3x, collateral, feed, owner, stranger, keeper, chain
+):
+    """The proxy's next aggregator is visible before it goes live (`proposedAggregator`),
+    and with it the lower price it will answer. A mint requested just before the
+    switch is priced at the new phase's first round after its T, the price everyone
+    saw coming, so the round trip only pays its fees."""
+    pool, book = minus_3x
+    fund(collateral, stranger, book, 1_000_000 * USDC)
+    cash = collateral.balanceOf(stranger)
+    mint = requested(book.request_mint(50_000 * USDC, 0, stranger, later(chain), sender=stranger), book)
+    chain.mine(timestamp=mint.not_before + 5)
+    feed.new_phase(PRICE * 99 // 100, sender=owner)  # -1%: a -3x NAV +3%, as the attacker foresaw
+    [fill] = settled(settle_orders(book, feed, keeper, chain), pool)
+    assert (fill.outcome, fill.price) == (OUTCOME_FILLED, wad(PRICE * 99 // 100))
+    redeem = requested(book.request_redeem(pool.balanceOf(stranger), 0, stranger, later(chain), sender=stranger), book)
+    publish_round(feed, owner, chain, PRICE * 99 // 100, after=redeem.not_before)
+    [out] = settled(settle_orders(book, feed, keeper, chain), pool)
+    assert out.outcome == OUTCOME_FILLED
+
+    profit = collateral.balanceOf(stranger) - cash
+    assert pool.balanceOf(stranger) == 0
+    assert profit <= 0
+    assert -profit <= 50_000 * USDC * 21 // 10_000 + 2 * USDC // 10  # the two trade fees and settle fees

@@ -8,11 +8,12 @@ import pytest
 from inverse.constants import OUTCOME_FILLED, OUTCOME_PARTIAL, OUTCOME_REFUNDED, WAD
 from inverse.deploy import lens_of
 from inverse.model import ceil_div
-from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
+from tests.conftest import INITIAL_PRICE, fund, publish_round, settle_orders
 
 from ..orders.conftest import (
     LP_VIRTUAL_SHARES,
     USDC,
+    later,
     latest_round_id,
     market_at,
     requested,
@@ -306,3 +307,52 @@ def test_lp_withdraw__refused_by_the_backing_rule__pays_its_settler_in_lp_shares
     assert collateral.balanceOf(keeper) == cash and order_pool.total_assets() == assets
     assert lens.lp_value() >= lp_value and order_lp_token.totalSupply() == lp_supply  # (fees accrue to LPs)
     assert order_lp_token.balanceOf(order_pool) == 0
+
+
+def test_lp_withdraw__refused_and_settled_by_its_own_requester__attacker_profit_not_positive(
+    order_seeded, order_pool, lens, book, lp, minter, order_lp_token, collateral, deadline, settle
+):
+    """A refused withdrawal now pays its settler in its own LP shares: an LP who
+    queues refused withdrawals and settles them himself takes nothing from the
+    pool or the other LPs; his shares just come back to him."""
+    book.request_mint(lens.max_mint(), 0, minter, deadline, sender=minter)
+    settle()
+    settle(INITIAL_PRICE * 95 // 100)  # the backing rule binds
+    assert lens.max_lp_withdraw() == 0
+    shares, cash = order_lp_token.balanceOf(lp), collateral.balanceOf(lp)
+    for _ in range(5):
+        book.request_lp_withdraw(shares // 100, 0, lp, deadline, sender=lp)
+
+    logs = settled(settle(INITIAL_PRICE * 95 // 100, settler=lp), order_pool)
+
+    assert [log.outcome for log in logs] == [OUTCOME_REFUNDED] * 5
+    profit = (order_lp_token.balanceOf(lp) - shares) * lens.lp_value() // order_lp_token.totalSupply()
+    profit += collateral.balanceOf(lp) - cash
+    assert profit <= 0
+
+
+def test_lp_deposit__recapitalising_for_one_round_then_withdrawing__attacker_profit_not_positive(
+    full_minus_3x, collateral, owner, feed, keeper, stranger, chain
+):
+    """Liquidity for one round in an exhausted pool: a deposit with a bound of 0
+    first makes holders whole, so depositing and withdrawing at the next round,
+    at the same price, returns less than it put in."""
+    pool, book, lp_token = full_minus_3x
+    lens = lens_of(pool)
+    fund(collateral, stranger, book, 100_000 * USDC)
+    crash = INITIAL_PRICE * 40 // 100
+    publish_round(feed, owner, chain, crash)
+    assert lens.exhausted()
+    cash = collateral.balanceOf(stranger)
+    deposit = requested(book.request_lp_deposit(20_000 * USDC, 0, stranger, later(chain), sender=stranger), book)
+    publish_round(feed, owner, chain, crash, after=deposit.not_before)
+    settle_orders(book, feed, keeper, chain)
+    withdraw = requested(
+        book.request_lp_withdraw(lp_token.balanceOf(stranger), 0, stranger, later(chain), sender=stranger), book
+    )
+    publish_round(feed, owner, chain, crash, after=withdraw.not_before)
+    settle_orders(book, feed, keeper, chain)
+
+    left = lp_token.balanceOf(stranger)  # what the backing rule kept back, at its value
+    profit = collateral.balanceOf(stranger) - cash + (lens.preview_lp_withdraw(left) if left else 0)
+    assert profit <= 0

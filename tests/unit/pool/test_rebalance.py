@@ -9,6 +9,7 @@ import pytest
 from inverse.constants import (
     BOUNTY_BUDGET,
     BOUNTY_RESERVE,
+    DUST_SUPPLY,
     MAX_KEEPER_BOUNTY_UNITS,
     OUTCOME_REFUNDED,
     REASON_THRESHOLD,
@@ -325,6 +326,29 @@ def test_rebalance__a_wei_sent_to_the_pool__cannot_keep_a_dead_market_from_resta
 
     assert order_pool.reference_nav() == WAD == tx.events.filter(order_pool.Rebalance)[0].nav
     assert lens.preview_mint(1_000 * USDC) > 0  # the market goes on
+
+
+def test_rebalance__dust_kept_through_a_zero_nav__its_holder_takes_nothing_at_the_restart(
+    lens, order_seeded, order_pool, book, feed, owner, keeper, minter, collateral, deadline, settle
+):
+    """The attacker keeps just under DUST_SUPPLY of tokens through a NAV of 0, so
+    the market restarts at 1 with them outstanding: worth a collateral unit at
+    most, an exit worth nothing, so nothing comes out; the LPs pay at most that unit."""
+    keep = DUST_SUPPLY - 1
+    book.request_redeem(order_pool.balanceOf(minter) - keep, 0, minter, deadline, sender=minter)
+    settle(INITIAL_PRICE * 2)  # NAV 0: the redeem gets nothing
+    assert order_pool.totalSupply() == keep and order_pool.nav() == 0
+    lp_value, cash = lens.lp_value(), collateral.balanceOf(minter)
+
+    tx = order_pool.rebalance(sender=keeper)
+
+    assert order_pool.reference_nav() == WAD
+    worth = keep * WAD // VALUE_SCALE
+    assert worth <= 1  # a millionth of a USDC at most
+    assert lens.lp_value() + tx.return_value >= lp_value - 1
+    with ape.reverts("pool: exit worth nothing"):
+        book.request_redeem(keep, 0, minter, deadline, sender=minter)
+    assert collateral.balanceOf(minter) == cash  # nothing taken
 
 
 @pytest.mark.parametrize("elapsed_days", [1, 7, 365])
