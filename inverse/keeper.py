@@ -96,7 +96,7 @@ from .deploy import PYTH_FEE_ABI, partial_contract
 from .hermes import Hermes, hermes_url
 from .model import keeper_bounty_paid
 from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
-from .pull import hermes_source, pull_batch, rebalance_would_be_due, recent_slot, update_fee
+from .pull import current_slot_update, hermes_source, pull_batch, rebalance_would_be_due, recent_slot, update_fee
 from .status import fmt_units, fmt_wad, reason_names
 
 bot = SilverbackBot()
@@ -509,11 +509,12 @@ def settle_due(market: Market) -> dict | None:
             limits = [outcome["gas"] * 3 // 2 + 2 * PAYOUT_GAS for outcome in first]
             if (outcomes := _simulate(calls, head, limits)) is not None:
                 return _settle_in_one_block(market, batches, calls, outcomes, limits, now)
-    return _settle_batch(market, batches[0], now)
+    return _settle_batch(market, batches[0], now, waits)
 
 
-def _settle_batch(market: Market, batch: Batch, now: int) -> dict | None:
-    """Send one batch, priced by a gas estimate (a revert is never sent)."""
+def _settle_batch(market: Market, batch: Batch, now: int, waits: int) -> dict | None:
+    """Send one batch, priced by a gas estimate (a revert is never sent); `waits`:
+    why a rebalance waits for it (`_rebalance_waits`), whose bounty it earns too."""
     method, args, value = batch.call(market)
     try:
         txn, gas = _prepare(method, *args, value=value)
@@ -525,8 +526,7 @@ def _settle_batch(market: Market, batch: Batch, now: int) -> dict | None:
     fees = _batch_fees(market, [batch])
 
     def reward() -> int:  # the batch also earns the bounty of a rebalance that waits for it
-        reason = _rebalance_waits(market, now)
-        return fees + (market.bounty(now, reason == REASON_TIME) if reason else 0)
+        return fees + (market.bounty(now, waits == REASON_TIME) if waits else 0)
 
     if not _worth_it(market, txn, gas, reward, fees, f"{len(batch.due)} order(s) due", now):
         return None
@@ -660,8 +660,7 @@ def fresh_price_updates(market: Market) -> list | None:
     price = 0 if now >= last + interval else _retry(pull.price)
     if not rebalance_would_be_due(now, price, last, interval, market.reference_price(), market.threshold()):
         return None
-    update = _retry(lambda: pull.source(slot))
-    return None if update is None else [(slot, update.data)]
+    return _retry(lambda: current_slot_update(now, lambda _: False, pull.source))  # not proven: read above
 
 
 def rebalance(market: Market, updates: list | None = None) -> dict | None:
@@ -721,13 +720,11 @@ def _rebalance_call(market: Market, now: int) -> tuple | None:
     is proven (None while that price is not out)."""
     if not market.pull:
         return market.pool.rebalance, (), 0
-    slot = recent_slot(now)
-    updates = []
-    if not _retry(lambda: market.pull.proven(slot)[0]):
-        if (update := _retry(lambda: market.pull.source(slot))) is None:
-            return None
-        updates = [(slot, update.data)]
-    fee = _retry(lambda: update_fee(market.pull.pyth, updates))
+    pull = market.pull
+    updates = _retry(lambda: current_slot_update(now, lambda slot: pull.proven(slot)[0], pull.source))
+    if updates is None:
+        return None
+    fee = _retry(lambda: update_fee(pull.pyth, updates))
     return market.pull.rebalancer.rebalance, (market.address, updates), fee
 
 

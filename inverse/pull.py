@@ -102,6 +102,17 @@ def pull_batch(
     return batch
 
 
+def current_slot_update(now: int, proven: ProvenCheck, source: UpdateSource) -> list[tuple[int, bytes]] | None:
+    """What a rebalance in a block at `now` brings to prove its price (the first of
+    the slot `now` is in): [] when that slot is proven already, [(slot, update
+    data)] once its first price is out, None while it is not."""
+    slot = recent_slot(now)
+    if proven(slot):
+        return []
+    update = source(slot)
+    return None if update is None else [(slot, update.data)]
+
+
 def hermes_source(hermes, price_id: str) -> UpdateSource:
     """Each slot's first update from a Hermes client (`inverse.hermes.Hermes`); None
     while it is not published yet."""

@@ -50,7 +50,7 @@ from inverse.constants import (
 from inverse.deploy import _ERC20_ABI, PYTH_FEE_ABI, manifest_path, partial_contract
 from inverse.hermes import Hermes, hermes_url
 from inverse.orders import pending_orders
-from inverse.pull import hermes_source, recent_slot
+from inverse.pull import current_slot_update, hermes_source
 from inverse.status import fmt_duration, fmt_time, fmt_units, fmt_wad, format_status, read_status
 
 # Reverts in plain words, each saying what to do next; anything else is shown as the contract said it.
@@ -775,7 +775,7 @@ def claim(network, account, manifest, market, pool_address, yes):
     click.echo(f"Claimed {m.money(owed)} in block {receipt.block_number}.")
 
 
-def current_slot_update(m: Market) -> list:
+def slot_update_now(m: Market) -> list:
     """A pull market rebalances at the price of the slot its block is in: the update
     of the slot the next block will be in ([] if it is proven already). Waits a
     moment when that slot's first price is not out yet."""
@@ -785,11 +785,9 @@ def current_slot_update(m: Market) -> list:
     except RuntimeError as error:
         raise click.ClickException(str(error)) from error
     for _ in range(30):
-        slot = recent_slot(chain.pending_timestamp)
-        if oracle.proven(slot)[0]:
-            return []
-        if (update := source(slot)) is not None:
-            return [(slot, update.data)]
+        updates = current_slot_update(chain.pending_timestamp, lambda slot: oracle.proven(slot)[0], source)
+        if updates is not None:
+            return updates
         time.sleep(1)  # the slot has just begun: its first price is seconds away
     raise click.ClickException("the price service has no price for the current slot: is it running?")
 
@@ -828,7 +826,7 @@ def rebalance_pull(m: Market, account, yes: bool) -> None:
     pyth = partial_contract(ContractInstance(m.pool.oracle(), project.PythOracle.contract_type).pyth(), PYTH_FEE_ABI)
 
     def send(call: bool):
-        updates = current_slot_update(m)
+        updates = slot_update_now(m)
         fee = pyth.getUpdateFee([data for _, data in updates]) if updates else 0
         method = rebalancer.rebalance.call if call else rebalancer.rebalance
         return method(m.pool.address, updates, value=fee, sender=account)
