@@ -311,13 +311,20 @@ def _order_round(q: IOracle.RoundQuery) -> Proof:
 def _latest_phase() -> uint256:
     """
     @dev The proxy's current phase (`phaseId()`, else its latest round's); 0 if
-         it cannot say.
+         it cannot say. As the order book reads it: an answer past 16 bits is
+         no answer, and a failed read that left under 1/32 of the gas it started
+         with may have run out of gas, so it reverts rather than let the gas a
+         settler sends decide.
     """
+    gas_before: uint256 = msg.gas
     ok: bool = False
     response: Bytes[32] = b""
     ok, response = raw_call(feed, method_id("phaseId()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
     if ok and len(response) == 32:
-        return abi_decode(response, uint256)
+        phase: uint256 = abi_decode(response, uint256)
+        if phase < 2**16:
+            return phase
+    assert ok or msg.gas > gas_before // 32, "oracle: out of gas"
     latest_id: uint256 = 0
     unused_answer: int256 = 0
     unused_started: uint256 = 0

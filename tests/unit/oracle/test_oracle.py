@@ -620,6 +620,23 @@ def test_order_round__too_little_gas_for_predecessor__reverts_and_never_fills(or
     assert "oracle: not the order's round" in answers[-1]
 
 
+def test_order_round__phase_ended__the_gas_sent_never_turns_the_refused_void_into_one(
+    oracle, feed, owner, chain, order
+):
+    """Once the proxy moved on, a void proof in the order's own phase is refused; a
+    settler who sends just too little gas for the (costly) `phaseId()` read gets
+    `oracle: out of gas`, never the void."""
+    last = push(feed, owner, 1_900 * 10**8, order.requested_at - 30, order.not_before - 1)
+    feed.new_phase(2_100 * 10**8, sender=owner)  # before T: not the order's round
+    chain.mine(timestamp=order.expires_at + 1)
+    feed.set_read_gas(300_000, sender=owner)
+    args = (last, 1, order.not_before, order.requested_at, order.expires_at)
+    answers = [eth_call(oracle, "order_round", args, gas) for gas in range(50_000, 1_500_000, 20_000)]
+    assert all(isinstance(answer, str) for answer in answers)  # never an answer, void included
+    assert any("oracle: out of gas" in answer for answer in answers)
+    assert "oracle: its phase ended: prove it in the next one" in answers[-1]
+
+
 # --- the mock proxy ------------------------------------------------------------------------
 
 
