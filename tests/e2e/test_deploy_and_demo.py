@@ -143,7 +143,7 @@ def test_deploy__local_pull_market__a_pyth_oracle_with_a_proven_first_price(acco
     book = project.OrderBook.at(pull["order_book"])
     assert book.pull() and book.min_delay() == 1 and not project.OrderBook.at(push["order_book"]).pull()
     oracle = project.PythOracle.at(manifest["contracts"]["pull_oracle"])
-    assert oracle.pyth() == manifest["contracts"]["pyth"] and oracle.latest()[0] == 2_000 * 10**18
+    assert oracle.pyth() == manifest["contracts"]["pyth"] and oracle.price() == 2_000 * 10**18
     assert "upkeep" not in pull and "upkeep" in push  # Automation cannot bring Pyth updates
 
 

@@ -346,7 +346,9 @@ def test_lp_deposit__recapitalising_for_one_round_then_withdrawing__attacker_pro
     cash = collateral.balanceOf(stranger)
     deposit = requested(book.request_lp_deposit(20_000 * USDC, 0, stranger, later(chain), sender=stranger), book)
     publish_round(feed, owner, chain, crash, after=deposit.not_before)
-    settle_orders(book, feed, keeper, chain)
+    recapitalised = settle_orders(book, feed, keeper, chain)
+    # A second after the deposit's rescale (a request in its second is refused).
+    chain.pending_timestamp = chain.blocks[recapitalised.block_number].timestamp + 1
     withdraw = requested(
         book.request_lp_withdraw(lp_token.balanceOf(stranger), 0, stranger, later(chain), sender=stranger), book
     )
