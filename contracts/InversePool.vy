@@ -312,7 +312,7 @@ def __init__(
     updated_at: uint256 = 0
     round_id: uint256 = 0
     if _PULL:
-        # A pull oracle's `latest()` is the current slot's proof, which a deployment
+        # A pull oracle's `latest()` is a recent slot's proof, which a deployment
         # on a slow chain cannot bring in the same block: the newest price on-chain.
         price = staticcall IOracle(oracle_).price()
         updated_at = block.timestamp

@@ -4,11 +4,10 @@
 @title Rebalancer of pull markets
 @license MIT
 @author Inverse token contributors
-@notice A pull market rebalances at the price of the slot its block is in
+@notice A pull market rebalances at the price of a recent slot
         (`PythOracle.latest()`): this proves that price and rebalances in one
-        transaction, so the proof and the rebalance cannot fall in different
-        slots and nobody can take the bounty between them. The bounty goes to
-        the caller.
+        transaction, so nobody can take the bounty between the proof and the
+        rebalance. The bounty goes to the caller.
 @custom:security Holds nothing between calls: the value sent pays Pyth's fee and
         the rest goes back to the caller; any pool may be named, and only that
         pool and its oracle are called.
@@ -27,12 +26,12 @@ interface IRebalancedPool:
 @payable
 def rebalance(pool: address, updates: DynArray[IPullOracle.PullUpdate, 1]) -> uint256:
     """
-    @notice Proves the current slot's price on `pool`'s pull oracle, then
+    @notice Proves a recent slot's price on `pool`'s pull oracle, then
             rebalances `pool` for the caller.
     @dev Reverts with the pool's reason when it is not due (`pool: rebalance
          not due`, `pool: settle due orders first`).
     @param pool The market.
-    @param updates The current slot's time and its update data (from Hermes),
+    @param updates A recent slot's time and its update data (from Hermes),
            or none if someone proved it already.
     @return uint256 The bounty paid to the caller.
     """

@@ -19,10 +19,13 @@
         comes with it: a shutdown fixes its NAV there); and VOID without a price
         when no proof came by PULL_FALLBACK_GRACE after the expiry (the fallback
         when no price can be had; a proof brought later does not count, so
-        nobody chooses between the two). Rebalances read `latest()`: the price
-        of the slot the block is in (the first at or after the latest multiple
-        of PULL_SLOT), so a rebalancer chooses when, never which price, and
-        every order whose T is at or before it settles first.
+        nobody chooses between the two). Rebalances read `latest()`: the
+        price of the newest slot proven with a valid price (the first at or
+        after a multiple of PULL_SLOT), while that slot began less than
+        PULL_REBALANCE_WINDOW before the block. It only moves forward, so a
+        rebalance never goes back before a price an order settled at, and every
+        order whose T is at or before it settles first; a rebalancer chooses
+        when, and among the few slots since the last proof, never an older one.
 @custom:security Trusts Pyth's contract (an upgradeable proxy under Pyth's
         governance) to verify updates (Wormhole's guardian signatures over
         Pythnet's prices) and to report `prevPublishTime` honestly; everything
@@ -61,7 +64,7 @@ max_confidence: public(immutable(uint256))
 _proven: HashMap[uint256, uint256]
 
 # The valid proof of the latest slot: its WAD << 128 | the slot << 64 | its
-# publish time. What rebalances use while its slot is the block's.
+# publish time. What rebalances use while its slot is recent (PULL_REBALANCE_WINDOW).
 _latest: uint256
 
 # Exponents a price may have: 10**-36 to 10**18 per unit.
@@ -219,17 +222,18 @@ def proven(not_before: uint256) -> (bool, uint256, uint256):
 @view
 def latest() -> (uint256, uint256, uint256):
     """
-    @notice The price rebalances use: the valid price proven for the slot the
-            block is in (the first published at or after the latest multiple of
-            PULL_SLOT seconds). Anyone proves it with `prove` (the keeper in the
-            same transaction as the rebalance, through `PullRebalancer`).
+    @notice The price rebalances use: the valid price proven for the latest
+            slot (the first published at or after a multiple of PULL_SLOT
+            seconds), while that slot began less than PULL_REBALANCE_WINDOW
+            seconds ago. Anyone proves it with `prove` (the keeper in the same
+            transaction as the rebalance, through `PullRebalancer`).
     @return price The price, 18 decimals.
     @return updated_at Its publish time.
     @return round_id 0 (a pull price has no round; pull orders record phase 0).
     """
     word: uint256 = self._latest
     assert word != 0, "oracle: no price proven"
-    assert (word >> 64) & _MASK_64 == block.timestamp - block.timestamp % constants.PULL_SLOT, "oracle: prove the current slot's price"
+    assert ((word >> 64) & _MASK_64) + constants.PULL_REBALANCE_WINDOW > block.timestamp, "oracle: prove a recent slot's price"
     at: uint256 = word & _MASK_64
     assert at <= block.timestamp, "oracle: price from the future"
     return word >> 128, at, 0

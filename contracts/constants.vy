@@ -130,6 +130,11 @@ PYTH_MAX_PRICE_IDS: constant(uint256) = 4
 PULL_SLOT: constant(uint256) = 5
 # Most slot proofs one call brings.
 PULL_MAX_PROOFS: constant(uint256) = 4
+# A rebalance uses the newest valid proven slot's price while that slot began
+# less than this many seconds before its block: a proof made for the head's slot
+# still serves a transaction mined in the next 12-second block. Longer would let
+# a late rebalancer pick among more past prices (a test measures what that is worth).
+PULL_REBALANCE_WINDOW: constant(uint256) = 20
 # After an order's expiry, how long a proof of its price may still come before
 # it is void without one, whoever settles (the fallback when no pull price can be
 # had at all): a day, as long as Wormhole keeps accepting a rotated guardian set's

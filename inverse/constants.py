@@ -55,11 +55,13 @@ DEAD_FEED_GRACE = 86_400
 PAYOUT_GAS = 100_000
 
 # Pull markets (SPEC 3b, `PythOracle.vy`): T rounds up to a slot of PULL_SLOT seconds;
-# a settle brings at most PULL_MAX_PROOFS slot proofs; a rebalance uses the price of
-# the slot its block is in; an order whose slot was not proven by PULL_FALLBACK_GRACE
-# after its expiry is void.
+# a settle brings at most PULL_MAX_PROOFS slot proofs; a rebalance uses the newest
+# proven slot's price while that slot began less than PULL_REBALANCE_WINDOW seconds
+# before its block; an order whose slot was not proven by PULL_FALLBACK_GRACE after
+# its expiry is void.
 PULL_SLOT = 5
 PULL_MAX_PROOFS = 4
+PULL_REBALANCE_WINDOW = 20
 PULL_FALLBACK_GRACE = DAY
 PYTH_MAX_UPDATE_BYTES = 4_096
 

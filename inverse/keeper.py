@@ -25,7 +25,7 @@ Policy:
 * on a pull market an order is due once its T has passed: it fetches the first
   update at or after each slot from Hermes and sends it with the batch and Pyth's
   fee; when a fresh price would make a rebalance due (the interval has passed, or
-  Hermes's latest price is past the threshold), it proves the current slot's price
+  Hermes's latest price is past the threshold), it proves a recent slot's price
   and rebalances in one transaction (`PullRebalancer`: INVERSE_PULL_REBALANCER, else
   the manifest's);
 * every transaction is simulated first (a gas estimate): one that would revert is
@@ -181,7 +181,7 @@ class PullFeed:
     oracle: object  # PythOracle
     hermes: Hermes
     price_id: str  # hex, no 0x
-    rebalancer: object  # PullRebalancer: proves the current slot's price and rebalances at once
+    rebalancer: object  # PullRebalancer: proves a recent slot's price and rebalances at once
 
     def __post_init__(self):
         self.proven = raw_view(self.oracle.address, "proven(uint256)", ["bool", "uint256", "uint256"])
@@ -665,7 +665,7 @@ def fresh_price_updates(market: Market) -> list | None:
 
 def rebalance(market: Market, updates: list | None = None) -> dict | None:
     """Rebalance; on a pull market with `updates`, through the PullRebalancer, which
-    proves the current slot's price and rebalances in one transaction."""
+    proves a recent slot's price and rebalances in one transaction."""
     pool, signer = market.pool, bot.signer
     if signer is None:
         logger.info(f"keeper: {pool.address} is due (no signer: watching only)")
@@ -716,7 +716,7 @@ def _rebalanced(market: Market, receipt) -> dict | None:
 
 def _rebalance_call(market: Market, now: int) -> tuple | None:
     """(method, args, value) of the rebalance to send after the due orders: on a
-    pull market through the PullRebalancer, with the current slot's update unless it
+    pull market through the PullRebalancer, with the head's slot's update unless it
     is proven (None while that price is not out)."""
     if not market.pull:
         return market.pool.rebalance, (), 0

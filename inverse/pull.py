@@ -30,7 +30,8 @@ def slot_of(t: int) -> int:
 
 
 def recent_slot(now: int) -> int:
-    """The latest slot at or before `now`: the one a rebalance's price is proven for."""
+    """The latest slot at or before `now`: the one a rebalance's price is proven for
+    (it serves for PULL_REBALANCE_WINDOW seconds, a block or two on a slow chain)."""
     return now - now % PULL_SLOT
 
 
@@ -103,9 +104,9 @@ def pull_batch(
 
 
 def current_slot_update(now: int, proven: ProvenCheck, source: UpdateSource) -> list[tuple[int, bytes]] | None:
-    """What a rebalance in a block at `now` brings to prove its price (the first of
-    the slot `now` is in): [] when that slot is proven already, [(slot, update
-    data)] once its first price is out, None while it is not."""
+    """What a rebalance sent after the head block at `now` brings to prove its price
+    (the first of the slot `now` is in): [] when that slot is proven already,
+    [(slot, update data)] once its first price is out, None while it is not."""
     slot = recent_slot(now)
     if proven(slot):
         return []
@@ -130,7 +131,7 @@ def hermes_source(hermes, price_id: str) -> UpdateSource:
 def rebalance_would_be_due(
     now: int, price: int, last_rebalance: int, interval: int, reference: int, threshold: int
 ) -> bool:
-    """What a pull market's `rebalance_due()` would say once the current slot's
+    """What a pull market's `rebalance_due()` would say once the latest slot's
     price (`price`, WAD) is proven: the interval has passed or the price is past
     the threshold. What the keeper, the demo and the playground look at."""
     return now >= last_rebalance + interval or abs(price - reference) * WAD >= threshold * reference

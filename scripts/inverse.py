@@ -776,20 +776,20 @@ def claim(network, account, manifest, market, pool_address, yes):
 
 
 def slot_update_now(m: Market) -> list:
-    """A pull market rebalances at the price of the slot its block is in: the update
-    of the slot the next block will be in ([] if it is proven already). Waits a
-    moment when that slot's first price is not out yet."""
+    """A pull market rebalances at the price of a recent slot: the update of the
+    head block's slot ([] if it is proven already), which still serves a block or
+    two later. Waits a moment when that slot's first price is not out yet."""
     oracle = ContractInstance(m.pool.oracle(), project.PythOracle.contract_type)
     try:
         source = hermes_source(Hermes(hermes_url(m.manifest)), oracle.price_id().hex().removeprefix("0x"))
     except RuntimeError as error:
         raise click.ClickException(str(error)) from error
     for _ in range(30):
-        updates = current_slot_update(chain.pending_timestamp, lambda slot: oracle.proven(slot)[0], source)
+        updates = current_slot_update(chain.blocks.head.timestamp, lambda slot: oracle.proven(slot)[0], source)
         if updates is not None:
             return updates
         time.sleep(1)  # the slot has just begun: its first price is seconds away
-    raise click.ClickException("the price service has no price for the current slot: is it running?")
+    raise click.ClickException("the price service has no price for the latest slot: is it running?")
 
 
 @cli.command(cls=ConnectedProviderCommand)
@@ -818,7 +818,7 @@ def rebalance(network, account, manifest, market, pool_address, yes):
 
 
 def rebalance_pull(m: Market, account, yes: bool) -> None:
-    """Proves the current slot's price and rebalances in one transaction (PullRebalancer)."""
+    """Proves a recent slot's price and rebalances in one transaction (PullRebalancer)."""
     address = (m.manifest or {}).get("contracts", {}).get("pull_rebalancer")
     if not address:
         raise click.ClickException("this manifest names no pull_rebalancer: pass the deployment's --manifest")
@@ -839,8 +839,8 @@ def rebalance_pull(m: Market, account, yes: bool) -> None:
             receipt = transact(lambda: send(call=False))
             break
         except click.ClickException as error:
-            # Mined in the next slot, after the price it brought: bring that slot's instead.
-            if "prove the current slot's price" not in str(error) or attempt == 2:
+            # Mined too long after the price it brought: bring a newer slot's instead.
+            if "prove a recent slot's price" not in str(error) or attempt == 2:
                 raise
     [event] = receipt.decode_logs(m.pool.Rebalance)
     click.echo(f"Done in block {receipt.block_number} (gas {receipt.gas_used}) at price {fmt_wad(event.price, 2)}.")

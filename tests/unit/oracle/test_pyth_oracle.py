@@ -9,7 +9,7 @@ import re
 import ape
 import pytest
 
-from inverse.constants import PULL_FALLBACK_GRACE, ROUND_FILL, ROUND_VOID, WAD
+from inverse.constants import PULL_FALLBACK_GRACE, PULL_REBALANCE_WINDOW, ROUND_FILL, ROUND_VOID, WAD
 from inverse.pyth import TEST_SIGNER, PriceUpdate
 
 ETH_USD = bytes.fromhex("ff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace")
@@ -227,7 +227,7 @@ def recent_slot(chain, back=0):
     return slot - back
 
 
-def test_latest__the_price_of_the_slot_the_block_is_in__and_no_other(adapter, owner, chain, frozen_clock):
+def test_latest__the_newest_proven_slots_price__while_recent(adapter, owner, chain, frozen_clock):
     with ape.reverts("oracle: no price proven"):
         adapter.latest()
     slot = recent_slot(chain)
@@ -237,12 +237,17 @@ def test_latest__the_price_of_the_slot_the_block_is_in__and_no_other(adapter, ow
     # An older slot's proof (an order's, say) is kept for it but does not go back in time.
     prove(adapter, owner, [(slot - 5, update(slot - 5, price=2_200 * 10**8))])
     assert adapter.latest()[0] == 2_100 * WAD
-    # The next slot: the previous slot's price no longer serves a rebalance.
-    chain.mine(timestamp=slot + 5)
-    with ape.reverts("oracle: prove the current slot's price"):
+    # A 12-second block later it still serves: a keeper on Ethereum proves the
+    # head's slot and its transaction lands in the next block.
+    chain.mine(timestamp=slot + PULL_REBALANCE_WINDOW - 1)
+    assert adapter.latest()[:2] == (2_100 * WAD, slot)
+    # Past the window it no longer does; a newer slot's proof takes over.
+    chain.mine(timestamp=slot + PULL_REBALANCE_WINDOW)
+    with ape.reverts("oracle: prove a recent slot's price"):
         adapter.latest()
-    prove(adapter, owner, [(slot + 5, update(slot + 5, price=2_400 * 10**8))])
-    assert adapter.latest()[0] == 2_400 * WAD
+    later = slot + PULL_REBALANCE_WINDOW
+    prove(adapter, owner, [(later, update(later, price=2_400 * 10**8))])
+    assert adapter.latest()[:2] == (2_400 * WAD, later)
 
 
 def test_latest__an_invalid_price_never_replaces_a_valid_one(adapter, owner, chain, frozen_clock):
@@ -251,8 +256,10 @@ def test_latest__an_invalid_price_never_replaces_a_valid_one(adapter, owner, cha
     chain.mine(timestamp=slot + 5)
     prove(adapter, owner, [(slot + 5, update(slot + 5, conf=10**11))])  # conf 50% of the price
     assert tuple(adapter.proven(slot + 5)) == (True, 0, slot + 5)
-    with ape.reverts("oracle: prove the current slot's price"):
-        adapter.latest()  # still the valid proof of the slot before
+    assert adapter.latest()[1] == slot  # still the valid proof of the slot before
+    chain.mine(timestamp=slot + PULL_REBALANCE_WINDOW)
+    with ape.reverts("oracle: prove a recent slot's price"):
+        adapter.latest()
 
 
 def test_latest__published_ahead_of_the_chains_clock__refused_until_it_catches_up(adapter, owner, chain):

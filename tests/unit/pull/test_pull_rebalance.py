@@ -1,11 +1,12 @@
-"""Rebalances on a pull market: at the price of the slot the block is in (the keeper
-proves it and rebalances in one transaction, `PullRebalancer`), in time order with
+"""Rebalances on a pull market: at the price of the newest proven slot, while it is
+recent (the keeper proves it and rebalances in one transaction, `PullRebalancer`), in time order with
 the orders: none while an order whose T is at or before that price waits, and no
 order settles before the chain's clock reaches its T."""
 
 import ape
 
-from inverse.constants import REASON_THRESHOLD, REASON_TIME, WAD
+from inverse.constants import PULL_REBALANCE_WINDOW, REASON_THRESHOLD, REASON_TIME, WAD, default_threshold
+from inverse.model import raw_nav
 from inverse.orders import order_from_log
 
 from .conftest import USDC, mine_past, rebalance_now, settle_pull, slot_start
@@ -40,14 +41,49 @@ def test_rebalance__time__at_the_price_of_the_slot_its_block_is_in(pull_pool, re
     assert ape.project.PythOracle.at(pull_pool.oracle()).proven(slot)[0]
 
 
-def test_rebalance__the_previous_slots_price__refused(pull_pool, pull_oracle, rebalancer, owner, keeper, prices, chain):
-    """A rebalancer cannot reach back for a price: only the slot its block is in."""
+def test_rebalance__proven_at_the_head_mined_a_12_second_block_later__at_that_price(
+    pull_pool, pull_oracle, owner, keeper, prices, chain
+):
+    """On a chain with 12-second blocks the keeper proves the head's slot and its
+    transaction lands in the next block, in another slot: the price still serves."""
+    prices.set(2_300 * 10**8, chain.pending_timestamp)
+    slot = slot_start(4)  # the head in the slot's last second
+    pull_oracle.prove([(slot, prices.source(slot).data)], owner, value=1, sender=owner)
+    chain.pending_timestamp = slot + 4 + 12
+    receipt = pull_pool.rebalance(sender=keeper)
+    [event] = receipt.events.filter(pull_pool.Rebalance)
+    assert (event.reason, event.price) == (REASON_THRESHOLD, 2_300 * WAD)
+
+
+def test_rebalance__a_slot_older_than_the_window__refused(pull_pool, pull_oracle, owner, keeper, prices, chain):
+    """A rebalancer cannot reach back for a price: only a slot begun less than
+    PULL_REBALANCE_WINDOW seconds before the block."""
     prices.set(2_300 * 10**8, chain.pending_timestamp)
     slot = slot_start(1)
     pull_oracle.prove([(slot, prices.source(slot).data)], owner, value=1, sender=owner)
-    chain.mine(timestamp=slot + 5)
-    with ape.reverts("oracle: prove the current slot's price"):
+    chain.mine(timestamp=slot + PULL_REBALANCE_WINDOW)
+    with ape.reverts("oracle: prove a recent slot's price"):
         pull_pool.rebalance(sender=keeper)
+
+
+def test_rebalance__never_at_a_price_older_than_one_an_order_settled_at(
+    pull_pool, pull_oracle, pull_book, pull_funded, owner, minter, keeper, prices, chain
+):
+    """Within the window a rebalancer may bring an older slot's proof, but the price
+    only moves forward: after an order settled at its slot's price, a rebalance uses
+    that price or a later one, never the older slot's (the pool cannot go back in time)."""
+    slot = slot_start(1)
+    prices.set(2_300 * 10**8, slot)  # past the threshold from here on
+    order = request_mint(pull_book, minter, chain, 100 * USDC)
+    prices.set(2_320 * 10**8, order.not_before)
+    mine_past(order.not_before)
+    [fill] = settle_pull(pull_book, prices, keeper).events.filter(pull_pool.OrderSettled)
+    assert fill.price == 2_320 * WAD and order.not_before > slot
+    pull_oracle.prove([(slot, prices.source(slot).data)], owner, value=1, sender=owner)  # the older, 2,300
+    assert pull_oracle.proven(slot)[1] == 2_300 * WAD
+    receipt = pull_pool.rebalance(sender=keeper)
+    [event] = receipt.events.filter(pull_pool.Rebalance)
+    assert event.price == 2_320 * WAD and pull_oracle.latest()[1] == order.not_before
 
 
 def test_rebalance__waits_for_an_order_whose_t_is_at_or_before_its_price(
@@ -81,3 +117,32 @@ def test_rebalance__an_order_whose_t_is_ahead__cannot_settle_first(
     [log] = settle_pull(pull_book, prices, keeper).events.filter(pull_pool.OrderSettled)
     assert log.price == 2_300 * WAD
     assert abs(log.nav - pull_pool.reference_nav()) < WAD // 10**6  # priced at the reference it reset to
+
+
+def test_rebalance__a_late_rebalancer_choosing_among_the_windows_slots__gains_at_most_a_quarter_percent():
+    """What the window's choice is worth (SPEC 3b: bounded per rebalance, at -3x).
+    The price runs past the threshold at 0.1% a slot (1.2% a minute), down or up,
+    and no keeper acts for the whole window; a holder who then rebalances brings the
+    slot that leaves his tokens worth most at the next slot's price (where his
+    redeem settles) instead of the newest. Per 100,000 of holders' value he gains
+    under 250 (0.25%), and nothing when the price is steady. A slot older than
+    the last proof or not past the threshold is refused on-chain (tests above), so
+    with a keeper acting in the first block there is at most a slot to choose from."""
+    leverage, reference = 3 * WAD, 2_000 * WAD
+    holders = 100_000 * 10**6
+    threshold = default_threshold(leverage)
+
+    def value_after(reset: int, later: int) -> int:
+        nav = raw_nav(reset, reference, WAD, leverage)  # the NAV the rebalance books
+        return holders * raw_nav(later, reset, nav, leverage) // WAD
+
+    slots = PULL_REBALANCE_WINDOW // 5
+    for direction in (-1, 1):
+        for step_bps in (0, 10):
+            past = reference + direction * (reference * threshold // WAD + WAD)
+            window = [past * (10_000 + direction * step_bps * k) // 10_000 for k in range(slots)]
+            redeemed_at = window[-1] * (10_000 + direction * step_bps) // 10_000
+            newest = value_after(window[-1], redeemed_at)
+            gain = max(value_after(price, redeemed_at) for price in window) - newest
+            assert 0 <= gain < 250 * holders // 100_000
+            assert gain > 0 if step_bps else gain == 0
