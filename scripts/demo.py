@@ -10,9 +10,11 @@ against the naive -L x return (the gap is volatility drag) and ends by checking
 solvency, that every order was settled or refunded, and that everyone can exit: it
 exits non-zero if anything is off. `--oracle push` runs the same on Chainlink-style
 markets (a mock feed with hourly rounds: orders wait for the next round).
+`--prices FILE.csv` replays a real price history instead (`inverse.history`).
 
-    make demo                      # 120 days
-    ape run demo --days 10         # a short run
+    make demo                                  # 120 days
+    ape run demo --days 10                     # a short run
+    ape run demo --prices eth-usd.csv          # a history of your own
 """
 
 import logging
@@ -33,6 +35,7 @@ from eth_utils import keccak
 
 from inverse.constants import OUTCOME_REFUNDED, OUTCOME_VOID, REASON_THRESHOLD, WAD
 from inverse.deploy import deploy_plan, leverage_label, load_config, plan_deployment, write_manifest
+from inverse.history import History, HistoryError, read_history
 from inverse.price_service import ETH_USD
 from inverse.processes import AnvilNode, KeeperBot, PriceServiceProcess
 from inverse.pull import rebalance_would_be_due
@@ -397,8 +400,15 @@ def progress(text: str) -> None:
 
 
 @click.command()
-@click.option("--days", default=120, show_default=True, help="Days of prices to replay.")
+@click.option("--days", type=int, help="Days of prices to replay.  [default: 120, or the whole --prices file]")
 @click.option("--seed", default=7, show_default=True, help="Seed of the price path and of the users.")
+@click.option(
+    "--prices",
+    "prices_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Replay this price history instead of the seeded path: CSV rows of a time "
+    "(Unix seconds or ISO 8601, UTC) and a USD price, in time order; one price an hour is used.",
+)
 @click.option("--plot", "plot_path", default="out/demo.png", show_default=True, help="Where to write the plot.")
 @click.option(
     "--oracle",
@@ -407,8 +417,18 @@ def progress(text: str) -> None:
     show_default=True,
     help="pull: Pyth prices, orders settle in seconds; push: Chainlink-style hourly rounds.",
 )
-def cli(days, seed, plot_path, oracle):
-    """Replay a seeded price path through -1x and -3x markets with the keeper bot running."""
+def cli(days, seed, prices_file, plot_path, oracle):
+    """Replay a seeded price path (or a real one, --prices) through -1x and -3x markets with the keeper bot running."""
+    history = None
+    if prices_file:
+        try:
+            history = read_history(prices_file)
+        except HistoryError as error:
+            raise click.BadParameter(str(error), param_hint="--prices") from None
+        if days is not None and days > history.days:
+            raise click.BadParameter(f"the file covers {history.days} days", param_hint="--days")
+        days = days or history.days
+    days = 120 if days is None else days
     if days < 2:
         raise click.BadParameter("at least 2 days (the crash is mid-run)", param_hint="--days")
     # Users see the table: no transaction logs or library warnings.
@@ -418,12 +438,12 @@ def cli(days, seed, plot_path, oracle):
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="inverse-demo-"))
     with AnvilNode(workdir) as node, networks.parse_network_choice(node.network_choice):
-        ok = run(node, workdir, days, seed, Path(plot_path), oracle == "pull")
+        ok = run(node, workdir, days, seed, Path(plot_path), oracle == "pull", history)
     click.echo(f"({time.monotonic() - started:.0f} s)")
     sys.exit(0 if ok else 1)
 
 
-def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) -> bool:
+def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool, history: History | None) -> bool:
     test_accounts = accounts.test_accounts
     owner, keeper, lp = test_accounts[0], test_accounts[2], test_accounts[3]
     users = [a.address for a in test_accounts[4:9]]
@@ -469,7 +489,7 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) 
         demo.wait_for_keeper()
         ledger.read()
         click.echo("LPs seeded: 1,000,000 USDC in each market, requested and settled by the keeper bot.")
-        rows = replay(demo, ledger, days, seed)
+        rows = replay(demo, ledger, days, seed, history)
         click.echo("\nChecks:")
         solvent = check_solvency(demo, collateral)
         exits = exit_everyone(demo, ledger, collateral)
@@ -482,7 +502,7 @@ def run(node, workdir: Path, days: int, seed: int, plot_path: Path, pull: bool) 
             f"it earned {fmt_units(earned, 6)} USDC (settle fees and bounties).\n"
             f"Mean wait from request to settlement: {mean_wait(ledger.waits)}."
         )
-        plot(rows, markets, plot_path)
+        plot(rows, markets, plot_path, "crash day" if history is None else "largest daily move")
         click.echo(f"Plot: {plot_path}")
         return ok
     finally:
@@ -499,17 +519,38 @@ def mean_wait(waits: list[int]) -> str:
     return f"{mean:.0f} s" if mean < 120 else f"{mean / 60:.0f} min"
 
 
-def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
+def history_path(history: History, days: int) -> tuple[list[int], list[int], int]:
+    """A real history as the demo replays it: (the prices published, scaled so that
+    the first is the deployment's first price, START_PRICE; the file's own, shown
+    in the table and the plot; the day of the largest close-to-close move). An
+    inverse token's returns depend only on relative moves, so the scale changes none."""
+    shown = history.hourly[: days * 24]
+    path = [price * START_PRICE // shown[0] for price in shown]
+    closes = [shown[0]] + [shown[day * 24 + 23] for day in range(days)]
+    moves = [abs(closes[day + 1] - closes[day]) * WAD // closes[day] for day in range(days)]
+    return path, shown, moves.index(max(moves))
+
+
+def replay(demo: Demo, ledger: Ledger, days: int, seed: int, history: History | None = None) -> list[dict]:
     markets = demo.markets
-    crash_day = days // 2
-    path = price_path(days, crash_day, seed)
+    if history is None:
+        crash_day = days // 2
+        path = shown = price_path(days, crash_day, seed)
+        marked = "the crash day"
+    else:
+        path, shown, crash_day = history_path(history, days)
+        marked = "the largest daily move"
+        click.echo(
+            f"\nReplaying {days} days of real prices, {history.date(1)} to {history.date(days)} (UTC). On-chain "
+            f"they are scaled to start at {START_PRICE // 10**8:,}; the table shows the file's."
+        )
     rng = random.Random(seed + 1)
     header = f"{'day':>5} {'ETH':>9}"
     for m in markets:
         header += f" | {m.label + ' NAV':>8} {'drag':>7} {'LP value':>10} {'orders':>10} {'rebal':>5}"
     click.echo(
         "\ndrag: NAV less the naive -L x cumulative move; orders: settled (refunded, void) that day; rebal: "
-        "rebalances\n(on the threshold); wait: mean, request to settlement; *: the crash day\n"
+        f"rebalances\n(on the threshold); wait: mean, request to settlement; *: {marked}\n"
     )
     click.echo(header + f" | {'wait':>6}")
     rows = []
@@ -531,11 +572,11 @@ def replay(demo: Demo, ledger: Ledger, days: int, seed: int) -> list[dict]:
         events = ledger.read()
         row = {
             "day": day + 1,
-            "price": path[day * 24 + 23],
+            "price": shown[day * 24 + 23],
             "rebalances": events["rebalances"],
             "crash": day == crash_day,
         }
-        line = f"{day + 1:>4}{'*' if row['crash'] else ' '} {path[day * 24 + 23] / 1e8:>9,.2f}"
+        line = f"{day + 1:>4}{'*' if row['crash'] else ' '} {shown[day * 24 + 23] / 1e8:>9,.2f}"
         for m in markets:
             demo.fresh_price()
             nav = Decimal(m.view("nav")) / WAD
@@ -657,7 +698,7 @@ def check(demo: Demo, ledger: Ledger, collateral: str, exits: dict) -> bool:
     return ok
 
 
-def plot(rows, markets, path: Path) -> None:
+def plot(rows, markets, path: Path, marked: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -684,6 +725,6 @@ def plot(rows, markets, path: Path) -> None:
     top.legend(loc="best", fontsize=8)
     bottom.plot(days, [row["price"] / 1e8 for row in rows], color="black")
     bottom.set_ylabel("ETH / USD")
-    bottom.set_xlabel("day (dotted: crash day, intraday threshold rebalance)")
+    bottom.set_xlabel(f"day (dotted: {marked})")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

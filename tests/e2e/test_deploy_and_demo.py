@@ -239,6 +239,35 @@ def test_demo__short_run__keeper_settles_every_order_within_seconds_table_plot_a
     assert plot.stat().st_size > 10_000
 
 
+def test_demo__a_price_history_file__replayed_with_its_prices_its_largest_move_and_checks(tmp_path):
+    """`--prices FILE.csv`: three days of hourly prices from 2021-05-17, a 20% fall in
+    one hour on the second day (past both markets' thresholds)."""
+    start = 1_621_209_600  # 2021-05-17T00:00:00Z
+    prices = [3_500 + (hour % 5) for hour in range(72)]
+    prices[38:] = [price * 8 // 10 for price in prices[38:]]
+    rows = [f"{start + hour * 3_600},{price}" for hour, price in enumerate(prices)]
+    history = tmp_path / "eth.csv"
+    history.write_text("time,price\n" + "\n".join(rows) + "\n")
+    result = run_demo("--prices", str(history), "--plot", str(tmp_path / "demo.png"))
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "Replaying 3 days of real prices, 2021-05-17 to 2021-05-19 (UTC)" in out
+    assert "*: the largest daily move" in out
+    days = day_lines(out)
+    closes = [line.split("|")[0].split()[-1] for line in days]
+    assert closes == [f"{prices[23]:,}.00", f"{prices[47]:,}.00", f"{prices[71]:,}.00"]  # the file's own prices
+    crash = next(line for line in days if line[4] == "*")
+    assert crash.startswith("   2*")
+    assert all(m["rebalances"].endswith("(1)") for m in markets_of(crash))  # the intraday threshold rebalance
+    assert "All solvent; every order settled or refunded; everyone exited." in out
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("time,price\n2021-05-17,3500\n2021-05-16,3400\n")
+    result = run_demo("--prices", str(bad))
+    assert result.returncode == 2 and "line 3: times must increase" in result.stderr
+    assert "Anvil" not in result.stdout  # refused before anything started
+
+
 def test_demo__push_markets__orders_wait_for_the_next_hourly_round(tmp_path):
     result = run_demo("--days", "2", "--oracle", "push", "--plot", str(tmp_path / "demo.png"))
     out = result.stdout
