@@ -74,7 +74,8 @@ def requested_orders(book, start_block: int = 0) -> list[Order]:
     """Every order requested at `book` since `start_block`, oldest first."""
     from ape import chain
 
-    logs = book.OrderRequested.range(start_block, chain.blocks.head.number + 1)
+    head = chain.blocks.head.number
+    logs = paged_logs(lambda first, last: book.OrderRequested.range(first, last + 1), start_block, head)
     return sorted((order_from_log(log) for log in logs), key=lambda o: o.id)
 
 
@@ -366,7 +367,8 @@ class OrderCache:
     """A book's pending orders, kept from its `OrderRequested` logs read
     incrementally: each `update` reads only the blocks since the last one, and
     drops what the book has settled. `start_block`: where the book was deployed
-    (a manifest's `block`); `chunk`: most blocks per log query (RPC limits)."""
+    (a manifest's `block`); `chunk`: most blocks per log query, fewer where the
+    node refuses that many (`paged_logs`)."""
 
     def __init__(self, book_address: str, start_block: int = 0, chunk: int = 10_000):
         self.address = book_address
@@ -387,13 +389,12 @@ class OrderCache:
 
         while self.cursor <= last_block:
             stop = min(self.cursor + self.chunk - 1, last_block)
-            logs = chain.provider.web3.eth.get_logs(
-                {
-                    "address": self.address,
-                    "fromBlock": self.cursor,
-                    "toBlock": stop,
-                    "topics": [_order_requested_topic()],
-                }
+            logs = paged_logs(
+                lambda first, last: chain.provider.web3.eth.get_logs(
+                    {"address": self.address, "fromBlock": first, "toBlock": last, "topics": [_order_requested_topic()]}
+                ),
+                self.cursor,
+                stop,
             )
             for log in logs:
                 order = order_from_raw_log(log)
@@ -431,3 +432,23 @@ def book_pool_is_shutdown(book) -> bool:
     from ape import project
 
     return project.InversePool.at(book.pool()).is_shutdown()
+
+
+# Public RPCs refuse an eth_getLogs over too many blocks (or with too many results),
+# each with words of its own; these are the ones they use.
+_TOO_LARGE = ("range", "limit", "exceed", "too many", "too large", "more than", "response size")
+
+
+def paged_logs(fetch, start: int, stop: int) -> list:
+    """`fetch(first, last)` (the logs of blocks first..last) over start..stop: the
+    whole range first, and a range the node refuses as too large split in halves
+    until each passes. Logs come back in block order."""
+    if start > stop:
+        return []
+    try:
+        return list(fetch(start, stop))
+    except Exception as error:  # each client raises its own type for an RPC error
+        if start == stop or not any(words in str(error).lower() for words in _TOO_LARGE):
+            raise
+    middle = (start + stop) // 2
+    return paged_logs(fetch, start, middle) + paged_logs(fetch, middle + 1, stop)

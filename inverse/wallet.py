@@ -28,6 +28,7 @@ from .orders import (
     RawFeed,
     book_pool_is_shutdown,
     order_from_log,
+    paged_logs,
     pending_orders,
     raw_view,
     requested_orders,
@@ -185,7 +186,11 @@ def requested_order(book, receipt) -> Order | None:
 
 def settlement_of(pool, order_id: int, start_block: int):
     """The pool's `OrderSettled` event of `order_id`, or None while it is pending."""
-    logs = pool.OrderSettled.range(start_block, chain.blocks.head.number + 1, search_topics={"order_id": order_id})
+    logs = paged_logs(
+        lambda first, last: pool.OrderSettled.range(first, last + 1, search_topics={"order_id": order_id}),
+        start_block,
+        chain.blocks.head.number,
+    )
     return next(iter(logs), None)
 
 
@@ -244,7 +249,9 @@ def account_orders(pool, book, account, start_block: int) -> list[tuple[Order, o
     mine = [o for o in requested_orders(book, start_block) if address is None or address in (o.requester, o.receiver)]
     if not mine:
         return []
-    settled = {log.order_id: log for log in pool.OrderSettled.range(start_block, chain.blocks.head.number + 1)}
+    head = chain.blocks.head.number
+    logs = paged_logs(lambda first, last: pool.OrderSettled.range(first, last + 1), start_block, head)
+    settled = {log.order_id: log for log in logs}
     return [(order, settled.get(order.id)) for order in mine]
 
 
