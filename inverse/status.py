@@ -140,7 +140,10 @@ def _try(view):
 
 def read_status(pool, collateral, book) -> MarketStatus:
     """`pool`'s state, with its order `book`'s queue."""
-    price, error = _try(pool.oracle_price)
+    # The price and the NAV from one block: on a fast clock (the playground's hour
+    # every few seconds) a price fresh at one read can be stale at the next.
+    block = chain.blocks.head.number
+    price, error = _try(lambda: pool.oracle_price(block_id=block))
     priced = price is not None or pool.is_shutdown()
     lens = wallet.lens(pool)
     last = pool.last_rebalance()
@@ -150,7 +153,7 @@ def read_status(pool, collateral, book) -> MarketStatus:
         leverage=pool.leverage(),
         price=price,
         oracle_error=error,
-        nav=pool.nav() if priced else None,
+        nav=pool.nav(block_id=block) if priced else None,
         reference_price=pool.reference_price(),
         reference_nav=pool.reference_nav(),
         last_rebalance=last,
