@@ -262,6 +262,30 @@ async function tryRead(address, role, functionName, args = []) {
   }
 }
 
+// Public RPCs refuse an eth_getLogs over too many blocks (or results), each in words of its own.
+const TOO_LARGE = /range|limit|exceed|too many|too large|more than|response size/i;
+let logRange = null; // blocks per eth_getLogs once the node refused more (null: no limit seen)
+
+/** A contract's events from `fromBlock` to `toBlock` (default the head), in pages
+ * the node accepts: a page it refuses as too large is asked again at half the size,
+ * and that size is kept for every later query. */
+async function events(params, fromBlock, toBlock) {
+  const to = toBlock ?? (await reader.getBlockNumber());
+  const found = [];
+  for (let from = fromBlock; from <= to; ) {
+    const last = logRange && to - from >= logRange ? from + logRange - 1n : to;
+    try {
+      found.push(...(await reader.getContractEvents({ ...params, fromBlock: from, toBlock: last })));
+      from = last + 1n;
+    } catch (error) {
+      const words = `${error?.details ?? ""} ${error?.shortMessage ?? error?.message ?? error}`;
+      if (last === from || !TOO_LARGE.test(words)) throw error;
+      logRange = (last - from + 1n) / 2n;
+    }
+  }
+  return found;
+}
+
 /** Simulates (so a revert is explained before the wallet asks anything), sends, waits for the receipt. */
 async function send(address, role, functionName, args, say) {
   const { request } = await reader.simulateContract({
@@ -634,13 +658,10 @@ class Market {
     for (;;) {
       const status = await read(this.book, "book", "order", [order.order_id]);
       if (status.status === ORDER_SETTLED) {
-        const logs = await reader.getContractEvents({
-          address: this.pool,
-          abi: data.abis.pool,
-          eventName: "OrderSettled",
-          args: { order_id: order.order_id },
+        const logs = await events(
+          { address: this.pool, abi: data.abis.pool, eventName: "OrderSettled", args: { order_id: order.order_id } },
           fromBlock,
-        });
+        );
         if (logs.length) {
           this.say(this.describe(order.kind, logs[0].args, order), "done");
           return;
@@ -740,13 +761,13 @@ class Market {
   async renderOrders() {
     const me = wallet.account;
     const fromBlock = BigInt(config.manifest.block);
-    const query = (args) => reader.getContractEvents({ address: this.book, abi: data.abis.book, eventName: "OrderRequested", args, fromBlock });
+    const query = (args) => events({ address: this.book, abi: data.abis.book, eventName: "OrderRequested", args }, fromBlock);
     const [byMe, toMe] = await Promise.all([query({ requester: me }), query({ receiver: me })]);
     const orders = new Map([...byMe, ...toMe].map((log) => [log.args.order_id, log.args]));
     const ids = [...orders.keys()];
     const settled = new Map();
     if (ids.length) {
-      const logs = await reader.getContractEvents({ address: this.pool, abi: data.abis.pool, eventName: "OrderSettled", args: { order_id: ids }, fromBlock });
+      const logs = await events({ address: this.pool, abi: data.abis.pool, eventName: "OrderSettled", args: { order_id: ids } }, fromBlock);
       for (const log of logs) settled.set(log.args.order_id, log.args);
     }
     const now = (await reader.getBlock()).timestamp;
@@ -777,7 +798,7 @@ class Market {
   async readPoints() {
     const head = await reader.getBlockNumber();
     if (head < this.eventsFrom) return;
-    const logs = await reader.getContractEvents({ address: this.pool, abi: data.abis.pool, fromBlock: this.eventsFrom, toBlock: head });
+    const logs = await events({ address: this.pool, abi: data.abis.pool }, this.eventsFrom, head);
     this.eventsFrom = head + 1n;
     const priced = logs.filter((log) => (log.eventName === "Rebalance" || log.eventName === "OrderSettled") && log.args.price > 0n);
     const blocks = [...new Set(priced.map((log) => log.blockNumber))].filter((b) => !this.times.has(b));

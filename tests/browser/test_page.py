@@ -27,7 +27,7 @@ from ape import chain, networks, project
 from playwright.sync_api import expect, sync_playwright
 
 from inverse.app import cli_module
-from inverse.constants import ORDER_SETTLED, OUTCOME_FILLED
+from inverse.constants import ORDER_MINT, ORDER_SETTLED, OUTCOME_FILLED
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tests share one world (a module fixture): one worker runs them all, in order.
@@ -81,17 +81,63 @@ def browser():
         browser.close()
 
 
+def capped_logs(rpc: str, max_range: int, refused: list):
+    """A route handler that makes the node behave as a public RPC that refuses an
+    eth_getLogs over more than `max_range` blocks (each refusal is added to `refused`)."""
+
+    def head() -> int:
+        return int(
+            requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}, timeout=30).json()[
+                "result"
+            ],
+            16,
+        )
+
+    def too_wide(call: dict) -> bool:
+        if call.get("method") != "eth_getLogs":
+            return False
+        query = call["params"][0]
+        first, last = (
+            int(query[k], 16) if str(query.get(k, "latest")).startswith("0x") else head()
+            for k in ("fromBlock", "toBlock")
+        )
+        return last - first + 1 > max_range
+
+    def handle(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        body = json.loads(route.request.post_data)
+        calls = body if isinstance(body, list) else [body]
+        if not any(too_wide(call) for call in calls):
+            return route.continue_()
+        answers = []
+        for call in calls:
+            if too_wide(call):
+                refused.append(call["params"][0])
+                message = f"eth_getLogs is limited to a {max_range} block range"
+                answers.append({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32005, "message": message}})
+            else:
+                answers.append(requests.post(rpc, json=call, timeout=30).json())
+        answer = answers if isinstance(body, list) else answers[0]
+        route.fulfill(status=200, headers={"access-control-allow-origin": "*"}, json=answer)
+
+    return handle
+
+
 @pytest.fixture
 def open_page(browser, playground):
-    """`open_page(account, chain_id=None)`: the page with a test wallet for `account`,
-    on `chain_id` (default the node's), connected with its button."""
+    """`open_page(account, chain_id=None, route=None)`: the page with a test wallet for
+    `account`, on `chain_id` (default the node's), connected with its button; `route`
+    handles every request to the node (see `capped_logs`)."""
     contexts, errors = [], []
 
-    def open_(account, chain_id=None):
+    def open_(account, chain_id=None, route=None):
         node_chain = playground["config"]["chain_id"]
         settings = {"rpc": playground["rpc"], "account": account.address, "chainId": chain_id or node_chain}
         settings["nodeChainId"] = node_chain
         context = browser.new_context(viewport={"width": 1280, "height": 900})
+        if route:
+            context.route(lambda url: url.startswith(playground["rpc"]), route)
         context.add_init_script(f"window.__testWallet = {json.dumps(settings)};\n{WALLET_JS}")
         contexts.append(context)
         page = context.new_page()
@@ -305,3 +351,24 @@ def test_playground__its_cli_line__works_against_it_with_a_deadline_on_its_clock
     assert mint.returncode == 0, mint.stdout + mint.stderr[-2000:]
     assert f"Order {queued} requested" in mint.stdout
     assert book.order(queued).status != 0  # known to the book: pending or settled by the keeper already
+
+
+def test_page__a_node_capping_log_ranges__still_shows_every_order_and_the_chart(
+    open_page, market, playground, accounts
+):
+    """Public RPCs refuse an eth_getLogs over too many blocks: the page reads the
+    orders and the chart's history in pages, and shows the same as on any node."""
+    user = accounts[5]  # minted on the -3x market in the test above
+    pool, book, _ = market("3")
+    requested = book.OrderRequested.range(0, chain.blocks.head.number + 1, search_topics={"receiver": user.address})
+    mine = [log.order_id for log in requested if log.kind == ORDER_MINT]
+    head = chain.blocks.head.number
+    assert mine and head > 80
+    refused: list = []
+    # A cap of an eighth of the chain: every history query is refused whole, then paged.
+    page = open_page(user, route=capped_logs(playground["rpc"], head // 8, refused))
+    section = page.locator('section[data-market="3"]')
+    for order_id in mine:
+        expect(section.locator(".orders")).to_contain_text(f"#{order_id}mint", timeout=60_000)
+    expect(section.locator(".drag")).not_to_contain_text("The chart starts with", timeout=60_000)
+    assert refused  # the whole range was asked first and refused, then read in pages
