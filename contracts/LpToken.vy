@@ -32,7 +32,9 @@
         (which the pool reads on every LP order) take no lock (`@reentrant`).
         A rescale divides balances by a power of two (rounding down), so
         `totalSupply` can exceed the sum of balances by less than one share per
-        holder; those shares belong to nobody. Allowances are not rescaled.
+        holder; those shares belong to nobody. Allowances are rescaled like
+        balances (an infinite one stays infinite), so an approval never
+        reaches more value after a rescale than when it was given.
 @custom:kill Follows its pool: after the pool's shutdown LPs still withdraw
         (burning shares) and no new shares are minted.
 """
@@ -40,6 +42,7 @@
 from ethereum.ercs import IERC20
 from snekmate.auth import ownable
 from snekmate.tokens import erc20
+from snekmate.utils import ecdsa
 
 from .interfaces import ILpToken
 
@@ -48,8 +51,9 @@ implements: ILpToken
 initializes: ownable
 initializes: erc20[ownable := ownable]
 
-# Balances and the supply are this contract's own (rescaled lazily, below); the
-# module keeps the metadata, allowances and permits. Left out on purpose:
+# Balances and the supply are this contract's own (rescaled lazily, below), and so
+# are `approve`, `permit` and `allowance`, which rescale allowances (the module
+# still stores each allowance and the permits' nonces). Left out on purpose:
 # `erc20.mint`, `erc20.set_minter`, `erc20.is_minter`, the ownership functions
 # (only the pool mints, through `mint` below) and `erc20.burn`, `erc20.burn_from`
 # (shares are burned only by the pool when it pays them out; an LP withdrawal
@@ -58,9 +62,6 @@ exports: (
     erc20.name,
     erc20.symbol,
     erc20.decimals,
-    erc20.allowance,
-    erc20.approve,
-    erc20.permit,
     erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
     erc20.eip712Domain,
@@ -89,6 +90,10 @@ _balances: HashMap[address, uint256]
 # time (128-255) of the one before (0, 0: none).
 _rescale_before: HashMap[uint256, uint256]
 
+# The level each allowance (owner, spender) was written at: what it allows now is
+# that amount >> (current level - it), unless it is infinite (max uint256).
+_allowance_level: HashMap[address, HashMap[address, uint256]]
+
 _MASK_64: constant(uint256) = 2**64 - 1
 _MASK_128: constant(uint256) = 2**128 - 1
 # Most LP shares there may be: times any collateral amount (< 2**128), inside 256 bits.
@@ -99,6 +104,10 @@ _FLOOR_BITS: constant(uint256) = 20
 # Rescales a pending order's shares can span before they are surely 0: each
 # shifts by more than _FLOOR_BITS, and balances are below 2**128.
 _MAX_RESCALES: constant(uint256) = 8
+# EIP-2612's permit type, as snekmate's erc20 hashes it.
+_PERMIT_TYPE_HASH: constant(bytes32) = keccak256(
+    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+)
 
 
 @deploy
@@ -160,9 +169,63 @@ def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     @param amount The number of shares.
     @return bool True (failures revert).
     """
-    erc20._spend_allowance(owner, msg.sender, amount)
+    allowed: uint256 = self._allowance(owner, msg.sender)
+    if allowed != max_value(uint256):
+        assert allowed >= amount, "erc20: insufficient allowance"
+        self._approve(owner, msg.sender, unsafe_sub(allowed, amount))
     self._transfer(owner, to, amount)
     return True
+
+
+@external
+@view
+@reentrant
+def allowance(owner: address, spender: address) -> uint256:
+    """
+    @notice LP shares `spender` may move for `owner` now (after any rescale).
+    @param owner The holder.
+    @param spender The spender.
+    @return uint256 The allowance (max uint256: infinite).
+    """
+    return self._allowance(owner, spender)
+
+
+@external
+def approve(spender: address, amount: uint256) -> bool:
+    """
+    @notice Lets `spender` move up to `amount` of the caller's shares (max
+            uint256: without limit). A later rescale divides it as it divides
+            balances.
+    @param spender The spender.
+    @param amount The number of shares.
+    @return bool True (failures revert).
+    """
+    self._approve(msg.sender, spender, amount)
+    return True
+
+
+@external
+def permit(owner: address, spender: address, amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+    """
+    @notice EIP-2612: `approve` by `owner`'s signature, checked as snekmate's
+            erc20 checks it (its nonces and EIP-712 domain).
+    @param owner The holder who signed.
+    @param spender The spender.
+    @param amount The number of shares.
+    @param deadline Last block time the signature is valid at.
+    @param v The signature's v.
+    @param r The signature's r.
+    @param s The signature's s.
+    """
+    assert block.timestamp <= deadline, "erc20: expired deadline"
+    nonce: uint256 = erc20.nonces[owner]
+    erc20.nonces[owner] = unsafe_add(nonce, 1)
+    digest: bytes32 = erc20.eip712_domain_separator._hash_typed_data_v4(
+        keccak256(abi_encode(_PERMIT_TYPE_HASH, owner, spender, amount, nonce, deadline))
+    )
+    signer: address = ecdsa._recover_vrs(digest, convert(v, uint256), convert(r, uint256), convert(s, uint256))
+    assert signer == owner, "erc20: invalid signature"
+    self._approve(owner, spender, amount)
 
 
 # ---------------------------------------------------------------- the pool's
@@ -354,6 +417,22 @@ def _level(word: uint256) -> uint256:
 def _balance(word: uint256, level: uint256) -> uint256:
     # Shifting by 256 or more gives 0 (EVM SHR).
     return (word & _MASK_128) >> unsafe_sub(level, word >> 128)  # levels only grow
+
+
+@internal
+@view
+def _allowance(owner: address, spender: address) -> uint256:
+    allowed: uint256 = erc20.allowance[owner][spender]
+    if allowed == max_value(uint256):
+        return allowed
+    # Shifting by 256 or more gives 0 (EVM SHR); levels only grow.
+    return allowed >> unsafe_sub(self._level(self._supply_word), self._allowance_level[owner][spender])
+
+
+@internal
+def _approve(owner: address, spender: address, amount: uint256):
+    erc20._approve(owner, spender, amount)
+    self._allowance_level[owner][spender] = self._level(self._supply_word)
 
 
 @internal

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
 from inverse.deploy import lens_of
 from inverse.model import LP_FLOOR_BITS, MAX_LP_SUPPLY, Overflow, lp_deposit_shares
+from inverse.wallet import sign_permit
 from tests.conftest import fund, publish_round, settle_orders
 from tests.unit.test_model import market as model_market
 
@@ -349,6 +350,47 @@ def test_lp_withdraw__requested_in_the_second_of_a_rescale__reverts_then_accepte
     chain.pending_timestamp = rescaled_at + 1
     order = m.request_lp_withdraw(recapitaliser, shares)
     assert order.requested_at == rescaled_at + 1 and m.lp_token.balanceOf(m.pool) == shares
+
+
+def test_lp_allowance__across_a_rescale__divided_like_balances_and_never_worth_more(
+    market, accounts, lp, minter, owner, feed, chain
+):
+    """An approval given before a rescale (by `approve` or a permit) allows after it
+    what it allowed before, in the new shares (divided like every balance): a spender
+    cannot take more value than was approved. An infinite approval stays infinite;
+    one given after the rescale counts in the new shares."""
+    m = market(6)
+    recapitaliser, spender, unlimited, signed, later = accounts[7:12]
+    m.fund(lp, minter, recapitaliser)
+    m.request_lp_deposit(lp, 1_000_000 * m.unit)
+    m.settle()
+    m.mint_max(minter)
+    answer = m.crash(feed, owner)
+    held = m.lp_token.balanceOf(lp)
+    m.lp_token.approve(spender, held, sender=lp)
+    m.lp_token.approve(unlimited, 2**256 - 1, sender=lp)
+    deadline = chain.pending_timestamp + 3_600
+    v, r, s = sign_permit(m.lp_token, lp, signed, held // 2, deadline)
+    m.lp_token.permit(lp, signed, held // 2, deadline, v, r, s, sender=signed)
+    assert m.lp_token.allowance(lp, signed) == held // 2 and m.lp_token.nonces(lp) == 1
+
+    m.request_lp_deposit(recapitaliser, 1_000_000 * m.unit)
+    receipt, _ = m.settle(answer)
+    [rescale] = receipt.events.filter(m.lp_token.Rescale)
+    assert m.lp_token.balanceOf(lp) == held >> rescale.bits
+    assert m.lp_token.allowance(lp, spender) == held >> rescale.bits
+    assert m.lp_token.allowance(lp, signed) == (held // 2) >> rescale.bits
+    assert m.lp_token.allowance(lp, unlimited) == 2**256 - 1
+    # The old allowance's number of shares is now worth 2**bits times more: refused.
+    with ape.reverts("erc20: insufficient allowance"):
+        m.lp_token.transferFrom(lp, spender, (held >> rescale.bits) + 1, sender=spender)
+    m.lp_token.transferFrom(lp, spender, (held // 2) >> rescale.bits, sender=signed)
+    assert m.lp_token.allowance(lp, signed) == 0
+    m.lp_token.approve(later, 5, sender=lp)  # given after the rescale: in the new shares
+    assert m.lp_token.allowance(lp, later) == 5
+    m.lp_token.transferFrom(lp, later, 5, sender=later)
+    m.lp_token.transferFrom(lp, unlimited, 1, sender=unlimited)
+    assert m.lp_token.allowance(lp, unlimited) == 2**256 - 1
 
 
 # ---------------------------------------------------------------- the share math alone
