@@ -426,7 +426,8 @@ def claim() -> uint256:
 def rebalance(receiver: address = msg.sender) -> uint256:
     """
     @notice Resets the exposure when due (interval elapsed or price moved past the
-            threshold) and no order whose round is out waits: books the accrued
+            threshold) and no order whose round is out waits (on a pull market:
+            no order whose T has passed): books the accrued
             management fee, makes the latest round's price and NAV the new
             reference and pays the keeper bounty out of keepers' budget (a
             bounty every 12 hours, by the second, at most three held, the last
@@ -444,8 +445,8 @@ def rebalance(receiver: address = msg.sender) -> uint256:
 def rebalance_due() -> bool:
     """
     @notice Whether `rebalance()` would succeed now. False (not a revert) while
-            the oracle has no valid price, an order whose round is out waits, or
-            once the shutdown order has settled.
+            the oracle has no valid price, an order whose round is out (pull:
+            whose T has passed) waits, or once the shutdown order has settled.
     @return bool True when due.
     """
     return self._rebalance_due()
@@ -1019,12 +1020,14 @@ def _lp_shares_for(lp_value: uint256, assets: uint256) -> uint256:
 
 @internal
 @view
-def _due_reason(price: uint256, ref_price: uint256, schedule: Schedule) -> uint8:
+def _due_reason(price: uint256, updated_at: uint256, ref_price: uint256, schedule: Schedule) -> uint8:
     """
-    @dev Bit set of why a rebalance is due at `price`; 0 when it is not.
+    @dev Bit set of why a rebalance is due at `price`, published at `updated_at`;
+         0 when it is not. On a pull market the interval must have passed by the
+         price's time: a recent slot's price, never one from before it fell due.
     """
     reason: uint8 = 0
-    if block.timestamp >= schedule.last_rebalance + schedule.interval:
+    if (updated_at if _PULL else block.timestamp) >= schedule.last_rebalance + schedule.interval:
         reason = constants.REASON_TIME
     move: uint256 = price - ref_price if price >= ref_price else ref_price - price
     if move * WAD >= schedule.threshold * ref_price:
@@ -1038,12 +1041,17 @@ def _orders_due(updated_at: uint256, round_id: uint256) -> bool:
     """
     @dev Whether the oldest pending order may already have its round out, so the
          pool must not move to the latest round before settling it: its phase is
-         not the latest round's, or the latest round is at or after its T.
+         not the latest round's, or the latest round is at or after its T. On a
+         pull market, once its T has passed: its price is out (or seconds away)
+         while a rebalance may use a slot up to PULL_REBALANCE_WINDOW old, which
+         must not come before it.
     """
     pending: bool = False
     not_before: uint256 = 0
     phase: uint256 = 0
     pending, not_before, phase = staticcall IOrderBook(order_book).head()
+    if _PULL:
+        return pending and block.timestamp >= not_before
     return pending and (phase != round_id >> 64 or updated_at >= not_before)
 
 
@@ -1063,7 +1071,7 @@ def _rebalance_due() -> bool:
     price, updated_at, round_id = abi_decode(response, (uint256, uint256, uint256))
     if self._orders_due(updated_at, round_id):
         return False
-    return self._due_reason(price, self._ledger_word >> 128, self._schedule()) != 0
+    return self._due_reason(price, updated_at, self._ledger_word >> 128, self._schedule()) != 0
 
 
 @internal
@@ -1083,7 +1091,7 @@ def _rebalance(receiver: address) -> uint256:
     assert not self._orders_due(updated_at, round_id), "pool: settle due orders first"
     m: Market = self._market(settings, price, updated_at)
     schedule: Schedule = self._schedule()
-    reason: uint8 = self._due_reason(price, m.reference_price, schedule)
+    reason: uint8 = self._due_reason(price, updated_at, m.reference_price, schedule)
     assert reason != 0, "pool: rebalance not due"
 
     # The management fee accrued to the round's time is already in the NAV; the
@@ -1195,12 +1203,15 @@ def _check_parameters(params: IPool.Parameters):
     """
     assert params.interval >= constants.MIN_INTERVAL and params.interval <= constants.MAX_INTERVAL, "pool: interval out of bounds"
     # Below 0.5 / L, a threshold rebalance comes well before the NAV could reach 0.
-    assert params.threshold >= constants.MIN_THRESHOLD and params.threshold <= constants.MAX_THRESHOLD, "pool: threshold out of bounds"
-    assert params.threshold * leverage <= WAD * WAD // 2, "pool: threshold out of bounds"
+    assert (
+        params.threshold >= constants.MIN_THRESHOLD
+        and params.threshold <= constants.MAX_THRESHOLD
+        and params.threshold * leverage <= WAD * WAD // 2
+    ), "pool: threshold out of bounds"
     assert params.mint_fee <= constants.MAX_TRADE_FEE, "pool: mint fee out of bounds"
     assert params.redeem_fee <= constants.MAX_TRADE_FEE, "pool: redeem fee out of bounds"
-    assert params.management_fee <= constants.MAX_MANAGEMENT_FEE, "pool: management fee out of bounds"
-    assert params.keeper_bounty <= constants.MAX_KEEPER_BOUNTY_UNITS * _COLLATERAL_UNIT, "pool: keeper bounty out of bounds"
+    assert params.management_fee <= constants.MAX_MANAGEMENT_FEE, "pool: management fee above 10%"
+    assert params.keeper_bounty <= constants.MAX_KEEPER_BOUNTY_UNITS * _COLLATERAL_UNIT, "pool: keeper bounty too high"
     assert params.min_backing >= constants.MIN_MIN_BACKING and params.min_backing <= constants.MAX_MIN_BACKING, "pool: min backing out of bounds"
     assert params.settle_fee <= constants.MAX_SETTLE_FEE_UNITS * _COLLATERAL_UNIT, "pool: settle fee out of bounds"
     # A pull market's prices tick every second (SPEC 3b); a push feed's rounds come minutes apart.

@@ -33,8 +33,9 @@
         A rescale divides balances by a power of two (rounding down), so
         `totalSupply` can exceed the sum of balances by less than one share per
         holder; those shares belong to nobody. Allowances are rescaled like
-        balances (an infinite one stays infinite), so an approval never
-        reaches more value after a rescale than when it was given.
+        balances (an infinite one stays infinite), and a permit's nonce
+        carries the level, so a permit signed before a rescale is void after
+        it: an approval never reaches more value than when it was given.
 @custom:kill Follows its pool: after the pool's shutdown LPs still withdraw
         (burning shares) and no new shares are minted.
 """
@@ -52,8 +53,8 @@ initializes: ownable
 initializes: erc20[ownable := ownable]
 
 # Balances and the supply are this contract's own (rescaled lazily, below), and so
-# are `approve`, `permit` and `allowance`, which rescale allowances (the module
-# still stores each allowance and the permits' nonces). Left out on purpose:
+# are `approve`, `permit`, `nonces` and `allowance`, which rescale allowances (the
+# module still stores each allowance and counts the permits). Left out on purpose:
 # `erc20.mint`, `erc20.set_minter`, `erc20.is_minter`, the ownership functions
 # (only the pool mints, through `mint` below) and `erc20.burn`, `erc20.burn_from`
 # (shares are burned only by the pool when it pays them out; an LP withdrawal
@@ -62,7 +63,6 @@ exports: (
     erc20.name,
     erc20.symbol,
     erc20.decimals,
-    erc20.nonces,
     erc20.DOMAIN_SEPARATOR,
     erc20.eip712Domain,
 )
@@ -205,10 +205,24 @@ def approve(spender: address, amount: uint256) -> bool:
 
 
 @external
+@view
+@reentrant
+def nonces(owner: address) -> uint256:
+    """
+    @notice The nonce `owner`'s next permit signs: the permits used so far, with
+            the rescale level above bit 128, so a permit signed before a rescale
+            (for shares of the old size) is refused after it.
+    @param owner The holder.
+    @return uint256 The nonce.
+    """
+    return erc20.nonces[owner] | self._level(self._supply_word) << 128
+
+
+@external
 def permit(owner: address, spender: address, amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
     """
-    @notice EIP-2612: `approve` by `owner`'s signature, checked as snekmate's
-            erc20 checks it (its nonces and EIP-712 domain).
+    @notice EIP-2612: `approve` by `owner`'s signature over `nonces(owner)`,
+            checked as snekmate's erc20 checks it (its EIP-712 domain).
     @param owner The holder who signed.
     @param spender The spender.
     @param amount The number of shares.
@@ -218,8 +232,9 @@ def permit(owner: address, spender: address, amount: uint256, deadline: uint256,
     @param s The signature's s.
     """
     assert block.timestamp <= deadline, "erc20: expired deadline"
-    nonce: uint256 = erc20.nonces[owner]
-    erc20.nonces[owner] = unsafe_add(nonce, 1)
+    used: uint256 = erc20.nonces[owner]
+    erc20.nonces[owner] = unsafe_add(used, 1)
+    nonce: uint256 = used | self._level(self._supply_word) << 128
     digest: bytes32 = erc20.eip712_domain_separator._hash_typed_data_v4(
         keccak256(abi_encode(_PERMIT_TYPE_HASH, owner, spender, amount, nonce, deadline))
     )

@@ -23,9 +23,10 @@
         price of the newest slot proven with a valid price (the first at or
         after a multiple of PULL_SLOT), while that slot began less than
         PULL_REBALANCE_WINDOW before the block. It only moves forward, so a
-        rebalance never goes back before a price an order settled at, and every
-        order whose T is at or before it settles first; a rebalancer chooses
-        when, and among the few slots since the last proof, never an older one.
+        rebalance never goes back before a price an order settled at; the pool
+        also settles first every order whose T has passed. A rebalancer chooses
+        when, and among the slots begun within the window and after the newest
+        valid proof (at most 4), never an older price.
 @custom:security Trusts Pyth's contract (an upgradeable proxy under Pyth's
         governance) to verify updates (Wormhole's guardian signatures over
         Pythnet's prices) and to report `prevPublishTime` honestly; everything
@@ -114,7 +115,8 @@ def prove(updates: DynArray[IPullOracle.PullUpdate, constants.PULL_MAX_PROOFS], 
     @notice Proves and keeps, for each update's slot not proven yet, the first
             price published at or after the slot's time, paying Pyth's update
             fee for each out of the value sent; the rest goes to `refund_to`.
-            A valid price for a slot later than `latest()`'s becomes it.
+            A valid price for a slot later than the newest valid proof's
+            becomes `latest()`.
     @dev Reverts with Pyth's error if an update does not hold that price
          (`PriceFeedNotFoundWithinRange()`: a later price, one before the slot,
          another feed's) or is not Pyth's (`InvalidUpdateData()`). A slot proven
@@ -222,10 +224,10 @@ def proven(not_before: uint256) -> (bool, uint256, uint256):
 @view
 def latest() -> (uint256, uint256, uint256):
     """
-    @notice The price rebalances use: the valid price proven for the latest
-            slot (the first published at or after a multiple of PULL_SLOT
-            seconds), while that slot began less than PULL_REBALANCE_WINDOW
-            seconds ago. Anyone proves it with `prove` (the keeper in the same
+    @notice The price rebalances use: the price of the newest slot proven with
+            a valid price (the first published at or after a multiple of
+            PULL_SLOT seconds), while that slot began less than
+            PULL_REBALANCE_WINDOW seconds ago. Anyone proves it with `prove` (the keeper in the same
             transaction as the rebalance, through `PullRebalancer`).
     @return price The price, 18 decimals.
     @return updated_at Its publish time.

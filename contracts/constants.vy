@@ -132,8 +132,9 @@ PULL_SLOT: constant(uint256) = 5
 PULL_MAX_PROOFS: constant(uint256) = 4
 # A rebalance uses the newest valid proven slot's price while that slot began
 # less than this many seconds before its block: a proof made for the head's slot
-# still serves a transaction mined in the next 12-second block. Longer would let
-# a late rebalancer pick among more past prices (a test measures what that is worth).
+# still serves a transaction mined in the next 12-second block (not one a missed
+# slot later: the keeper then proves again). Longer would let a late rebalancer
+# pick among more past prices (a test measures what that is worth).
 PULL_REBALANCE_WINDOW: constant(uint256) = 20
 # After an order's expiry, how long a proof of its price may still come before
 # it is void without one, whoever settles (the fallback when no pull price can be

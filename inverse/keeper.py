@@ -632,7 +632,9 @@ def _may_be_due(market: Market, order, now: int) -> bool:
 def _rebalance_waits(market: Market, now: int) -> int:
     """Why a rebalance is due but for the orders (REASON_TIME, REASON_THRESHOLD, both),
     0 when it is not."""
-    reason = REASON_TIME if now >= market.last_rebalance() + market.interval() else 0
+    # A pull market's time rebalance needs a price published once it fell due.
+    at = recent_slot(now) if market.pull else now
+    reason = REASON_TIME if at >= market.last_rebalance() + market.interval() else 0
     try:
         # On a pull market the price a rebalance would prove: Hermes's latest.
         price = market.pull.price() if market.pull else market.oracle_price()
@@ -657,7 +659,7 @@ def fresh_price_updates(market: Market) -> list | None:
         return None  # proven already: `rebalance_due()` has the answer
     last, interval = market.last_rebalance(), market.interval()
     # The time alone makes it due; else Hermes's latest price must be past the threshold.
-    price = 0 if now >= last + interval else _retry(pull.price)
+    price = 0 if slot >= last + interval else _retry(pull.price)
     if not rebalance_would_be_due(now, price, last, interval, market.reference_price(), market.threshold()):
         return None
     return _retry(lambda: current_slot_update(now, lambda _: False, pull.source))  # not proven: read above

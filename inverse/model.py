@@ -171,9 +171,9 @@ def check_parameters(params: dict, collateral_decimals: int, leverage: int | Non
     if params["redeem_fee"] > MAX_TRADE_FEE:
         raise Revert("pool: redeem fee out of bounds")
     if params["management_fee"] > MAX_MANAGEMENT_FEE:
-        raise Revert("pool: management fee out of bounds")
+        raise Revert("pool: management fee above 10%")
     if params["keeper_bounty"] > MAX_KEEPER_BOUNTY_UNITS * unit:
-        raise Revert("pool: keeper bounty out of bounds")
+        raise Revert("pool: keeper bounty too high")
     if not MIN_MIN_BACKING <= params["min_backing"] <= MAX_MIN_BACKING:
         raise Revert("pool: min backing out of bounds")
     if "settle_fee" not in params:

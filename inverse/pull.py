@@ -132,9 +132,10 @@ def rebalance_would_be_due(
     now: int, price: int, last_rebalance: int, interval: int, reference: int, threshold: int
 ) -> bool:
     """What a pull market's `rebalance_due()` would say once the latest slot's
-    price (`price`, WAD) is proven: the interval has passed or the price is past
-    the threshold. What the keeper, the demo and the playground look at."""
-    return now >= last_rebalance + interval or abs(price - reference) * WAD >= threshold * reference
+    price (`price`, WAD) is proven: the interval has passed by that slot's time
+    (the pool asks it of the price's publish time, at or after the slot's) or the
+    price is past the threshold. What the keeper, the demo and the playground look at."""
+    return recent_slot(now) >= last_rebalance + interval or abs(price - reference) * WAD >= threshold * reference
 
 
 def signed_source(price_at: Callable[[int], int], price_id: bytes, key: bytes | None = None) -> UpdateSource:

@@ -356,9 +356,10 @@ def test_lp_allowance__across_a_rescale__divided_like_balances_and_never_worth_m
     market, accounts, lp, minter, owner, feed, chain
 ):
     """An approval given before a rescale (by `approve` or a permit) allows after it
-    what it allowed before, in the new shares (divided like every balance): a spender
-    cannot take more value than was approved. An infinite approval stays infinite;
-    one given after the rescale counts in the new shares."""
+    what it allowed before, in the new shares (divided like every balance), and a
+    permit signed before it but sent after it is refused: a spender cannot take more
+    value than was approved. An infinite approval stays infinite; one given after the
+    rescale counts in the new shares."""
     m = market(6)
     recapitaliser, spender, unlimited, signed, later = accounts[7:12]
     m.fund(lp, minter, recapitaliser)
@@ -373,6 +374,7 @@ def test_lp_allowance__across_a_rescale__divided_like_balances_and_never_worth_m
     v, r, s = sign_permit(m.lp_token, lp, signed, held // 2, deadline)
     m.lp_token.permit(lp, signed, held // 2, deadline, v, r, s, sender=signed)
     assert m.lp_token.allowance(lp, signed) == held // 2 and m.lp_token.nonces(lp) == 1
+    kept = sign_permit(m.lp_token, lp, later, held, deadline)  # signed now, sent after the rescale
 
     m.request_lp_deposit(recapitaliser, 1_000_000 * m.unit)
     receipt, _ = m.settle(answer)
@@ -386,7 +388,12 @@ def test_lp_allowance__across_a_rescale__divided_like_balances_and_never_worth_m
         m.lp_token.transferFrom(lp, spender, (held >> rescale.bits) + 1, sender=spender)
     m.lp_token.transferFrom(lp, spender, (held // 2) >> rescale.bits, sender=signed)
     assert m.lp_token.allowance(lp, signed) == 0
-    m.lp_token.approve(later, 5, sender=lp)  # given after the rescale: in the new shares
+    with ape.reverts("erc20: invalid signature"):
+        m.lp_token.permit(lp, later, held, deadline, *kept, sender=later)
+    nonce = m.lp_token.nonces(lp)  # one permit used; the rescale level above bit 128
+    assert nonce % 2**128 == 1 and nonce >> 128 >= rescale.bits
+    v, r, s = sign_permit(m.lp_token, lp, later, 5, deadline)  # signed after it: in the new shares
+    m.lp_token.permit(lp, later, 5, deadline, v, r, s, sender=later)
     assert m.lp_token.allowance(lp, later) == 5
     m.lp_token.transferFrom(lp, later, 5, sender=later)
     m.lp_token.transferFrom(lp, unlimited, 1, sender=unlimited)

@@ -125,9 +125,10 @@ def test_rebalance__a_late_rebalancer_choosing_among_the_windows_slots__gains_at
     and no keeper acts for the whole window; a holder who then rebalances brings the
     slot that leaves his tokens worth most at the next slot's price (where his
     redeem settles) instead of the newest. Per 100,000 of holders' value he gains
-    under 250 (0.25%), and nothing when the price is steady. A slot older than
-    the last proof or not past the threshold is refused on-chain (tests above), so
-    with a keeper acting in the first block there is at most a slot to choose from."""
+    under 250 (0.25%), and nothing when the price is steady. A slot older than the
+    newest valid proof is not used, one not past the threshold makes nothing due,
+    and an order whose T has passed settles first (tests above), so with a keeper
+    acting in the first block there is at most a slot to choose from."""
     leverage, reference = 3 * WAD, 2_000 * WAD
     holders = 100_000 * 10**6
     threshold = default_threshold(leverage)
@@ -146,3 +147,42 @@ def test_rebalance__a_late_rebalancer_choosing_among_the_windows_slots__gains_at
             gain = max(value_after(price, redeemed_at) for price in window) - newest
             assert 0 <= gain < 250 * holders // 100_000
             assert gain > 0 if step_bps else gain == 0
+
+
+def test_rebalance__an_order_whose_t_has_passed__settles_first_even_behind_an_older_proven_slot(
+    pull_pool, pull_oracle, pull_book, pull_funded, owner, minter, keeper, prices, chain
+):
+    """A rebalance may use a slot up to PULL_REBALANCE_WINDOW old, but never ahead of
+    an order whose T has passed (its price is out): else a rebalancer who knows both
+    prices would choose which comes first."""
+    slot = slot_start(1)
+    prices.set(2_300 * 10**8, slot)  # past the -1x threshold from this slot on
+    pull_oracle.prove([(slot, prices.source(slot).data)], owner, value=1, sender=owner)
+    order = request_mint(pull_book, minter, chain, 100 * USDC)
+    prices.set(2_350 * 10**8, order.not_before)
+    mine_past(order.not_before)
+    assert pull_oracle.latest()[1] == slot < order.not_before  # the older slot still serves
+    assert not pull_pool.rebalance_due()
+    with ape.reverts("pool: settle due orders first"):
+        pull_pool.rebalance(sender=keeper)
+    settle_pull(pull_book, prices, keeper)
+    [event] = pull_pool.rebalance(sender=keeper).events.filter(pull_pool.Rebalance)
+    assert event.price == 2_350 * WAD and pull_oracle.latest()[1] == order.not_before
+
+
+def test_rebalance__time__never_at_a_price_published_before_it_fell_due(pull_pool, pull_oracle, owner, keeper, prices):
+    """SPEC 3b: a time rebalance is priced like an order at the time it fell due. A
+    slot within the window but published before that time does not make it due."""
+    due = pull_pool.last_rebalance() + 86_400
+    before = due - (due % 5 or 5)  # the last slot that begins before it is due
+    mine_past(before)
+    pull_oracle.prove([(before, prices.source(before).data)], owner, value=1, sender=owner)
+    mine_past(due)
+    assert pull_oracle.latest()[1] == before and not pull_pool.rebalance_due()
+    with ape.reverts("pool: rebalance not due"):
+        pull_pool.rebalance(sender=keeper)
+    after = before + 5
+    mine_past(after)
+    pull_oracle.prove([(after, prices.source(after).data)], owner, value=1, sender=owner)
+    [event] = pull_pool.rebalance(sender=keeper).events.filter(pull_pool.Rebalance)
+    assert event.reason == REASON_TIME and pull_oracle.latest()[1] == after >= due
