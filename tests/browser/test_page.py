@@ -7,8 +7,8 @@ The browser has a test wallet (`wallet.js`): an EIP-1193 provider announced by E
 that forwards every request to the playground's Anvil, whose dev accounts are unlocked,
 so Anvil signs the transactions and the permits. Each test opens the page in a fresh
 browser context, connects the wallet as a person would (its button) and checks what
-the page shows against the chain. The mint and refusal tests rewrite the README's
-screenshots, docs/app.png and docs/app-refused.png."""
+the page shows against the chain. The mint, refusal and phone tests rewrite the
+README's screenshots, docs/app.png, docs/app-refused.png and docs/app-phone.png."""
 
 import json
 import re
@@ -126,16 +126,16 @@ def capped_logs(rpc: str, max_range: int, refused: list):
 
 @pytest.fixture
 def open_page(browser, playground):
-    """`open_page(account, chain_id=None, route=None)`: the page with a test wallet for
-    `account`, on `chain_id` (default the node's), connected with its button; `route`
-    handles every request to the node (see `capped_logs`)."""
+    """`open_page(account, chain_id=None, route=None, viewport=(1280, 900))`: the page
+    with a test wallet for `account`, on `chain_id` (default the node's), connected
+    with its button; `route` handles every request to the node (see `capped_logs`)."""
     contexts, errors = [], []
 
-    def open_(account, chain_id=None, route=None):
+    def open_(account, chain_id=None, route=None, viewport=(1280, 900)):
         node_chain = playground["config"]["chain_id"]
         settings = {"rpc": playground["rpc"], "account": account.address, "chainId": chain_id or node_chain}
         settings["nodeChainId"] = node_chain
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         if route:
             context.route(lambda url: url.startswith(playground["rpc"]), route)
         context.add_init_script(f"window.__testWallet = {json.dumps(settings)};\n{WALLET_JS}")
@@ -372,3 +372,76 @@ def test_page__a_node_capping_log_ranges__still_shows_every_order_and_the_chart(
         expect(section.locator(".orders")).to_contain_text(f"#{order_id}mint", timeout=60_000)
     expect(section.locator(".drag")).not_to_contain_text("The chart starts with", timeout=60_000)
     assert refused  # the whole range was asked first and refused, then read in pages
+
+
+def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(open_page, market, accounts):
+    """An LP's round trip from the page: a deposit by permit, its shares shown; then
+    a withdrawal of all of them (the max button), paid in collateral."""
+    lp = accounts[7]
+    pool, book, collateral = market("1")
+    lp_token = project.LpToken.at(pool.lp_token())
+    collateral.mint(lp, 20_000 * USDC, sender=lp)
+    page = open_page(lp)
+    section = page.locator('section[data-market="1"]')
+    section.get_by_role("button", name="LP deposit").click()
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
+    section.locator("input[name=amount]").fill("10000")
+    expect(section.locator(".preview")).to_contain_text("Pay 10,000.00 USDC + 0.10 USDC settle fee")
+    expect(section.locator(".preview")).to_contain_text("LP shares; at least")
+    deposit = book.next_order() + book.pending_orders()
+    section.get_by_role("button", name="Request LP deposit").click()
+    done = section.locator(".progress.done")
+    expect(done).to_contain_text(f"Order {deposit}: filled", timeout=SETTLES_WITHIN)
+    shares = lp_token.balanceOf(lp)
+    assert shares == settlement(pool, deposit).out > 0
+    expect_amount(section.locator('[data-field="lp_shares"]'), shares, 18, 4)
+
+    cash = collateral.balanceOf(lp)
+    section.get_by_role("button", name="LP withdraw").click()
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
+    section.get_by_role("button", name="max").click()
+    expect(section.locator(".preview")).to_contain_text("or the shares come back")
+    withdrawal = book.next_order() + book.pending_orders()
+    section.get_by_role("button", name="Request LP withdrawal").click()
+    expect(done).to_contain_text(f"Order {withdrawal}: filled", timeout=SETTLES_WITHIN)
+    paid = collateral.balanceOf(lp) - cash
+    assert lp_token.balanceOf(lp) == 0 and paid == settlement(pool, withdrawal).out > 9_000 * USDC
+    expect_amount(done, paid, 6, 2, after="got")
+    expect(section.locator(".orders")).to_contain_text(f"#{withdrawal}lp-withdraw")
+
+
+def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_why(open_page, market, accounts):
+    """What does not fit the LPs' backing at settlement comes back, and the result
+    says so in plain words, with what to do."""
+    user = accounts[8]
+    pool, book, collateral = market("3")
+    room = project.PoolLens.at(pool.lens()).max_mint()
+    collateral.mint(user, room * 2, sender=user)
+    page = open_page(user)
+    section = page.locator('section[data-market="3"]')
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
+    section.locator("input[name=amount]").fill(str(room * 3 // 2 // USDC))
+    expect(section.locator(".preview")).to_contain_text(
+        "fits the LPs' backing now: what does not fit at settlement is refunded"
+    )
+    order_id = book.next_order() + book.pending_orders()
+    section.get_by_role("button", name="Request mint").click()
+    done = section.locator(".progress.done")
+    expect(done).to_contain_text(f"Order {order_id}: partly filled", timeout=SETTLES_WITHIN)
+    settled = settlement(pool, order_id)
+    assert settled.refunded > 0 and settled.filled > 0
+    expect(done).to_contain_text("Why: the LPs' backing had room for only part of it (the rest came back)")
+
+
+def test_page__on_a_phone__one_readable_column(open_page, accounts):
+    """A phone's viewport (390 x 844): the markets stack in one column and nothing
+    is wider than the screen; the README's phone screenshot (its first screen) comes
+    from here."""
+    page = open_page(accounts[5], viewport=(390, 844))
+    section = page.locator('section[data-market="1"]')
+    expect(section.locator('[data-field="price"]')).not_to_be_empty()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    first, second = (page.locator(f'section[data-market="{m}"]').bounding_box() for m in ("1", "3"))
+    assert second["y"] >= first["y"] + first["height"]  # one below the other
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(ROOT / "docs" / "app-phone.png"))  # the first screen
