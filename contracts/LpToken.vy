@@ -207,6 +207,20 @@ def approve(spender: address, amount: uint256) -> bool:
 @external
 @view
 @reentrant
+def rescale_level() -> uint256:
+    """
+    @notice Every rescale's bits so far, summed: shares recorded when it was `a`
+            (a cached balance, an allowance, an `OrderRequested` amount) are
+            worth amount >> (rescale_level() - a) shares now. Each rescale also
+            emits `Rescale`.
+    @return uint256 The level.
+    """
+    return self._level(self._supply_word)
+
+
+@external
+@view
+@reentrant
 def nonces(owner: address) -> uint256:
     """
     @notice The nonce `owner`'s next permit signs: the permits used so far, with
