@@ -427,7 +427,7 @@ def rebalance(receiver: address = msg.sender) -> uint256:
     """
     @notice Resets the exposure when due (interval elapsed or price moved past the
             threshold) and no order whose round is out waits (on a pull market:
-            no order whose T has passed): books the accrued
+            none whose T is at or before the price's time): books the accrued
             management fee, makes the latest round's price and NAV the new
             reference and pays the keeper bounty out of keepers' budget (a
             bounty every 12 hours, by the second, at most three held, the last
@@ -446,7 +446,8 @@ def rebalance_due() -> bool:
     """
     @notice Whether `rebalance()` would succeed now. False (not a revert) while
             the oracle has no valid price, an order whose round is out (pull:
-            whose T has passed) waits, or once the shutdown order has settled.
+            whose T is at or before the price's time) waits, or once the
+            shutdown order has settled.
     @return bool True when due.
     """
     return self._rebalance_due()
@@ -1041,17 +1042,15 @@ def _orders_due(updated_at: uint256, round_id: uint256) -> bool:
     """
     @dev Whether the oldest pending order may already have its round out, so the
          pool must not move to the latest round before settling it: its phase is
-         not the latest round's, or the latest round is at or after its T. On a
-         pull market, once its T has passed: its price is out (or seconds away)
-         while a rebalance may use a slot up to PULL_REBALANCE_WINDOW old, which
-         must not come before it.
+         not the latest round's, or the latest round is at or after its T. A
+         rebalance takes its place among the orders by its price's time: on a
+         pull market (phase 0, round 0) every order whose T is at or before the
+         price's publish time settles first, and later ones see the reset pool.
     """
     pending: bool = False
     not_before: uint256 = 0
     phase: uint256 = 0
     pending, not_before, phase = staticcall IOrderBook(order_book).head()
-    if _PULL:
-        return pending and block.timestamp >= not_before
     return pending and (phase != round_id >> 64 or updated_at >= not_before)
 
 

@@ -24,9 +24,9 @@
         after a multiple of PULL_SLOT), while that slot began less than
         PULL_REBALANCE_WINDOW before the block. It only moves forward, so a
         rebalance never goes back before a price an order settled at; the pool
-        also settles first every order whose T has passed. A rebalancer chooses
-        when, and among the slots begun within the window and after the newest
-        valid proof (at most 4), never an older price.
+        settles first every order whose T is at or before it. A rebalancer
+        chooses when, and among the slots begun within the window and after the
+        newest valid proof (at most 4), never an older price.
 @custom:security Trusts Pyth's contract (an upgradeable proxy under Pyth's
         governance) to verify updates (Wormhole's guardian signatures over
         Pythnet's prices) and to report `prevPublishTime` honestly; everything

@@ -10,7 +10,7 @@ import pytest
 from ape import chain, project
 
 from inverse.deploy import deploy_pull_oracle, lens_of, order_book_of, prove_recent_price
-from inverse.orders import pending_orders
+from inverse.orders import order_from_log, pending_orders
 from inverse.pull import SlotPrice, pull_batch
 from inverse.pyth import TEST_SIGNER, PriceUpdate
 from tests.conftest import fund
@@ -128,3 +128,13 @@ def rebalance_now(rebalancer, pool, prices, sender):
     update = prices.source(slot) if slot <= chain.blocks.head.timestamp else None
     updates = [(slot, update.data)] if update else []
     return rebalancer.rebalance(pool, updates, value=len(updates), sender=sender)
+
+
+@pytest.fixture
+def seeded(pull_pool, pull_book, pull_funded, lp, keeper, prices, chain):
+    """100,000 USDC of LP liquidity, settled."""
+    receipt = pull_book.request_lp_deposit(100_000 * USDC, 0, lp, chain.pending_timestamp + 600, sender=lp)
+    order = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
+    mine_past(order.not_before)
+    settle_pull(pull_book, prices, keeper)
+    return pull_pool

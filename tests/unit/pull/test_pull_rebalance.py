@@ -125,7 +125,9 @@ def test_rebalance__a_late_rebalancer_choosing_among_the_windows_slots__gains_at
     and no keeper acts for the whole window; a holder who then rebalances brings the
     slot that leaves his tokens worth most at the next slot's price (where his
     redeem settles) instead of the newest. Per 100,000 of holders' value he gains
-    under 250 (0.25%), and nothing when the price is steady. A slot older than the
+    under 250 (0.25%), and nothing when the price is steady; choosing whether a
+    redeem between two slots comes before the rebalance or after it moves under
+    0.11% of its value. A slot older than the
     newest valid proof is not used, one not past the threshold makes nothing due,
     and an order whose T has passed settles first (tests above), so with a keeper
     acting in the first block there is at most a slot to choose from."""
@@ -147,14 +149,24 @@ def test_rebalance__a_late_rebalancer_choosing_among_the_windows_slots__gains_at
             gain = max(value_after(price, redeemed_at) for price in window) - newest
             assert 0 <= gain < 250 * holders // 100_000
             assert gain > 0 if step_bps else gain == 0
+            # A redeem whose T falls between two of the window's slots: the slot chosen
+            # also puts the rebalance before it or after it. Either way the redeem is
+            # worth at most 0.11% more, about its redeem fee.
+            for j in range(1, slots):
+                first = raw_nav(window[j], window[j - 1], raw_nav(window[j - 1], reference, WAD, leverage), leverage)
+                after = raw_nav(window[j], reference, WAD, leverage)
+                assert abs(first - after) * 10_000 < 11 * after
+                assert first == after if step_bps == 0 else first != after
 
 
-def test_rebalance__an_order_whose_t_has_passed__settles_first_even_behind_an_older_proven_slot(
-    pull_pool, pull_oracle, pull_book, pull_funded, owner, minter, keeper, prices, chain
+def test_rebalance__at_an_older_slot_of_the_window__takes_its_place_before_a_later_order(
+    pull_pool, pull_oracle, pull_book, seeded, owner, minter, keeper, prices, chain
 ):
-    """A rebalance may use a slot up to PULL_REBALANCE_WINDOW old, but never ahead of
-    an order whose T has passed (its price is out): else a rebalancer who knows both
-    prices would choose which comes first."""
+    """Time order by the price's publish time (SPEC 3b), as on a push market: a
+    rebalance at a slot of the window comes before an order whose T is later, even
+    once that T has passed (on a 12-second chain one is due in nearly every block,
+    so waiting for it would hold rebalances up for good); the order then settles at
+    the reset pool, at its own price."""
     slot = slot_start(1)
     prices.set(2_300 * 10**8, slot)  # past the -1x threshold from this slot on
     pull_oracle.prove([(slot, prices.source(slot).data)], owner, value=1, sender=owner)
@@ -162,12 +174,13 @@ def test_rebalance__an_order_whose_t_has_passed__settles_first_even_behind_an_ol
     prices.set(2_350 * 10**8, order.not_before)
     mine_past(order.not_before)
     assert pull_oracle.latest()[1] == slot < order.not_before  # the older slot still serves
-    assert not pull_pool.rebalance_due()
-    with ape.reverts("pool: settle due orders first"):
-        pull_pool.rebalance(sender=keeper)
-    settle_pull(pull_book, prices, keeper)
+    assert pull_pool.rebalance_due()
     [event] = pull_pool.rebalance(sender=keeper).events.filter(pull_pool.Rebalance)
-    assert event.price == 2_350 * WAD and pull_oracle.latest()[1] == order.not_before
+    assert event.price == 2_300 * WAD and pull_pool.reference_price() == 2_300 * WAD
+    [fill] = settle_pull(pull_book, prices, keeper).events.filter(pull_pool.OrderSettled)
+    nav = raw_nav(2_350 * WAD, 2_300 * WAD, pull_pool.reference_nav(), WAD)
+    # From the reset reference (the old one gives 0.825), less seconds of management fee.
+    assert fill.price == 2_350 * WAD and abs(fill.nav - nav) * 10**7 <= nav
 
 
 def test_rebalance__time__never_at_a_price_published_before_it_fell_due(pull_pool, pull_oracle, owner, keeper, prices):

@@ -37,16 +37,6 @@ def settled(receipt, pool):
     return list(receipt.events.filter(pool.OrderSettled))
 
 
-@pytest.fixture
-def seeded(pull_pool, pull_book, pull_funded, lp, keeper, prices, chain):
-    """100,000 USDC of LP liquidity, settled."""
-    receipt = pull_book.request_lp_deposit(100_000 * USDC, 0, lp, chain.pending_timestamp + 600, sender=lp)
-    order = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
-    mine_past(order.not_before)
-    settle_pull(pull_book, prices, keeper)
-    return pull_pool
-
-
 def test_request__t_is_the_slot_after_min_delay__and_records_no_phase(pull_pool, pull_book, pull_funded, minter, chain):
     assert pull_book.pull() and pull_book.min_delay() == 5 and pull_book.current_phase() == 0
     order = request_mint(pull_book, minter, chain)
