@@ -6,8 +6,10 @@ order settles before the chain's clock reaches its T."""
 import ape
 
 from inverse.constants import PULL_REBALANCE_WINDOW, REASON_THRESHOLD, REASON_TIME, WAD, default_threshold
+from inverse.deploy import order_book_of, prove_recent_price
 from inverse.model import raw_nav
 from inverse.orders import order_from_log
+from tests.conftest import fund
 
 from .conftest import USDC, mine_past, rebalance_now, settle_pull, slot_start
 from .test_pull_settlement import request_mint
@@ -199,3 +201,53 @@ def test_rebalance__time__never_at_a_price_published_before_it_fell_due(pull_poo
     pull_oracle.prove([(after, prices.source(after).data)], owner, value=1, sender=owner)
     [event] = pull_pool.rebalance(sender=keeper).events.filter(pull_pool.Rebalance)
     assert event.reason == REASON_TIME and pull_oracle.latest()[1] == after >= due
+
+
+def test_rebalance__a_late_holder_choosing_the_windows_slot_on_chain__gains_under_a_quarter_percent(
+    pull_oracle, collateral, create_order_pool, owner, lp, minter, keeper, prices, chain
+):
+    """The model's bound above, on a -3x pull market: ETH falls past the threshold and
+    on at 0.1% a slot with no keeper for 16 seconds; a holder asks to redeem all he
+    holds, then rebalances at whichever of the window's 4 slots pays his redeem most
+    (each tried from the same state). Against the newest slot, which a keeper arriving
+    then would use, he gains under 0.25% of what he redeems; against the first slot
+    past the threshold, where a keeper acting in the first block rebalances, nothing."""
+    prove_recent_price(owner, pull_oracle, prices.source)  # the pool's first reference
+    pool = create_order_pool(collateral, pull_oracle, 3)
+    book = order_book_of(pool)
+    for account in (lp, minter):
+        fund(collateral, account, book, 2_000_000 * USDC)
+    book.request_lp_deposit(1_000_000 * USDC, 0, lp, chain.pending_timestamp + 600, sender=lp)
+    book.request_mint(100_000 * USDC, 0, minter, chain.pending_timestamp + 600, sender=minter)
+    mine_past(book.order(book.next_order() + 1).not_before)
+    settle_pull(book, prices, keeper)
+    tokens = pool.balanceOf(minter)
+    assert tokens > 0
+
+    first = slot_start(0)
+    past = 2_000 * 10**8 * (10_000 - 665) // 10_000  # -6.65%: past -3x's 6.61% threshold
+    window = [past * (10_000 - 10 * k) // 10_000 for k in range(PULL_REBALANCE_WINDOW // 5)]
+    for k, price in enumerate(window):
+        prices.set(price, first + 5 * k)
+    mine_past(first + 5 * len(window) - 4)  # the last slot begun, the first one 16 s old
+    redeem = order_from_log(
+        book.request_redeem(tokens, 0, minter, chain.pending_timestamp + 600, sender=minter).events.filter(
+            book.OrderRequested
+        )[0]
+    )
+    prices.set(window[-1] * 9_990 // 10_000, redeem.not_before)  # the fall goes on
+
+    paid = []
+    for k in range(len(window)):
+        snapshot = chain.snapshot()
+        slot = first + 5 * k
+        pull_oracle.prove([(slot, prices.source(slot).data)], owner, value=1, sender=owner)
+        [event] = pool.rebalance(sender=minter).events.filter(pool.Rebalance)
+        assert event.price == window[k] * 10**10
+        mine_past(redeem.not_before)
+        [fill] = settle_pull(book, prices, keeper).events.filter(pool.OrderSettled)
+        paid.append(fill.out)
+        chain.restore(snapshot)
+    gain = max(paid) - paid[-1]
+    assert 0 < gain and gain * 400 < paid[-1]  # under 0.25% of the redeem, over the newest slot
+    assert max(paid) == paid[0]  # the best choice is the first slot: where a prompt keeper is
