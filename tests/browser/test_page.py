@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 from ape import chain, networks, project
+from ape.exceptions import ContractLogicError
 from playwright.sync_api import expect, sync_playwright
 
 from inverse.app import cli_module
@@ -165,6 +166,19 @@ def market(playground):
         return pool, project.OrderBook.at(entry["order_book"]), project.MockCollateral.at(pool.collateral())
 
     return get
+
+
+def while_price_is_fresh(view, timeout: float = 60):
+    """A view that needs the price on-chain, read once the playground's price mover
+    brought a fresh one: its chain moves an hour a round, so under load the price can
+    be stale (over a minute of chain time) until the next move."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return view()
+        except ContractLogicError as error:
+            assert "stale price" in str(error) and time.monotonic() < deadline, error
+            time.sleep(0.5)
 
 
 def signed_or_sent(page) -> set:
@@ -415,7 +429,7 @@ def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_w
     says so in plain words, with what to do."""
     user = accounts[8]
     pool, book, collateral = market("3")
-    room = project.PoolLens.at(pool.lens()).max_mint()
+    room = while_price_is_fresh(project.PoolLens.at(pool.lens()).max_mint)
     collateral.mint(user, room * 2, sender=user)
     page = open_page(user)
     section = page.locator('section[data-market="3"]')

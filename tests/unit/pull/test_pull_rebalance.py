@@ -129,9 +129,8 @@ def test_rebalance__a_late_rebalancer_choosing_among_the_windows_slots__gains_at
     redeem settles) instead of the newest. Per 100,000 of holders' value he gains
     under 250 (0.25%), and nothing when the price is steady; choosing whether a
     redeem between two slots comes before the rebalance or after it moves under
-    0.11% of its value. A slot older than the
-    newest valid proof is not used, one not past the threshold makes nothing due,
-    and an order whose T has passed settles first (tests above), so with a keeper
+    0.11% of its value. A slot older than the newest valid proof is not used and
+    one not past the threshold makes nothing due (tests above), so with a keeper
     acting in the first block there is at most a slot to choose from."""
     leverage, reference = 3 * WAD, 2_000 * WAD
     holders = 100_000 * 10**6
@@ -186,8 +185,10 @@ def test_rebalance__at_an_older_slot_of_the_window__takes_its_place_before_a_lat
 
 
 def test_rebalance__time__never_at_a_price_published_before_it_fell_due(pull_pool, pull_oracle, owner, keeper, prices):
-    """SPEC 3b: a time rebalance is priced like an order at the time it fell due. A
-    slot within the window but published before that time does not make it due."""
+    """A time rebalance's price is one published at or after it fell due (one of the
+    window's slots from then on, as SPEC 3b's rule allows on a chain whose blocks are
+    slower than a slot): a slot within the window but published before that time
+    does not make it due."""
     due = pull_pool.last_rebalance() + 86_400
     before = due - (due % 5 or 5)  # the last slot that begins before it is due
     mine_past(before)
