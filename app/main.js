@@ -689,7 +689,25 @@ class Market {
   }
 
   /** What a settled order got, as the CLI says it; with the order, why it got less than it asked. */
+  /** What a settled order did, in one plain sentence: what you received, for what, at what price. */
+  headline(kind, log) {
+    const tokens = (v) => `${fmt(v, 18, 2)} ${kind === 1n || kind === 2n ? this.symbol : "LP shares"}`;
+    const paid = ENTRY.has(this.kindName(kind)) ? this.money(log.filled) : tokens(log.filled);
+    const got = kind === 1n || kind === 3n ? tokens(log.out) : this.money(log.out);
+    const back = ENTRY.has(this.kindName(kind)) ? this.money(log.refunded) : tokens(log.refunded);
+    if (log.outcome === 4n) return `Void: ${back} came back, settle fee included.`;
+    if (log.outcome === 3n) return `Nothing was filled: ${back} came back.`;
+    const at = log.round_id ? `at ETH ${fmt(log.price, 18)}` : `at the fixed NAV ${fmt(log.nav, 18, 4)}`;
+    const rest = log.outcome === 2n ? ` The rest, ${back}, came back.` : "";
+    return `You received ${got} for ${paid} ${at}.${rest}`;
+  }
+
   describe(kind, log, order = null) {
+    return `${this.headline(kind, log)} ${this.details(kind, log, order)}`;
+  }
+
+  /** The settlement in full: the order, its price and where it came from, amounts to the last unit. */
+  details(kind, log, order = null) {
     const outcome = data.outcomes[String(log.outcome)] ?? String(log.outcome);
     let priced;
     if (!log.round_id)
@@ -779,7 +797,10 @@ class Market {
       const unit = ENTRY.has(kind) ? this.money(order.amount) : `${fmt(order.amount, 18, 4)} ${kind === "redeem" ? this.symbol : "LP shares"}`;
       const log = settled.get(id);
       let where;
-      if (log) where = this.describe(order.kind, log, order).split(": ").slice(1).join(": ");
+      if (log) {
+        const rest = this.details(order.kind, log, order).split(": ").slice(1).join(": "); // without "Order N: "
+        where = `${this.headline(order.kind, log)} ${rest[0].toUpperCase()}${rest.slice(1)}`;
+      }
       else if (now < order.not_before) where = `pending: earliest round in ${duration(order.not_before - now)}; void if no round by ${chainTime(order.not_before + order.max_wait)}`;
       else where = `pending: waiting for its round or a keeper; void if no round by ${chainTime(order.not_before + order.max_wait)}`;
       const row = document.createElement("tr");
@@ -848,6 +869,8 @@ class Market {
           ],
           axes: [{}, { label: "USDC per token" }],
           scales: { x: { time: true } },
+          // The legend names the lines without a pointer over them (phones never hover).
+          legend: { live: false },
         },
         [xs, navs, naive],
         $(".chart", this.element),

@@ -253,6 +253,9 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
 
     done = section.locator(".progress.done")
     expect(done).to_contain_text(f"Order {pending_before}: filled, at the Pyth price published", timeout=SETTLES_WITHIN)
+    # First in plain words: what it got, for what, at what price.
+    plain = r"You received [\d,]+\.\d\d iETH3 for 1,000\.00 USDC at ETH [\d,]+\.\d\d\. "
+    expect(done).to_contain_text(re.compile("^" + plain))
     settled = settlement(pool, pending_before)
     assert settled.outcome == OUTCOME_FILLED and settled.settler != user.address  # the keeper bot settled it
     assert book.order(pending_before).status == ORDER_SETTLED
@@ -263,7 +266,10 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
     # Paid by the permit in the request itself: the nonce is used and no allowance is left.
     assert collateral.nonces(user) == nonce + 1 and collateral.allowance(user, book) == 0
     assert signed_or_sent(page) == {"eth_signTypedData_v4", "eth_sendTransaction"}
-    expect(section.locator(".orders")).to_contain_text(f"#{pending_before}mint 1,000.00 USDCfilled")
+    expect(section.locator(".orders")).to_contain_text(re.compile(f"#{pending_before}mint 1,000.00 USDC{plain}Filled"))
+    # The chart's legend names its lines without a pointer over it.
+    expect(section.locator(".u-legend")).to_contain_text("iETH3 NAV")
+    expect(section.locator(".u-legend")).not_to_contain_text("--")
     page.wait_for_timeout(500)  # the chart's next refresh has the new point
     page.screenshot(path=str(ROOT / "docs" / "app.png"), full_page=True)
 
@@ -444,6 +450,7 @@ def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_w
     expect(done).to_contain_text(f"Order {order_id}: partly filled", timeout=SETTLES_WITHIN)
     settled = settlement(pool, order_id)
     assert settled.refunded > 0 and settled.filled > 0
+    expect(done).to_contain_text(f"The rest, {settled.refunded / USDC:,.2f} USDC, came back.")
     expect(done).to_contain_text("Why: the LPs' backing had room for only part of it (the rest came back)")
 
 
