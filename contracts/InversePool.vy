@@ -264,8 +264,10 @@ def __init__(
     parameter_delay_: uint256,
 ):
     """
-    @notice Creates a market. Reads the collateral's decimals and the oracle's
-            latest round (which must be valid) as the first reference.
+    @notice Creates a market. Reads the collateral's decimals and, as the first
+            reference, the oracle's latest round (which must be valid); on a pull
+            oracle its `price()` (under `max_age` old), as no slot may be proven
+            in the deployment's block.
     @param name_ Inverse token name, also its EIP-712 domain name.
     @param symbol_ Inverse token symbol.
     @param collateral_ The collateral ERC-20 (up to 18 decimals, no transfer fee).
