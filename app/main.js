@@ -775,6 +775,37 @@ class Market {
     refreshAll();
   }
 
+  /** Profit or loss of your tokens and of your LP shares, from your settled orders:
+   * what they are worth now plus what exits paid you, less what entries cost you
+   * (settle fees included). Shares moved outside orders are not counted. */
+  renderResults(orders, settled, me) {
+    const mine = (address) => address.toLowerCase() === me.toLowerCase();
+    const sides = { tokens: { paid: 0n, got: 0n, seen: false }, lp: { paid: 0n, got: 0n, seen: false } };
+    for (const [id, order] of orders) {
+      const log = settled.get(id);
+      if (!log) continue;
+      const side = sides[order.kind === 1n || order.kind === 2n ? "tokens" : "lp"];
+      const entry = order.kind === 1n || order.kind === 3n;
+      if (entry && mine(order.receiver)) side.paid += log.filled;
+      if (!entry && mine(order.receiver)) side.got += log.out;
+      if (entry && mine(order.requester)) side.paid += log.settle_fee;
+      side.seen ||= log.filled > 0n;
+    }
+    for (const [name, worth] of [["tokens", this.state.tokensWorth], ["lp", this.state.lpWorth]]) {
+      const side = sides[name];
+      const row = $(`.result-row[data-side="${name}"]`, this.element);
+      row.hidden = !side.seen || worth === null || worth === undefined;
+      if (row.hidden) continue;
+      const result = worth + side.got - side.paid;
+      const sign = result >= 0n ? "+" : "−";
+      const abs = result >= 0n ? result : -result;
+      const pct = side.paid > 0n ? ` (${sign}${(Number((abs * 10_000n) / side.paid) / 100).toFixed(2)}%)` : "";
+      this.field(`${name}_result`).textContent =
+        `${sign}${this.money(abs)}${pct}: paid ${this.money(side.paid)}, got back ${this.money(side.got)}, ` +
+        `worth ${this.money(worth)} now`;
+    }
+  }
+
   /** The account's orders (by it or to it), newest first, each with where it stands. */
   async renderOrders() {
     const me = wallet.account;
@@ -788,6 +819,7 @@ class Market {
       const logs = await events({ address: this.pool, abi: data.abis.pool, eventName: "OrderSettled", args: { order_id: ids } }, fromBlock);
       for (const log of logs) settled.set(log.args.order_id, log.args);
     }
+    this.renderResults(orders, settled, me);
     const now = (await reader.getBlock()).timestamp;
     const body = $(".orders tbody", this.element);
     body.replaceChildren();

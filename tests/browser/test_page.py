@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -181,6 +181,11 @@ def while_price_is_fresh(view, timeout: float = 60):
             time.sleep(0.5)
 
 
+def money(units: int) -> str:
+    """USDC as the page shows it: two decimals, half away from zero, thousands separated."""
+    return f"{(Decimal(units) / USDC).quantize(Decimal('0.01'), ROUND_HALF_UP):,} USDC"
+
+
 def signed_or_sent(page) -> set:
     return SIGNING & set(page.evaluate("window.__testWallet.log"))
 
@@ -267,6 +272,12 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
     assert collateral.nonces(user) == nonce + 1 and collateral.allowance(user, book) == 0
     assert signed_or_sent(page) == {"eth_signTypedData_v4", "eth_sendTransaction"}
     expect(section.locator(".orders")).to_contain_text(re.compile(f"#{pending_before}mint 1,000.00 USDC{plain}Filled"))
+    # What the position made or lost, from the user's settled orders (settle fee included).
+    number, percent = r"[+−][\d,]+\.\d\d USDC", r"\([+−][\d.]+%\)"
+    worth = r"worth [\d,]+\.\d\d USDC now"
+    expect(section.locator('[data-field="tokens_result"]')).to_have_text(
+        re.compile(f"^{number} {percent}: paid 1,000\\.10 USDC, got back 0\\.00 USDC, {worth}$"), timeout=20_000
+    )
     # The chart's legend names its lines without a pointer over it.
     expect(section.locator(".u-legend")).to_contain_text("iETH3 NAV")
     expect(section.locator(".u-legend")).not_to_contain_text("--")
@@ -415,6 +426,9 @@ def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(ope
     shares = lp_token.balanceOf(lp)
     assert shares == settlement(pool, deposit).out > 0
     expect_amount(section.locator('[data-field="lp_shares"]'), shares, 18, 4)
+    expect(section.locator('[data-field="lp_result"]')).to_contain_text(
+        "paid 10,000.10 USDC, got back 0.00 USDC", timeout=20_000
+    )
 
     cash = collateral.balanceOf(lp)
     section.get_by_role("button", name="LP withdraw").click()
@@ -428,6 +442,15 @@ def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(ope
     assert lp_token.balanceOf(lp) == 0 and paid == settlement(pool, withdrawal).out > 9_000 * USDC
     expect_amount(done, paid, 6, 2, after="got")
     expect(section.locator(".orders")).to_contain_text(f"#{withdrawal}lp-withdraw")
+    cost = 10_000 * USDC + 100_000  # the deposit and its settle fee
+    result = paid - cost
+    sign = "+" if result >= 0 else "−"
+    percent = Decimal(abs(result) * 10_000 // cost) / 100
+    expect(section.locator('[data-field="lp_result"]')).to_have_text(
+        f"{sign}{money(abs(result))} ({sign}{percent:.2f}%): paid 10,000.10 USDC, got back {money(paid)}, "
+        "worth 0.00 USDC now",
+        timeout=20_000,
+    )
 
 
 def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_why(open_page, market, accounts):
