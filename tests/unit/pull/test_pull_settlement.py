@@ -132,7 +132,11 @@ def test_settle__a_pull_outage_longer_than_max_wait__void_and_refunded(
     assert collateral.balanceOf(minter) == cash
 
 
-def test_settle__no_price_to_be_had__void_only_after_the_grace(seeded, pull_book, minter, keeper, collateral, chain):
+def test_settle__no_price_to_be_had__void_only_after_the_grace(
+    seeded, pull_book, minter, keeper, collateral, chain, frozen_clock
+):
+    """A second before the grace ends the order still waits; from its end it is void.
+    The clock is held still: the refused call is made in that very second."""
     cash = collateral.balanceOf(minter)
     order = request_mint(pull_book, minter, chain)
     mine_past(order.expires_at + PULL_FALLBACK_GRACE - 1)
