@@ -331,6 +331,7 @@ class Market {
     this.kind = "mint";
     this.busy = false;
     this.points = []; // [timestamp, price, nav] from Rebalance and OrderSettled
+    this.earned = []; // [timestamp, collateral] LPs earned: trade fees, management fee less bounty
     this.eventsFrom = BigInt(config.manifest.block);
     this.times = new Map();
     this.element = document.importNode($("#market-template").content, true).firstElementChild;
@@ -399,9 +400,9 @@ class Market {
     const P = (name, args) => tryRead(this.pool, "pool", name, args);
     const B = (name) => tryRead(this.book, "book", name);
     const L = (name, args) => tryRead(this.lens, "lens", name, args);
-    const [price, nav, refPrice, maxMint, lpValue, exhausted, paused, shut, params] = await Promise.all([
+    const [price, nav, refPrice, maxMint, lpValue, inverseValue, exhausted, paused, shut, params] = await Promise.all([
       ...["oracle_price", "nav", "reference_price"].map((name) => P(name)),
-      ...["max_mint", "lp_value", "exhausted"].map((name) => L(name)),
+      ...["max_mint", "lp_value", "inverse_value", "exhausted"].map((name) => L(name)),
       ...["paused", "is_shutdown", "parameters"].map((name) => P(name)),
     ]);
     // The order terms a request gets, as the book holds them.
@@ -410,7 +411,7 @@ class Market {
     );
     const s = {
       price: price.value, priceReason: price.reason, nav: nav.value, refPrice: refPrice.value,
-      maxMint: maxMint.value, lpValue: lpValue.value, paused: paused.value, shut: shut.value,
+      maxMint: maxMint.value, lpValue: lpValue.value, inverseValue: inverseValue.value, paused: paused.value, shut: shut.value,
       settleFee: settleFee.value, minOrder: minOrder.value, minDelay: minDelay.value, maxWait: maxWait.value,
       mintFee: params.value?.mint_fee, redeemFee: params.value?.redeem_fee,
       // Holders are owed all the pool holds: a deposit would make them whole first.
@@ -452,6 +453,7 @@ class Market {
     } else this.field("zero").textContent = "n/a";
     this.field("capacity").textContent = s.maxMint === null ? "n/a" : this.money(s.maxMint);
     this.field("lp_value").textContent = s.lpValue === null ? "n/a" : this.money(s.lpValue);
+    this.renderLpLines();
     const you = rightChain();
     this.field("tokens").textContent = you ? `${fmt(s.tokens, 18, 4)} ${this.symbol} (worth ${this.money(s.tokensWorth)})` : "—";
     this.field("lp_shares").textContent = you ? `${fmt(s.lpShares, 18, 4)} (worth ${this.money(s.lpWorth)})` : "—";
@@ -854,10 +856,37 @@ class Market {
     const logs = await events({ address: this.pool, abi: data.abis.pool }, this.eventsFrom, head);
     this.eventsFrom = head + 1n;
     const priced = logs.filter((log) => (log.eventName === "Rebalance" || log.eventName === "OrderSettled") && log.args.price > 0n);
-    const blocks = [...new Set(priced.map((log) => log.blockNumber))].filter((b) => !this.times.has(b));
+    const earning = logs.filter((log) => ["Mint", "Redeem", "Rebalance"].includes(log.eventName));
+    const blocks = [...new Set([...priced, ...earning].map((log) => log.blockNumber))].filter((b) => !this.times.has(b));
     const found = await Promise.all(blocks.map((b) => reader.getBlock({ blockNumber: b })));
     for (const block of found) this.times.set(block.number, Number(block.timestamp));
     for (const log of priced) this.points.push([this.times.get(log.blockNumber), log.args.price, log.args.nav]);
+    for (const log of earning) {
+      const amount = log.eventName === "Rebalance" ? log.args.management_fee - log.args.bounty : log.args.fee;
+      this.earned.push([this.times.get(log.blockNumber), amount]);
+    }
+    this.renderLpLines();
+  }
+
+  /** What an LP earns (the last week's fees as a yearly rate on today's LP value)
+   * and what an LP risks (what a 10% move shifts between LPs and holders), in a line each. */
+  renderLpLines() {
+    const s = this.state;
+    const now = this.headTime;
+    if (!s || s.lpValue === null || s.inverseValue === null || !now) return;
+    const start = Math.max(now - 7 * 86_400, this.points.length ? this.points[0][0] : now);
+    const days = (now - start) / 86_400;
+    const fees = this.earned.filter(([t]) => t >= start).reduce((sum, [, amount]) => sum + amount, 0n);
+    const span = days >= 2 ? `the last ${days.toFixed(1)} days` : `the last ${(days * 24).toFixed(0)} hours`;
+    this.field("lp_earn").textContent =
+      days < 1 / 24 || s.lpValue === 0n
+        ? "not enough history yet"
+        : `about ${((Number(fees) / Number(s.lpValue)) * (365 / days) * 100).toFixed(1)}% a year: ${this.money(fees)} over ${span} ` +
+          "(mint and redeem fees and the management fee, less keeper bounties)";
+    const shift = (s.inverseValue * this.leverage) / 10n ** 19n; // L x 10% of what holders own
+    const share = s.lpValue > 0n ? ` (${((Number(shift) / Number(s.lpValue)) * 100).toFixed(1)}% of LP value)` : "";
+    this.field("lp_risk").textContent =
+      `a 10% fall in ETH moves about ${this.money(shift)}${share} from LPs to holders; a 10% rise, as much to LPs`;
   }
 
   drawChart() {

@@ -489,3 +489,53 @@ def test_page__on_a_phone__one_readable_column(open_page, accounts):
     assert second["y"] >= first["y"] + first["height"]  # one below the other
     page.wait_for_timeout(500)
     page.screenshot(path=str(ROOT / "docs" / "app-phone.png"))  # the first screen
+
+
+def test_page__what_an_lp_earns_and_risks__from_the_pools_events_and_state(open_page, market, accounts):
+    """Two lines per market: the last week's fees to LPs as a yearly rate on the LP
+    value (mint and redeem fees and the management fee, less keeper bounties, read
+    from the pool's events), and what a 10% move shifts between LPs and holders."""
+    pool, _, _ = market("1")
+    lens = project.PoolLens.at(pool.lens())
+    page = open_page(accounts[5])
+    section = page.locator('section[data-market="1"]')
+    earn, risk = section.locator('[data-field="lp_earn"]'), section.locator('[data-field="lp_risk"]')
+    expect(earn).to_contain_text("% a year: ", timeout=20_000)
+
+    def chain_fees() -> tuple[int, float]:
+        """The fees the page should show now: since the later of a week ago and the first priced event."""
+        head = chain.blocks.head
+        when = {}
+
+        def at(log):
+            if log.block_number not in when:
+                when[log.block_number] = chain.blocks[log.block_number].timestamp
+            return when[log.block_number]
+
+        rebalances = list(pool.Rebalance.range(0, head.number + 1))
+        settled = [log for log in pool.OrderSettled.range(0, head.number + 1) if log.price > 0]
+        first = min(at(log) for log in rebalances + settled)
+        start = max(head.timestamp - 7 * 86_400, first)
+        fees = sum(log.fee for log in pool.Mint.range(0, head.number + 1) if at(log) >= start)
+        fees += sum(log.fee for log in pool.Redeem.range(0, head.number + 1) if at(log) >= start)
+        fees += sum(log.management_fee - log.bounty for log in rebalances if at(log) >= start)
+        return fees, (head.timestamp - start) / 86_400
+
+    deadline = time.monotonic() + 30
+    while True:  # the chain moves an hour every 2 s: compare at one head
+        fees, days = chain_fees()
+        shown = re.search(r"about (-?[\d.]+)% a year: (-?[\d,]+\.\d\d) USDC over the last ", earn.inner_text())
+        want = (Decimal(fees) / USDC).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if shown and Decimal(shown.group(2).replace(",", "")) == want:
+            break
+        assert time.monotonic() < deadline, (earn.inner_text(), fees, days)
+        time.sleep(0.5)
+    assert fees > 0 and float(shown.group(1)) > 0  # the playground's trades paid fees
+    expect(earn).to_contain_text("(mint and redeem fees and the management fee, less keeper bounties)")
+    # A -1x market: a 10% move shifts 10% of what holders own.
+    shift = while_price_is_fresh(lens.inverse_value) // 10
+    moved = r"moves about ([\d,]+\.\d\d) USDC \(([\d.]+)% of LP value\) from LPs to holders"
+    shown = re.search(moved, risk.inner_text())
+    # Within 5%: the price moves between the page's read and this one.
+    assert shown and abs(Decimal(shown.group(1).replace(",", "")) * USDC - shift) < shift / 20
+    expect(risk).to_contain_text("; a 10% rise, as much to LPs")
