@@ -524,9 +524,19 @@ class Market {
     const seq = (this.previewSeq = (this.previewSeq ?? 0) + 1);
     const box = $(".preview", this.form);
     const submit = $(".request", this.form);
-    const show = (text, error, ready = false) => {
+    const show = (text, error, ready = false, summary = null) => {
       if (seq !== this.previewSeq) return; // a newer preview is on its way
-      box.textContent = text;
+      box.textContent = summary ?? text;
+      if (summary) {
+        // The gist first; the full preview one click away.
+        const more = document.createElement("details");
+        const label = document.createElement("summary");
+        label.textContent = "Details";
+        const full = document.createElement("span");
+        full.textContent = text;
+        more.append(label, full);
+        box.append(" ", more);
+      }
       box.classList.toggle("error-text", error);
       submit.disabled = !ready || this.busy || !rightChain();
       if (!ready) this.pending = null;
@@ -584,7 +594,24 @@ class Market {
     }
     if (seq !== this.previewSeq) return;
     this.pending = { kind: this.kind, value, minOut };
-    show(`${text} ${this.whenItSettles()}`, false, true);
+    show(`${text} ${this.whenItSettles()}`, false, true, this.gist(value, preview.value, minOut));
+  }
+
+  /** The preview in one line: what you pay, what you get (and at least), when. */
+  gist(value, out, minOut) {
+    const s = this.state;
+    const when = this.pull ? "at the next Pyth price, seconds after you send it" : "at the next oracle round";
+    const tokens = (v, unit) => `${fmt(v, 18, 2)} ${unit}`;
+    let line;
+    if (this.kind === "mint" || this.kind === "lp_deposit") {
+      const unit = this.kind === "mint" ? this.symbol : "LP shares";
+      line = `Pay ${this.money(value + s.settleFee)}, get about ${tokens(out, unit)} (at least ${tokens(minOut, unit)}), ${when}.`;
+      if (this.kind === "mint" && s.maxMint !== null && value > s.maxMint) line += ` Only ${this.money(s.maxMint)} fits now.`;
+    } else {
+      const unit = this.kind === "redeem" ? this.symbol : "LP shares";
+      line = `Get about ${this.money(out)} (at least ${this.money(minOut)}) for ${tokens(value, unit)}, ${when}.`;
+    }
+    return line;
   }
 
   say(text, kind = "") {

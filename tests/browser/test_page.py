@@ -254,6 +254,12 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
     expect(preview).to_contain_text("by a permit signature (you sign it next), no approval transaction")
     expect(preview).to_contain_text("at least")  # the slippage bound
     expect(preview).to_contain_text("It settles at the NEXT Pyth price")
+    # The gist on one line, the rest one click away.
+    gist = r"^Pay 1,000\.10 USDC, get about [\d,]+\.\d\d iETH3 \(at least [\d,]+\.\d\d iETH3\), at the next Pyth price"
+    expect(preview).to_have_text(re.compile(gist), use_inner_text=True)
+    expect(preview.get_by_text("Pay 1,000.00 USDC + 0.10 USDC settle fee")).to_be_hidden()
+    preview.get_by_text("Details").click()
+    expect(preview.get_by_text("Pay 1,000.00 USDC + 0.10 USDC settle fee")).to_be_visible()
     section.get_by_role("button", name="Request mint").click()
 
     done = section.locator(".progress.done")
