@@ -227,8 +227,9 @@ def latest() -> (uint256, uint256, uint256):
     @notice The price rebalances use: the price of the newest slot proven with
             a valid price (the first published at or after a multiple of
             PULL_SLOT seconds), while that slot began less than
-            PULL_REBALANCE_WINDOW seconds ago. Anyone proves it with `prove` (the keeper in the same
-            transaction as the rebalance, through `PullRebalancer`).
+            PULL_REBALANCE_WINDOW seconds ago. Anyone proves it with `prove`
+            (the keeper in the same transaction as the rebalance, through
+            `PullRebalancer`).
     @return price The price, 18 decimals.
     @return updated_at Its publish time.
     @return round_id 0 (a pull price has no round; pull orders record phase 0).
