@@ -156,7 +156,7 @@ def transfer(to: address, amount: uint256) -> bool:
     @param amount The number of shares.
     @return bool True (failures revert).
     """
-    self._transfer(msg.sender, to, amount)
+    self._transfer(msg.sender, to, amount, self._level(self._supply_word))
     return True
 
 
@@ -169,11 +169,12 @@ def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     @param amount The number of shares.
     @return bool True (failures revert).
     """
-    allowed: uint256 = self._allowance(owner, msg.sender)
+    level: uint256 = self._level(self._supply_word)
+    allowed: uint256 = self._allowance(owner, msg.sender, level)
     if allowed != max_value(uint256):
         assert allowed >= amount, "erc20: insufficient allowance"
-        self._approve(owner, msg.sender, unsafe_sub(allowed, amount))
-    self._transfer(owner, to, amount)
+        self._approve(owner, msg.sender, unsafe_sub(allowed, amount), level)
+    self._transfer(owner, to, amount, level)
     return True
 
 
@@ -187,7 +188,7 @@ def allowance(owner: address, spender: address) -> uint256:
     @param spender The spender.
     @return uint256 The allowance (max uint256: infinite).
     """
-    return self._allowance(owner, spender)
+    return self._allowance(owner, spender, self._level(self._supply_word))
 
 
 @external
@@ -200,7 +201,7 @@ def approve(spender: address, amount: uint256) -> bool:
     @param amount The number of shares.
     @return bool True (failures revert).
     """
-    self._approve(msg.sender, spender, amount)
+    self._approve(msg.sender, spender, amount, self._level(self._supply_word))
     return True
 
 
@@ -248,13 +249,14 @@ def permit(owner: address, spender: address, amount: uint256, deadline: uint256,
     assert block.timestamp <= deadline, "erc20: expired deadline"
     used: uint256 = erc20.nonces[owner]
     erc20.nonces[owner] = unsafe_add(used, 1)
-    nonce: uint256 = used | self._level(self._supply_word) << 128
+    level: uint256 = self._level(self._supply_word)
+    nonce: uint256 = used | level << 128
     digest: bytes32 = erc20.eip712_domain_separator._hash_typed_data_v4(
         keccak256(abi_encode(_PERMIT_TYPE_HASH, owner, spender, amount, nonce, deadline))
     )
     signer: address = ecdsa._recover_vrs(digest, convert(v, uint256), convert(r, uint256), convert(s, uint256))
     assert signer == owner, "erc20: invalid signature"
-    self._approve(owner, spender, amount)
+    self._approve(owner, spender, amount, level)
 
 
 # ---------------------------------------------------------------- the pool's
@@ -450,25 +452,27 @@ def _balance(word: uint256, level: uint256) -> uint256:
 
 @internal
 @view
-def _allowance(owner: address, spender: address) -> uint256:
+def _allowance(owner: address, spender: address, level: uint256) -> uint256:
+    # What the allowance allows at `level`, the current one.
     allowed: uint256 = erc20.allowance[owner][spender]
     if allowed == max_value(uint256):
         return allowed
     # Shifting by 256 or more gives 0 (EVM SHR); levels only grow.
-    return allowed >> unsafe_sub(self._level(self._supply_word), self._allowance_level[owner][spender])
+    return allowed >> unsafe_sub(level, self._allowance_level[owner][spender])
 
 
 @internal
-def _approve(owner: address, spender: address, amount: uint256):
+def _approve(owner: address, spender: address, amount: uint256, level: uint256):
+    # Written at `level`, the current one.
     erc20._approve(owner, spender, amount)
-    self._allowance_level[owner][spender] = self._level(self._supply_word)
+    self._allowance_level[owner][spender] = level
 
 
 @internal
-def _transfer(owner: address, to: address, amount: uint256):
+def _transfer(owner: address, to: address, amount: uint256, level: uint256):
     assert owner != empty(address), "erc20: transfer from the zero address"
     assert to != empty(address), "erc20: transfer to the zero address"
-    self._move(owner, to, amount, self._level(self._supply_word))
+    self._move(owner, to, amount, level)
 
 
 @internal

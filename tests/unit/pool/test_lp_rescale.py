@@ -368,6 +368,11 @@ def test_lp_allowance__across_a_rescale__divided_like_balances_and_never_worth_m
     m.mint_max(minter)
     answer = m.crash(feed, owner)
     held = m.lp_token.balanceOf(lp)
+
+    def worth(shares):  # collateral the shares claim of the LP side now
+        return shares * m.lens.lp_value() // m.lp_token.totalSupply()
+
+    approved_worth = worth(held)
     m.lp_token.approve(spender, held, sender=lp)
     m.lp_token.approve(unlimited, 2**256 - 1, sender=lp)
     level = m.lp_token.rescale_level()
@@ -385,7 +390,9 @@ def test_lp_allowance__across_a_rescale__divided_like_balances_and_never_worth_m
     assert m.lp_token.allowance(lp, spender) == held >> rescale.bits
     assert m.lp_token.allowance(lp, signed) == (held // 2) >> rescale.bits
     assert m.lp_token.allowance(lp, unlimited) == 2**256 - 1
-    # The old allowance's number of shares is now worth 2**bits times more: refused.
+    # The attacker (the spender) takes all he may: worth no more than what was approved
+    # (before the fix, the old number of shares: 2**bits times as many new ones).
+    assert worth(m.lp_token.allowance(lp, spender)) <= approved_worth + 1
     with ape.reverts("erc20: insufficient allowance"):
         m.lp_token.transferFrom(lp, spender, (held >> rescale.bits) + 1, sender=spender)
     m.lp_token.transferFrom(lp, spender, (held // 2) >> rescale.bits, sender=signed)
