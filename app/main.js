@@ -434,6 +434,7 @@ class Market {
     this.state = s;
     this.render();
     await this.readPoints();
+    this.renderLpLines();
     this.drawChart();
     if (rightChain()) await this.renderOrders();
   }
@@ -453,7 +454,6 @@ class Market {
     } else this.field("zero").textContent = "n/a";
     this.field("capacity").textContent = s.maxMint === null ? "n/a" : this.money(s.maxMint);
     this.field("lp_value").textContent = s.lpValue === null ? "n/a" : this.money(s.lpValue);
-    this.renderLpLines();
     const you = rightChain();
     this.field("tokens").textContent = you ? `${fmt(s.tokens, 18, 4)} ${this.symbol} (worth ${this.money(s.tokensWorth)})` : "—";
     this.field("lp_shares").textContent = you ? `${fmt(s.lpShares, 18, 4)} (worth ${this.money(s.lpWorth)})` : "—";
@@ -892,7 +892,6 @@ class Market {
       const amount = log.eventName === "Rebalance" ? log.args.management_fee - log.args.bounty : log.args.fee;
       this.earned.push([this.times.get(log.blockNumber), amount]);
     }
-    this.renderLpLines();
   }
 
   /** What an LP earns (the last week's fees as a yearly rate on today's LP value)
