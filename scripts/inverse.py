@@ -270,10 +270,10 @@ def confirm(yes: bool):
         raise click.Abort()
 
 
-def preview(view, *args):
+def preview(m: Market, account, view, *args):
     """A preview at the current price, or a clear stop when there is none."""
     try:
-        return view(*args)
+        return priced(m, account, lambda: view(*args))
     except ContractLogicError as error:
         reason = str(error.message)
         raise click.ClickException(
@@ -312,17 +312,22 @@ def fresh_price(m: Market, account) -> None:
         )
 
 
-def quote(m: Market, account) -> tuple[str, str]:
-    """The price and NAV shown beside a preview. On a pull market whose price went
+def priced(m: Market, account, read):
+    """`read()`, views that need a current price. On a pull market whose price went
     stale since `fresh_price` (a chain whose clock runs fast, like the playground's),
-    the price is brought again first."""
+    the price is brought again and they are read once more."""
     for attempt in range(2):
         try:
-            return fmt_wad(m.pool.oracle_price(), 2), fmt_wad(m.pool.nav(), 6)
+            return read()
         except ContractLogicError:
             if not m.pull or attempt:
                 raise
             fresh_price(m, account)
+
+
+def quote(m: Market, account) -> tuple[str, str]:
+    """The price and NAV shown beside a preview, read together."""
+    return priced(m, account, lambda: (fmt_wad(m.pool.oracle_price(), 2), fmt_wad(m.pool.nav(), 6)))
 
 
 def when_it_settles(m: Market) -> str:
@@ -521,8 +526,8 @@ def mint(
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
-    capacity = m.lens.max_mint()
-    expected = preview(m.lens.preview_mint, assets)
+    capacity = priced(m, account, m.lens.max_mint)
+    expected = preview(m, account, m.lens.preview_mint, assets)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.symbol)
     price, nav = quote(m, account)
     click.echo(
@@ -565,7 +570,7 @@ def redeem(
     shares = parse_amount(amount, 18, balance, f"{m.symbol} tokens")
     if shares > balance:
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} {m.symbol}; redeem at most that (or 'all')")
-    expected = preview(m.lens.preview_redeem, shares)
+    expected = preview(m, account, m.lens.preview_redeem, shares)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
     price, nav = quote(m, account)
     click.echo(
@@ -616,7 +621,7 @@ def lp_deposit(
     settle_fee = m.book.settle_fee()
     assets = parse_amount(amount, m.decimals, m.collateral.balanceOf(account) - settle_fee, "collateral")
     check_entry(m, account, assets)
-    expected = preview(m.lens.preview_lp_deposit, assets)
+    expected = preview(m, account, m.lens.preview_lp_deposit, assets)
     if m.lens.exhausted() and not recapitalise:
         raise click.ClickException(
             "this market is exhausted: holders are owed all it holds, so a deposit first makes them whole and gets "
@@ -662,7 +667,7 @@ def lp_withdraw(
     shares = parse_amount(amount, 18, balance, "LP shares")
     if shares > balance:
         raise click.ClickException(f"you hold {fmt_wad(balance, 6)} LP shares; withdraw at most that (or 'all')")
-    expected = preview(m.lens.preview_lp_withdraw, shares)
+    expected = preview(m, account, m.lens.preview_lp_withdraw, shares)
     min_out = slippage_bound(expected, slippage, accept_zero_bound, m.collateral.symbol())
     price, _ = quote(m, account)
     click.echo(
