@@ -36,6 +36,9 @@ pytestmark = pytest.mark.xdist_group("browser")
 WALLET_JS = (Path(__file__).parent / "wallet.js").read_text()
 USDC = 10**6
 SETTLES_WITHIN = 60_000  # ms: the price moves every 2 s and the keeper acts in its block
+# What the page shows follows the chain: under a loaded machine a price move (and with it a
+# fresh preview or balance) can come seconds late, so every expectation may wait that long.
+expect.set_options(timeout=20_000)
 # Each playground round is an hour of ETH (about 0.7%, 2% on a -3x NAV): a bound wide enough
 # that the orders here fill, so each test's outcome is known.
 SLIPPAGE = "10"
@@ -282,7 +285,7 @@ def test_page__mint_by_permit__keeper_settles_it_and_the_new_balance_shows(open_
     number, percent = r"[+−][\d,]+\.\d\d USDC", r"\([+−][\d.]+%\)"
     worth = r"worth [\d,]+\.\d\d USDC now"
     expect(section.locator('[data-field="tokens_result"]')).to_have_text(
-        re.compile(f"^{number} {percent}: paid 1,000\\.10 USDC, got back 0\\.00 USDC, {worth}$"), timeout=20_000
+        re.compile(f"^{number} {percent}: paid 1,000\\.10 USDC, got back 0\\.00 USDC, {worth}$")
     )
     # The chart's legend names its lines without a pointer over it.
     expect(section.locator(".u-legend")).to_contain_text("iETH3 NAV")
@@ -433,7 +436,7 @@ def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(ope
     assert shares == settlement(pool, deposit).out > 0
     expect_amount(section.locator('[data-field="lp_shares"]'), shares, 18, 4)
     expect(section.locator('[data-field="lp_result"]')).to_contain_text(
-        "paid 10,000.10 USDC, got back 0.00 USDC", timeout=20_000
+        "paid 10,000.10 USDC, got back 0.00 USDC"
     )
 
     cash = collateral.balanceOf(lp)
@@ -455,7 +458,6 @@ def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(ope
     expect(section.locator('[data-field="lp_result"]')).to_have_text(
         f"{sign}{money(abs(result))} ({sign}{percent:.2f}%): paid 10,000.10 USDC, got back {money(paid)}, "
         "worth 0.00 USDC now",
-        timeout=20_000,
     )
 
 
@@ -506,7 +508,7 @@ def test_page__what_an_lp_earns_and_risks__from_the_pools_events_and_state(open_
     page = open_page(accounts[5])
     section = page.locator('section[data-market="1"]')
     earn, risk = section.locator('[data-field="lp_earn"]'), section.locator('[data-field="lp_risk"]')
-    expect(earn).to_contain_text("% a year: ", timeout=20_000)
+    expect(earn).to_contain_text("% a year: ")
 
     def chain_fees() -> tuple[int, float]:
         """The fees the page should show now: since the later of a week ago and the first priced event."""
