@@ -7,11 +7,12 @@ T is its round, so the round trip happens at the post-update price and the
 attacker pays the fees for nothing. Profit is measured in collateral, all fees
 (trade fees, settle fees) included; the attacker ends holding nothing else."""
 
+import ape
 import pytest
 
 from inverse.constants import OUTCOME_FILLED, WAD
 from inverse.orders import settlement_batch
-from tests.conftest import INITIAL_PRICE, publish_round, settle_orders
+from tests.conftest import INITIAL_PRICE, fund, publish_round, settle_orders
 
 from .conftest import (
     USDC,
@@ -184,3 +185,34 @@ def test_round_trip__across_the_rebalance_that_applies_a_queued_change__attacker
     assert out.outcome == OUTCOME_FILLED and order_pool.balanceOf(attacker) == 0
     profit = collateral.balanceOf(attacker) - cash
     assert profit < 0  # the fees in force when each order was requested, and the management fee meanwhile
+
+
+OPEN = "issue 21 item 3 is open: an LP deposit ahead of a mint in its round shares its fee"
+
+
+@pytest.mark.xfail(strict=True, reason=OPEN)
+def test_lp_deposit__ahead_of_a_visible_large_mint_in_its_round__attacker_profit_not_positive(
+    order_seeded, order_pool, book, stranger_funded, minter, keeper, owner, feed, collateral, chain, deadline
+):
+    """A large mint waits in the mempool; the attacker's LP deposit lands ahead of
+    it in the same round, so it settles first and its shares take most of the mint
+    fee; it withdraws at the next round, at the same price. Measured: +13.13 USDC on
+    a 20,000 mint with 200,000 deposited beside 100,000 of incumbent liquidity."""
+    attacker = stranger_funded
+    fund(collateral, minter, book, 100_000 * USDC)
+    cash = collateral.balanceOf(attacker)
+    deposit = requested(book.request_lp_deposit(200_000 * USDC, 0, attacker, deadline, sender=attacker), book)
+    mint = requested(book.request_mint(20_000 * USDC, 0, minter, deadline, sender=minter), book)
+    publish_round(feed, owner, chain, after=mint.not_before)
+    fills = settled(settle_orders(book, feed, keeper, chain), order_pool)
+    assert [f.order_id for f in fills] == [deposit.id, mint.id] and fills[1].outcome == OUTCOME_FILLED
+    lp_token = ape.project.LpToken.at(order_pool.lp_token())
+    withdraw = requested(
+        book.request_lp_withdraw(lp_token.balanceOf(attacker), 0, attacker, later(chain), sender=attacker), book
+    )
+    publish_round(feed, owner, chain, after=withdraw.not_before)
+    settle_orders(book, feed, keeper, chain)
+
+    profit = collateral.balanceOf(attacker) - cash
+    assert lp_token.balanceOf(attacker) == 0
+    assert profit <= 0, f"the attacker made {profit / USDC:.2f} USDC"
