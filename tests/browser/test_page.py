@@ -435,9 +435,7 @@ def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(ope
     shares = lp_token.balanceOf(lp)
     assert shares == settlement(pool, deposit).out > 0
     expect_amount(section.locator('[data-field="lp_shares"]'), shares, 18, 4)
-    expect(section.locator('[data-field="lp_result"]')).to_contain_text(
-        "paid 10,000.10 USDC, got back 0.00 USDC"
-    )
+    expect(section.locator('[data-field="lp_result"]')).to_contain_text("paid 10,000.10 USDC, got back 0.00 USDC")
 
     cash = collateral.balanceOf(lp)
     section.get_by_role("button", name="LP withdraw").click()
