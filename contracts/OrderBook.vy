@@ -15,6 +15,8 @@
         `updatedAt >= T`, observed after the request), which the oracle adapter
         proves from two round reads; the pool then fills or refunds them at that
         round. So whoever settles, and whenever, the amounts are the same.
+        Within a round LP deposits settle last (`held_deposits`), so that a
+        deposit never shares the fees of its round's orders behind it.
         Only a hash of each order is stored (`OrderRequested` carries the order);
         the settler hands the order back.
         Created by its pool from a blueprint; the pool is the only contract it
@@ -76,6 +78,15 @@ _exit_terms: uint256
 # 200 bits of keccak256 of the ABI-encoded order. Cleared when it settles.
 _orders: HashMap[uint256, uint256]
 
+# LP deposits priced but held back until every other order of their round has
+# settled, so that a deposit never shares the fees of orders of its own round
+# behind it in the queue (liquidity placed ahead of a visible large mint would
+# take its fee). Held deposits keep their commitment in `_orders` behind the
+# queue's head. All are of one round: count (bits 0-39), lowest id held
+# (40-79), the round's time (80-119) and id (120-199); its price below.
+_held_word: uint256
+_held_price: uint256
+
 _MASK_16: constant(uint256) = 2**16 - 1
 _MASK_24: constant(uint256) = 2**24 - 1
 _MASK_40: constant(uint256) = 2**40 - 1
@@ -86,6 +97,8 @@ _MASK_80: constant(uint256) = 2**80 - 1
 _MAX_ESCROW: constant(uint256) = 2**112 - 1
 # Largest slippage bound: keeps `min_out * filled` far inside 256 bits.
 _MAX_MIN_OUT: constant(uint256) = 2**128 - 1
+# Largest price a held deposit keeps (a WAD price of 3.4e20): a larger one settles it in place.
+_MAX_HELD_PRICE: constant(uint256) = 2**128 - 1
 
 
 # `_queue_word`, decoded.
@@ -100,6 +113,15 @@ struct Queue:
     last_max_wait: uint256
     # Collateral held for pending mints and LP deposits (amount plus settle fee).
     escrowed: uint256
+
+
+# `_held_word` and `_held_price`, decoded: the deposits held and their round's pricing.
+struct Held:
+    count: uint256
+    first: uint256
+    at: uint256
+    round_id: uint256
+    price: uint256
 
 
 # One side's terms word, decoded.
@@ -287,12 +309,17 @@ def settle(
             On a pull market an order's price is the first Pyth price at or
             after its T: `updates` brings the proofs of the slots not proven
             yet, with Pyth's update fee as the value (the rest is refunded).
-    @param orders The orders, in queue order, exactly as `OrderRequested` gave them.
+            An LP deposit filled at a round is held until that round's other
+            orders have settled (in this call or a later one); whoever
+            completes the round hands the held deposits back first, and no
+            order of a later round settles before they do.
+    @param orders The held LP deposits to hand back, by increasing id, then
+           the orders in queue order, exactly as `OrderRequested` gave them.
     @param round_ids Each order's round id; for a void order without a round, its
            phase's last round; ignored once the pool is shut down, and on a
            pull market (any value).
     @param updates Pull market: each unproven slot's time and Pyth update data.
-    @return uint256 The number of orders settled by this call.
+    @return uint256 The number of orders settled by this call (held ones not).
     """
     assert len(orders) == len(round_ids), "orders: lengths differ"
     if len(updates) != 0:
@@ -301,17 +328,29 @@ def settle(
     else:
         assert msg.value == 0, "orders: no update to pay for"
     queue: Queue = self._queue()
+    held: Held = self._held()
     exit_terms: SideTerms = self._side_terms(self._exit_terms)
     shut: bool = exit_terms.flag
-    # The orders to settle, checked against their commitments, and the round
-    # questions for the oracle: every order until the NAV is fixed (the shutdown
-    # order included); after it, none.
+    # Held deposits handed back (behind the queue's head, by increasing id),
+    # then the queue's next orders, each checked against its commitment, and
+    # the round questions for the oracle: every queue order until the NAV is
+    # fixed (the shutdown order included); after it, none.
+    returned: DynArray[IPool.Order, constants.MAX_BATCH] = []
     batch: DynArray[IPool.Order, constants.MAX_BATCH] = []
     queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH] = []
     for i: uint256 in range(constants.MAX_BATCH):
         if i == len(orders):
             break
         o: IPool.Order = orders[i]
+        if o.id < queue.head:
+            if self._orders[o.id] == 0:
+                continue  # settled already: a competing settler was first
+            assert len(batch) == 0 and (len(returned) == 0 or o.id > returned[len(returned) - 1].id), (
+                "orders: not the next order"
+            )
+            assert self._orders[o.id] == self._commitment(o), "orders: unknown order"
+            returned.append(o)
+            continue
         if o.id < queue.head + len(batch):
             continue  # a competing settler was first, or the order is in this batch already
         assert o.id == queue.head + len(batch), "orders: not the next order"
@@ -328,7 +367,7 @@ def settle(
             )
             shut = o.kind == constants.ORDER_SHUTDOWN
         batch.append(o)
-    if len(batch) == 0:
+    if len(batch) == 0 and len(returned) == 0:
         return 0
 
     pricings: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
@@ -343,9 +382,75 @@ def settle(
             batch.pop()
         else:
             pricings.append(IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp))
-    assert len(batch) != 0, "orders: order not due"
 
-    for o: IPool.Order in batch:
+    # What settles now, in order: each queue order, except LP deposits filled at
+    # a round, which are held until the round's other orders have settled.
+    done: DynArray[IPool.Order, constants.MAX_BATCH] = []
+    done_pricings: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
+    holding: DynArray[IPool.Order, constants.MAX_BATCH] = []
+    taken: uint256 = 0
+    lp_supply: uint256 = max_value(uint256)  # read once, when a deposit comes
+    for i: uint256 in range(constants.MAX_BATCH):
+        if i == len(batch):
+            break
+        o: IPool.Order = batch[i]
+        p: IOracle.Pricing = pricings[i]
+        if held.count + len(holding) != 0 and (
+            o.kind == constants.ORDER_SHUTDOWN or (p.outcome == constants.ROUND_FILL and p.at > held.at)
+        ):
+            # A later round: the held deposits settle first, every one of them.
+            for h: IPool.Order in returned:
+                done.append(h)
+                done_pricings.append(self._held_pricing(held))
+            for h: IPool.Order in holding:
+                done.append(h)
+                done_pricings.append(self._held_pricing(held))
+            held.count -= len(returned)
+            returned = []
+            holding = []
+            if held.count != 0:
+                break  # a held deposit was not handed back: this order waits for it
+        hold: bool = (
+            o.kind == constants.ORDER_LP_DEPOSIT
+            and p.outcome == constants.ROUND_FILL
+            and p.price != 0
+            and p.price <= _MAX_HELD_PRICE
+            and p.round_id <= _MASK_80
+        )
+        if hold and lp_supply == max_value(uint256):
+            lp_supply = staticcall IERC20(lp_token).totalSupply()
+        # With no LP yet there are no fees to protect: the first deposits settle
+        # in place, so that mints behind them in their round have their backing.
+        if hold and lp_supply != 0:
+            if held.count + len(holding) == 0:
+                held.first = o.id
+                held.at = p.at
+                held.round_id = p.round_id
+                held.price = p.price
+            holding.append(o)
+        else:
+            done.append(o)
+            done_pricings.append(p)
+        taken += 1
+    if len(returned) + len(holding) != 0:
+        # The round is over once the queue's next order has its T after the
+        # round's time (a later round prices it) or none waits.
+        next_id: uint256 = queue.head + taken
+        if next_id == queue.tail or self._orders[next_id] >> 216 > held.at:
+            for h: IPool.Order in returned:
+                done.append(h)
+                done_pricings.append(self._held_pricing(held))
+            for h: IPool.Order in holding:
+                done.append(h)
+                done_pricings.append(self._held_pricing(held))
+            held.count -= len(returned)
+        else:
+            held.count += len(holding)
+    if taken == 0 and len(done) == 0:
+        assert len(batch) == 0, "orders: hand back the held LP deposits first"
+        raise "orders: order not due"
+
+    for o: IPool.Order in done:
         if o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT:
             queue.escrowed -= o.amount + o.settle_fee
         elif o.kind == constants.ORDER_SHUTDOWN:
@@ -354,10 +459,12 @@ def settle(
             exit_terms.flag = True
             self._exit_terms = self._pack_side(exit_terms)
         self._orders[o.id] = 0
-    queue.head += len(batch)
+    queue.head += taken
     self._store_queue(queue)
-    extcall IPool(pool).execute(batch, pricings, msg.sender)
-    return len(batch)
+    self._store_held(held)
+    if len(done) != 0:
+        extcall IPool(pool).execute(done, done_pricings, msg.sender)
+    return len(done)
 
 
 # ---------------------------------------------------------------- views
@@ -367,17 +474,18 @@ def settle(
 @view
 def order(order_id: uint256) -> IPool.OrderStatus:
     """
-    @notice Where an order stands: unknown, pending (with its T and phase) or
-            settled (what it got is in the pool's `OrderSettled` event).
+    @notice Where an order stands: unknown, pending (with its T and phase; a
+            held LP deposit is pending too) or settled (what it got is in the
+            pool's `OrderSettled` event).
     @param order_id The id a request returned.
     @return IPool.OrderStatus Status, T and phase.
     """
     queue: Queue = self._queue()
     if order_id == 0 or order_id >= queue.tail:
         return empty(IPool.OrderStatus)
-    if order_id < queue.head:
-        return IPool.OrderStatus(status=constants.ORDER_SETTLED, not_before=0, phase=0)
     slot: uint256 = self._orders[order_id]
+    if order_id < queue.head and slot == 0:
+        return IPool.OrderStatus(status=constants.ORDER_SETTLED, not_before=0, phase=0)
     return IPool.OrderStatus(status=constants.ORDER_PENDING, not_before=slot >> 216, phase=(slot >> 200) & _MASK_16)
 
 
@@ -385,11 +493,28 @@ def order(order_id: uint256) -> IPool.OrderStatus:
 @view
 def pending_orders() -> uint256:
     """
-    @notice How many orders wait for settlement.
+    @notice How many orders wait in the queue, from `next_order()` on (held LP
+            deposits are counted by `held_deposits()`).
     @return uint256 The count.
     """
     queue: Queue = self._queue()
     return queue.tail - queue.head
+
+
+@external
+@view
+def held_deposits() -> (uint256, uint256, uint256):
+    """
+    @notice LP deposits priced at a round but held until that round's other
+            orders have settled: they settle, at that round, in the settlement
+            that completes it. A settler hands them back first in `settle`.
+    @return uint256 How many are held.
+    @return uint256 The lowest id among them (others, up to `next_order()`,
+            are pending where `order(id)` says so).
+    @return uint256 Their round's time.
+    """
+    held: Held = self._held()
+    return held.count, held.first, held.at
 
 
 @external
@@ -499,11 +624,16 @@ def min_order() -> uint256:
 @view
 def head() -> (bool, uint256, uint256):
     """
-    @notice The oldest pending order's T and phase, which `rebalance` checks.
+    @notice The oldest pending order's T and phase, which `rebalance` checks;
+            while LP deposits are held, their round's time and phase (their
+            round is out: a rebalance waits for them).
     @return bool Whether an order is pending.
     @return uint256 Its T.
     @return uint256 Its phase.
     """
+    held: Held = self._held()
+    if held.count != 0:
+        return True, held.at, held.round_id >> 64
     queue: Queue = self._queue()
     if queue.head == queue.tail:
         return False, 0, 0
@@ -818,6 +948,39 @@ def _queue() -> Queue:
         last_max_wait=(word >> 120) & _MASK_24,
         escrowed=word >> 144,
     )
+
+
+@internal
+@view
+def _held() -> Held:
+    word: uint256 = self._held_word
+    held: Held = Held(
+        count=word & _MASK_40,
+        first=(word >> 40) & _MASK_40,
+        at=(word >> 80) & _MASK_40,
+        round_id=(word >> 120) & _MASK_80,
+        price=0,
+    )
+    if held.count != 0:
+        held.price = self._held_price
+    return held
+
+
+@internal
+def _store_held(held: Held):
+    # Written only when it changed: most settlements hold nothing. The price
+    # stays behind once released, so the next round's write is a cheap one.
+    word: uint256 = held.count | held.first << 40 | held.at << 80 | held.round_id << 120
+    if word != self._held_word:
+        self._held_word = word
+    if held.count != 0 and held.price != self._held_price:
+        self._held_price = held.price
+
+
+@internal
+@pure
+def _held_pricing(held: Held) -> IOracle.Pricing:
+    return IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=held.round_id, price=held.price, at=held.at)
 
 
 @internal

@@ -95,7 +95,7 @@ from .constants import (
 from .deploy import PYTH_FEE_ABI, partial_contract
 from .hermes import Hermes, hermes_url
 from .model import keeper_bounty_paid
-from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, raw_view
+from .orders import PHASE_SHIFT, Order, OrderCache, RawFeed, due_orders, in_batches, raw_view
 from .pull import current_slot_update, hermes_source, pull_batch, rebalance_would_be_due, recent_slot, update_fee
 from .status import fmt_units, fmt_wad, reason_names
 
@@ -450,8 +450,9 @@ def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
     so they may all go in one block."""
     shut = _retry(market.is_shutdown)
     if not market.pull:
-        due = _retry(lambda: due_orders(pending, market.feed, now, shut, MAX_BATCH * MAX_BATCHES_PER_CHECK))
-        chunks = [due[i : i + MAX_BATCH] for i in range(0, len(due), MAX_BATCH)]
+        limit = MAX_BATCH * MAX_BATCHES_PER_CHECK
+        due = _retry(lambda: due_orders(pending, market.feed, now, shut, limit))
+        chunks = in_batches(due)[:MAX_BATCHES_PER_CHECK]
         return [Batch([(order, void) for order, _, void in chunk], [r for _, r, _ in chunk]) for chunk in chunks]
     # A pull batch proves at most PULL_MAX_PROOFS slots; a later batch counts the
     # slots an earlier one proves as proven.

@@ -499,6 +499,11 @@ class PoolModel:
     last_max_wait: int = 0
     escrowed: int = 0
     orders: dict[int, Order] = field(default_factory=dict)
+    # LP deposits priced but held until their round's other orders settle (ids,
+    # ascending), and their round's pricing.
+    held: list[int] = field(default_factory=list)
+    held_pricing: Pricing | None = None
+    held_first: int = 0  # the lowest id of the last held set, as `held_deposits()` reports it
 
     # ------------------------------------------------------------ derived
 
@@ -520,7 +525,9 @@ class PoolModel:
 
     @property
     def pending(self) -> list[Order]:
-        return [self.orders[i] for i in range(self.head, self.tail)]
+        """As `settle` takes them: the held deposits, then the queue from its head."""
+        held = [replace(self.orders[i], held=True) for i in self.held]
+        return held + [self.orders[i] for i in range(self.head, self.tail)]
 
     def params(self) -> dict:
         return {name: getattr(self, name) for name in ORDER_PARAMETERS}
@@ -688,6 +695,8 @@ class PoolModel:
 
     def _orders_due(self, updated_at: int, round_id: int) -> bool:
         """The oldest pending order may have its round out: rebalance must wait."""
+        if self.held:
+            return True  # a held deposit's round is out
         if self.head == self.tail:
             return False
         o = self.orders[self.head]
@@ -704,11 +713,24 @@ class PoolModel:
             return False
         return self.due_reason(price, now) != 0
 
+    def book_head(self) -> tuple[bool, int, int]:
+        """The book's `head()`: while deposits are held, their round's time and phase."""
+        if self.held:
+            return True, self.held_pricing.at, self.held_pricing.round_id >> PHASE_SHIFT
+        if self.head == self.tail:
+            return False, 0, 0
+        o = self.orders[self.head]
+        return True, o.not_before, o.phase
+
+    def held_deposits(self) -> tuple[int, int, int]:
+        """The book's `held_deposits()`: how many, the lowest id of the last held set, its round's time."""
+        return len(self.held), self.held_first, self.held_pricing.at if self.held_pricing else 0
+
     def order_status(self, order_id: int) -> tuple[int, int, int]:
         """The book's `order(id)`: (status, T, phase)."""
         if order_id == 0 or order_id >= self.tail:
             return 0, 0, 0
-        if order_id < self.head:
+        if order_id < self.head and order_id not in self.held:
             return 2, 0, 0
         o = self.orders[order_id]
         return 1, o.not_before, o.phase
@@ -861,12 +883,22 @@ class PoolModel:
         whatever round id the settler named and whenever it settles."""
         if len(orders) != len(round_ids):
             raise Revert("orders: lengths differ")
-        # As the book: every order named is checked for its place and its commitment
-        # first, then priced in queue order up to the first whose round is not out.
+        # As the book: held deposits handed back first, then every queue order
+        # named is checked for its place and its commitment, then priced in queue
+        # order up to the first whose round is not out.
         head = self.head
-        named = []
+        returned, named = [], []
         for given, round_id in zip(orders, round_ids, strict=True):
             o = given if isinstance(given, Order) else Order(*given)
+            if o.id < head:
+                if o.id not in self.held:
+                    continue  # settled already
+                if named or (returned and o.id <= returned[-1].id):
+                    raise Revert("orders: not the next order")
+                if self.orders.get(o.id) != o:
+                    raise Revert("orders: unknown order")
+                returned.append(o)
+                continue
             if o.id < head + len(named):
                 continue  # a competing settler was first, or the order is in this batch already
             if o.id != head + len(named):
@@ -874,11 +906,10 @@ class PoolModel:
             if self.orders.get(o.id) != o:
                 raise Revert("orders: unknown order")
             named.append((o, round_id))
-        if not named:
+        if not named and not returned:
             return []
         shut = self.is_shutdown
         batch, pricings = [], []
-        escrowed = self.escrowed
         for o, round_id in named:
             pricing = Pricing(ROUND_FILL, 0, 0, now)
             if not shut:
@@ -894,14 +925,61 @@ class PoolModel:
                 # A next-phase proof reports the round that priced it (its low part).
                 pricing = Pricing(outcome, round_id & (2**NEXT_PHASE_SHIFT - 1), price, at)
                 shut = o.kind == ORDER_SHUTDOWN
-            if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
-                escrowed -= o.amount + o.settle_fee
             batch.append(o)
             pricings.append(pricing)
-        if not batch:
-            raise Revert("orders: order not due")
-        self.head, self.escrowed = head + len(batch), escrowed
-        return self._execute_all(batch, pricings, settler, now)
+
+        # What settles now: each queue order, except LP deposits filled at a round,
+        # held until the round's other orders have settled.
+        done, holding, taken = [], [], 0
+        held_pricing = self.held_pricing if self.held else None
+        stored = list(self.held)
+        has_lps = self.lp_total_supply != 0  # none yet: the first deposits settle in place
+
+        def release(kept: list[Order]) -> None:
+            for h in returned + holding:
+                done.append((h, held_pricing))
+            for h in returned:
+                kept.remove(h.id)
+
+        for o, p in zip(batch, pricings, strict=True):
+            later = o.kind == ORDER_SHUTDOWN or (p.outcome == ROUND_FILL and held_pricing and p.at > held_pricing.at)
+            if (stored or holding) and later:
+                release(stored)
+                returned, holding = [], []
+                if stored:
+                    break  # a held deposit was not handed back: this order waits for it
+            if (
+                o.kind == ORDER_LP_DEPOSIT
+                and has_lps
+                and p.outcome == ROUND_FILL
+                and 0 < p.price < 2**128
+                and p.round_id < 2**80
+            ):
+                if not stored and not holding:
+                    held_pricing, self.held_first = p, o.id
+                holding.append(o)
+            else:
+                done.append((o, p))
+            taken += 1
+        if returned or holding:
+            next_id = head + taken
+            if next_id == self.tail or self.orders[next_id].not_before > held_pricing.at:
+                release(stored)
+            else:
+                stored += [h.id for h in holding]
+        if taken == 0 and not done:
+            raise Revert("orders: hand back the held LP deposits first" if batch else "orders: order not due")
+        escrowed = self.escrowed
+        for o, _ in done:
+            if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
+                escrowed -= o.amount + o.settle_fee
+        self.head, self.escrowed = head + taken, escrowed
+        self.held = sorted(stored)
+        if held_pricing is not None:
+            self.held_pricing = held_pricing
+        if not done:
+            return []
+        return self._execute_all([o for o, _ in done], [p for _, p in done], settler, now)
 
     def _execute_all(self, orders: list[Order], pricings: list[Pricing], settler: str, now: int) -> list[Settled]:
         results, fees = [], 0

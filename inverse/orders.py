@@ -11,11 +11,20 @@ the wallet CLI, the demo and the tests all settle through here.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, field, replace
 
 from ape.exceptions import ApeException
 
-from .constants import DEAD_FEED_GRACE, MAX_BATCH, MAX_PRICE, ORDER_KINDS, ORDER_LP_DEPOSIT, ORDER_MINT, ORDER_SHUTDOWN
+from .constants import (
+    DEAD_FEED_GRACE,
+    MAX_BATCH,
+    MAX_PRICE,
+    ORDER_KINDS,
+    ORDER_LP_DEPOSIT,
+    ORDER_MINT,
+    ORDER_PENDING,
+    ORDER_SHUTDOWN,
+)
 
 PHASE_SHIFT = 64
 # A next-phase proof (`ChainlinkOracle.order_round`): last << 80 | round.
@@ -39,6 +48,9 @@ class Order:
     trade_fee: int
     settle_fee: int
     max_wait: int
+    # Priced, and held by the book until its round's other orders settle (an LP
+    # deposit behind the queue's head): handed back first in `settle`.
+    held: bool = field(default=False, compare=False)
 
     @property
     def expires_at(self) -> int:
@@ -50,7 +62,7 @@ class Order:
         return ORDER_KINDS.get(self.kind, str(self.kind))
 
     def as_struct(self) -> tuple:
-        return astuple(self)
+        return astuple(self)[:12]
 
 
 def order_from_log(log) -> Order:
@@ -80,9 +92,17 @@ def requested_orders(book, start_block: int = 0) -> list[Order]:
 
 
 def pending_orders(book, start_block: int = 0) -> list[Order]:
-    """The orders still waiting in `book`, in queue order."""
+    """The orders still waiting in `book`, in the order `settle` takes them: the
+    held LP deposits first, then the queue from its head."""
     head = book.next_order()
-    return [order for order in requested_orders(book, start_block) if order.id >= head]
+    held, first, _ = book.held_deposits()
+    orders = requested_orders(book, start_block)
+    waiting = [replace(o, held=True) for o in orders if held and first <= o.id < head and _is_pending(book, o.id)]
+    return waiting + [order for order in orders if order.id >= head]
+
+
+def _is_pending(book, order_id: int) -> bool:
+    return book.order(order_id).status == ORDER_PENDING
 
 
 @dataclass(frozen=True)
@@ -249,16 +269,32 @@ def settlement_batch(book, feed, now: int, start_block: int = 0, limit: int = MA
     """The longest run of due orders at the head of `book`'s queue, with their
     round ids, ready for `book.settle(orders, round_ids)`; empty if the oldest
     order must still wait. After a shutdown order, orders need no round."""
-    orders = pending_orders(book, start_block)[:limit]
+    orders = pending_orders(book, start_block)
     return due_batch(orders, feed, now, bool(book_pool_is_shutdown(book)), limit)
 
 
 def due_batch(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX_BATCH) -> tuple[list, list]:
-    """`settlement_batch` for orders already known (the pending ones, in queue
-    order, from the head): the longest due run of them with their round ids.
-    `shut`: the pool is shut down (orders need no round)."""
-    due = due_orders(orders, feed, now, shut, limit)
-    return [order.as_struct() for order, _, _ in due], [round_id for _, round_id, _ in due]
+    """`settlement_batch` for orders already known (the pending ones, as
+    `pending_orders` gives them): the longest due run of them with their round
+    ids. `shut`: the pool is shut down (orders need no round)."""
+    held = sum(order.held for order in orders)
+    due = due_orders(orders[: held + limit], feed, now, shut, held + limit)
+    chunk = in_batches(due, limit)[0] if due else []
+    return [order.as_struct() for order, _, _ in chunk], [round_id for _, round_id, _ in chunk]
+
+
+def in_batches(due: list[tuple], size: int = MAX_BATCH) -> list[list[tuple]]:
+    """`due_orders`' run cut into `settle` calls of `size` orders. A call of held
+    deposits alone settles nothing while their round goes on, so one that would
+    be all held takes a queue order in its last place."""
+    batches = []
+    while due:
+        batch = due[:size]
+        if all(order.held for order, _, _ in batch) and len(due) > size:
+            batch = due[: size - 1] + [next(d for d in due if not d[0].held)]
+        batches.append(batch)
+        due = [d for d in due if all(d[0].id != b[0].id for b in batch)]
+    return batches
 
 
 def due_orders(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX_BATCH) -> list[tuple]:
@@ -284,6 +320,12 @@ def due_orders(orders: list[Order], feed, now: int, shut: bool, limit: int = MAX
         due.append((order, round_id, not priced))
         previous = round_id & ROUND_ID_MASK if qualifies(r, order) else None
         shut = order.kind == ORDER_SHUTDOWN
+    if due and all(order.held for order, _, _ in due) and len(orders) > len(due):
+        # Held deposits alone settle only once their round is over: the book's
+        # next order has its T after the round (it is not due yet, so it does not).
+        at = reader.get(due[0][1] & ROUND_ID_MASK).updated_at
+        if orders[len(due)].not_before <= at:
+            return []
     return due
 
 
@@ -378,6 +420,8 @@ class OrderCache:
         self.orders: dict[int, Order] = {}
         self.next_order = raw_view(book_address, "next_order()", ["uint256"])
         self.pending_orders = raw_view(book_address, "pending_orders()", ["uint256"])
+        self.held_deposits = raw_view(book_address, "held_deposits()", ["uint256", "uint256", "uint256"])
+        self.order_status = raw_view(book_address, "order(uint256)", ["uint256", "uint256", "uint256"])
 
     def reset(self) -> None:
         """Forget everything and read again from the start (a log went missing)."""
@@ -402,25 +446,29 @@ class OrderCache:
             self.cursor = stop + 1
 
     def update(self, head_block: int) -> list[Order]:
-        """The pending orders, in queue order, from the head of the queue."""
+        """The pending orders as `settle` takes them: the held LP deposits, then
+        the queue from its head."""
         from ape import chain
 
         self._read_to(head_block)
         head, waiting = self.next_order(), self.pending_orders()
-        pending = self._pending(head)
+        held, first, _ = self.held_deposits()
+        pending = self._pending(head, first if held else head)
         if len(pending) < waiting:
             # A request in a block newer than `head_block`, or a log the node
             # had not indexed yet (or a reorg): read on, then from the start.
             self._read_to(chain.provider.web3.eth.block_number)
-            pending = self._pending(head)
+            pending = self._pending(head, first if held else head)
             if len(pending) < waiting:
                 self.reset()
                 self._read_to(chain.provider.web3.eth.block_number)
-                pending = self._pending(head)
-        return pending[:waiting]
+                pending = self._pending(head, first if held else head)
+        ids = range(first, head) if held else ()
+        kept = [i for i in ids if i in self.orders and self.order_status(i)[0] == ORDER_PENDING]
+        return [replace(self.orders[i], held=True) for i in kept] + pending[:waiting]
 
-    def _pending(self, head: int) -> list[Order]:
-        for order_id in [i for i in self.orders if i < head]:
+    def _pending(self, head: int, keep_from: int) -> list[Order]:
+        for order_id in [i for i in self.orders if i < keep_from]:
             del self.orders[order_id]
         pending = []
         while head + len(pending) in self.orders:  # a run without gaps from the head

@@ -172,7 +172,7 @@ def read_status(pool, collateral, book) -> MarketStatus:
         min_delay=params["min_delay"],
         max_wait=params["max_wait"],
         min_order=params["min_order"],
-        pending_orders=book.pending_orders(),
+        pending_orders=book.pending_orders() + book.held_deposits()[0],
         escrowed=book.escrowed(),
         total_claimable=pool.total_claimable(),
         queued_changes=changes,

@@ -266,12 +266,14 @@ def measure() -> dict:
             if who == "repeat"
             else (b.new_minter, b.new_depositor, b.new_redeemer, b.new_withdrawer)
         )
+        # The LP deposit last: within a round it settles after the others (it is
+        # held while its round goes on), so settled alone here it is the last.
         receipts[f"request_mint ({who})"] = b.mint(minter)
         receipts[f"request_redeem ({who})"] = b.redeem(redeemer)
-        receipts[f"request_lp_deposit ({who})"] = b.lp_deposit(depositor)
         receipts[f"request_lp_withdraw ({who})"] = b.lp_withdraw(withdrawer)
+        receipts[f"request_lp_deposit ({who})"] = b.lp_deposit(depositor)
         if who == "repeat":
-            kinds = ("mint", "redeem", "lp_deposit", "lp_withdraw")
+            kinds = ("mint", "redeem", "lp_withdraw", "lp_deposit")
             for i, kind in enumerate(kinds):
                 receipts[f"settle: 1 {kind}"] = b.settle(limit=1, publish=i == 0)
         else:
@@ -307,6 +309,13 @@ def measure() -> dict:
     name = f"settle: batch of {BATCH} mixed (mint, redeem, LP deposit, LP withdraw)"
     receipts[name] = b.settle()
     per_order[name] = receipts[name].gas_used // BATCH
+
+    # An LP deposit with a mint of its round behind it: the first settlement holds
+    # it, the one that settles the mint hands it back and fills it after the mint.
+    b.lp_deposit(b.lp)
+    b.mint(b.holder)
+    receipts["settle: 1 lp_deposit, held (a mint of its round behind it)"] = b.settle(limit=1)
+    receipts["settle: that mint, then the held lp_deposit"] = b.settle(publish=False)
 
     # A void order: no round of its phase by T + max_wait, so it is refunded whole.
     order = b.mint(b.holder).return_value

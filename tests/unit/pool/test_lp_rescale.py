@@ -247,7 +247,7 @@ def test_lp_rescale__lps_still_holding_value__keep_it_whether_or_not_a_deposit_r
 
 
 def test_lp_withdraw__requested_before_a_rescale_settled_after__pays_its_rescaled_shares(
-    market, accounts, lp, minter, keeper, owner, feed
+    market, accounts, lp, minter, keeper, owner, feed, chain
 ):
     """The order's shares sat in escrow through the rescale: it settles on them divided
     like every balance (worth dust: it pays 0), without reverting, and the escrow
@@ -262,11 +262,13 @@ def test_lp_withdraw__requested_before_a_rescale_settled_after__pays_its_rescale
     answer = m.crash(feed, owner)
     assert m.exhausted()
     ahead = m.request_lp_withdraw(early)  # settles before the rescale
-    m.request_lp_deposit(recapitaliser, 1_000_000 * m.unit)
+    deposit = m.request_lp_deposit(recapitaliser, 1_000_000 * m.unit)
     half = m.lp_token.balanceOf(lp) // 2
     kept = m.lp_token.balanceOf(lp) - half
+    chain.mine(timestamp=chain.pending_timestamp + 30)  # its round comes after the deposit's
     behind = m.request_lp_withdraw(lp, half)  # requested before the rescale, settles after it
     assert m.lp_token.balanceOf(m.pool) == ahead.amount + half
+    publish_round(feed, owner, chain, answer, after=deposit.not_before)  # the deposit's round
 
     receipt, logs = m.settle(answer)
 
@@ -297,8 +299,9 @@ def test_lp_withdraw__pending_through_two_rescales__settles_on_shares_divided_by
     crash_1 = m.crash(feed, owner)
     assert m.exhausted()
     d1 = m.request_lp_deposit(first, 300_000 * m.unit)  # covers the shortfall, little more
-    chain.mine(timestamp=chain.pending_timestamp + 30)  # the next requests' round comes later
-    m.request_lp_deposit(second, 1_000_000 * m.unit)
+    chain.mine(timestamp=chain.pending_timestamp + 30)  # each next request's round comes later
+    d2 = m.request_lp_deposit(second, 1_000_000 * m.unit)
+    chain.mine(timestamp=chain.pending_timestamp + 30)  # after d2's round: LP deposits settle last in theirs
     old_shares = m.lp_token.balanceOf(lp)
     before_both = m.request_lp_withdraw(lp)  # the whole balance: allowed below min order
 
@@ -311,12 +314,13 @@ def test_lp_withdraw__pending_through_two_rescales__settles_on_shares_divided_by
     between = m.request_lp_withdraw(first, m.lp_token.balanceOf(first) // 2)
 
     crash_2 = reference * 2 // 10  # 80% below the reference: exhausted again
+    publish_round(feed, owner, chain, crash_2, after=d2.not_before)  # d2's round
     receipt, logs = m.settle(crash_2)
 
     [rescale_2] = receipt.events.filter(m.lp_token.Rescale)
     by_id = {log.order_id: log for log in logs}
-    assert set(by_id) == {d1.id + 1, before_both.id, between.id}
-    assert by_id[d1.id + 1].outcome == OUTCOME_FILLED
+    assert set(by_id) == {d2.id, before_both.id, between.id}
+    assert by_id[d2.id].outcome == OUTCOME_FILLED
     shares = by_id[before_both.id]
     assert shares.filled + shares.refunded == old_shares >> (rescale_1.bits + rescale_2.bits)
     assert old_shares >> rescale_2.bits > 0  # so following only the last rescale would show

@@ -273,3 +273,30 @@ def test_attack__a_move_already_published__round_trip_earns_nothing(
     settle_pull(pull_book, prices, keeper)
     profit = collateral.balanceOf(stranger) - cash
     assert profit <= 0, profit
+
+
+def test_settle__an_lp_deposit_ahead_of_a_mint_of_its_slot__settles_after_it_and_takes_none_of_its_fee(
+    seeded, pull_book, pull_lens, stranger, minter, keeper, prices, chain
+):
+    """The deposit-ahead-of-a-visible-mint attack on a pull market: one price settles
+    both, the mint first; the attacker's round trip pays its two settle fees."""
+    lp_token = ape.project.LpToken.at(seeded.lp_token())
+    collateral = ape.project.MockCollateral.at(seeded.collateral())
+    cash = collateral.balanceOf(stranger)
+    deadline = chain.pending_timestamp + 600
+    receipt = pull_book.request_lp_deposit(200_000 * USDC, 0, stranger, deadline, sender=stranger)
+    deposit = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
+    mint = request_mint(pull_book, minter, chain, 20_000 * USDC)
+    mine_past(mint.not_before)
+    logs = settled(settle_pull(pull_book, prices, keeper), seeded)
+    assert [log.order_id for log in logs] == [mint.id, deposit.id] and logs[0].outcome == OUTCOME_FILLED
+    assert logs[0].price == logs[1].price
+    shares = lp_token.balanceOf(stranger)
+    chain.mine(timestamp=chain.pending_timestamp + 1)  # not in the second of a rescale
+    receipt = pull_book.request_lp_withdraw(shares, 0, stranger, chain.pending_timestamp + 600, sender=stranger)
+    withdraw = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
+    mine_past(withdraw.not_before)
+    settle_pull(pull_book, prices, keeper)
+    profit = collateral.balanceOf(stranger) - cash
+    assert lp_token.balanceOf(stranger) == 0
+    assert -2 * SETTLE_FEE - 1 <= profit <= 0, f"the attacker made {profit / USDC:.2f} USDC"
