@@ -62,6 +62,7 @@ class Prices:
         self.price = float(START_PRICE)
         self.clock = chain.blocks.head.timestamp
         self.to_store = True
+        self._want_store = True  # what the last SIGUSR1 asked; applied at the next move
 
     @property
     def wad(self) -> int:
@@ -70,6 +71,14 @@ class Prices:
     def publish(self) -> int:
         """The next hour: the chain's clock moves an hour on and the price service
         publishes the new price from then."""
+        if self._want_store != self.to_store:
+            # Here, between two moves, so that once it says so no price of its is on the way to Pyth's contract.
+            self.to_store = self._want_store
+            click.echo(
+                "Each new price goes to Pyth's contract again."
+                if self.to_store
+                else "New prices no longer go to Pyth's contract: the page previews at the price service's."
+            )
         self.price *= 1 + self.rng.gauss(0, 0.035 / 24**0.5)
         self.clock = max(self.clock + HOUR, chain.blocks.head.timestamp + 1)
         chain.provider.make_request("anvil_setTime", [self.clock])
@@ -81,13 +90,8 @@ class Prices:
         return int(self.price)
 
     def toggle_store(self, *_signal) -> None:
-        """SIGUSR1: stop bringing each new price to Pyth's contract, or resume."""
-        self.to_store = not self.to_store
-        click.echo(
-            "Each new price goes to Pyth's contract again."
-            if self.to_store
-            else "New prices no longer go to Pyth's contract: the page previews at the price service's."
-        )
+        """SIGUSR1: stop bringing each new price to Pyth's contract from the next move on, or resume."""
+        self._want_store = not self._want_store
 
 
 def port_or_free(port: int) -> int:
