@@ -11,8 +11,10 @@ import {
   createPublicClient,
   createWalletClient,
   custom,
+  decodeFunctionResult,
   defineChain,
   domainSeparator,
+  encodeFunctionData,
   formatUnits,
   getAddress,
   http,
@@ -41,8 +43,19 @@ const PERMIT_TYPES = {
   ],
 };
 
+// A pull market's views refuse with these when no recent price is on-chain: the page then reads
+// them again at Hermes's latest price, brought in the call itself (`readFresh`).
+const NO_RECENT_PRICE = new Set(["oracle: stale price", "oracle: no price"]);
+// Whom that call comes from when no wallet is connected: an address with a balance (Pyth's fee) only in the call.
+const CALLER = "0x000000000000000000000000000000000000dEaD";
+// Pyth's own errors (PythErrors.sol), in words.
+const PYTH_ERRORS = {
+  "0xe69ffece": "Pyth's contract refused the price service's update (InvalidUpdateData): is the deployment's hermes the price service of this chain's Pyth?",
+  "0x025dbdd4": "Pyth's contract wanted a higher update fee (InsufficientFee)",
+};
+
 let data; // { abis, explanations, payment, kinds, outcomes }
-let config; // { network, chain_id, rpc, manifest, deadline_seconds, slippage_percent, faucet }
+let config; // { network, chain_id, rpc, manifest, hermes, deadline_seconds, slippage_percent, faucet }
 let chain;
 let reader = null; // a viem public client: the node's RPC (local) or the wallet's
 let wallet = null; // { info, provider, client, account, chainId }
@@ -88,10 +101,12 @@ function explain(error) {
   return String(error?.message ?? error);
 }
 
+const reverted = (error) => error instanceof BaseError && Boolean(error.walk((e) => e instanceof ContractFunctionRevertedError));
+
 function revertReason(error) {
   if (!(error instanceof BaseError)) return null;
   const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-  return revert?.reason ?? null;
+  return revert?.reason ?? PYTH_ERRORS[revert?.signature ?? revert?.raw?.slice(0, 10)] ?? null;
 }
 
 function banner(text, kind = "warn", action = null) {
@@ -262,6 +277,56 @@ async function tryRead(address, role, functionName, args = []) {
   }
 }
 
+// ------------------------------------------------------------------ a pull market's price from Hermes
+
+const updates = new Map(); // `${hermes} ${id} ${block time}` -> Promise<{ data, publishTime, fee }>
+
+/** One update of feed `id` from the price service (Hermes's REST shape, as `inverse/hermes.py`
+ * reads it): `which` is "latest" or a time (the first update at or after it). */
+async function hermesUpdate(hermes, id, which) {
+  const url = `${hermes.replace(/\/+$/, "")}/v2/updates/price/${which}?ids[]=${id.replace(/^0x/, "")}&encoding=hex`;
+  let response;
+  try {
+    response = await fetch(url, { cache: "no-store" });
+  } catch {
+    throw new Error(`the price service at ${hermes} did not answer (it is down, or it does not allow this page's address: CORS)`);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    /* the status says enough */
+  }
+  if (!response.ok) throw new Error(`the price service at ${hermes} answered ${response.status}${body?.message ? `: ${body.message}` : ""}`);
+  const raw = body?.binary?.data?.[0];
+  const parsed = body?.parsed?.[0]?.price;
+  if (body?.binary?.encoding !== "hex" || !raw || !parsed) throw new Error(`the price service at ${hermes} sent no update of the feed ${id}`);
+  return { data: `0x${raw.replace(/^0x/, "")}`, publishTime: BigInt(parsed.publish_time) };
+}
+
+/** Hermes's latest price of feed `id`, with Pyth's fee, for the reads of the page's refresh at the block of
+ * time `blockTime` (asked once for them all). The oracle refuses a price published after the block it reads
+ * in, and a testnet's latest block is seconds behind Hermes: then the first update at or after the chain's
+ * latest block's time is the latest one it takes. */
+function pythUpdate(hermes, id, pyth, blockTime) {
+  const key = `${hermes} ${id} ${blockTime}`;
+  if (!updates.has(key)) {
+    updates.clear(); // one block's update at a time: a newer block asks again
+    const fetched = (async () => {
+      let update = await hermesUpdate(hermes, id, "latest");
+      const head = update.publishTime > blockTime ? (await reader.getBlock()).timestamp : blockTime;
+      if (update.publishTime > head) update = await hermesUpdate(hermes, id, String(head));
+      if (update.publishTime > head)
+        throw new Error(`the price service has no price published by the chain's latest block (${chainTime(head)}) yet`);
+      update.fee = await read(pyth, "pyth", "getUpdateFee", [[update.data]]);
+      return update;
+    })();
+    fetched.catch(() => updates.get(key) === fetched && updates.delete(key)); // a failure is asked again next time
+    updates.set(key, fetched);
+  }
+  return updates.get(key);
+}
+
 // Public RPCs refuse an eth_getLogs over too many blocks (or results), each in words of its own.
 const TOO_LARGE = /range|limit|exceed|too many|too large|more than|response size/i;
 let logRange = null; // blocks per eth_getLogs once the node refused more (null: no limit seen)
@@ -371,6 +436,12 @@ class Market {
       read(collateral, "collateral", "symbol"),
       read(oracle, "oracle", "max_age"),
     ]);
+    if (pull) {
+      // Where a newer price comes from when the one on-chain is too old for a preview.
+      [this.pyth, this.priceId] = await Promise.all([read(oracle, "pull_oracle", "pyth"), read(oracle, "pull_oracle", "price_id")]);
+      this.hermes = this.entry.hermes ?? config.hermes ?? null;
+      this.rebalancer = config.manifest.contracts?.pull_rebalancer ?? null;
+    }
     this.label = `-${formatUnits(leverage, 18)}x`;
     $(".market-name", this.element).textContent = `${symbol}: ETH ${this.label}, against ${this.cashSymbol}`;
     $(".lev", this.element).textContent = `${this.label}`;
@@ -396,10 +467,61 @@ class Market {
     return { decimals: 18, unit: "LP shares", max: this.state?.lpShares ?? 0n };
   }
 
+  /** A view of this market: its value (and, when read at Hermes's price, `fresh`: that update), or null and the reason. */
+  async tryRead(address, role, functionName, args = []) {
+    const result = await tryRead(address, role, functionName, args);
+    if (result.value !== null || !this.pull || !NO_RECENT_PRICE.has(result.reason)) return result;
+    return this.readFresh(address, role, functionName, args, result.reason);
+  }
+
+  /** The same view at Hermes's latest price, brought to Pyth in the call itself (the PullRebalancer's
+   * `view_after_update`, one eth_call): nothing is sent, nothing is signed, no gas is spent. */
+  async readFresh(address, role, functionName, args, stale) {
+    const old = `${stale} (none on-chain in the last ${duration(this.maxAge)})`;
+    if (!this.hermes || !this.rebalancer)
+      return { value: null, reason: `${old}; this deployment names no ${this.hermes ? "pull_rebalancer" : "price service (hermes)"} to bring a newer one` };
+    let update;
+    try {
+      update = await pythUpdate(this.hermes, this.priceId, this.pyth, BigInt(this.headTime));
+    } catch (error) {
+      return { value: null, reason: `${old}, and Pyth's latest could not be had: ${error.message ?? error}` };
+    }
+    const call = (account, stateOverride) =>
+      reader.simulateContract({
+        address: this.rebalancer,
+        abi: data.abis.rebalancer,
+        functionName: "view_after_update",
+        args: [this.pyth, [update.data], address, encodeFunctionData({ abi: data.abis[role], functionName, args })],
+        value: update.fee,
+        account,
+        stateOverride,
+      });
+    try {
+      let answer;
+      try {
+        // Pyth's fee from a balance that exists only in the call.
+        answer = await call(CALLER, [{ address: CALLER, balance: update.fee }]);
+      } catch (error) {
+        // A node that takes no state override: the wallet's own balance pays it, in the call only.
+        if (reverted(error) || !rightChain()) throw error;
+        answer = await call(wallet.account, undefined);
+      }
+      return { value: decodeFunctionResult({ abi: data.abis[role], functionName, data: answer.result }), reason: null, fresh: update };
+    } catch (error) {
+      const reason = revertReason(error);
+      if (!reason && reverted(error))
+        return {
+          value: null,
+          reason: `${old}, and the PullRebalancer at ${short(this.rebalancer)} refused to read at Pyth's latest without a reason (one deployed before view_after_update cannot)`,
+        };
+      return { value: null, reason: reason ?? explain(error) };
+    }
+  }
+
   async refresh() {
-    const P = (name, args) => tryRead(this.pool, "pool", name, args);
+    const P = (name, args) => this.tryRead(this.pool, "pool", name, args);
     const B = (name) => tryRead(this.book, "book", name);
-    const L = (name, args) => tryRead(this.lens, "lens", name, args);
+    const L = (name, args) => this.tryRead(this.lens, "lens", name, args);
     const [price, nav, refPrice, maxMint, lpValue, inverseValue, exhausted, paused, shut, params] = await Promise.all([
       ...["oracle_price", "nav", "reference_price"].map((name) => P(name)),
       ...["max_mint", "lp_value", "inverse_value", "exhausted"].map((name) => L(name)),
@@ -410,7 +532,7 @@ class Market {
       ["settle_fee", "min_order", "min_delay", "max_wait"].map((name) => B(name)),
     );
     const s = {
-      price: price.value, priceReason: price.reason, nav: nav.value, refPrice: refPrice.value,
+      price: price.value, priceReason: price.reason, fresh: price.fresh ?? null, nav: nav.value, refPrice: refPrice.value,
       maxMint: maxMint.value, lpValue: lpValue.value, inverseValue: inverseValue.value, paused: paused.value, shut: shut.value,
       settleFee: settleFee.value, minOrder: minOrder.value, minDelay: minDelay.value, maxWait: maxWait.value,
       mintFee: params.value?.mint_fee, redeemFee: params.value?.redeem_fee,
@@ -444,7 +566,8 @@ class Market {
     const state = $(".market-state", this.element);
     state.textContent = s.shut ? "shut down" : s.paused ? "paused: exits only" : "open";
     state.className = `market-state badge ${s.shut || s.paused ? "closed" : "open"}`;
-    this.field("price").textContent = s.price === null ? `no price now (${s.priceReason})` : fmt(s.price, 18);
+    this.field("price").textContent =
+      s.price === null ? `no price now (${s.priceReason})` : s.fresh ? `${fmt(s.price, 18)} (${this.freshness(s.fresh)})` : fmt(s.price, 18);
     this.field("nav").textContent = s.nav === null ? "n/a" : fmt(s.nav, 18, 4);
     if (s.price !== null && s.refPrice) {
       // NAV is zero where P = P0 (1 + 1/L): that far above the price now, if no rebalance comes first.
@@ -461,6 +584,11 @@ class Market {
     $(".claim-row", this.element).hidden = !(you && s.claimable > 0n);
     if (you && s.claimable > 0n) this.field("claimable").textContent = this.money(s.claimable);
     if (!this.busy) this.preview();
+  }
+
+  /** Where a price read at Hermes's latest comes from, in a few words. */
+  freshness(update) {
+    return `Pyth's latest, ${duration(BigInt(this.headTime) - update.publishTime)} old; not yet on-chain`;
   }
 
   setKind(kind) {
@@ -558,14 +686,17 @@ class Market {
         true,
       );
     const name = `preview_${this.kind}`;
-    const preview = await tryRead(this.lens, "lens", name, [value]);
+    const preview = await this.tryRead(this.lens, "lens", name, [value]);
     if (preview.value === null) {
       const words = data.explanations[preview.reason];
       return show(`No preview now: ${preview.reason}${words ? `: ${words}` : ""}.`, true);
     }
     const s = this.state;
     const minOut = (preview.value * BigInt(10_000 - bps)) / 10_000n;
-    const at = `At the current price ${fmt(s.price, 18)} (NAV ${fmt(s.nav, 18, 4)})`;
+    const at = preview.fresh
+      ? `At Pyth's latest price ${fmt(s.price, 18)}, ${duration(BigInt(this.headTime) - preview.fresh.publishTime)} old, ` +
+        `from the price service as none on-chain is recent (NAV ${fmt(s.nav, 18, 4)})`
+      : `At the current price ${fmt(s.price, 18)} (NAV ${fmt(s.nav, 18, 4)})`;
     let text;
     if (this.kind === "mint") {
       text =
@@ -594,11 +725,11 @@ class Market {
     }
     if (seq !== this.previewSeq) return;
     this.pending = { kind: this.kind, value, minOut };
-    show(`${text} ${this.whenItSettles()}`, false, true, this.gist(value, preview.value, minOut));
+    show(`${text} ${this.whenItSettles()}`, false, true, this.gist(value, preview.value, minOut, preview.fresh));
   }
 
-  /** The preview in one line: what you pay, what you get (and at least), when. */
-  gist(value, out, minOut) {
+  /** The preview in one line: what you pay, what you get (and at least), when; at which price, if not one on-chain. */
+  gist(value, out, minOut, fresh = null) {
     const s = this.state;
     const when = this.pull ? "at the next Pyth price, seconds after you send it" : "at the next oracle round";
     const tokens = (v, unit) => `${fmt(v, 18, 2)} ${unit}`;
@@ -611,6 +742,7 @@ class Market {
       const unit = this.kind === "redeem" ? this.symbol : "LP shares";
       line = `Get about ${this.money(out)} (at least ${this.money(minOut)}) for ${tokens(value, unit)}, ${when}.`;
     }
+    if (fresh) line += ` Previewed at Pyth's latest price, ${duration(BigInt(this.headTime) - fresh.publishTime)} old.`;
     return line;
   }
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 from functools import partial
@@ -31,6 +32,10 @@ ARTIFACTS = ROOT / ".build" / "__local__.json"
 # What the page calls on each contract. The collateral is any ERC-20 with EIP-2612
 # (the mock's ABI has exactly that, plus its faucet `mint`); the feed is read for
 # its latest round only, the oracle for its max age (the feed's heartbeat + 10%).
+# On a pull market whose price on Pyth's contract is too old, the page reads the same
+# views at Hermes's latest price through the PullRebalancer's `view_after_update`
+# (one eth_call), with Pyth's contract and the feed's id from the pull oracle and
+# Pyth's fee from Pyth's own `getUpdateFee` (the mock's ABI is Pyth's there).
 ERC20_PERMIT = "name symbol decimals balanceOf allowance approve nonces DOMAIN_SEPARATOR eip712Domain".split()
 ABI_FUNCTIONS = {
     "pool": ("InversePool", None),
@@ -40,6 +45,9 @@ ABI_FUNCTIONS = {
     "collateral": ("MockCollateral", tuple(ERC20_PERMIT) + ("mint",)),
     "feed": ("MockAggregator", ("latestRoundData", "decimals")),
     "oracle": ("ChainlinkOracle", ("max_age",)),
+    "pull_oracle": ("PythOracle", ("pyth", "price_id")),
+    "pyth": ("MockPyth", ("getUpdateFee",)),
+    "rebalancer": ("PullRebalancer", ("view_after_update",)),
 }
 
 
@@ -96,12 +104,15 @@ def page_config(
     faucet: bool = False,
 ) -> dict:
     """What `/config.json` tells the page: which chain and markets, how to read them,
-    and the request defaults (the CLI's: a 20-minute deadline, a 0.5% slippage bound)."""
+    where a pull market's price updates come from (INVERSE_HERMES_URL, else the
+    manifest's `hermes`, as for the CLI) and the request defaults (the CLI's: a
+    20-minute deadline, a 0.5% slippage bound)."""
     return {
         "network": network,
         "chain_id": manifest["chain_id"],
         "rpc": rpc,  # None: the page reads through the wallet
         "manifest": manifest,
+        "hermes": os.environ.get("INVERSE_HERMES_URL") or manifest.get("hermes"),
         "deadline_seconds": deadline_seconds,
         "slippage_percent": slippage_percent,
         "faucet": faucet,  # the collateral is the mock: the page offers test USDC

@@ -79,6 +79,8 @@ EXPLANATIONS = {
     "lp: shares rescaled this second": "LP shares were rescaled after an exhaustion this very second; "
     "request again in a moment (your share of the pool is unchanged)",
     "oracle: stale price": "the price feed has not updated recently; try again once it does",
+    "rebalancer: update fee not paid": "Pyth's update fee was not sent with the price update; send it "
+    "(getUpdateFee on Pyth's contract says how much)",
     "oracle: no price proven": "no Pyth price has been proven on this market yet; run rebalance or settle first",
     "orders: no update to pay for": "a settle pays Pyth's fee only with price updates to bring",
     "orders: not a pull market": "this market settles at Chainlink rounds: settle without price updates",

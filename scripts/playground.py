@@ -9,13 +9,17 @@ seconds (each move an hour of market time: the chain's clock moves with it, so a
 passes in about a minute and the keeper's daily rebalances show; an order settles at
 the next move, at the first price after its T). Serves the page and prints its URL,
 the node's URL and a funded test account to import into a browser wallet. Ctrl-C
-stops everything.
+stops everything. `kill -USR1 <pid>` (the pid is printed) stops bringing each new
+price to Pyth's contract, and a second one resumes: as on a testnet where nobody
+brings one, the price on-chain goes stale, and the page previews at the price
+service's latest price instead.
 
     make app
     ape run playground --round-seconds 3 --history-days 5 --port 8000 --node-port 8545
 """
 
 import logging
+import os
 import random
 import shutil
 import signal
@@ -49,13 +53,16 @@ USER_INDEX = 5
 class Prices:
     """ETH/USD on the local price service, moved as a seeded random walk (about 3.5%
     a day), an hour of market time a move. Each move also brings the new price to the
-    mock Pyth's store (`updatePriceFeeds`), so the page previews against it."""
+    mock Pyth's store (`updatePriceFeeds`), so the page previews against it, unless
+    `to_store` is off (then the page reads the price service's)."""
 
     def __init__(self, service: str, pool, owner, seed: int):
         self.service, self.pool, self.owner = service, pool, owner
         self.rng = random.Random(seed)
         self.price = float(START_PRICE)
         self.clock = chain.blocks.head.timestamp
+        self.to_store = True
+        self._want_store = True  # what the last SIGUSR1 asked; applied at the next move
 
     @property
     def wad(self) -> int:
@@ -64,14 +71,27 @@ class Prices:
     def publish(self) -> int:
         """The next hour: the chain's clock moves an hour on and the price service
         publishes the new price from then."""
+        if self._want_store != self.to_store:
+            # Here, between two moves, so that once it says so no price of its is on the way to Pyth's contract.
+            self.to_store = self._want_store
+            click.echo(
+                "Each new price goes to Pyth's contract again."
+                if self.to_store
+                else "New prices no longer go to Pyth's contract: the page previews at the price service's."
+            )
         self.price *= 1 + self.rng.gauss(0, 0.035 / 24**0.5)
         self.clock = max(self.clock + HOUR, chain.blocks.head.timestamp + 1)
         chain.provider.make_request("anvil_setTime", [self.clock])
         body = {"price": str(Decimal(int(self.price)) / 10**8), "from": self.clock}
         requests.post(f"{self.service}/price", json=body, timeout=10).raise_for_status()
         chain.provider.make_request("evm_mine", [])  # the service publishes up to the chain's now
-        wallet.refresh_pull_price(self.pool, self.owner, {"hermes": self.service})
+        if self.to_store:
+            wallet.refresh_pull_price(self.pool, self.owner, {"hermes": self.service})
         return int(self.price)
+
+    def toggle_store(self, *_signal) -> None:
+        """SIGUSR1: stop bringing each new price to Pyth's contract from the next move on, or resume."""
+        self._want_store = not self._want_store
 
 
 def port_or_free(port: int) -> int:
@@ -185,6 +205,7 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
         wait_for_keeper(pools, books, feed.wad)
         # Each round is an hour: the demo users' 2% bound, so an order is seldom refunded for the move.
         config = page_config(manifest, "local", node.uri, deadline_seconds, slippage_percent=2, faucet=True)
+        signal.signal(signal.SIGUSR1, feed.toggle_store)
         with PageServer(config, port) as server:
             names = ", ".join(f"{m['symbol']} (-{m['leverage']}x) {m['pool']}" for m in manifest["markets"])
             click.echo(
@@ -199,7 +220,9 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
                 f"--manifest {manifest_file} --account TEST::{USER_INDEX}\n"
                 f"           (any command: mint 100, orders, ...; the same account as the page's)\n"
                 f"A new ETH price every {round_seconds:g} s, each an hour of market time; the keeper bot settles "
-                f"orders at the next move and rebalances daily. Ctrl-C stops everything."
+                f"orders at the next move and rebalances daily. `kill -USR1 {os.getpid()}` stops bringing each "
+                f"price to Pyth's contract (the page then previews at the price service's), and resumes. "
+                f"Ctrl-C stops everything."
             )
             while True:
                 time.sleep(round_seconds)

@@ -1,7 +1,8 @@
 """The web page in a real browser: Debian's chromium driven by playwright, against the
 playground that `make app` starts (`ape run playground`: its own Anvil, the -1x and -3x
 pull markets deployed and seeded, the local price service, the real keeper bot, a price
-move every 2 s, the page).
+move every 2 s, the page); a signal to it (SIGUSR1) stops it bringing each price to Pyth's
+contract, so the price on-chain goes stale as on a testnet where nobody brings one.
 
 The browser has a test wallet (`wallet.js`): an EIP-1193 provider announced by EIP-6963
 that forwards every request to the playground's Anvil, whose dev accounts are unlocked,
@@ -14,10 +15,12 @@ import json
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -66,7 +69,7 @@ def playground(accounts):
         rpc = re.search(r"chain\s+(http://\S+)", output).group(1)
         config = requests.get(page_url + "config.json", timeout=10).json()
         with networks.parse_network_choice(f"ethereum:local:{rpc}"):
-            yield {"url": page_url, "rpc": rpc, "output": output, "config": config}
+            yield {"url": page_url, "rpc": rpc, "output": output, "config": config, "process": process, "lines": lines}
     finally:
         process.terminate()  # the playground stops its keeper and Anvil
         try:
@@ -128,20 +131,51 @@ def capped_logs(rpc: str, max_range: int, refused: list):
     return handle
 
 
+def refusing_state_overrides(rpc: str, refused: list):
+    """A route handler that makes the node behave as one that takes no state override
+    in an eth_call (each refusal is added to `refused`)."""
+
+    def overrides(call: dict) -> bool:
+        return call.get("method") == "eth_call" and len(call.get("params", [])) > 2
+
+    def handle(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        body = json.loads(route.request.post_data)
+        calls = body if isinstance(body, list) else [body]
+        if not any(overrides(call) for call in calls):
+            return route.continue_()
+        answers = []
+        for call in calls:
+            if overrides(call):
+                refused.append(call)
+                error = {"code": -32602, "message": "eth_call takes no state override here"}
+                answers.append({"jsonrpc": "2.0", "id": call["id"], "error": error})
+            else:
+                answers.append(requests.post(rpc, json=call, timeout=30).json())
+        answer = answers if isinstance(body, list) else answers[0]
+        route.fulfill(status=200, headers={"access-control-allow-origin": "*"}, json=answer)
+
+    return handle
+
+
 @pytest.fixture
 def open_page(browser, playground):
-    """`open_page(account, chain_id=None, route=None, viewport=(1280, 900))`: the page
-    with a test wallet for `account`, on `chain_id` (default the node's), connected
-    with its button; `route` handles every request to the node (see `capped_logs`)."""
+    """`open_page(account, chain_id=None, route=None, viewport=(1280, 900), price_service=None)`:
+    the page with a test wallet for `account`, on `chain_id` (default the node's),
+    connected with its button; `route` handles every request to the node (see
+    `capped_logs`), `price_service` every request to the price service."""
     contexts, errors = [], []
 
-    def open_(account, chain_id=None, route=None, viewport=(1280, 900)):
+    def open_(account, chain_id=None, route=None, viewport=(1280, 900), price_service=None):
         node_chain = playground["config"]["chain_id"]
         settings = {"rpc": playground["rpc"], "account": account.address, "chainId": chain_id or node_chain}
         settings["nodeChainId"] = node_chain
         context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         if route:
             context.route(lambda url: url.startswith(playground["rpc"]), route)
+        if price_service:
+            context.route(lambda url: url.startswith(playground["config"]["hermes"]), price_service)
         context.add_init_script(f"window.__testWallet = {json.dumps(settings)};\n{WALLET_JS}")
         contexts.append(context)
         page = context.new_page()
@@ -182,6 +216,49 @@ def while_price_is_fresh(view, timeout: float = 60):
         except ContractLogicError as error:
             assert "stale price" in str(error) and time.monotonic() < deadline, error
             time.sleep(0.5)
+
+
+@contextmanager
+def price_left_stale(playground, pool):
+    """The playground stops bringing each new price to Pyth's contract (SIGUSR1; it says
+    so between two moves, when none is on the way), and the chain's clock moves past the
+    oracle's max age: every view that needs a price on-chain refuses ('oracle: stale
+    price'), as on a testnet where nobody brought one in the last minute. A second
+    signal resumes the playground's pushes. Yields Pyth's stored price's publish time,
+    which nothing changes meanwhile."""
+    oracle = project.PythOracle.at(pool.oracle())
+    pyth = project.MockPyth.at(oracle.pyth())
+    lens = project.PoolLens.at(pool.lens())
+
+    def toggle(said: str) -> None:
+        seen = sum(said in line for line in playground["lines"])
+        playground["process"].send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 60
+        while sum(said in line for line in playground["lines"]) == seen:
+            assert time.monotonic() < deadline, (
+                "the playground did not answer its signal:\n" + "".join(playground["lines"])[-2000:]
+            )
+            time.sleep(0.1)
+
+    toggle("no longer go to Pyth's contract")
+    try:
+        # A price the playground brought before the signal is stale a max age later; a keeper's proof
+        # (it settles or rebalances) is a price on-chain too, until the next move an hour on.
+        # Relative to the chain's clock, which the playground's moves may set meanwhile: they only move it further.
+        chain.provider.make_request("evm_increaseTime", [oracle.max_age() + 1])
+        chain.provider.make_request("evm_mine", [])
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                lens.max_mint()
+            except ContractLogicError as error:
+                assert "stale price" in str(error), error
+                break
+            assert time.monotonic() < deadline, "the price on-chain stayed fresh"
+            time.sleep(0.2)
+        yield pyth.getPriceUnsafe(oracle.price_id()).publishTime
+    finally:
+        toggle("goes to Pyth's contract again")
 
 
 def money(units: int) -> str:
@@ -545,3 +622,102 @@ def test_page__what_an_lp_earns_and_risks__from_the_pools_events_and_state(open_
     # Within 5%: the price moves between the page's read and this one.
     assert shown and abs(Decimal(shown.group(1).replace(",", "")) * USDC - shift) < shift / 20
     expect(risk).to_contain_text("; a 10% rise, as much to LPs")
+
+
+def test_page__pull_market_with_no_recent_price_on_chain__previews_at_the_price_services_and_the_mint_settles(
+    open_page, market, playground, accounts
+):
+    """On a testnet nobody may have brought ETH/USD to Pyth's contract in the last
+    minute: the views refuse, and the page reads them again at the price service's
+    latest price, brought to Pyth inside one eth_call (the PullRebalancer's
+    `view_after_update`), so the preview is full and the request goes as usual;
+    nothing is sent to look, and the keeper settles the order with its own proof."""
+    user = accounts[9]
+    pool, book, collateral = market("1")  # room to mint (the -3x market's was taken by the test above)
+    oracle = project.PythOracle.at(pool.oracle())
+    pyth = project.MockPyth.at(oracle.pyth())
+    collateral.mint(user, 2_000 * USDC, sender=user)
+    with price_left_stale(playground, pool) as stored:
+        page = open_page(user)
+        section = page.locator('section[data-market="1"]')
+        section.locator("input[name=slippage]").fill(SLIPPAGE)
+        section.locator("input[name=amount]").fill("1000")
+        preview = section.locator(".preview")
+        gist = (
+            r"^Pay 1,000\.10 USDC, get about [\d,]+\.\d\d iETH1 \(at least [\d,]+\.\d\d iETH1\), at the next Pyth price"
+        )
+        expect(preview).to_have_text(
+            re.compile(gist + r".* Previewed at Pyth's latest price, \d+ s old\."), use_inner_text=True
+        )
+        expect(section.locator('[data-field="price"]')).to_have_text(
+            re.compile(r"^[\d,]+\.\d\d \(Pyth's latest, \d+ s old; not yet on-chain\)$")
+        )
+        expect(section.locator('[data-field="nav"]')).to_have_text(re.compile(r"^\d+\.\d{4}$"))
+        expect(section.locator('[data-field="capacity"]')).to_contain_text("USDC")
+        preview.get_by_text("Details").click()
+        expect(preview).to_contain_text("Pay 1,000.00 USDC + 0.10 USDC settle fee. At Pyth's latest price ")
+        # Looking sends nothing: no transaction, and Pyth's stored price is the stale one still.
+        assert not signed_or_sent(page) and pyth.getPriceUnsafe(oracle.price_id()).publishTime == stored
+
+        order_id = book.next_order() + book.pending_orders()
+        section.get_by_role("button", name="Request mint").click()
+        done = section.locator(".progress.done")
+        expect(done).to_contain_text(f"Order {order_id}: filled, at the Pyth price published", timeout=SETTLES_WITHIN)
+        settled = settlement(pool, order_id)
+        assert settled.outcome == OUTCOME_FILLED and pool.balanceOf(user) == settled.out > 0
+        assert signed_or_sent(page) == {"eth_signTypedData_v4", "eth_sendTransaction"}  # the permit, the request
+        # Nobody brought a price to Pyth's store meanwhile: the page read at Hermes's, the keeper proved its own.
+        assert pyth.getPriceUnsafe(oracle.price_id()).publishTime == stored
+
+
+def test_page__pull_market_with_no_recent_price_on_a_node_without_state_overrides__the_wallets_balance_pays_the_fee(
+    open_page, market, playground, accounts
+):
+    """Pyth's fee is value in the call: from an address given a balance in the call
+    itself (a state override) or, on a node that takes none, from the wallet's own
+    address and balance, still in a call: nothing is sent."""
+    pool, _, _ = market("1")
+    refused: list = []
+    with price_left_stale(playground, pool):
+        page = open_page(accounts[9], route=refusing_state_overrides(playground["rpc"], refused))
+        section = page.locator('section[data-market="1"]')
+        section.locator("input[name=amount]").fill("100")
+        expect(section.locator(".preview")).to_contain_text("Previewed at Pyth's latest price")
+        expect(section.get_by_role("button", name="Request mint")).to_be_enabled()
+        assert refused and not signed_or_sent(page)
+
+
+@pytest.mark.parametrize(
+    ("handle", "answer"),
+    [
+        # Down, or refusing this page's origin (CORS): the browser gets no answer at all.
+        (
+            lambda route: route.abort("connectionrefused"),
+            "did not answer (it is down, or it does not allow this page's address: CORS)",
+        ),
+        (
+            lambda route: route.fulfill(status=503, json={"message": "Service Unavailable"}),
+            "answered 503: Service Unavailable",
+        ),
+    ],
+    ids=["down", "503"],
+)
+def test_page__pull_market_with_no_recent_price_and_the_price_service_failing__says_so_and_stays_off(
+    open_page, market, playground, accounts, handle, answer
+):
+    """When the price service cannot give the page Pyth's latest price, the page says
+    what it could not get, from where and why, and the request stays off."""
+    pool, _, _ = market("3")
+    hermes = playground["config"]["hermes"]
+    with price_left_stale(playground, pool):
+        page = open_page(accounts[9], price_service=handle)
+        section = page.locator('section[data-market="3"]')
+        section.locator("input[name=amount]").fill("100")
+        why = (
+            "oracle: stale price (none on-chain in the last 1 min), and Pyth's latest could not be had: "
+            f"the price service at {hermes} {answer}"
+        )
+        expect(section.locator(".preview")).to_have_text(f"No preview now: {why}.")
+        expect(section.locator('[data-field="price"]')).to_have_text(f"no price now ({why})")
+        expect(section.get_by_role("button", name="Request mint")).to_be_disabled()
+        assert not signed_or_sent(page)

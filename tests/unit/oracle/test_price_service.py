@@ -112,3 +112,12 @@ def test_client__unknown_feed__says_so_not_not_yet(service):
     url, _ = service
     with pytest.raises(RuntimeError, match="Price ids not found"):
         Hermes(url).at(1, [BTC_USD])
+
+
+@pytest.mark.parametrize("path", [f"/v2/updates/price/latest?ids[]={ETH_USD}", "/v2/updates/price/latest"])
+def test_get__from_a_page_on_another_origin__the_browser_may_read_the_answer(service, path):
+    """The page (served from its own port) fetches updates from the service: every
+    answer, an error too, carries the header that lets a browser hand it to the page."""
+    url, _ = service
+    reply = requests.get(url + path, headers={"Origin": "http://127.0.0.1:8000"})
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
