@@ -20,9 +20,10 @@ from tests.conftest import publish_round, settle_orders
 from ..orders.conftest import USDC, later, latest_round_id, requested, settled, wad
 
 SETTLE_FEE = USDC // 10
-# Automation's limits on a check (its gas simulated off-chain) and on perform data.
+# Automation's limits on a check's gas and on perform data (its supported-networks
+# page; perform data is smallest on OP Mainnet).
 CHECK_GAS_LIMIT = 10_000_000
-MAX_PERFORM_DATA = 2_000
+MAX_PERFORM_DATA = 1_000
 
 
 class Automation:
@@ -264,14 +265,20 @@ def test_automation__batch_of_20__settled_in_one_perform_within_automations_limi
     print(f"record {max(records):,} check(20) {check_gas:,} perform(20) {receipt.gas_used:,}")
 
 
-def test_check_upkeep__after_shutdown__orders_need_no_round(
+def test_automation__shutdown_then_a_redeem__settled_together_the_redeem_without_a_round(
     order_seeded, order_pool, book, upkeep, automation, feed, owner, minter, chain
 ):
     shutdown = automation.request(order_pool.shutdown(sender=owner))
-    publish_round(feed, owner, chain, after=shutdown.not_before)
-    automation.block()
-    assert order_pool.is_shutdown()
-    assert book.pending_orders() == 0
+    shares = order_pool.balanceOf(minter) // 2
+    redeem = automation.request(book.request_redeem(shares, 0, minter, later(chain), sender=minter))
+    publish_round(feed, owner, chain, after=redeem.not_before)
+    needed, data = upkeep.checkUpkeep(b"")
+    assert needed and decode_settle(data) == (False, shutdown.id, [latest_round_id(feed), 0])
+
+    logs = settled(automation.block(), order_pool)
+
+    assert [log.order_id for log in logs] == [shutdown.id, redeem.id] and order_pool.is_shutdown()
+    assert automation.block() is None  # no rebalance after shutdown
 
 
 def test_check_log__a_log_that_is_not_the_books_order_requested__reverts(

@@ -7,6 +7,7 @@ import re
 
 import ape
 import pytest
+from ape.exceptions import ContractLogicError
 
 from inverse.constants import (
     OUTCOME_FILLED,
@@ -15,7 +16,7 @@ from inverse.constants import (
     PULL_SLOT,
     WAD,
 )
-from inverse.deploy import prove_recent_price
+from inverse.deploy import deploy_upkeep, prove_recent_price
 from inverse.orders import order_from_log
 from inverse.pull import slot_of
 
@@ -273,3 +274,9 @@ def test_attack__a_move_already_published__round_trip_earns_nothing(
     settle_pull(pull_book, prices, keeper)
     profit = collateral.balanceOf(stranger) - cash
     assert profit <= 0, profit
+
+
+def test_deploy_upkeep__on_a_pull_market__reverts(pull_pool, owner):
+    """Chainlink Automation cannot bring Pyth updates: a pull market's keepers settle it."""
+    with pytest.raises(ContractLogicError, match="^upkeep: pull market$"):
+        deploy_upkeep(owner, pull_pool, owner.address)
