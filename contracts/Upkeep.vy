@@ -327,8 +327,15 @@ def _perform_settle(perform_data: Bytes[_MAX_PERFORM_SIZE]):
     if len(orders) != 0:
         extcall book.settle(orders, rounds)
         self._forward_fees()
-    if rebalance and staticcall pool.rebalance_due():
-        extcall pool.rebalance(self.receiver)
+    if rebalance:
+        # Tried rather than asked first (`rebalance_due` reads what `rebalance`
+        # reads again): one not due, or done by a competitor, reverts in the
+        # pool and is skipped here.
+        success: bool = raw_call(
+            pool.address,
+            abi_encode(self.receiver, method_id=method_id("rebalance(address)")),
+            revert_on_failure=False,
+        )
 
 
 @internal
