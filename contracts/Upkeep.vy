@@ -15,8 +15,8 @@
            recorded orders due at the head of the book's queue, each with its
            round (searched on-chain by the oracle adapter's `find_rounds`),
            or else whether a rebalance is due; `performUpkeep` settles them,
-           then rebalances if the pool says it is due (a rebalance waits for
-           due orders).
+           then tries the rebalance, which the pool refuses unless it is due
+           and no due order waits.
         The pool pays each order's settle fee to its settler, this contract,
         which sends them on to `receiver`, the address the pool's owner names;
         the bounty of a rebalance goes to `receiver` directly. Automation calls
@@ -106,7 +106,9 @@ _LOG_DATA_SIZE: constant(uint256) = 9 * 32
 # (tag, IPool.Order): from `checkLog`.
 _TAG_RECORD: constant(uint256) = 1
 _RECORD_SIZE: constant(uint256) = 13 * 32
-# (tag, bool rebalance, uint256 first_id, uint256[] round_ids): from `checkUpkeep`.
+# (tag, uint256 rebalance_after, uint256 first_id, uint256[] round_ids): from
+# `checkUpkeep`; `rebalance_after` is the pool's `last_rebalance` when the check
+# expects a rebalance after the orders, else 0.
 _TAG_SETTLE: constant(uint256) = 2
 _SETTLE_HEAD_SIZE: constant(uint256) = 5 * 32
 _MAX_PERFORM_SIZE: constant(uint256) = _SETTLE_HEAD_SIZE + constants.MAX_BATCH * 32
@@ -185,7 +187,8 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
     @param check_data Ignored.
     @return bool Whether to perform: orders are due, or a rebalance is.
     @return Bytes[_MAX_PERFORM_SIZE] The perform data: tagged, whether to try a
-            rebalance after the orders, the first order's id and each order's round id.
+            rebalance after the orders (the pool's `last_rebalance`, or 0), the
+            first order's id and each order's round id.
     """
     head: uint256 = staticcall book.next_order()
     waiting: uint256 = staticcall book.pending_orders()
@@ -221,12 +224,21 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
             if len(round_ids) == count:
                 break
             round_ids.append(0)
+    # Whether to rebalance after the orders, as the pool's `last_rebalance` now (0: no).
+    rebalance_after: uint256 = 0
     if len(round_ids) == 0:
         if not staticcall pool.rebalance_due():
             return False, b""
-    # With orders due, the pool knows only once they settle whether a rebalance
-    # is due: perform asks it then (not after a shutdown).
-    return True, abi_encode(_TAG_SETTLE, not shut, head, round_ids)
+        rebalance_after = staticcall pool.last_rebalance()
+    elif (
+        not shut
+        and (len(round_ids) < len(queries) or len(round_ids) == waiting)
+        and self._rebalance_looks_due()
+    ):
+        # No due order is left after these (the next waits, or none is left), and
+        # the pool's rule says due: the pool, asked after they settle, decides.
+        rebalance_after = staticcall pool.last_rebalance()
+    return True, abi_encode(_TAG_SETTLE, rebalance_after, head, round_ids)
 
 
 @external
@@ -302,17 +314,17 @@ def _perform_settle(perform_data: Bytes[_MAX_PERFORM_SIZE]):
     assert (
         size >= _SETTLE_HEAD_SIZE
         and size % 32 == 0
-        and self._word(perform_data, 1) <= 1
+        and self._word(perform_data, 1) <= _MASK_40
         and self._word(perform_data, 2) <= _MASK_40
         and self._word(perform_data, 3) == 4 * 32
         and self._word(perform_data, 4) == (size - _SETTLE_HEAD_SIZE) // 32
     ), "upkeep: malformed settlement"
     tag: uint256 = 0
-    rebalance: bool = False
+    rebalance_after: uint256 = 0
     first: uint256 = 0
     round_ids: DynArray[uint256, constants.MAX_BATCH] = []
-    tag, rebalance, first, round_ids = abi_decode(
-        perform_data, (uint256, bool, uint256, DynArray[uint256, constants.MAX_BATCH])
+    tag, rebalance_after, first, round_ids = abi_decode(
+        perform_data, (uint256, uint256, uint256, DynArray[uint256, constants.MAX_BATCH])
     )
     head: uint256 = staticcall book.next_order()
     orders: DynArray[IPool.Order, constants.MAX_BATCH] = []
@@ -327,15 +339,13 @@ def _perform_settle(perform_data: Bytes[_MAX_PERFORM_SIZE]):
     if len(orders) != 0:
         extcall book.settle(orders, rounds)
         self._forward_fees()
-    if rebalance:
-        # Tried rather than asked first (`rebalance_due` reads what `rebalance`
-        # reads again): one not due, or done by a competitor, reverts in the
-        # pool and is skipped here.
-        success: bool = raw_call(
-            pool.address,
-            abi_encode(self.receiver, method_id=method_id("rebalance(address)")),
-            revert_on_failure=False,
-        )
+    # A rebalance since the check (a competitor's) ends the question cheaply.
+    if (
+        rebalance_after != 0
+        and staticcall pool.last_rebalance() == rebalance_after
+        and staticcall pool.rebalance_due()
+    ):
+        extcall pool.rebalance(self.receiver)
 
 
 @internal
@@ -400,6 +410,32 @@ def _load(order_id: uint256) -> IPool.Order:
         settle_fee=words[1] >> 192,
         max_wait=(words[1] >> 168) & _MASK_24,
     )
+
+
+@internal
+@view
+def _rebalance_looks_due() -> bool:
+    """
+    @dev The pool's rule for a due rebalance, read from its views, for a check
+         that cannot ask `rebalance_due` while the orders it will settle first
+         are due: the interval has passed, or the latest price moved past the
+         threshold. Only a hint: a perform asks the pool.
+    """
+    params: IPool.Parameters = staticcall pool.parameters()
+    if block.timestamp >= staticcall pool.last_rebalance() + params.interval:
+        return True
+    ok: bool = False
+    response: Bytes[96] = b""
+    ok, response = raw_call(oracle, method_id("latest()"), max_outsize=96, is_static_call=True, revert_on_failure=False)
+    if not ok or len(response) != 96:
+        return False  # no valid price: the pool would not rebalance either
+    price: uint256 = 0
+    updated_at: uint256 = 0
+    round_id: uint256 = 0
+    price, updated_at, round_id = abi_decode(response, (uint256, uint256, uint256))
+    reference: uint256 = staticcall pool.reference_price()
+    move: uint256 = price - reference if price >= reference else reference - price
+    return move * constants.WAD >= params.threshold * reference
 
 
 @internal

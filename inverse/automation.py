@@ -40,14 +40,16 @@ def record_data(order: Order) -> bytes:
     return encode(["uint256", ORDER_TYPE], [TAG_RECORD, order.as_struct()])
 
 
-def settle_data(first_id: int, round_ids: list[int], rebalance: bool) -> bytes:
+def settle_data(first_id: int, round_ids: list[int], rebalance_after: int = 0) -> bytes:
     """The perform data that settles orders `first_id`, ... at `round_ids`, then
-    rebalances if `rebalance` and the pool says it is due (what `checkUpkeep` returns)."""
-    return encode(["uint256", "bool", "uint256", "uint256[]"], [TAG_SETTLE, rebalance, first_id, round_ids])
+    rebalances if `rebalance_after` is the pool's `last_rebalance()` still (no
+    rebalance since) and the pool says it is due; 0: no rebalance. What
+    `checkUpkeep` returns."""
+    return encode(["uint256", "uint256", "uint256", "uint256[]"], [TAG_SETTLE, rebalance_after, first_id, round_ids])
 
 
-def decode_settle(data: bytes) -> tuple[bool, int, list[int]]:
-    """(rebalance, first id, round ids) of a settlement's perform data."""
-    tag, rebalance, first_id, round_ids = decode(["uint256", "bool", "uint256", "uint256[]"], bytes(data))
+def decode_settle(data: bytes) -> tuple[int, int, list[int]]:
+    """(rebalance_after, first id, round ids) of a settlement's perform data."""
+    tag, rebalance_after, first_id, round_ids = decode(["uint256", "uint256", "uint256", "uint256[]"], bytes(data))
     assert tag == TAG_SETTLE, f"not a settlement: tag {tag}"
-    return rebalance, first_id, list(round_ids)
+    return rebalance_after, first_id, list(round_ids)

@@ -24,7 +24,7 @@ def test_rebalance__order_with_round_out_pending__reverts_until_settled(
         order_pool.rebalance(sender=keeper)
     # Automation never saw its log: its upkeep neither settles it nor jumps it.
     assert upkeep.checkUpkeep(b"") == (False, b"")
-    skipped = upkeep.performUpkeep(settle_data(order.id, [], True), sender=keeper)
+    skipped = upkeep.performUpkeep(settle_data(order.id, [], order_pool.last_rebalance()), sender=keeper)
     assert list(skipped.events.filter(order_pool.Rebalance)) == []
     assert order_pool.reference_price() == wad(2_000 * 10**8)
 

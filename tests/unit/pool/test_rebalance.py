@@ -32,7 +32,9 @@ def test_rebalance__before_interval_and_threshold__reverts(order_seeded, order_p
     assert upkeep.checkUpkeep(b"") == (False, b"")
     with unchanged("pool: rebalance not due"):
         order_pool.rebalance(sender=keeper)
-    tx = upkeep.performUpkeep(settle_data(1, [], True), sender=keeper)  # as a stale check's: nothing, no revert
+    tx = upkeep.performUpkeep(
+        settle_data(1, [], order_pool.last_rebalance()), sender=keeper
+    )  # as a stale check's: nothing, no revert
     assert list(tx.events.filter(order_pool.Rebalance)) == []
 
 

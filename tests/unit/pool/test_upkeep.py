@@ -23,7 +23,11 @@ def test_perform_upkeep__bounty__goes_to_the_named_receiver_not_the_forwarder(
     publish_round(feed, owner, chain)
     receiver = upkeep.receiver()
     needed, data = upkeep.checkUpkeep(b"")
-    assert needed and decode_settle(data) == (True, order_book_of(order_pool).next_order(), [])  # no order due
+    assert needed and decode_settle(data) == (
+        order_pool.last_rebalance(),
+        order_book_of(order_pool).next_order(),
+        [],
+    )  # no order due
     cash, forwarder = collateral.balanceOf(receiver), collateral.balanceOf(keeper)
 
     tx = upkeep.performUpkeep(data, sender=keeper)  # the keeper plays Automation's forwarder
@@ -46,7 +50,7 @@ def test_set_receiver__by_the_pools_owner__pays_the_new_one(
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain)
     cash = collateral.balanceOf(stranger)
-    upkeep.performUpkeep(settle_data(1, [], True), sender=keeper)
+    upkeep.performUpkeep(settle_data(1, [], order_pool.last_rebalance()), sender=keeper)
     assert collateral.balanceOf(stranger) == cash + USDC
 
 

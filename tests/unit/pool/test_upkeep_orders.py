@@ -13,7 +13,7 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from inverse.automation import TAG_RECORD, decode_settle, log_struct, record_data, settle_data
-from inverse.constants import OUTCOME_FILLED, OUTCOME_VOID, REASON_TIME
+from inverse.constants import OUTCOME_FILLED, OUTCOME_VOID, REASON_THRESHOLD, REASON_TIME
 from inverse.orders import RawFeed, settlement_batch
 from tests.conftest import publish_round, settle_orders
 
@@ -110,6 +110,21 @@ def test_automation__alone__settles_orders_at_their_rounds_and_rebalances(
     assert collateral.balanceOf(receiver) == cash + 3 * SETTLE_FEE + rebalance.bounty
     assert collateral.balanceOf(upkeep) == 0
     assert book.pending_orders() == 0 and automation.block() is None
+
+
+def test_automation__price_past_the_threshold__settles_the_order_then_rebalances_in_one_perform(
+    order_seeded, order_pool, book, upkeep, automation, feed, owner, minter, chain
+):
+    order = automation.request(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter))
+    publish_round(feed, owner, chain, 1_600 * 10**8, after=order.not_before)  # -20%: past the 14% threshold
+    assert decode_settle(upkeep.checkUpkeep(b"")[1])[0] == order_pool.last_rebalance()  # a rebalance expected
+
+    receipt = automation.block()
+
+    [log] = settled(receipt, order_pool)
+    [rebalance] = receipt.events.filter(order_pool.Rebalance)
+    assert (log.order_id, log.price) == (order.id, wad(1_600 * 10**8))  # at the pool before the reset
+    assert (rebalance.reason, rebalance.price) == (REASON_THRESHOLD, wad(1_600 * 10**8))
 
 
 def test_automation__across_a_phase_switch__settles_at_the_next_phases_first_round(
@@ -253,7 +268,7 @@ def test_automation__batch_of_20__settled_in_one_perform_within_automations_limi
     needed, data = upkeep.checkUpkeep(b"")
     # The same round ids as the keeper's off-chain search.
     _, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
-    assert needed and decode_settle(data) == (True, book.next_order(), round_ids)
+    assert needed and decode_settle(data) == (0, book.next_order(), round_ids)
     cash = collateral.balanceOf(upkeep.receiver())
 
     receipt = upkeep.performUpkeep(data, sender=automation.forwarder)
@@ -273,7 +288,7 @@ def test_automation__shutdown_then_a_redeem__settled_together_the_redeem_without
     redeem = automation.request(book.request_redeem(shares, 0, minter, later(chain), sender=minter))
     publish_round(feed, owner, chain, after=redeem.not_before)
     needed, data = upkeep.checkUpkeep(b"")
-    assert needed and decode_settle(data) == (False, shutdown.id, [latest_round_id(feed), 0])
+    assert needed and decode_settle(data) == (0, shutdown.id, [latest_round_id(feed), 0])
 
     logs = settled(automation.block(), order_pool)
 
@@ -319,8 +334,19 @@ _RECORD = encode(["uint256", _ORDER], [TAG_RECORD, (1, 1, _ZERO, _ZERO, 1, 0, 1,
         (_RECORD[:-32], "upkeep: malformed record"),
         (_RECORD[:96] + b"\x01" * 32 + _RECORD[128:], "upkeep: malformed record"),  # a requester past 160 bits
         (encode(["uint256", "uint256"], [2, 1]), "upkeep: malformed settlement"),
-        (settle_data(1, [1, 2], True)[:-32], "upkeep: malformed settlement"),  # fewer round ids than it says
-        (encode(["uint256", "uint256", "uint256", "uint256[]"], [2, 2, 1, []]), "upkeep: malformed settlement"),
+        (settle_data(1, [1, 2], 1)[:-32], "upkeep: malformed settlement"),  # fewer round ids than it says
+        (encode(["uint256", "uint256", "uint256", "uint256[]"], [2, 2**40 + 1, 1, []]), "upkeep: malformed settlement"),
+        (encode(["uint256", "uint256", "uint256", "uint256[]"], [2, 0, 2**40 + 1, []]), "upkeep: malformed settlement"),
+    ],
+    ids=[
+        "empty",
+        "unknown tag",
+        "short record",
+        "wide address",
+        "short settlement",
+        "short ids",
+        "wide time",
+        "wide id",
     ],
 )
 def test_perform_upkeep__malformed_perform_data__reverts_with_a_reason(upkeep, keeper, data, reason):
@@ -335,4 +361,4 @@ def test_perform_upkeep__settlement_of_an_order_not_recorded__reverts(
     order = automation.request(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter))
     publish_round(feed, owner, chain, after=order.not_before)
     with ape.reverts("upkeep: order not recorded"):
-        upkeep.performUpkeep(settle_data(order.id, [latest_round_id(feed)], False), sender=keeper)
+        upkeep.performUpkeep(settle_data(order.id, [latest_round_id(feed)]), sender=keeper)
