@@ -14,9 +14,9 @@
         2. As a custom-logic upkeep. `checkUpkeep` finds the longest run of
            recorded orders due at the head of the book's queue, each with its
            round (searched on-chain by the oracle adapter's `find_rounds`),
-           or else whether a rebalance is due; `performUpkeep` settles them,
-           then tries the rebalance, which the pool refuses unless it is due
-           and no due order waits.
+           and whether a rebalance should follow them (the pool's rule: a
+           rebalance waits for due orders); `performUpkeep` settles them, then
+           rebalances if the pool says it is due.
         The pool pays each order's settle fee to its settler, this contract,
         which sends them on to `receiver`, the address the pool's owner names;
         the bounty of a rebalance goes to `receiver` directly. Automation calls
