@@ -75,6 +75,8 @@ _AGGREGATOR_ROUND_MASK: constant(uint256) = 2**64 - 1
 # A next-phase proof names two rounds: `last << 80 | round_id` (see `order_round`).
 _NEXT_PHASE_OFFSET: constant(uint256) = 80
 _ROUND_ID_MASK: constant(uint256) = 2**80 - 1
+# `find_rounds`: steps forward from the round of the order before, before bisecting.
+_WALK_STEPS: constant(uint256) = 4
 
 
 @deploy
@@ -229,6 +231,50 @@ def order_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> 
     return answers
 
 
+@external
+@view
+def find_rounds(queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH]) -> DynArray[uint256, constants.MAX_BATCH]:
+    """
+    @notice The round ids `order_rounds` takes for consecutive orders of a
+            queue, found on-chain (for Chainlink Automation, whose check sees
+            no logs): each order's round, the first qualifying round of its
+            phase; once its phase ended without one, a next-phase proof
+            `last << 80 | round`; or, when none came by its expiry, the round
+            that proves it void (its phase's last). Up to the first order that
+            must wait (not included). The keeper's off-chain search
+            (`inverse/orders.py`, `find_round`) with the predicates of the
+            proof: a binary search within a phase, whose `updatedAt` and
+            `startedAt` only grow, and for an order behind one that a round
+            qualifies for, a walk forward from that round.
+    @dev Each query's `round_id` is ignored. A phase's last round is found once
+         per phase: the feed's latest for the current phase, else by doubling
+         and bisecting. The first order of a round reads about log2 of its
+         phase's rounds; one behind it, two or three.
+    @param queries Each order's phase, T, request time and expiry, in queue order.
+    @return DynArray[uint256, constants.MAX_BATCH] The round ids of the orders before the first that must wait.
+    """
+    found: DynArray[uint256, constants.MAX_BATCH] = []
+    last_phase: uint256 = 0
+    last: uint256 = 0
+    searched: bool = False
+    previous: uint256 = 0  # the round the order before qualifies for (0: none): this one's is no earlier
+    for q: IOracle.RoundQuery in queries:
+        if not searched or q.phase != last_phase:
+            last = self._last_of_phase(q.phase)
+            last_phase = q.phase
+            searched = True
+        ready: bool = False
+        round_id: uint256 = 0
+        ready, round_id = self._find_round(q, last, previous)
+        if not ready:
+            break
+        found.append(round_id)
+        previous = round_id & _ROUND_ID_MASK
+        if not self._round_qualifies(previous, q):
+            previous = 0  # a void proof names the last round, which the next order may not share
+    return found
+
+
 @internal
 @view
 def _order_round(q: IOracle.RoundQuery) -> Proof:
@@ -304,6 +350,128 @@ def _order_round(q: IOracle.RoundQuery) -> Proof:
         return self._proof(q, round_id, constants.ROUND_VOID, 0, 0, 0)
     price, updated_at = self._valid(prev_answer, prev_updated_at)
     return self._proof(q, round_id, constants.ROUND_VOID, price, updated_at, 0)
+
+
+@internal
+@view
+def _find_round(q: IOracle.RoundQuery, last: uint256, at_least: uint256) -> (bool, uint256):
+    """
+    @dev `find_rounds` for one order, given its phase's last round: whether it
+         need not wait, and the round id that proves it. `at_least`: a round no
+         later than its own (the order before's), or 0.
+    """
+    if self._round_qualifies(last, q):
+        return True, self._first_qualifying(q, q.phase, last, at_least)
+    if q.phase != 0 and self._latest_phase() > q.phase:
+        # The proxy moved on: the order's round may be in the next phase, once
+        # its own phase is proven over.
+        if not self._is_last_round(last, q.phase, q.expires_at):
+            return False, 0
+        phase: uint256 = q.phase + 1
+        next_last: uint256 = self._last_of_phase(phase)
+        if self._round_qualifies(next_last, q):
+            return True, last << _NEXT_PHASE_OFFSET | self._first_qualifying(q, phase, next_last, at_least)
+        if block.timestamp > q.expires_at and self._is_last_round(next_last, phase, q.expires_at):
+            return True, last << _NEXT_PHASE_OFFSET | next_last  # none came there either: void
+        return False, 0
+    if block.timestamp > q.expires_at and self._is_last_round(last, q.phase, q.expires_at):
+        return True, last  # none came by its expiry: void
+    return False, 0
+
+
+@internal
+@view
+def _first_qualifying(q: IOracle.RoundQuery, phase: uint256, last: uint256, at_least: uint256) -> uint256:
+    """
+    @dev The first round of `phase` that qualifies for `q`, given that `last`
+         does: a few steps forward from `at_least` (orders behind each other
+         mostly share a round or take the next), then a bisection between a
+         round that does not qualify and one that does.
+    """
+    low: uint256 = phase << _PHASE_OFFSET  # the phase's start: never qualifies
+    high: uint256 = last
+    if at_least >> _PHASE_OFFSET == phase and at_least > low and at_least <= last:
+        for i: uint256 in range(_WALK_STEPS):
+            if self._round_qualifies(at_least, q):
+                return at_least
+            low = at_least
+            at_least += 1  # <= last, which qualifies
+    for i: uint256 in range(_PHASE_OFFSET):
+        if high - low <= 1:
+            break
+        middle: uint256 = (low + high) // 2
+        if self._round_qualifies(middle, q):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+@internal
+@view
+def _last_of_phase(phase: uint256) -> uint256:
+    """
+    @dev The newest round id of `phase`: the feed's latest while the phase is
+         current; else the last aggregator id that exists, by doubling then
+         bisecting (its start, aggregator id 0, if it has none). 0 for phase 0,
+         which has no rounds.
+    """
+    if phase == 0:
+        return 0
+    base: uint256 = phase << _PHASE_OFFSET
+    if self._latest_phase() == phase:
+        ok: bool = False
+        latest_id: uint256 = 0
+        unused_answer: int256 = 0
+        unused_started: uint256 = 0
+        unused_updated: uint256 = 0
+        ok, latest_id, unused_answer, unused_started, unused_updated = self._read(feed, method_id("latestRoundData()"))
+        if ok and latest_id >> _PHASE_OFFSET == phase and self._round_exists(latest_id):
+            return latest_id
+    high: uint256 = 1
+    for i: uint256 in range(_PHASE_OFFSET - 1):
+        if not self._round_exists(base + high):
+            break
+        high <<= 1
+    low: uint256 = high >> 1  # exists (or 0: the phase's start)
+    for i: uint256 in range(_PHASE_OFFSET):
+        if high - low <= 1:
+            break
+        middle: uint256 = (low + high) // 2
+        if self._round_exists(base + middle):
+            low = middle
+        else:
+            high = middle
+    return base + low
+
+
+@internal
+@view
+def _round_exists(round_id: uint256) -> bool:
+    if round_id & _AGGREGATOR_ROUND_MASK == 0:
+        return True  # a phase's start
+    exists: bool = False
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    exists, answer, started_at, updated_at = self._round(round_id)
+    return exists
+
+
+@internal
+@view
+def _round_qualifies(round_id: uint256, q: IOracle.RoundQuery) -> bool:
+    """
+    @dev Whether round `round_id` exists and may price `q` (a phase's start never does).
+    """
+    if round_id & _AGGREGATOR_ROUND_MASK == 0:
+        return False
+    exists: bool = False
+    answer: int256 = 0
+    started_at: uint256 = 0
+    updated_at: uint256 = 0
+    exists, answer, started_at, updated_at = self._round(round_id)
+    return exists and self._qualifies(started_at, updated_at, q.not_before, q.requested_at)
 
 
 @internal

@@ -641,6 +641,19 @@ def head() -> (bool, uint256, uint256):
     return True, slot >> 216, (slot >> 200) & _MASK_16
 
 
+@external
+@view
+def is_pending(o: IPool.Order) -> bool:
+    """
+    @notice Whether `o` is a pending order exactly as requested (it matches its
+            commitment), so that a contract may keep it for a later `settle`.
+    @param o The order, as `OrderRequested` gave it.
+    @return bool True while it waits; false once settled, or for any other order.
+    """
+    # A settled or unused id's slot is 0, which no commitment is (T is not 0).
+    return self._orders[o.id] == self._commitment(o)
+
+
 # ---------------------------------------------------------------- internal
 
 

@@ -146,8 +146,10 @@ def deploy_pool(
 
 
 def deploy_upkeep(deployer: AccountAPI, pool, receiver: str, **tx):
-    """The market's Chainlink Automation contract (register it as a custom-logic
-    upkeep); the bounty of the rebalances it performs goes to `receiver`."""
+    """A push market's Chainlink Automation contract: register it twice, as a
+    log-trigger upkeep on the book's `OrderRequested` (it records each order)
+    and as a custom-logic upkeep (it settles the due orders and rebalances). The
+    settle fees and the bounty of the work it performs go to `receiver`."""
     return deployer.deploy(project.Upkeep, pool, receiver, **tx)
 
 

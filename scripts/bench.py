@@ -16,6 +16,7 @@ from ape.cli import ConnectedProviderCommand
 from ape.logging import logger
 from eth_utils import keccak, to_checksum_address
 
+from inverse.automation import log_struct
 from inverse.constants import MAX_BATCH
 from inverse.deploy import ETH_USD_ID, deploy_mock_system, deploy_upkeep, lens_of, order_book_of
 from inverse.gas import CALL_ITSELF, Breakdown, breakdown, call_labels, intrinsic_gas
@@ -244,6 +245,57 @@ def measure_pull(b: Bench, receipts: dict, per_order: dict, sizes: dict) -> None
     sizes |= {"PullRebalancer": len(chain.provider.web3.eth.get_code(p.rebalancer.address))}
 
 
+def check_gas(b: Bench) -> int:
+    """The gas of the upkeep's `checkUpkeep`, as Automation simulates it."""
+    call = {"from": b.keeper.address, "to": b.upkeep.address, "data": b.upkeep.checkUpkeep.encode_input(b"")}
+    return chain.provider.web3.eth.estimate_gas(call)
+
+
+def measure_automation(b: Bench, gas: dict, receipts: dict, per_order: dict, fresh: list[str]) -> None:
+    """Chainlink Automation alone: each order recorded from its log (the log trigger),
+    then the due run settled by the custom-logic upkeep; and a perform that a keeper
+    front-ran (it settled and rebalanced first), which is what the race costs the upkeep."""
+    topic = keccak(text=b.book.contract_type.events["OrderRequested"].selector)
+
+    def requested(receipt):
+        [log] = [log for log in receipt.logs if bytes(log["topics"][0]) == topic]
+        needed, data = b.upkeep.checkLog(log_struct(log, receipt.timestamp), b"")
+        assert needed, "bench: the log trigger skipped an order"
+        return b.upkeep.performUpkeep(data, sender=b.keeper)
+
+    def settle():
+        last = b.book.order(b.book.next_order() + b.book.pending_orders() - 1).not_before
+        chain.mine(timestamp=max(last + 1, chain.pending_timestamp))
+        b.feed.set_answer(ANSWER, sender=b.owner, gas=200_000)
+        count = b.book.pending_orders()
+        name = f"checkUpkeep: {count} order{'s' if count > 1 else ''} due (call)"
+        gas[name] = check_gas(b)
+        needed, data = b.upkeep.checkUpkeep(b"")
+        assert needed, "bench: no order due for the upkeep"
+        return b.upkeep.performUpkeep(data, sender=b.keeper)
+
+    receipts["performUpkeep: record 1 order (log trigger)"] = requested(b.mint(b.holder, receiver=fresh[0]))
+    receipts["performUpkeep: settle 1 mint"] = settle()
+    for i in range(BATCH):
+        requested(b.mint(b.holder, receiver=fresh[i]))
+    name = f"performUpkeep: settle {BATCH} mints"
+    receipts[name] = settle()
+    per_order[name] = receipts[name].gas_used // BATCH
+    # The race: a keeper settles and rebalances in the block before the upkeep's perform lands.
+    chain.mine(deltatime=86_400)
+    requested(b.mint(b.holder, receiver=fresh[0]))
+    last = b.book.order(b.book.next_order()).not_before
+    chain.mine(timestamp=max(last + 1, chain.pending_timestamp))
+    b.feed.set_answer(ANSWER, sender=b.owner, gas=200_000)
+    needed, data = b.upkeep.checkUpkeep(b"")
+    assert needed, "bench: nothing for the upkeep"
+    b.settle(publish=False)
+    b.pool.rebalance(sender=b.keeper)
+    receipts["performUpkeep: front-run (settled and rebalanced by another)"] = b.upkeep.performUpkeep(
+        data, sender=b.keeper
+    )
+
+
 def measure() -> dict:
     b = Bench()
     gas: dict[str, int] = {}  # operation -> gas
@@ -326,14 +378,14 @@ def measure() -> dict:
     # Rebalance (the queue is empty), the automation check, the token itself.
     chain.mine(deltatime=86_400)
     b.feed.set_answer(ANSWER, sender=b.owner, gas=200_000)
-    call = {"from": b.keeper.address, "to": b.upkeep.address, "data": b.upkeep.checkUpkeep.encode_input(b"")}
-    gas["checkUpkeep (call)"] = chain.provider.web3.eth.estimate_gas(call)
+    gas["checkUpkeep (call)"] = check_gas(b)
     receipts["rebalance (time)"] = b.pool.rebalance(sender=b.keeper)
     b.feed.set_answer(1_600 * 10**8, sender=b.owner, gas=200_000)
     receipts["rebalance (threshold)"] = b.pool.rebalance(sender=b.keeper)
     chain.mine(deltatime=86_400)
     b.feed.set_answer(1_600 * 10**8, sender=b.owner, gas=200_000)
-    receipts["performUpkeep (time)"] = b.upkeep.performUpkeep(b"", sender=b.keeper)
+    receipts["performUpkeep (time)"] = b.upkeep.performUpkeep(b.upkeep.checkUpkeep(b"")[1], sender=b.keeper)
+    measure_automation(b, gas, receipts, per_order, fresh)
     b.pool.transfer(b.other, 10**18, sender=b.holder)  # the receiver now holds some, as the anchor's does
     receipts["transfer (inverse token)"] = b.pool.transfer(b.other, 10**18, sender=b.holder)
     v, r, s = sign_permit(b.pool, b.holder, b.other, 10**18, b.far)
@@ -402,7 +454,7 @@ def target_of(name: str, gas: int, per: int | None, anchors: dict) -> str:
         if ratio <= MINT_REQUEST_TARGET:
             return f"meets {MINT_REQUEST_TARGET:.2f}x"
         return f"misses {MINT_REQUEST_TARGET:.2f}x by {gas - int(MINT_REQUEST_TARGET * anchors[DEPOSIT]):,}"
-    if per is not None and "first-time" not in name:
+    if per is not None and "first-time" not in name and not name.startswith("performUpkeep"):
         limit = SETTLE_PER_ORDER_TARGET
         return f"meets {limit:,}/order" if per <= limit else f"misses {limit:,}/order by {per - limit:,}"
     return ""
@@ -522,7 +574,9 @@ def report(data: dict) -> str:
     deposit = anchors[DEPOSIT]
     mint = gas["request_mint (repeat)"]
     batch_per = per_order[f"settle: batch of {BATCH} mints"]
-    worst_batch = max(per for name, per in per_order.items() if "first-time" not in name)
+    worst_batch = max(
+        per for name, per in per_order.items() if "first-time" not in name and not name.startswith("performUpkeep")
+    )
     hash_per_order = batch.hash_gas // BATCH
     first_time = per_order[f"settle: batch of {BATCH} mints (first-time receivers)"] - batch_per
     saving_text, _ = commitment_saving(data["calldata_per_order"], hash_per_order)
@@ -537,9 +591,12 @@ def report(data: dict) -> str:
         "transaction and the gas per order; their receivers already hold what they get, except where\n"
         "marked first-time. `checkUpkeep` is a call: its figure is the gas estimate. Rows `pull:` are a\n"
         "pull market (SPEC 3b) on the mock Pyth: a settlement brings its slot's update and pays Pyth's fee\n"
-        "(1 wei); Pyth's real contract verifies a Wormhole message per update, which costs more.\n\n"
-        + table(gas, per_order, anchors)
-        + "\n\n## Where the targets stand\n\n"
+        "(1 wei); Pyth's real contract verifies a Wormhole message per update, which costs more. Rows\n"
+        "`checkUpkeep:` and `performUpkeep:` are the market's `Upkeep` under Chainlink Automation alone: a\n"
+        "record is its log trigger's perform for one order (paid by the upkeep's LINK, on top of the\n"
+        "settlement), a check finds the due run and its rounds on-chain (Automation simulates it; its\n"
+        "limit is 10,000,000 gas), and a front-run perform is what a keeper settling and rebalancing\n"
+        "first costs the upkeep.\n\n" + table(gas, per_order, anchors) + "\n\n## Where the targets stand\n\n"
         f"* A mint request: {mint:,} gas, {mint / deposit:.2f}x the ERC-4626 deposit ({deposit:,}); target\n"
         f"  {MINT_REQUEST_TARGET:.2f}x ({int(MINT_REQUEST_TARGET * deposit):,}), stretch {MINT_REQUEST_STRETCH:.2f}x"
         f" ({int(MINT_REQUEST_STRETCH * deposit):,}). Lower bound of this design: {bound(request):,}"

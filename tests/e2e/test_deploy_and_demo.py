@@ -38,7 +38,7 @@ def test_deploy__local_config__deploys_both_markets_and_writes_manifest(accounts
         assert read_parameters(pool) == market["parameters"]
         assert pool.parameter_delay() == market["parameter_delay"] == DEFAULT_PARAMETER_DELAY
         upkeep = project.Upkeep.at(market["upkeep"])
-        assert upkeep.pool() == pool.address
+        assert upkeep.pool() == pool.address and upkeep.book() == pool.order_book()
         assert upkeep.receiver() == market["upkeep_receiver"] == owner.address
     assert (
         project.InversePool.at(manifest["markets"][1]["pool"]).parameters().threshold

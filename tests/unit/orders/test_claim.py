@@ -7,9 +7,9 @@ import pytest
 
 from inverse.constants import OUTCOME_FILLED, OUTCOME_REFUNDED
 from inverse.deploy import order_book_of
-from tests.conftest import fund
+from tests.conftest import fund, publish_round
 
-from .conftest import USDC, requested, settled
+from .conftest import USDC, later, requested, settled
 
 SETTLE_FEE = USDC // 10
 
@@ -114,3 +114,26 @@ def test_settle__settler_blocked__fees_credited_to_its_claimable(
 def test_claim__nothing_owed__reverts(order_pool, stranger):
     with ape.reverts("pool: nothing to claim"):
         order_pool.claim(sender=stranger)
+
+
+def test_upkeep__receiver_blocked__settles_and_sends_the_fees_with_a_later_settlement(
+    order_seeded, order_pool, book, upkeep, minter, keeper, owner, feed, collateral, chain
+):
+    """The upkeep's fee forwarding never holds up Automation's settlements either."""
+    receiver = upkeep.receiver()
+    cash = collateral.balanceOf(receiver)
+    collateral.set_blocked(receiver, True, sender=keeper)
+
+    def settle_one():
+        order = requested(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter), book)
+        upkeep.record(order.as_struct(), sender=keeper)
+        publish_round(feed, owner, chain, after=order.not_before)
+        needed, data = upkeep.checkUpkeep(b"")
+        assert needed
+        return settled(upkeep.performUpkeep(data, sender=keeper), order_pool)
+
+    assert [log.outcome for log in settle_one()] == [OUTCOME_FILLED]
+    assert collateral.balanceOf(upkeep) == SETTLE_FEE and collateral.balanceOf(receiver) == cash
+    collateral.set_blocked(receiver, False, sender=keeper)
+    assert [log.outcome for log in settle_one()] == [OUTCOME_FILLED]
+    assert collateral.balanceOf(upkeep) == 0 and collateral.balanceOf(receiver) == cash + 2 * SETTLE_FEE

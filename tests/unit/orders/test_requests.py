@@ -16,7 +16,7 @@ from inverse.constants import (
     ORDER_SETTLED,
     ORDER_UNKNOWN,
 )
-from tests.conftest import publish_round
+from tests.conftest import publish_round, settle_orders
 
 from .conftest import USDC, queue_parameters, requested, settled, state
 
@@ -460,3 +460,17 @@ def test_current_phase__too_little_gas__reverts_and_never_answers_0(book, feed, 
     assert all(answer == 1 or isinstance(answer, str) for answer in answers)
     assert any(isinstance(answer, str) and "orders: out of gas" in answer for answer in answers)
     assert answers[-1] == 1
+
+
+def test_is_pending__the_order_as_requested__true_until_settled_false_for_any_other(
+    order_seeded, book, minter, keeper, feed, chain, deadline
+):
+    order = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    fields = order.as_struct()
+    assert book.is_pending(fields)
+    for i, other in ((4, order.amount - 1), (5, 1), (9, order.trade_fee + 1), (11, order.max_wait + 1)):
+        assert not book.is_pending(fields[:i] + (other,) + fields[i + 1 :])
+    assert not book.is_pending((order.id + 1,) + fields[1:])
+    publish_round(feed, keeper, chain, after=order.not_before)
+    settle_orders(book, feed, keeper, chain)
+    assert not book.is_pending(fields)

@@ -1,12 +1,13 @@
 """Chainlink Automation (SPEC 4): the market's `Upkeep` contract says when a
 rebalance is due and performs it; the bounty goes to the address the pool's owner
-names, never to the forwarder that calls."""
+names, never to the forwarder that calls. Its orders: `test_upkeep_orders.py`."""
 
 import ape
 import pytest
 from ape.exceptions import ContractLogicError
 
-from inverse.deploy import deploy_upkeep
+from inverse.automation import decode_settle, settle_data
+from inverse.deploy import deploy_upkeep, order_book_of
 from tests.conftest import publish_round
 
 from ..orders.conftest import USDC
@@ -21,18 +22,24 @@ def test_perform_upkeep__bounty__goes_to_the_named_receiver_not_the_forwarder(
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain)
     receiver = upkeep.receiver()
-    assert upkeep.checkUpkeep(b"") == (True, b"")
+    needed, data = upkeep.checkUpkeep(b"")
+    assert needed and decode_settle(data) == (
+        order_pool.last_rebalance(),
+        order_book_of(order_pool).next_order(),
+        [],
+    )  # no order due
     cash, forwarder = collateral.balanceOf(receiver), collateral.balanceOf(keeper)
 
-    tx = upkeep.performUpkeep(b"", sender=keeper)  # the keeper plays Automation's forwarder
+    tx = upkeep.performUpkeep(data, sender=keeper)  # the keeper plays Automation's forwarder
 
     [log] = tx.events.filter(order_pool.Rebalance)
     assert (log.keeper, log.bounty) == (receiver, USDC)
     assert collateral.balanceOf(receiver) == cash + USDC
     assert collateral.balanceOf(keeper) == forwarder
     assert upkeep.checkUpkeep(b"") == (False, b"")
-    with ape.reverts("pool: rebalance not due"):  # a repeat is harmless
-        upkeep.performUpkeep(b"", sender=keeper)
+    again = upkeep.performUpkeep(data, sender=keeper)  # a repeat is harmless: no revert, no bounty
+    assert list(again.events.filter(order_pool.Rebalance)) == []
+    assert collateral.balanceOf(receiver) == cash + USDC
 
 
 def test_set_receiver__by_the_pools_owner__pays_the_new_one(
@@ -43,7 +50,7 @@ def test_set_receiver__by_the_pools_owner__pays_the_new_one(
     chain.mine(deltatime=DAY)
     publish_round(feed, owner, chain)
     cash = collateral.balanceOf(stranger)
-    upkeep.performUpkeep(b"", sender=keeper)
+    upkeep.performUpkeep(settle_data(1, [], order_pool.last_rebalance()), sender=keeper)
     assert collateral.balanceOf(stranger) == cash + USDC
 
 

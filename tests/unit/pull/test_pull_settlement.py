@@ -7,6 +7,7 @@ import re
 
 import ape
 import pytest
+from ape.exceptions import ContractLogicError
 
 from inverse.constants import (
     OUTCOME_FILLED,
@@ -15,7 +16,7 @@ from inverse.constants import (
     PULL_SLOT,
     WAD,
 )
-from inverse.deploy import prove_recent_price
+from inverse.deploy import deploy_upkeep, prove_recent_price
 from inverse.orders import order_from_log
 from inverse.pull import slot_of
 
@@ -300,3 +301,9 @@ def test_settle__an_lp_deposit_ahead_of_a_mint_of_its_slot__settles_after_it_and
     profit = collateral.balanceOf(stranger) - cash
     assert lp_token.balanceOf(stranger) == 0
     assert -2 * SETTLE_FEE - 1 <= profit <= 0, f"the attacker made {profit / USDC:.2f} USDC"
+
+
+def test_deploy_upkeep__on_a_pull_market__reverts(pull_pool, owner):
+    """Chainlink Automation cannot bring Pyth updates: a pull market's keepers settle it."""
+    with pytest.raises(ContractLogicError, match="^upkeep: pull market$"):
+        deploy_upkeep(owner, pull_pool, owner.address)
