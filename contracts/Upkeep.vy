@@ -106,11 +106,16 @@ _LOG_DATA_SIZE: constant(uint256) = 9 * 32
 # (tag, IPool.Order): from `checkLog`.
 _TAG_RECORD: constant(uint256) = 1
 _RECORD_SIZE: constant(uint256) = 13 * 32
-# (tag, uint256 rebalance_after, uint256 first_id, uint256[] round_ids): from
-# `checkUpkeep`; `rebalance_after` is the pool's `last_rebalance` when the check
-# expects a rebalance after the orders, else 0.
+# (tag, uint256 rebalance_after, uint256 first_id, uint256 held, uint256[]
+# round_ids): from `checkUpkeep`; `rebalance_after` is the pool's
+# `last_rebalance` when the check expects a rebalance after the orders, else 0;
+# `held` the ids of LP deposits the book holds, to hand back first (40 bits each,
+# lowest first, at most `_MAX_HANDED_BACK`).
 _TAG_SETTLE: constant(uint256) = 2
-_SETTLE_HEAD_SIZE: constant(uint256) = 5 * 32
+_SETTLE_HEAD_SIZE: constant(uint256) = 6 * 32
+_MAX_HANDED_BACK: constant(uint256) = 6
+# How far past the lowest held deposit a check looks for the others.
+_HELD_SCAN: constant(uint256) = 256
 _MAX_PERFORM_SIZE: constant(uint256) = _SETTLE_HEAD_SIZE + constants.MAX_BATCH * 32
 
 _MASK_24: constant(uint256) = 2**24 - 1
@@ -193,10 +198,26 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
     head: uint256 = staticcall book.next_order()
     waiting: uint256 = staticcall book.pending_orders()
     shut: bool = staticcall pool.is_shutdown()
+    # LP deposits the book holds until their round is over: handed back first.
+    held: uint256 = 0
+    handed: uint256 = 0
+    held_count: uint256 = 0
+    held_first: uint256 = 0
+    held_at: uint256 = 0
+    held_count, held_first, held_at = staticcall book.held_deposits()
+    if held_count != 0:
+        for i: uint256 in range(_HELD_SCAN):
+            if held_first + i >= head or handed == _MAX_HANDED_BACK:
+                break
+            if (staticcall book.order(held_first + i)).status == constants.ORDER_PENDING:
+                if self._recorded[held_first + i][0] == 0:
+                    break  # its log was missed: `record` it
+                held |= (held_first + i) << (40 * handed)
+                handed += 1
     count: uint256 = 0  # recorded orders from the head
     queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH] = []
     for i: uint256 in range(constants.MAX_BATCH):
-        if i == waiting:
+        if i == waiting or i + handed == constants.MAX_BATCH:
             break
         first_word: uint256 = self._recorded[head + i][0]
         if first_word == 0:
@@ -226,7 +247,12 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
             round_ids.append(0)
     # Whether to rebalance after the orders, as the pool's `last_rebalance` now (0: no).
     rebalance_after: uint256 = 0
-    if len(round_ids) == 0:
+    if len(round_ids) == 0 and handed != 0:
+        # Held deposits alone settle once their round is over: the queue's next
+        # order is of a later round (its T is after the round's time) or none waits.
+        if waiting != 0 and (staticcall book.order(head)).not_before <= held_at:
+            return False, b""
+    elif len(round_ids) == 0:
         if not staticcall pool.rebalance_due():
             return False, b""
         rebalance_after = staticcall pool.last_rebalance()
@@ -238,7 +264,7 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
         # No due order is left after these (the next waits, or none is left), and
         # the pool's rule says due: the pool, asked after they settle, decides.
         rebalance_after = staticcall pool.last_rebalance()
-    return True, abi_encode(_TAG_SETTLE, rebalance_after, head, round_ids)
+    return True, abi_encode(_TAG_SETTLE, rebalance_after, head, held, round_ids)
 
 
 @external
@@ -316,21 +342,30 @@ def _perform_settle(perform_data: Bytes[_MAX_PERFORM_SIZE]):
         and size % 32 == 0
         and self._word(perform_data, 1) <= _MASK_40
         and self._word(perform_data, 2) <= _MASK_40
-        and self._word(perform_data, 3) == 4 * 32
-        and self._word(perform_data, 4) == (size - _SETTLE_HEAD_SIZE) // 32
+        and self._word(perform_data, 3) < 2 ** (40 * _MAX_HANDED_BACK)
+        and self._word(perform_data, 4) == 5 * 32
+        and self._word(perform_data, 5) == (size - _SETTLE_HEAD_SIZE) // 32
     ), "upkeep: malformed settlement"
     tag: uint256 = 0
     rebalance_after: uint256 = 0
     first: uint256 = 0
+    held: uint256 = 0
     round_ids: DynArray[uint256, constants.MAX_BATCH] = []
-    tag, rebalance_after, first, round_ids = abi_decode(
-        perform_data, (uint256, uint256, uint256, DynArray[uint256, constants.MAX_BATCH])
+    tag, rebalance_after, first, held, round_ids = abi_decode(
+        perform_data, (uint256, uint256, uint256, uint256, DynArray[uint256, constants.MAX_BATCH])
     )
     head: uint256 = staticcall book.next_order()
     orders: DynArray[IPool.Order, constants.MAX_BATCH] = []
     rounds: DynArray[uint256, constants.MAX_BATCH] = []
+    # The held deposits first (the book skips any released meanwhile), then the run.
+    for i: uint256 in range(_MAX_HANDED_BACK):
+        held_id: uint256 = (held >> (40 * i)) & _MASK_40
+        if held_id == 0:
+            break
+        orders.append(self._load(held_id))
+        rounds.append(0)
     for i: uint256 in range(constants.MAX_BATCH):
-        if i == len(round_ids):
+        if i == len(round_ids) or len(orders) == constants.MAX_BATCH:
             break
         if first + i < head:
             continue  # a competitor settled it

@@ -12,7 +12,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from inverse.automation import TAG_RECORD, decode_settle, log_struct, record_data, settle_data
+from inverse.automation import TAG_RECORD, decode_settle, handed_back, log_struct, record_data, settle_data
 from inverse.constants import OUTCOME_FILLED, OUTCOME_VOID, REASON_THRESHOLD, REASON_TIME
 from inverse.orders import RawFeed, settlement_batch
 from tests.conftest import publish_round, settle_orders
@@ -362,3 +362,43 @@ def test_perform_upkeep__settlement_of_an_order_not_recorded__reverts(
     publish_round(feed, owner, chain, after=order.not_before)
     with ape.reverts("upkeep: order not recorded"):
         upkeep.performUpkeep(settle_data(order.id, [latest_round_id(feed)]), sender=keeper)
+
+
+def test_automation__a_deposit_held_in_an_earlier_settlement__is_handed_back_and_settles_last_in_its_round(
+    order_seeded, order_pool, book, upkeep, automation, feed, owner, minter, lp, keeper, chain
+):
+    """A settler took only the LP deposit of a round (the book holds it: a mint of
+    its round is behind it). Automation hands it back with the rest of the round."""
+    deposit = automation.request(book.request_lp_deposit(2_000 * USDC, 0, lp, later(chain), sender=lp))
+    mint = automation.request(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter))
+    publish_round(feed, owner, chain, after=mint.not_before)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    book.settle(batch[:1], round_ids[:1], sender=keeper)
+    assert book.held_deposits()[:2] == (1, deposit.id)
+
+    needed, data = upkeep.checkUpkeep(b"")
+    assert needed and handed_back(data) == [deposit.id] and decode_settle(data)[1] == mint.id
+    receipt = automation.block()
+
+    assert [log.order_id for log in settled(receipt, order_pool)] == [mint.id, deposit.id]
+    assert book.held_deposits()[0] == 0 and book.pending_orders() == 0 and automation.block() is None
+
+
+def test_automation__a_held_deposit_whose_round_is_over__settles_alone_and_not_before(
+    order_seeded, order_pool, book, upkeep, automation, feed, owner, minter, lp, keeper, chain
+):
+    """Held alone, a deposit settles once its round is over (the next order is of a
+    later round); while the round goes on, the check says nothing is to do."""
+    deposit = automation.request(book.request_lp_deposit(2_000 * USDC, 0, lp, later(chain), sender=lp))
+    same_round = automation.request(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter))
+    publish_round(feed, owner, chain, after=same_round.not_before)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    book.settle(batch[:1], round_ids[:1], sender=keeper)  # the deposit, held
+    assert upkeep.checkUpkeep(b"")[0]  # the mint of its round, and the deposit after it
+    # A keeper settles the mint without handing the deposit back: it stays held.
+    book.settle(batch[1:2], round_ids[1:2], sender=keeper)
+    assert book.held_deposits()[0] == 1 and book.pending_orders() == 0
+    # None waits behind it: its round is over, Automation hands it back.
+    receipt = automation.block()
+    assert [log.order_id for log in settled(receipt, order_pool)] == [deposit.id]
+    assert book.held_deposits()[0] == 0 and automation.block() is None
