@@ -82,10 +82,12 @@ _orders: HashMap[uint256, uint256]
 # settled, so that a deposit never shares the fees of orders of its own round
 # behind it in the queue (liquidity placed ahead of a visible large mint would
 # take its fee). Held deposits keep their commitment in `_orders` behind the
-# queue's head. All are of one round: count (bits 0-39), lowest id held
-# (40-79), the round's time (80-119) and id (120-199); its price below.
+# queue's head, and their ids in `_held_ids`, in queue order, from `start` on.
+# All are of one round: count (bits 0-39), start (40-79), the round's time
+# (80-119) and id (120-199); its price below.
 _held_word: uint256
 _held_price: uint256
+_held_ids: HashMap[uint256, uint256]
 
 _MASK_16: constant(uint256) = 2**16 - 1
 _MASK_24: constant(uint256) = 2**24 - 1
@@ -118,7 +120,7 @@ struct Queue:
 # `_held_word` and `_held_price`, decoded: the deposits held and their round's pricing.
 struct Held:
     count: uint256
-    first: uint256
+    start: uint256
     at: uint256
     round_id: uint256
     price: uint256
@@ -313,8 +315,9 @@ def settle(
             orders have settled (in this call or a later one); whoever
             completes the round hands the held deposits back first, and no
             order of a later round settles before they do.
-    @param orders The held LP deposits to hand back, by increasing id, then
-           the orders in queue order, exactly as `OrderRequested` gave them.
+    @param orders The held LP deposits to hand back, in `held_deposit`'s
+           order, then the orders in queue order, exactly as `OrderRequested`
+           gave them.
     @param round_ids Each order's round id; for a void order without a round, its
            phase's last round; ignored once the pool is shut down, and on a
            pull market (any value).
@@ -335,7 +338,7 @@ def settle(
     # then the queue's next orders, each checked against its commitment, and
     # the round questions for the oracle: every queue order until the NAV is
     # fixed (the shutdown order included); after it, none.
-    returned: DynArray[IPool.Order, constants.MAX_BATCH] = []
+    returned: DynArray[uint256, constants.MAX_BATCH] = []  # their places in `orders`
     batch: DynArray[IPool.Order, constants.MAX_BATCH] = []
     queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH] = []
     for i: uint256 in range(constants.MAX_BATCH):
@@ -345,11 +348,14 @@ def settle(
         if o.id < queue.head:
             if self._orders[o.id] == 0:
                 continue  # settled already: a competing settler was first
-            assert len(batch) == 0 and (len(returned) == 0 or o.id > returned[len(returned) - 1].id), (
-                "orders: not the next order"
-            )
+            # Handed back in the order they were held, before the queue's.
+            assert (
+                len(batch) == 0
+                and len(returned) < held.count
+                and o.id == self._held_ids[held.start + len(returned)]
+            ), "orders: not the next order"
             assert self._orders[o.id] == self._commitment(o), "orders: unknown order"
-            returned.append(o)
+            returned.append(i)
             continue
         if o.id < queue.head + len(batch):
             continue  # a competing settler was first, or the order is in this batch already
@@ -383,74 +389,95 @@ def settle(
         else:
             pricings.append(IOracle.Pricing(outcome=constants.ROUND_FILL, round_id=0, price=0, at=block.timestamp))
 
-    # What settles now, in order: each queue order, except LP deposits filled at
-    # a round, which are held until the round's other orders have settled.
-    done: DynArray[IPool.Order, constants.MAX_BATCH] = []
-    done_pricings: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
-    holding: DynArray[IPool.Order, constants.MAX_BATCH] = []
-    taken: uint256 = 0
-    lp_supply: uint256 = max_value(uint256)  # read once, when a deposit comes
+    # Most settlements hold nothing: none held, none handed back, no deposit
+    # filled at a round into a market with LPs. Then every order settles in its
+    # place, without the reordering below.
+    taken: uint256 = len(batch)
+    in_place: bool = held.count == 0 and len(returned) == 0
     for i: uint256 in range(constants.MAX_BATCH):
-        if i == len(batch):
+        if i == len(batch) or not in_place:
             break
-        o: IPool.Order = batch[i]
-        p: IOracle.Pricing = pricings[i]
-        if held.count + len(holding) != 0 and (
-            o.kind == constants.ORDER_SHUTDOWN or (p.outcome == constants.ROUND_FILL and p.at > held.at)
-        ):
-            # A later round: the held deposits settle first, every one of them.
-            for h: IPool.Order in returned:
-                done.append(h)
-                done_pricings.append(self._held_pricing(held))
-            for h: IPool.Order in holding:
-                done.append(h)
-                done_pricings.append(self._held_pricing(held))
-            held.count -= len(returned)
-            returned = []
-            holding = []
-            if held.count != 0:
-                break  # a held deposit was not handed back: this order waits for it
-        hold: bool = (
-            o.kind == constants.ORDER_LP_DEPOSIT
-            and p.outcome == constants.ROUND_FILL
-            and p.price != 0
-            and p.price <= _MAX_HELD_PRICE
-            and p.round_id <= _MASK_80
-        )
-        if hold and lp_supply == max_value(uint256):
-            lp_supply = staticcall IERC20(lp_token).totalSupply()
-        # With no LP yet there are no fees to protect: the first deposits settle
-        # in place, so that mints behind them in their round have their backing.
-        if hold and lp_supply != 0:
-            if held.count + len(holding) == 0:
-                held.first = o.id
-                held.at = p.at
-                held.round_id = p.round_id
-                held.price = p.price
-            holding.append(o)
-        else:
-            done.append(o)
-            done_pricings.append(p)
-        taken += 1
-    if len(returned) + len(holding) != 0:
-        # The round is over once the queue's next order has its T after the
-        # round's time (a later round prices it) or none waits.
-        next_id: uint256 = queue.head + taken
-        if next_id == queue.tail or self._orders[next_id] >> 216 > held.at:
-            for h: IPool.Order in returned:
-                done.append(h)
-                done_pricings.append(self._held_pricing(held))
-            for h: IPool.Order in holding:
-                done.append(h)
-                done_pricings.append(self._held_pricing(held))
-            held.count -= len(returned)
-        else:
-            held.count += len(holding)
-    if taken == 0 and len(done) == 0:
-        assert len(batch) == 0, "orders: hand back the held LP deposits first"
+        in_place = batch[i].kind != constants.ORDER_LP_DEPOSIT or pricings[i].outcome != constants.ROUND_FILL
+    if not in_place:
+        # What settles now, in order: each queue order, except LP deposits filled at
+        # a round, which are held until the round's other orders have settled.
+        done: DynArray[IPool.Order, constants.MAX_BATCH] = []
+        done_pricings: DynArray[IOracle.Pricing, constants.MAX_BATCH] = []
+        holding: DynArray[IPool.Order, constants.MAX_BATCH] = []
+        taken = 0
+        lp_supply: uint256 = max_value(uint256)  # read once, when a deposit comes
+        for i: uint256 in range(constants.MAX_BATCH):
+            if i == len(batch):
+                break
+            o: IPool.Order = batch[i]
+            p: IOracle.Pricing = pricings[i]
+            if held.count + len(holding) != 0 and (
+                o.kind == constants.ORDER_SHUTDOWN
+                or (p.outcome == constants.ROUND_FILL and (p.at > held.at or p.round_id != held.round_id))
+            ):
+                # A later round: the held deposits settle first, every one of them.
+                for k: uint256 in returned:
+                    done.append(orders[k])
+                    done_pricings.append(self._held_pricing(held))
+                for h: IPool.Order in holding:
+                    done.append(h)
+                    done_pricings.append(self._held_pricing(held))
+                held.start += len(returned)
+                held.count -= len(returned)
+                returned = []
+                holding = []
+                if held.count != 0:
+                    break  # a held deposit was not handed back: this order waits for it
+            hold: bool = (
+                o.kind == constants.ORDER_LP_DEPOSIT
+                and p.outcome == constants.ROUND_FILL
+                and p.price != 0
+                and p.price <= _MAX_HELD_PRICE
+                and p.round_id <= _MASK_80
+            )
+            if hold and lp_supply == max_value(uint256):
+                lp_supply = staticcall IERC20(lp_token).totalSupply()
+            # With no LP yet there are no fees to protect: the first deposits settle
+            # in place, so that mints behind them in their round have their backing.
+            if hold and lp_supply != 0:
+                if held.count + len(holding) == 0:
+                    held.at = p.at
+                    held.round_id = p.round_id
+                    held.price = p.price
+                holding.append(o)
+            else:
+                if hold:
+                    lp_supply = 1  # the market's first LPs: deposits after them are held
+                done.append(o)
+                done_pricings.append(p)
+            taken += 1
+        if len(returned) + len(holding) != 0:
+            # The round is over once the queue's next order has its T after the
+            # round's time (a later round prices it) or none waits.
+            next_id: uint256 = queue.head + taken
+            if next_id == queue.tail or self._orders[next_id] >> 216 > held.at:
+                for k: uint256 in returned:
+                    done.append(orders[k])
+                    done_pricings.append(self._held_pricing(held))
+                for h: IPool.Order in holding:
+                    done.append(h)
+                    done_pricings.append(self._held_pricing(held))
+                held.start += len(returned)
+                held.count -= len(returned)
+            else:
+                for h: IPool.Order in holding:
+                    self._held_ids[held.start + held.count] = h.id
+                    held.count += 1
+        if taken == 0 and len(done) == 0:
+            assert len(batch) == 0, "orders: hand back the held LP deposits first"
+            raise "orders: order not due"
+
+        batch = done
+        pricings = done_pricings
+    elif taken == 0:
         raise "orders: order not due"
 
-    for o: IPool.Order in done:
+    for o: IPool.Order in batch:
         if o.kind == constants.ORDER_MINT or o.kind == constants.ORDER_LP_DEPOSIT:
             queue.escrowed -= o.amount + o.settle_fee
         elif o.kind == constants.ORDER_SHUTDOWN:
@@ -462,9 +489,9 @@ def settle(
     queue.head += taken
     self._store_queue(queue)
     self._store_held(held)
-    if len(done) != 0:
-        extcall IPool(pool).execute(done, done_pricings, msg.sender)
-    return len(done)
+    if len(batch) != 0:
+        extcall IPool(pool).execute(batch, pricings, msg.sender)
+    return len(batch)
 
 
 # ---------------------------------------------------------------- views
@@ -507,14 +534,29 @@ def held_deposits() -> (uint256, uint256, uint256):
     """
     @notice LP deposits priced at a round but held until that round's other
             orders have settled: they settle, at that round, in the settlement
-            that completes it. A settler hands them back first in `settle`.
+            that completes it. A settler hands them back first in `settle`, in
+            the order `held_deposit` lists them.
     @return uint256 How many are held.
-    @return uint256 The lowest id among them (others, up to `next_order()`,
-            are pending where `order(id)` says so).
-    @return uint256 Their round's time.
+    @return uint256 The first to hand back (0 if none).
+    @return uint256 Their round's time (the last held round's, once none is).
     """
     held: Held = self._held()
-    return held.count, held.first, held.at
+    if held.count == 0:
+        return 0, 0, held.at
+    return held.count, self._held_ids[held.start], held.at
+
+
+@external
+@view
+def held_deposit(index: uint256) -> uint256:
+    """
+    @notice The id of a held LP deposit, in the order they are handed back.
+    @param index 0 for the first, up to `held_deposits()`'s count less one.
+    @return uint256 The order id.
+    """
+    held: Held = self._held()
+    assert index < held.count, "orders: no such held deposit"
+    return self._held_ids[held.start + index]
 
 
 @external
@@ -969,7 +1011,7 @@ def _held() -> Held:
     word: uint256 = self._held_word
     held: Held = Held(
         count=word & _MASK_40,
-        first=(word >> 40) & _MASK_40,
+        start=(word >> 40) & _MASK_40,
         at=(word >> 80) & _MASK_40,
         round_id=(word >> 120) & _MASK_80,
         price=0,
@@ -983,7 +1025,7 @@ def _held() -> Held:
 def _store_held(held: Held):
     # Written only when it changed: most settlements hold nothing. The price
     # stays behind once released, so the next round's write is a cheap one.
-    word: uint256 = held.count | held.first << 40 | held.at << 80 | held.round_id << 120
+    word: uint256 = held.count | held.start << 40 | held.at << 80 | held.round_id << 120
     if word != self._held_word:
         self._held_word = word
     if held.count != 0 and held.price != self._held_price:

@@ -114,8 +114,6 @@ _RECORD_SIZE: constant(uint256) = 13 * 32
 _TAG_SETTLE: constant(uint256) = 2
 _SETTLE_HEAD_SIZE: constant(uint256) = 6 * 32
 _MAX_HANDED_BACK: constant(uint256) = 6
-# How far past the lowest held deposit a check looks for the others.
-_HELD_SCAN: constant(uint256) = 256
 _MAX_PERFORM_SIZE: constant(uint256) = _SETTLE_HEAD_SIZE + constants.MAX_BATCH * 32
 
 _MASK_24: constant(uint256) = 2**24 - 1
@@ -198,22 +196,22 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
     head: uint256 = staticcall book.next_order()
     waiting: uint256 = staticcall book.pending_orders()
     shut: bool = staticcall pool.is_shutdown()
-    # LP deposits the book holds until their round is over: handed back first.
+    # LP deposits the book holds until their round is over: handed back first,
+    # in the book's order.
     held: uint256 = 0
     handed: uint256 = 0
     held_count: uint256 = 0
     held_first: uint256 = 0
     held_at: uint256 = 0
     held_count, held_first, held_at = staticcall book.held_deposits()
-    if held_count != 0:
-        for i: uint256 in range(_HELD_SCAN):
-            if held_first + i >= head or handed == _MAX_HANDED_BACK:
-                break
-            if (staticcall book.order(held_first + i)).status == constants.ORDER_PENDING:
-                if self._recorded[held_first + i][0] == 0:
-                    break  # its log was missed: `record` it
-                held |= (held_first + i) << (40 * handed)
-                handed += 1
+    for i: uint256 in range(_MAX_HANDED_BACK):
+        if i == held_count:
+            break
+        held_id: uint256 = staticcall book.held_deposit(i)
+        if self._recorded[held_id][0] == 0:
+            break  # its log was missed: `record` it
+        held |= held_id << (40 * i)
+        handed += 1
     count: uint256 = 0  # recorded orders from the head
     queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH] = []
     for i: uint256 in range(constants.MAX_BATCH):
@@ -222,6 +220,8 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
         first_word: uint256 = self._recorded[head + i][0]
         if first_word == 0:
             break  # its log was missed
+        if handed < held_count and (first_word >> 200) & _MASK_40 > held_at:
+            break  # a later round's: the held deposits not handed back here settle first
         count += 1
         if not shut:
             # The orders after the shutdown order settle at the fixed NAV: no round.

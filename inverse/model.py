@@ -58,7 +58,7 @@ from .constants import (
     WAD,
     YEAR,
 )
-from .orders import Order
+from .orders import MAX_HANDED_BACK, Order
 
 
 class Revert(Exception):
@@ -503,7 +503,6 @@ class PoolModel:
     # ascending), and their round's pricing.
     held: list[int] = field(default_factory=list)
     held_pricing: Pricing | None = None
-    held_first: int = 0  # the lowest id of the last held set, as `held_deposits()` reports it
 
     # ------------------------------------------------------------ derived
 
@@ -526,7 +525,7 @@ class PoolModel:
     @property
     def pending(self) -> list[Order]:
         """As `settle` takes them: the held deposits, then the queue from its head."""
-        held = [replace(self.orders[i], held=True) for i in self.held]
+        held = [replace(self.orders[i], held=True) for i in self.held[:MAX_HANDED_BACK]]
         return held + [self.orders[i] for i in range(self.head, self.tail)]
 
     def params(self) -> dict:
@@ -723,8 +722,8 @@ class PoolModel:
         return True, o.not_before, o.phase
 
     def held_deposits(self) -> tuple[int, int, int]:
-        """The book's `held_deposits()`: how many, the lowest id of the last held set, its round's time."""
-        return len(self.held), self.held_first, self.held_pricing.at if self.held_pricing else 0
+        """The book's `held_deposits()`: how many, the first to hand back, the (last) held round's time."""
+        return len(self.held), self.held[0] if self.held else 0, self.held_pricing.at if self.held_pricing else 0
 
     def order_status(self, order_id: int) -> tuple[int, int, int]:
         """The book's `order(id)`: (status, T, phase)."""
@@ -893,7 +892,8 @@ class PoolModel:
             if o.id < head:
                 if o.id not in self.held:
                     continue  # settled already
-                if named or (returned and o.id <= returned[-1].id):
+                # Handed back in the order they were held, before the queue's.
+                if named or len(returned) >= len(self.held) or o.id != self.held[len(returned)]:
                     raise Revert("orders: not the next order")
                 if self.orders.get(o.id) != o:
                     raise Revert("orders: unknown order")
@@ -942,23 +942,21 @@ class PoolModel:
                 kept.remove(h.id)
 
         for o, p in zip(batch, pricings, strict=True):
-            later = o.kind == ORDER_SHUTDOWN or (p.outcome == ROUND_FILL and held_pricing and p.at > held_pricing.at)
+            later_round = held_pricing and (p.at > held_pricing.at or p.round_id != held_pricing.round_id)
+            later = o.kind == ORDER_SHUTDOWN or (p.outcome == ROUND_FILL and later_round)
             if (stored or holding) and later:
                 release(stored)
                 returned, holding = [], []
                 if stored:
                     break  # a held deposit was not handed back: this order waits for it
-            if (
-                o.kind == ORDER_LP_DEPOSIT
-                and has_lps
-                and p.outcome == ROUND_FILL
-                and 0 < p.price < 2**128
-                and p.round_id < 2**80
-            ):
+            priced = 0 < p.price < 2**128 and p.round_id < 2**80
+            hold = o.kind == ORDER_LP_DEPOSIT and p.outcome == ROUND_FILL and priced
+            if hold and has_lps:
                 if not stored and not holding:
-                    held_pricing, self.held_first = p, o.id
+                    held_pricing = p
                 holding.append(o)
             else:
+                has_lps = has_lps or hold  # the market's first LPs: deposits after them are held
                 done.append((o, p))
             taken += 1
         if returned or holding:
@@ -974,7 +972,7 @@ class PoolModel:
             if o.kind in (ORDER_MINT, ORDER_LP_DEPOSIT):
                 escrowed -= o.amount + o.settle_fee
         self.head, self.escrowed = head + taken, escrowed
-        self.held = sorted(stored)
+        self.held = stored
         if held_pricing is not None:
             self.held_pricing = held_pricing
         if not done:

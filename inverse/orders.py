@@ -22,7 +22,6 @@ from .constants import (
     ORDER_KINDS,
     ORDER_LP_DEPOSIT,
     ORDER_MINT,
-    ORDER_PENDING,
     ORDER_SHUTDOWN,
 )
 
@@ -91,18 +90,18 @@ def requested_orders(book, start_block: int = 0) -> list[Order]:
     return sorted((order_from_log(log) for log in logs), key=lambda o: o.id)
 
 
+# Held LP deposits listed ahead of the queue: at most a batch less one, so that a
+# batch always has room for the queue order that may complete their round.
+MAX_HANDED_BACK = MAX_BATCH - 1
+
+
 def pending_orders(book, start_block: int = 0) -> list[Order]:
     """The orders still waiting in `book`, in the order `settle` takes them: the
-    held LP deposits first, then the queue from its head."""
+    held LP deposits first (up to MAX_HANDED_BACK), then the queue from its head."""
     head = book.next_order()
-    held, first, _ = book.held_deposits()
-    orders = requested_orders(book, start_block)
-    waiting = [replace(o, held=True) for o in orders if held and first <= o.id < head and _is_pending(book, o.id)]
-    return waiting + [order for order in orders if order.id >= head]
-
-
-def _is_pending(book, order_id: int) -> bool:
-    return book.order(order_id).status == ORDER_PENDING
+    held = [book.held_deposit(i) for i in range(min(book.held_deposits()[0], MAX_HANDED_BACK))]
+    orders = {o.id: o for o in requested_orders(book, start_block)}
+    return [replace(orders[i], held=True) for i in held] + [o for i, o in sorted(orders.items()) if i >= head]
 
 
 @dataclass(frozen=True)
@@ -290,8 +289,9 @@ def in_batches(due: list[tuple], size: int = MAX_BATCH) -> list[list[tuple]]:
     batches = []
     while due:
         batch = due[:size]
-        if all(order.held for order, _, _ in batch) and len(due) > size:
-            batch = due[: size - 1] + [next(d for d in due if not d[0].held)]
+        queue = next((d for d in due if not d[0].held), None)
+        if all(order.held for order, _, _ in batch) and queue is not None:
+            batch = due[: size - 1] + [queue]
         batches.append(batch)
         due = [d for d in due if all(d[0].id != b[0].id for b in batch)]
     return batches
@@ -421,7 +421,7 @@ class OrderCache:
         self.next_order = raw_view(book_address, "next_order()", ["uint256"])
         self.pending_orders = raw_view(book_address, "pending_orders()", ["uint256"])
         self.held_deposits = raw_view(book_address, "held_deposits()", ["uint256", "uint256", "uint256"])
-        self.order_status = raw_view(book_address, "order(uint256)", ["uint256", "uint256", "uint256"])
+        self.held_deposit = raw_view(book_address, "held_deposit(uint256)", ["uint256"])
 
     def reset(self) -> None:
         """Forget everything and read again from the start (a log went missing)."""
@@ -452,20 +452,20 @@ class OrderCache:
 
         self._read_to(head_block)
         head, waiting = self.next_order(), self.pending_orders()
-        held, first, _ = self.held_deposits()
-        pending = self._pending(head, first if held else head)
-        if len(pending) < waiting:
+        count, first, _ = self.held_deposits()
+        held = [self.held_deposit(i) for i in range(min(count, MAX_HANDED_BACK))]
+        keep_from = first if count else head
+        pending = self._pending(head, keep_from)
+        if len(pending) < waiting or any(i not in self.orders for i in held):
             # A request in a block newer than `head_block`, or a log the node
             # had not indexed yet (or a reorg): read on, then from the start.
             self._read_to(chain.provider.web3.eth.block_number)
-            pending = self._pending(head, first if held else head)
-            if len(pending) < waiting:
+            pending = self._pending(head, keep_from)
+            if len(pending) < waiting or any(i not in self.orders for i in held):
                 self.reset()
                 self._read_to(chain.provider.web3.eth.block_number)
-                pending = self._pending(head, first if held else head)
-        ids = range(first, head) if held else ()
-        kept = [i for i in ids if i in self.orders and self.order_status(i)[0] == ORDER_PENDING]
-        return [replace(self.orders[i], held=True) for i in kept] + pending[:waiting]
+                pending = self._pending(head, keep_from)
+        return [replace(self.orders[i], held=True) for i in held if i in self.orders] + pending[:waiting]
 
     def _pending(self, head: int, keep_from: int) -> list[Order]:
         for order_id in [i for i in self.orders if i < keep_from]:

@@ -126,3 +126,46 @@ def test_shutdown__a_held_deposit__settles_before_the_shutdown_order(
     assert [(log.order_id, log.outcome) for log in logs][0] == (deposit.id, OUTCOME_FILLED)
     assert logs[-1].order_id == shutdown_id and order_pool.is_shutdown()
     assert OUTCOME_VOID not in [log.outcome for log in logs]
+
+
+def test_settle__a_fresh_market__the_first_deposit_in_place_and_a_later_rounds_deposit_held_in_one_call(
+    order_pool, book, lp, minter, stranger, keeper, owner, feed, collateral, chain, deadline, order_funded
+):
+    """However a settler batches them: the market's first deposit settles in place,
+    and a deposit of a later round settled in the same call is held behind the mint
+    of its round, as it would be settled in a call of its own."""
+    fund(collateral, stranger, book, 100_000 * USDC)
+    first = requested(book.request_lp_deposit(10_000 * USDC, 0, lp, deadline, sender=lp), book)
+    publish_round(feed, owner, chain, after=first.not_before)
+    second = requested(book.request_lp_deposit(10_000 * USDC, 0, stranger, later(chain), sender=stranger), book)
+    mint = requested(book.request_mint(5_000 * USDC, 0, minter, later(chain), sender=minter), book)
+    publish_round(feed, owner, chain, after=mint.not_before)
+    logs = settled(settle_orders(book, feed, keeper, chain), order_pool)
+    assert [log.order_id for log in logs] == [first.id, mint.id, second.id]
+    assert logs[1].round_id == logs[2].round_id != logs[0].round_id
+
+
+def test_settle__more_held_deposits_than_a_batch__the_keepers_batches_settle_them_all(
+    order_seeded, order_pool, book, stranger, minter, keeper, owner, feed, collateral, chain, deadline
+):
+    """21 deposits and a mint of one round, the deposits taken first by a settler
+    (all held): the keeper's batches hand them back at most 19 at a time, beside
+    the mint that completes their round."""
+    fund(collateral, stranger, book, 1_000_000 * USDC)
+    fund(collateral, minter, book, 100_000 * USDC)
+    deposits = [
+        requested(book.request_lp_deposit(100 * USDC, 0, stranger, deadline, sender=stranger), book) for _ in range(21)
+    ]
+    mint = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    publish_round(feed, owner, chain, after=mint.not_before)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    book.settle(batch, round_ids, sender=keeper)  # the first 20 deposits: held
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    assert len(batch) == 20 and [o[0] for o in batch][-1] == deposits[-1].id  # 19 handed back, the 21st
+    book.settle(batch, round_ids, sender=keeper)
+    assert book.held_deposits()[0] == 21 and book.next_order() == mint.id
+    order = []
+    while book.pending_orders() or book.held_deposits()[0]:
+        order += [log.order_id for log in settled(settle_orders(book, feed, keeper, chain), order_pool)]
+    assert order[0] == mint.id and sorted(order[1:]) == [d.id for d in deposits]
+    assert all(book.order(d.id).status == ORDER_SETTLED for d in deposits)

@@ -402,3 +402,32 @@ def test_automation__a_held_deposit_whose_round_is_over__settles_alone_and_not_b
     receipt = automation.block()
     assert [log.order_id for log in settled(receipt, order_pool)] == [deposit.id]
     assert book.held_deposits()[0] == 0 and automation.block() is None
+
+
+def test_automation__more_held_deposits_than_a_perform_hands_back__settles_them_over_performs_in_order(
+    order_seeded, order_pool, book, upkeep, automation, feed, owner, minter, lp, keeper, chain
+):
+    """Eight deposits held (a settler took them, then their round's mint, without
+    handing them back), then an order of a later round: Automation hands back six
+    (a perform's most), then the last two and the later order after them; never
+    the later order first."""
+    deposits = [
+        automation.request(book.request_lp_deposit(100 * USDC, 0, lp, later(chain), sender=lp)) for _ in range(8)
+    ]
+    mint = automation.request(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter))
+    publish_round(feed, owner, chain, after=mint.not_before)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    book.settle(batch[:8], round_ids[:8], sender=keeper)  # the deposits: held
+    book.settle(batch[8:], round_ids[8:], sender=keeper)  # their round's mint, none handed back
+    # An order of a later round, due at once: six go back first, alone (the two
+    # not handed back must settle before it), then the last two and the order.
+    receipt = book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter)
+    automation.logs(receipt)
+    later_mint = requested(receipt, book)
+    publish_round(feed, owner, chain, after=later_mint.not_before)
+
+    first, second = automation.block(), automation.block()
+
+    assert [log.order_id for log in settled(first, order_pool)] == [d.id for d in deposits[:6]]
+    assert [log.order_id for log in settled(second, order_pool)] == [d.id for d in deposits[6:]] + [later_mint.id]
+    assert book.held_deposits()[0] == 0 and automation.block() is None
