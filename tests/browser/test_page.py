@@ -88,75 +88,82 @@ def browser():
         browser.close()
 
 
+def node_refusing(rpc: str, refusal):
+    """A route handler for every request to the node at `rpc`: a JSON-RPC call for
+    which `refusal(call)` gives an error (code, message) gets that error, as a
+    node that behaves so would answer; every other call goes to the node."""
+
+    def handle(route):
+        if route.request.method != "POST":
+            return route.continue_()
+        body = json.loads(route.request.post_data)
+        calls = body if isinstance(body, list) else [body]
+        errors = [refusal(call) for call in calls]
+        if not any(errors):
+            return route.continue_()
+        answers = [
+            {"jsonrpc": "2.0", "id": call["id"], "error": {"code": error[0], "message": error[1]}}
+            if error
+            else requests.post(rpc, json=call, timeout=30).json()
+            for call, error in zip(calls, errors, strict=True)
+        ]
+        answer = answers if isinstance(body, list) else answers[0]
+        route.fulfill(status=200, headers={"access-control-allow-origin": "*"}, json=answer)
+
+    return handle
+
+
 def capped_logs(rpc: str, max_range: int, refused: list):
-    """A route handler that makes the node behave as a public RPC that refuses an
-    eth_getLogs over more than `max_range` blocks (each refusal is added to `refused`)."""
+    """A node that, as a public RPC, refuses an eth_getLogs over more than
+    `max_range` blocks (each refusal is added to `refused`)."""
 
     def head() -> int:
-        return int(
-            requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}, timeout=30).json()[
-                "result"
-            ],
-            16,
-        )
+        answer = requests.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber"}, timeout=30)
+        return int(answer.json()["result"], 16)
 
-    def too_wide(call: dict) -> bool:
+    def refusal(call: dict):
         if call.get("method") != "eth_getLogs":
-            return False
+            return None
         query = call["params"][0]
         first, last = (
             int(query[k], 16) if str(query.get(k, "latest")).startswith("0x") else head()
             for k in ("fromBlock", "toBlock")
         )
-        return last - first + 1 > max_range
+        if last - first + 1 <= max_range:
+            return None
+        refused.append(query)
+        return -32005, f"eth_getLogs is limited to a {max_range} block range"
 
-    def handle(route):
-        if route.request.method != "POST":
-            return route.continue_()
-        body = json.loads(route.request.post_data)
-        calls = body if isinstance(body, list) else [body]
-        if not any(too_wide(call) for call in calls):
-            return route.continue_()
-        answers = []
-        for call in calls:
-            if too_wide(call):
-                refused.append(call["params"][0])
-                message = f"eth_getLogs is limited to a {max_range} block range"
-                answers.append({"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32005, "message": message}})
-            else:
-                answers.append(requests.post(rpc, json=call, timeout=30).json())
-        answer = answers if isinstance(body, list) else answers[0]
-        route.fulfill(status=200, headers={"access-control-allow-origin": "*"}, json=answer)
-
-    return handle
+    return node_refusing(rpc, refusal)
 
 
 def refusing_state_overrides(rpc: str, refused: list):
-    """A route handler that makes the node behave as one that takes no state override
-    in an eth_call (each refusal is added to `refused`)."""
+    """A node that takes no state override in an eth_call (each refusal is added to `refused`)."""
 
-    def overrides(call: dict) -> bool:
-        return call.get("method") == "eth_call" and len(call.get("params", [])) > 2
+    def refusal(call: dict):
+        if call.get("method") != "eth_call" or len(call.get("params", [])) <= 2:
+            return None
+        refused.append(call)
+        return -32602, "eth_call takes no state override here"
 
-    def handle(route):
-        if route.request.method != "POST":
-            return route.continue_()
-        body = json.loads(route.request.post_data)
-        calls = body if isinstance(body, list) else [body]
-        if not any(overrides(call) for call in calls):
-            return route.continue_()
-        answers = []
-        for call in calls:
-            if overrides(call):
-                refused.append(call)
-                error = {"code": -32602, "message": "eth_call takes no state override here"}
-                answers.append({"jsonrpc": "2.0", "id": call["id"], "error": error})
-            else:
-                answers.append(requests.post(rpc, json=call, timeout=30).json())
-        answer = answers if isinstance(body, list) else answers[0]
-        route.fulfill(status=200, headers={"access-control-allow-origin": "*"}, json=answer)
+    return node_refusing(rpc, refusal)
 
-    return handle
+
+def without_permit(rpc: str, token: str):
+    """A node on which `token` has no EIP-2612 permit: its `DOMAIN_SEPARATOR()`
+    reverts, as on a collateral that never had one."""
+    selector = "0x3644e515"
+
+    def refusal(call: dict):
+        if call.get("method") != "eth_call":
+            return None
+        tx = call["params"][0]
+        data = tx.get("data") or tx.get("input") or ""
+        if str(tx.get("to", "")).lower() == token.lower() and data.startswith(selector):
+            return 3, "execution reverted"
+        return None
+
+    return node_refusing(rpc, refusal)
 
 
 @pytest.fixture
@@ -534,6 +541,30 @@ def test_page__lp_deposit_then_lp_withdrawal__settled_by_the_keeper_and_paid(ope
         f"{sign}{money(abs(result))} ({sign}{percent:.2f}%): paid 10,000.10 USDC, got back {money(paid)}, "
         "worth 0.00 USDC now",
     )
+
+
+def test_page__a_collateral_without_permit__approves_first_then_requests_and_the_keeper_settles_it(
+    open_page, market, playground, accounts
+):
+    """Where the collateral takes no permit, the page sends an approval for the
+    amount plus the settle fee, then the request; nothing is signed."""
+    user = accounts[1]
+    pool, book, collateral = market("1")
+    collateral.mint(user, 1_000 * USDC, sender=user)
+    assert collateral.allowance(user, book) == 0
+    page = open_page(user, route=without_permit(playground["rpc"], collateral.address))
+    section = page.locator('section[data-market="1"]')
+    section.locator("input[name=slippage]").fill(SLIPPAGE)
+    section.locator("input[name=amount]").fill("100")
+    expect(section.locator(".preview")).to_contain_text("this token takes no permit, so an approval for this amount")
+    order_id = book.next_order() + book.pending_orders()
+    section.get_by_role("button", name="Request mint").click()
+    done = section.locator(".progress.done")
+    expect(done).to_contain_text(f"Order {order_id}: filled", timeout=SETTLES_WITHIN)
+    log = page.evaluate("window.__testWallet.log")
+    assert "eth_signTypedData_v4" not in log and log.count("eth_sendTransaction") == 2  # approve, then request
+    assert collateral.allowance(user, book) == 0  # approved for this order exactly, and spent
+    assert pool.balanceOf(user) == settlement(pool, order_id).out > 0
 
 
 def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_why(open_page, market, accounts):

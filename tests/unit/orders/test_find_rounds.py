@@ -136,7 +136,9 @@ def test_find_rounds__random_feed_and_queue__same_round_ids_as_the_keepers_searc
             while pending and pending[0] < time:
                 requests.append((pending.pop(0), int(feed.phaseId())))
 
-        t, count = start, 0
+        # startedAt never goes back along a feed (OCR transmits reports in the order
+        # they were made): a held transmission starts no earlier than the round before.
+        t, count, started = start, 0, 0
         for p, phase_rounds in enumerate(phases):
             if p:
                 t += 30
@@ -147,7 +149,8 @@ def test_find_rounds__random_feed_and_queue__same_round_ids_as_the_keepers_searc
                 t += gap
                 requests_before(t)
                 chain.mine(timestamp=t)
-                feed.push_round(-1 if count in invalid else PRICE + count, t - held, t, sender=owner)
+                started = max(t - held, started)
+                feed.push_round(-1 if count in invalid else PRICE + count, started, t, sender=owner)
                 count += 1
         requests += [(r, int(feed.phaseId())) for r in pending]
         now = t + tail
