@@ -334,8 +334,8 @@ def settle(
     held: Held = self._held()
     exit_terms: SideTerms = self._side_terms(self._exit_terms)
     shut: bool = exit_terms.flag
-    # Held deposits handed back (behind the queue's head, by increasing id),
-    # then the queue's next orders, each checked against its commitment, and
+    # Held deposits handed back (behind the queue's head, in the order they
+    # were held), then the queue's next orders, each checked against its commitment, and
     # the round questions for the oracle: every queue order until the NAV is
     # fixed (the shutdown order included); after it, none.
     returned: DynArray[uint256, constants.MAX_BATCH] = []  # their places in `orders`

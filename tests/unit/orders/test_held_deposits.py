@@ -15,6 +15,21 @@ from .conftest import USDC, later, requested, settled
 SETTLE_FEE = USDC // 10
 
 
+def _a_deposit_held_ahead_of_a_mint(book, stranger, minter, keeper, owner, feed, collateral, chain, deadline):
+    """An LP deposit and a mint of one round, the deposit settled alone (held: the
+    mint of its round is still to come). Returns both, and the keeper's batch."""
+    fund(collateral, stranger, book, 100_000 * USDC)
+    fund(collateral, minter, book, 100_000 * USDC)
+    deposit = requested(book.request_lp_deposit(50_000 * USDC, 0, stranger, deadline, sender=stranger), book)
+    mint = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
+    publish_round(feed, owner, chain, after=mint.not_before)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    assert batch[0][0] == deposit.id
+    book.settle(batch[:1], round_ids[:1], sender=keeper)
+    assert book.held_deposits()[:2] == (1, deposit.id)
+    return deposit, mint, batch, round_ids
+
+
 def test_settle__a_round_split_across_two_calls__the_deposit_waits_for_the_rest_of_its_round(
     order_seeded, order_pool, book, stranger, minter, redeemer, keeper, owner, feed, collateral, chain, deadline
 ):
@@ -51,15 +66,9 @@ def test_settle__a_round_split_across_two_calls__the_deposit_waits_for_the_rest_
 def test_settle__a_later_round_behind_held_deposits__waits_until_they_are_handed_back(
     order_seeded, order_pool, book, stranger, minter, keeper, owner, feed, collateral, chain, deadline, unchanged
 ):
-    fund(collateral, stranger, book, 100_000 * USDC)
-    fund(collateral, minter, book, 100_000 * USDC)
-    deposit = requested(book.request_lp_deposit(50_000 * USDC, 0, stranger, deadline, sender=stranger), book)
-    same_round = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
-    publish_round(feed, owner, chain, after=same_round.not_before)
-    # The deposit alone is taken and held (the mint of its round is still to come).
-    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
-    book.settle(batch[:1], round_ids[:1], sender=keeper)
-    assert book.held_deposits()[0] == 1
+    deposit, same_round, _, _ = _a_deposit_held_ahead_of_a_mint(
+        book, stranger, minter, keeper, owner, feed, collateral, chain, deadline
+    )
     # Its round's mint settles; the round is not over for the book until a later order shows it...
     later_mint = requested(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter), book)
     publish_round(feed, owner, chain, after=later_mint.not_before)
@@ -82,14 +91,7 @@ def test_settle__a_later_round_behind_held_deposits__waits_until_they_are_handed
 def test_settle__a_held_deposit_handed_back_after_a_competitor_released_it__is_skipped(
     order_seeded, order_pool, book, stranger, minter, keeper, owner, feed, collateral, chain, deadline
 ):
-    fund(collateral, stranger, book, 100_000 * USDC)
-    fund(collateral, minter, book, 100_000 * USDC)
-    deposit = requested(book.request_lp_deposit(50_000 * USDC, 0, stranger, deadline, sender=stranger), book)
-    mint = requested(book.request_mint(1_000 * USDC, 0, minter, deadline, sender=minter), book)
-    publish_round(feed, owner, chain, after=mint.not_before)
-    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
-    assert batch[0][0] == deposit.id
-    book.settle(batch[:1], round_ids[:1], sender=keeper)
+    _a_deposit_held_ahead_of_a_mint(book, stranger, minter, keeper, owner, feed, collateral, chain, deadline)
     stale = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
     settle_orders(book, feed, owner, chain)  # the competitor completes the round
     assert book.held_deposits()[0] == 0 and book.pending_orders() == 0
