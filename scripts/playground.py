@@ -12,7 +12,8 @@ the node's URL and a funded test account to import into a browser wallet. Ctrl-C
 stops everything. `kill -USR1 <pid>` (the pid is printed) stops bringing each new
 price to Pyth's contract, and a second one resumes: as on a testnet where nobody
 brings one, the price on-chain goes stale, and the page previews at the price
-service's latest price instead.
+service's latest price instead. `kill -USR2 <pid>` holds the price still (the
+chain's clock then runs at yours), and a second one moves it again.
 
     make app
     ape run playground --round-seconds 3 --history-days 5 --port 8000 --node-port 8545
@@ -63,6 +64,8 @@ class Prices:
         self.clock = chain.blocks.head.timestamp
         self.to_store = True
         self._want_store = True  # what the last SIGUSR1 asked; applied at the next move
+        self.holding = False
+        self._want_hold = False  # what the last SIGUSR2 asked; applied at the next move
 
     @property
     def wad(self) -> int:
@@ -79,6 +82,16 @@ class Prices:
                 if self.to_store
                 else "New prices no longer go to Pyth's contract: the page previews at the price service's."
             )
+        if self._want_hold != self.holding:
+            self.holding = self._want_hold
+            click.echo(
+                "The price holds still, and the chain's clock runs at yours."
+                if self.holding
+                else "The price moves again, an hour a move."
+            )
+        if self.holding:
+            chain.provider.make_request("evm_mine", [])  # blocks still come: the keeper acts on them
+            return int(self.price)
         self.price *= 1 + self.rng.gauss(0, 0.035 / 24**0.5)
         self.clock = max(self.clock + HOUR, chain.blocks.head.timestamp + 1)
         chain.provider.make_request("anvil_setTime", [self.clock])
@@ -92,6 +105,11 @@ class Prices:
     def toggle_store(self, *_signal) -> None:
         """SIGUSR1: stop bringing each new price to Pyth's contract from the next move on, or resume."""
         self._want_store = not self._want_store
+
+    def toggle_hold(self, *_signal) -> None:
+        """SIGUSR2: hold the price still from the next move on (the chain's clock runs at
+        the wall's; blocks still come each round), or move it again."""
+        self._want_hold = not self._want_hold
 
 
 def port_or_free(port: int) -> int:
@@ -206,6 +224,7 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
         # Each round is an hour: the demo users' 2% bound, so an order is seldom refunded for the move.
         config = page_config(manifest, "local", node.uri, deadline_seconds, slippage_percent=2, faucet=True)
         signal.signal(signal.SIGUSR1, feed.toggle_store)
+        signal.signal(signal.SIGUSR2, feed.toggle_hold)
         with PageServer(config, port) as server:
             names = ", ".join(f"{m['symbol']} (-{m['leverage']}x) {m['pool']}" for m in manifest["markets"])
             click.echo(
@@ -221,8 +240,8 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
                 f"           (any command: mint 100, orders, ...; the same account as the page's)\n"
                 f"A new ETH price every {round_seconds:g} s, each an hour of market time; the keeper bot settles "
                 f"orders at the next move and rebalances daily. `kill -USR1 {os.getpid()}` stops bringing each "
-                f"price to Pyth's contract (the page then previews at the price service's), and resumes. "
-                f"Ctrl-C stops everything."
+                f"price to Pyth's contract (the page then previews at the price service's), and resumes; "
+                f"`kill -USR2 {os.getpid()}` holds the price still, and moves it again. Ctrl-C stops everything."
             )
             while True:
                 time.sleep(round_seconds)

@@ -31,7 +31,7 @@ from ape.exceptions import ContractLogicError
 from playwright.sync_api import expect, sync_playwright
 
 from inverse.app import cli_module
-from inverse.constants import ORDER_MINT, ORDER_SETTLED, OUTCOME_FILLED
+from inverse.constants import ORDER_MINT, ORDER_SETTLED, OUTCOME_FILLED, OUTCOME_REFUNDED
 
 ROOT = Path(__file__).resolve().parents[2]
 # The tests share one world (a module fixture): one worker runs them all, in order.
@@ -225,6 +225,30 @@ def while_price_is_fresh(view, timeout: float = 60):
             time.sleep(0.5)
 
 
+def signal_playground(playground, sig, said: str) -> None:
+    """Sends the playground `sig` and waits for it to say `said` (it acts between two moves)."""
+    seen = sum(said in line for line in playground["lines"])
+    playground["process"].send_signal(sig)
+    deadline = time.monotonic() + 60
+    while sum(said in line for line in playground["lines"]) == seen:
+        assert time.monotonic() < deadline, (
+            "the playground did not answer its signal:\n" + "".join(playground["lines"])[-2000:]
+        )
+        time.sleep(0.1)
+
+
+@contextmanager
+def price_held(playground):
+    """The playground holds its price still (SIGUSR2): the chain's clock runs at the
+    wall's and its price service keeps the last move's price, until the test brings
+    another; a second signal moves it again."""
+    signal_playground(playground, signal.SIGUSR2, "The price holds still")
+    try:
+        yield
+    finally:
+        signal_playground(playground, signal.SIGUSR2, "The price moves again")
+
+
 @contextmanager
 def price_left_stale(playground, pool):
     """The playground stops bringing each new price to Pyth's contract (SIGUSR1; it says
@@ -238,14 +262,7 @@ def price_left_stale(playground, pool):
     lens = project.PoolLens.at(pool.lens())
 
     def toggle(said: str) -> None:
-        seen = sum(said in line for line in playground["lines"])
-        playground["process"].send_signal(signal.SIGUSR1)
-        deadline = time.monotonic() + 60
-        while sum(said in line for line in playground["lines"]) == seen:
-            assert time.monotonic() < deadline, (
-                "the playground did not answer its signal:\n" + "".join(playground["lines"])[-2000:]
-            )
-            time.sleep(0.1)
+        signal_playground(playground, signal.SIGUSR1, said)
 
     toggle("no longer go to Pyth's contract")
     try:
@@ -565,6 +582,37 @@ def test_page__a_collateral_without_permit__approves_first_then_requests_and_the
     assert "eth_signTypedData_v4" not in log and log.count("eth_sendTransaction") == 2  # approve, then request
     assert collateral.allowance(user, book) == 0  # approved for this order exactly, and spent
     assert pool.balanceOf(user) == settlement(pool, order_id).out > 0
+
+
+def test_page__a_mint_the_price_moved_against__refunded_and_the_page_says_why(open_page, market, playground, accounts):
+    """ETH falls 5% between the preview and the order's price (the test holds the
+    playground's price still and brings that fall to its price service from the
+    order's slot on): a -1x mint gets about 5% fewer tokens than previewed, past its
+    0.5% bound, so it is refunded, and the page says why and what to do."""
+    user = accounts[1]  # the approval test's
+    pool, book, collateral = market("1")
+    oracle = project.PythOracle.at(pool.oracle())
+    collateral.mint(user, 1_000 * USDC, sender=user)
+    with price_held(playground):
+        page = open_page(user)
+        section = page.locator('section[data-market="1"]')
+        section.locator("input[name=slippage]").fill("0.5")
+        section.locator("input[name=amount]").fill("100")
+        expect(section.locator(".preview")).to_contain_text("Pay 100.00 USDC")
+        # From 4 s on: before the order's T (a request is priced at least 5 s after it), after the click.
+        fall = Decimal(oracle.price()) * 95 / 100 / 10**18
+        body = {"price": f"{fall:.2f}", "from": chain.blocks.head.timestamp + 4}
+        requests.post(f"{playground['config']['hermes']}/price", json=body, timeout=10).raise_for_status()
+        order_id = book.next_order() + book.pending_orders()
+        cash = collateral.balanceOf(user)
+        section.get_by_role("button", name="Request mint").click()
+        done = section.locator(".progress.done")
+        expect(done).to_contain_text(f"Order {order_id}: refunded", timeout=SETTLES_WITHIN)
+    log = settlement(pool, order_id)
+    assert log.outcome == OUTCOME_REFUNDED and log.refunded == 100 * USDC
+    assert collateral.balanceOf(user) == cash - 100_000  # all back but the settle fee
+    expect(done).to_contain_text("your bound was")
+    expect(done).to_contain_text("ask again with a wider slippage bound (the Slippage bound field)")
 
 
 def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_why(open_page, market, accounts):
