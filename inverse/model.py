@@ -500,7 +500,7 @@ class PoolModel:
     escrowed: int = 0
     orders: dict[int, Order] = field(default_factory=dict)
     # LP deposits priced but held until their round's other orders settle (ids,
-    # ascending), and their round's pricing.
+    # in the order they were held), and their round's pricing.
     held: list[int] = field(default_factory=list)
     held_pricing: Pricing | None = None
 

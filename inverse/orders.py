@@ -15,15 +15,7 @@ from dataclasses import astuple, dataclass, field, replace
 
 from ape.exceptions import ApeException
 
-from .constants import (
-    DEAD_FEED_GRACE,
-    MAX_BATCH,
-    MAX_PRICE,
-    ORDER_KINDS,
-    ORDER_LP_DEPOSIT,
-    ORDER_MINT,
-    ORDER_SHUTDOWN,
-)
+from .constants import DEAD_FEED_GRACE, MAX_BATCH, MAX_PRICE, ORDER_KINDS, ORDER_LP_DEPOSIT, ORDER_MINT, ORDER_SHUTDOWN
 
 PHASE_SHIFT = 64
 # A next-phase proof (`ChainlinkOracle.order_round`): last << 80 | round.
