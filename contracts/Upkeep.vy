@@ -207,7 +207,9 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
     for i: uint256 in range(_MAX_HANDED_BACK):
         if i == held_count:
             break
-        held_id: uint256 = staticcall book.held_deposit(i)
+        held_id: uint256 = held_first
+        if i != 0:
+            held_id = staticcall book.held_deposit(i)
         if self._recorded[held_id][0] == 0:
             break  # its log was missed: `record` it
         held |= held_id << (40 * i)

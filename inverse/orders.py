@@ -87,11 +87,20 @@ def requested_orders(book, start_block: int = 0) -> list[Order]:
 MAX_HANDED_BACK = MAX_BATCH - 1
 
 
+def held_ids(count: int, first: int, held_deposit) -> list[int]:
+    """The ids of the held LP deposits to hand back, in the book's order (at most
+    MAX_HANDED_BACK), from `held_deposits()`'s count and first and the book's
+    `held_deposit(i)`, which is asked only past the first."""
+    listed = min(count, MAX_HANDED_BACK)
+    return ([first] if listed else []) + [held_deposit(i) for i in range(1, listed)]
+
+
 def pending_orders(book, start_block: int = 0) -> list[Order]:
     """The orders still waiting in `book`, in the order `settle` takes them: the
     held LP deposits first (up to MAX_HANDED_BACK), then the queue from its head."""
     head = book.next_order()
-    held = [book.held_deposit(i) for i in range(min(book.held_deposits()[0], MAX_HANDED_BACK))]
+    count, first, _ = book.held_deposits()
+    held = held_ids(count, first, book.held_deposit)
     orders = {o.id: o for o in requested_orders(book, start_block)}
     return [replace(orders[i], held=True) for i in held] + [o for i, o in sorted(orders.items()) if i >= head]
 
@@ -445,7 +454,7 @@ class OrderCache:
         self._read_to(head_block)
         head, waiting = self.next_order(), self.pending_orders()
         count, first, _ = self.held_deposits()
-        held = [self.held_deposit(i) for i in range(min(count, MAX_HANDED_BACK))]
+        held = held_ids(count, first, self.held_deposit)
         keep_from = first if count else head
         pending = self._pending(head, keep_from)
         if len(pending) < waiting or any(i not in self.orders for i in held):
