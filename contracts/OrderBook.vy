@@ -406,6 +406,8 @@ def settle(
         holding: DynArray[IPool.Order, constants.MAX_BATCH] = []
         taken = 0
         lp_supply: uint256 = max_value(uint256)  # read once, when a deposit comes
+        if held.count != 0:
+            lp_supply = 1  # the held deposits are LPs before any deposit after them
         for i: uint256 in range(constants.MAX_BATCH):
             if i == len(batch):
                 break

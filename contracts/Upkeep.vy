@@ -214,6 +214,8 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
             break  # its log was missed: `record` it
         held |= held_id << (40 * i)
         handed += 1
+    if held_count != 0 and handed == 0:
+        return False, b""  # the first held deposit's log was missed: `record` it
     count: uint256 = 0  # recorded orders from the head
     queries: DynArray[IOracle.RoundQuery, constants.MAX_BATCH] = []
     for i: uint256 in range(constants.MAX_BATCH):
@@ -222,8 +224,11 @@ def checkUpkeep(check_data: Bytes[1024]) -> (bool, Bytes[_MAX_PERFORM_SIZE]):
         first_word: uint256 = self._recorded[head + i][0]
         if first_word == 0:
             break  # its log was missed
-        if handed < held_count and (first_word >> 200) & _MASK_40 > held_at:
-            break  # a later round's: the held deposits not handed back here settle first
+        if handed < held_count and (
+            (first_word >> 200) & _MASK_40 > held_at
+            or (self._recorded[head + i][1] >> 160) & 255 == constants.ORDER_SHUTDOWN
+        ):
+            break  # a later round's, or the shutdown: the held deposits not handed back here settle first
         count += 1
         if not shut:
             # The orders after the shutdown order settle at the fixed NAV: no round.

@@ -933,7 +933,8 @@ class PoolModel:
         done, holding, taken = [], [], 0
         held_pricing = self.held_pricing if self.held else None
         stored = list(self.held)
-        has_lps = self.lp_total_supply != 0  # none yet: the first deposits settle in place
+        # None yet (nor held deposits, LPs before any deposit after them): the first settle in place.
+        has_lps = self.lp_total_supply != 0 or bool(stored)
 
         def release(kept: list[Order]) -> None:
             for h in returned + holding:

@@ -141,12 +141,12 @@ def test_find_rounds__random_feed_and_queue__same_round_ids_as_the_keepers_searc
         t, count, started = start, 0, 0
         for p, phase_rounds in enumerate(phases):
             if p:
-                t += 30
+                t = max(t + 30, chain.blocks.head.timestamp + 1)  # never before a block the node made meanwhile
                 requests_before(t)
                 chain.mine(timestamp=t)
                 feed.new_phase(PRICE, sender=owner)
             for gap, held in phase_rounds:
-                t += gap
+                t = max(t + gap, chain.blocks.head.timestamp + 1)
                 requests_before(t)
                 chain.mine(timestamp=t)
                 started = max(t - held, started)

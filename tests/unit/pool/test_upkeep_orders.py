@@ -431,3 +431,20 @@ def test_automation__more_held_deposits_than_a_perform_hands_back__settles_them_
     assert [log.order_id for log in settled(first, order_pool)] == [d.id for d in deposits[:6]]
     assert [log.order_id for log in settled(second, order_pool)] == [d.id for d in deposits[6:]] + [later_mint.id]
     assert book.held_deposits()[0] == 0 and automation.block() is None
+
+
+def test_automation__a_held_deposit_whose_log_it_missed__waits_for_its_record_and_never_reverts(
+    order_seeded, order_pool, book, upkeep, automation, feed, owner, minter, lp, keeper, chain
+):
+    """Automation cannot hand back a held deposit it never recorded: its check says
+    nothing is to do (a perform would revert) until someone records it."""
+    receipt = book.request_lp_deposit(2_000 * USDC, 0, lp, later(chain), sender=lp)
+    deposit = requested(receipt, book)  # its log missed
+    mint = automation.request(book.request_mint(1_000 * USDC, 0, minter, later(chain), sender=minter))
+    publish_round(feed, owner, chain, after=mint.not_before)
+    batch, round_ids = settlement_batch(book, RawFeed(feed.address), chain.pending_timestamp)
+    book.settle(batch[:1], round_ids[:1], sender=keeper)  # the deposit: held
+    assert upkeep.checkUpkeep(b"") == (False, b"")
+    upkeep.record(deposit.as_struct(), sender=keeper)
+    receipt = automation.block()
+    assert [log.order_id for log in settled(receipt, order_pool)] == [mint.id, deposit.id]
