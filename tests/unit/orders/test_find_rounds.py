@@ -153,7 +153,7 @@ def test_find_rounds__random_feed_and_queue__same_round_ids_as_the_keepers_searc
                 feed.push_round(-1 if count in invalid else PRICE + count, started, t, sender=owner)
                 count += 1
         requests += [(r, int(feed.phaseId())) for r in pending]
-        now = t + tail
+        now = max(t + tail, chain.blocks.head.timestamp + 1)
         chain.mine(timestamp=now)
 
         built, last_t, last_expiry = [], 0, 0
