@@ -20,7 +20,7 @@ from inverse.deploy import deploy_upkeep, prove_recent_price
 from inverse.orders import order_from_log
 from inverse.pull import slot_of
 
-from .conftest import BTC_USD, USDC, mine_past, settle_pull, signed
+from .conftest import BTC_USD, USDC, mine_past, settle_pull, signed, slot_start
 
 SETTLE_FEE = USDC // 10
 
@@ -277,13 +277,14 @@ def test_attack__a_move_already_published__round_trip_earns_nothing(
 
 
 def test_settle__an_lp_deposit_ahead_of_a_mint_of_its_slot__settles_after_it_and_takes_none_of_its_fee(
-    seeded, pull_book, pull_lens, stranger, minter, keeper, prices, chain
+    seeded, pull_book, pull_lens, stranger, minter, keeper, prices, chain, frozen_clock
 ):
     """The deposit-ahead-of-a-visible-mint attack on a pull market: one price settles
     both, the mint first; the attacker's round trip pays its two settle fees."""
     lp_token = ape.project.LpToken.at(seeded.lp_token())
     collateral = ape.project.MockCollateral.at(seeded.collateral())
     cash = collateral.balanceOf(stranger)
+    slot_start()  # both requests in one slot (the clock held still)
     deadline = chain.pending_timestamp + 600
     receipt = pull_book.request_lp_deposit(200_000 * USDC, 0, stranger, deadline, sender=stranger)
     deposit = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
