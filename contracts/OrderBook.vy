@@ -84,10 +84,18 @@ _orders: HashMap[uint256, uint256]
 # take its fee). Held deposits keep their commitment in `_orders` behind the
 # queue's head, and their ids in `_held_ids`, in queue order, from `start` on.
 # All are of one round: count (bits 0-39), start (40-79), the round's time
-# (80-119) and id (120-199); its price below.
+# (80-119) and id (120-199); its price below. Bits 200-239: the time of
+# `_fallback_price` (read with it on every settle for free).
 _held_word: uint256
 _held_price: uint256
 _held_ids: HashMap[uint256, uint256]
+
+# Pull market: the first price an order filled at in the latest clock hour in
+# which one did. A shutdown that no Pyth price can prove (none came for a day
+# past its expiry) fixes the NAV there if it is later than the last rebalance:
+# the last reference alone would ignore every move since. Written at most once
+# an hour, and the same however the orders were batched, so no settler picks it.
+_fallback_price: uint256
 
 _MASK_16: constant(uint256) = 2**16 - 1
 _MASK_24: constant(uint256) = 2**24 - 1
@@ -101,6 +109,7 @@ _MAX_ESCROW: constant(uint256) = 2**112 - 1
 _MAX_MIN_OUT: constant(uint256) = 2**128 - 1
 # Largest price a held deposit keeps (a WAD price of 3.4e20): a larger one settles it in place.
 _MAX_HELD_PRICE: constant(uint256) = 2**128 - 1
+_HOUR: constant(uint256) = 3_600
 
 
 # `_queue_word`, decoded.
@@ -117,13 +126,15 @@ struct Queue:
     escrowed: uint256
 
 
-# `_held_word` and `_held_price`, decoded: the deposits held and their round's pricing.
+# `_held_word` and `_held_price`, decoded: the deposits held and their round's
+# pricing, and the time of `_fallback_price`.
 struct Held:
     count: uint256
     start: uint256
     at: uint256
     round_id: uint256
     price: uint256
+    fallback_at: uint256
 
 
 # One side's terms word, decoded.
@@ -455,9 +466,14 @@ def settle(
             taken += 1
         if len(returned) + len(holding) != 0:
             # The round is over once the queue's next order has its T after the
-            # round's time (a later round prices it) or none waits.
+            # round's time (a later round prices it), or none waits and the round
+            # is not ahead of the block (a Pyth price may be, by the clock skew it
+            # allows; a request's T is after the block's time).
             next_id: uint256 = queue.head + taken
-            if next_id == queue.tail or self._orders[next_id] >> 216 > held.at:
+            over: bool = held.at <= block.timestamp
+            if next_id != queue.tail:
+                over = self._orders[next_id] >> 216 > held.at
+            if over:
                 for k: uint256 in returned:
                     done.append(orders[k])
                     done_pricings.append(self._held_pricing(held))
@@ -488,9 +504,31 @@ def settle(
             exit_terms.flag = True
             self._exit_terms = self._pack_side(exit_terms)
         self._orders[o.id] = 0
+    fallback_price: uint256 = 0  # a new one, if this batch fills in a later hour
+    if pull and len(pricings) != 0:
+        # The batch's last pricing is at or after each of its fills (fills follow
+        # their T; a void's time is its expiry, or its late price), so most
+        # batches, in the fallback's hour, are told apart by it alone.
+        if pricings[len(pricings) - 1].at // _HOUR > held.fallback_at // _HOUR:
+            for p: IOracle.Pricing in pricings:
+                if p.outcome == constants.ROUND_FILL and p.price != 0 and p.at // _HOUR > held.fallback_at // _HOUR:
+                    held.fallback_at = p.at
+                    fallback_price = p.price
+        if exit_terms.flag:
+            # A shutdown void without any price: at the fallback, if later than the last rebalance.
+            for i: uint256 in range(constants.MAX_BATCH):
+                if i == len(batch):
+                    break
+                if batch[i].kind == constants.ORDER_SHUTDOWN:
+                    if pricings[i].price == 0 and held.fallback_at > staticcall IPool(pool).fee_time():
+                        pricings[i].price = fallback_price if fallback_price != 0 else self._fallback_price
+                        pricings[i].at = held.fallback_at
+                    break
     queue.head += taken
     self._store_queue(queue)
     self._store_held(held)
+    if fallback_price != 0:
+        self._fallback_price = fallback_price
     if len(batch) != 0:
         extcall IPool(pool).execute(batch, pricings, msg.sender)
     return len(batch)
@@ -1017,6 +1055,7 @@ def _held() -> Held:
         at=(word >> 80) & _MASK_40,
         round_id=(word >> 120) & _MASK_80,
         price=0,
+        fallback_at=(word >> 200) & _MASK_40,
     )
     if held.count != 0:
         held.price = self._held_price
@@ -1027,7 +1066,7 @@ def _held() -> Held:
 def _store_held(held: Held):
     # Written only when it changed: most settlements hold nothing. The price
     # stays behind once released, so the next round's write is a cheap one.
-    word: uint256 = held.count | held.start << 40 | held.at << 80 | held.round_id << 120
+    word: uint256 = held.count | held.start << 40 | held.at << 80 | held.round_id << 120 | held.fallback_at << 200
     if word != self._held_word:
         self._held_word = word
     if held.count != 0 and held.price != self._held_price:

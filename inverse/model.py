@@ -962,7 +962,12 @@ class PoolModel:
             taken += 1
         if returned or holding:
             next_id = head + taken
-            if next_id == self.tail or self.orders[next_id].not_before > held_pricing.at:
+            # Over: a later round's order waits, or none does and the round is not ahead of the block.
+            if next_id == self.tail:
+                over = held_pricing.at <= now
+            else:
+                over = self.orders[next_id].not_before > held_pricing.at
+            if over:
                 release(stored)
             else:
                 stored += [h.id for h in holding]

@@ -642,7 +642,7 @@ def report(data: dict) -> str:
 @click.command(cls=ConnectedProviderCommand)
 @click.option("--output", default="BENCHMARKS.md", show_default=True)
 def cli(output):
-    """Measure gas from receipts and code sizes, and write the tables."""
+    """(Project tooling, `make bench`.) Gas from receipts and code sizes: BENCHMARKS.md."""
     logger.set_level("WARNING")  # one line per transaction would bury the tables
     data = measure()
     click.echo(
