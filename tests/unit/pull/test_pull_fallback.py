@@ -1,7 +1,7 @@
 """A pull market's shutdown when Pyth publishes nothing provable for a day past its
 expiry: the NAV is fixed at the book's fallback price (the first fill of the latest
-clock hour in which an order filled) when that is later than the last rebalance,
-not at the last reference, which ignores every move since. And held LP deposits
+five-minute window in which an order filled) when that is later than the last
+rebalance, not at the last reference, which ignores every move since. And held LP deposits
 whose price Pyth published ahead of the chain's clock stay held until the block
 catches up, so a request made meanwhile cannot share their round."""
 
@@ -13,13 +13,13 @@ from inverse.orders import order_from_log
 from .conftest import USDC, mine_past, rebalance_now, settle_pull, signed
 from .test_pull_settlement import SETTLE_FEE, request_mint, settled
 
-HOUR = 3_600
+WINDOW = 300  # the fallback's window
 
 
-def next_hour(offset: int = 10) -> int:
-    """Moves the chain `offset` seconds into the next clock hour; returns that time."""
+def next_window(offset: int = 10) -> int:
+    """Moves the chain `offset` seconds into the next five-minute window; returns that time."""
     now = ape.chain.pending_timestamp
-    t = now - now % HOUR + HOUR + offset
+    t = now - now % WINDOW + WINDOW + offset
     ape.chain.mine(timestamp=t)
     return t
 
@@ -41,14 +41,15 @@ def test_shutdown__no_price_ever_proven__nav_at_the_last_fill_not_the_older_refe
     goes silent for good. The last reference would fix the -1x NAV at about 1.00 (the
     LPs keep the holders' 10%); the fallback fixes it where the market last traded."""
     reference_nav = seeded.reference_nav()
-    prices.set(1_800 * 10**8, next_hour())
+    prices.set(1_800 * 10**8, next_window())
     mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
     mine_past(mint.not_before)
     [fill] = settled(settle_pull(pull_book, prices, keeper), seeded)
-    assert fill.price == 1_800 * WAD
+    assert fill.price == 1_800 * WAD and pull_book.fallback() == (fill.price, fill.round_id)  # (price, its time)
 
     log = shutdown_without_any_price(seeded, pull_book, owner, keeper)
 
+    assert (log.price, log.round_id) == pull_book.fallback()
     assert log.price == 1_800 * WAD and log.nav == fill.nav  # its price and time: the fee accrued to the fill
     assert log.nav > reference_nav * 1_099 // 1_000
     shares, cash = seeded.balanceOf(minter), collateral.balanceOf(minter)
@@ -63,7 +64,7 @@ def test_shutdown__no_price_after_a_rebalance_later_than_the_last_fill__nav_at_t
     seeded, pull_book, pull_pool, rebalancer, minter, owner, keeper, prices, chain, frozen_clock
 ):
     """A rebalance after the last fill set a newer reference: that stands."""
-    prices.set(1_800 * 10**8, next_hour())
+    prices.set(1_800 * 10**8, next_window())
     mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
     mine_past(mint.not_before)
     settle_pull(pull_book, prices, keeper)
@@ -80,10 +81,10 @@ def test_shutdown__no_price_after_a_rebalance_later_than_the_last_fill__nav_at_t
 def test_shutdown__no_price_ever_proven__the_same_nav_however_the_fills_were_batched(
     seeded, pull_book, minter, owner, keeper, prices, chain, frozen_clock
 ):
-    """The fallback is the first fill of the latest hour with one, so a settler
-    cannot choose it by settling an hour's orders one by one or together; a fill in a
-    later hour moves it."""
-    prices.set(1_800 * 10**8, next_hour())
+    """The fallback is the first fill of the latest window with one, so a settler
+    cannot choose it by settling a window's orders one by one or together; a fill in
+    a later window moves it, in the same call or not."""
+    prices.set(1_800 * 10**8, next_window())
     first = request_mint(pull_book, minter, chain, 1_000 * USDC)
     prices.set(1_700 * 10**8, first.not_before + 1)
     mine_past(first.not_before + 1)
@@ -101,12 +102,50 @@ def test_shutdown__no_price_ever_proven__the_same_nav_however_the_fills_were_bat
     assert navs[0].price == navs[1].price == 1_800 * WAD and navs[0].nav == navs[1].nav
 
     chain.restore(snapshot)
-    settle_pull(pull_book, prices, keeper)
-    prices.set(1_600 * 10**8, next_hour())
+    prices.set(1_600 * 10**8, next_window())
     third = request_mint(pull_book, minter, chain, 1_000 * USDC)
     mine_past(third.not_before)
-    settle_pull(pull_book, prices, keeper)
+    snapshot = chain.snapshot()
+    settle_pull(pull_book, prices, keeper)  # the three in one call: two windows
+    assert pull_book.fallback() == (1_600 * WAD, third.not_before)
     assert shutdown_without_any_price(seeded, pull_book, owner, keeper).price == 1_600 * WAD
+
+    chain.restore(snapshot)
+    settle_pull(pull_book, prices, keeper, limit=1)
+    settle_pull(pull_book, prices, keeper)  # the second and the third
+    assert pull_book.fallback() == (1_600 * WAD, third.not_before)
+
+
+def test_shutdown__its_own_price_not_positive__at_the_fallback(
+    seeded, pull_book, minter, owner, keeper, prices, chain, frozen_clock
+):
+    """A first price that is not positive is no price: the fallback stands in."""
+    prices.set(1_800 * 10**8, next_window())
+    mint = request_mint(pull_book, minter, chain, 1_000 * USDC)
+    mine_past(mint.not_before)
+    settle_pull(pull_book, prices, keeper)
+    order = order_from_log(seeded.shutdown(sender=owner).events.filter(pull_book.OrderRequested)[0])
+    mine_past(order.not_before)
+    update = signed(order.not_before, 0)
+    receipt = pull_book.settle([order.as_struct()], [0], [(order.not_before, update)], value=1, sender=keeper)
+    [log] = settled(receipt, seeded)
+    assert (log.outcome, log.price, log.round_id) == (OUTCOME_VOID, 1_800 * WAD, mint.not_before)
+
+
+def test_shutdown__no_price_after_a_rebalance_at_the_fallbacks_own_price__nav_at_that_reference(
+    seeded, pull_book, pull_pool, rebalancer, minter, owner, keeper, prices, chain, frozen_clock
+):
+    """A rebalance at the very price of the fallback leaves its reference to stand."""
+    prices.set(1_700 * 10**8, next_window())
+    mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
+    mine_past(mint.not_before)
+    settle_pull(pull_book, prices, keeper)
+    rebalance_now(rebalancer, pull_pool, prices, keeper)  # proves nothing new: the same slot
+    assert pull_pool.fee_time() == pull_book.fallback()[1]
+
+    log = shutdown_without_any_price(seeded, pull_book, owner, keeper)
+
+    assert log.price == 0 and log.nav == pull_pool.reference_nav()
 
 
 def test_held_deposit__its_price_published_ahead_of_the_block__stays_held_until_a_mint_of_that_price_settles(
