@@ -43,6 +43,7 @@ class MarketStatus:
     # A queued parameter change: what changes (name -> (now, queued)), and from when.
     queued_changes: dict[str, tuple[int, int]]
     parameters_ready_at: int
+    block: int  # every view above was read at this block
 
     def due_reasons(self, now: int) -> str:
         """Why a rebalance is due (or when it will be)."""
@@ -75,23 +76,24 @@ class MarketStatus:
         )
 
 
-def read_parameters(pool) -> dict:
-    """The parameters in force, as the pool's `Parameters` struct (what `queue_parameters` takes)."""
-    return _as_dict(pool.parameters())
+def read_parameters(pool, block_id: int | None = None) -> dict:
+    """The parameters in force (at `block_id`, default the latest), as the pool's
+    `Parameters` struct (what `queue_parameters` takes)."""
+    return _as_dict(pool.parameters(block_id=block_id))
 
 
 def _as_dict(params) -> dict:
     return {name: getattr(params, name) for name in ORDER_PARAMETER_NAMES}
 
 
-def queued_changes(pool, now: dict) -> tuple[dict[str, tuple[int, int]], int]:
+def queued_changes(pool, now: dict, block_id: int | None = None) -> tuple[dict[str, tuple[int, int]], int]:
     """The queued parameter change against the parameters in force (`now`):
     {name: (in force, queued)} for each value it changes, and when it may apply
     (the first rebalance at a round from then applies it); ({}, 0) when none is queued."""
-    ready_at = pool.parameters_ready_at()
+    ready_at = pool.parameters_ready_at(block_id=block_id)
     if not ready_at:
         return {}, 0
-    queued = _as_dict(pool.queued_parameters())
+    queued = _as_dict(pool.queued_parameters(block_id=block_id))
     return {name: (now[name], queued[name]) for name in ORDER_PARAMETER_NAMES if now[name] != queued[name]}, ready_at
 
 
@@ -139,44 +141,46 @@ def _try(view):
 
 
 def read_status(pool, collateral, book) -> MarketStatus:
-    """`pool`'s state, with its order `book`'s queue."""
-    # The price and the NAV from one block: on a fast clock (the playground's hour
-    # every few seconds) a price fresh at one read can be stale at the next.
+    """`pool`'s state, with its order `book`'s queue, all read at the head block."""
+    # Every view from one block: on a fast clock (the playground's hour every few
+    # seconds) the price is stale at the block that moves the clock until the next
+    # brings a new one, so a view read at "latest" after a fresh price can revert.
     block = chain.blocks.head.number
     price, error = _try(lambda: pool.oracle_price(block_id=block))
-    priced = price is not None or pool.is_shutdown()
+    priced = price is not None or pool.is_shutdown(block_id=block)
     lens = wallet.lens(pool)
-    last = pool.last_rebalance()
-    params = read_parameters(pool)
-    changes, ready_at = queued_changes(pool, params)
+    last = pool.last_rebalance(block_id=block)
+    params = read_parameters(pool, block)
+    changes, ready_at = queued_changes(pool, params, block)
     return MarketStatus(
         leverage=pool.leverage(),
         price=price,
         oracle_error=error,
         nav=pool.nav(block_id=block) if priced else None,
-        reference_price=pool.reference_price(),
-        reference_nav=pool.reference_nav(),
+        reference_price=pool.reference_price(block_id=block),
+        reference_nav=pool.reference_nav(block_id=block),
         last_rebalance=last,
         next_scheduled=last + params["interval"],
         threshold=params["threshold"],
-        due=pool.rebalance_due(),
-        total_assets=pool.total_assets(),
-        inverse_value=lens.inverse_value() if priced else None,
-        lp_value=lens.lp_value() if priced else None,
-        max_mint=lens.max_mint() if priced else None,
-        total_supply=pool.totalSupply(),
-        paused=pool.paused(),
-        is_shutdown=pool.is_shutdown(),
+        due=pool.rebalance_due(block_id=block),
+        total_assets=pool.total_assets(block_id=block),
+        inverse_value=lens.inverse_value(block_id=block) if priced else None,
+        lp_value=lens.lp_value(block_id=block) if priced else None,
+        max_mint=lens.max_mint(block_id=block) if priced else None,
+        total_supply=pool.totalSupply(block_id=block),
+        paused=pool.paused(block_id=block),
+        is_shutdown=pool.is_shutdown(block_id=block),
         collateral_decimals=collateral.decimals(),
         settle_fee=params["settle_fee"],
         min_delay=params["min_delay"],
         max_wait=params["max_wait"],
         min_order=params["min_order"],
-        pending_orders=book.pending_orders() + book.held_deposits()[0],
-        escrowed=book.escrowed(),
-        total_claimable=pool.total_claimable(),
+        pending_orders=book.pending_orders(block_id=block) + book.held_deposits(block_id=block)[0],
+        escrowed=book.escrowed(block_id=block),
+        total_claimable=pool.total_claimable(block_id=block),
         queued_changes=changes,
         parameters_ready_at=ready_at,
+        block=block,
     )
 
 

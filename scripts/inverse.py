@@ -481,22 +481,25 @@ warnings.filterwarnings("ignore", message="Field 'import_remapping' has an incom
 def status(network, account, manifest, market, pool_address):
     """Price, NAV, reference, next rebalance, capacity, orders, LP value and your positions."""
     m = load_market(network, manifest, market, pool_address)
-    click.echo(format_status(f"{m.symbol} at {m.pool.address}", read_status(m.pool, m.collateral, m.book)))
+    market_status = read_status(m.pool, m.collateral, m.book)
+    click.echo(format_status(f"{m.symbol} at {m.pool.address}", market_status))
     if account is None:
         return
+    # At the market's block: the worth at the price shown (a later block's may be stale).
+    at = {"block_id": market_status.block}
     lp_token = project.LpToken.at(m.pool.lp_token())
-    tokens, lp_shares = m.pool.balanceOf(account), lp_token.balanceOf(account)
-    tokens_worth = fmt_units(_try(m.lens.preview_redeem, tokens), m.decimals)
-    lp_worth = fmt_units(_try(m.lens.preview_lp_withdraw, lp_shares), m.decimals)
+    tokens, lp_shares = m.pool.balanceOf(account, **at), lp_token.balanceOf(account, **at)
+    tokens_worth = fmt_units(_try(m.lens.preview_redeem, tokens, **at), m.decimals)
+    lp_worth = fmt_units(_try(m.lens.preview_lp_withdraw, lp_shares, **at), m.decimals)
     click.echo(f"  your tokens      {fmt_wad(tokens, 4)} (worth {tokens_worth})")
     click.echo(f"  your LP shares   {fmt_wad(lp_shares, 4)} (worth {lp_worth})")
-    click.echo(f"  your collateral  {fmt_units(m.collateral.balanceOf(account), m.decimals)}")
-    click.echo(f"  your claimable   {fmt_units(m.pool.claimable(account), m.decimals)}")
+    click.echo(f"  your collateral  {fmt_units(m.collateral.balanceOf(account, **at), m.decimals)}")
+    click.echo(f"  your claimable   {fmt_units(m.pool.claimable(account, **at), m.decimals)}")
 
 
-def _try(view, *args):
+def _try(view, *args, **kwargs):
     try:
-        return view(*args)
+        return view(*args, **kwargs)
     except ContractLogicError:
         return None
 

@@ -1,7 +1,9 @@
 """A local playground for the web page, in one command (`make app`).
 
 Starts its own Anvil, deploys the -1x and -3x markets of `deployments/config.yaml`
-(section `local`: pull markets on a mock Pyth, and a mock USDC) with the deploy code,
+(section `local`: pull markets on a mock Pyth) with the deploy code, on a mock USDC
+that, as USDC, can block an account (`set_blocked`: a payout to it is then owed and
+claimed later),
 starts the local price service, seeds each market with 1,000,000 USDC of LP
 liquidity and a holder's 100,000 USDC mint, starts the real keeper bot, replays a
 few days of hourly prices so the chart has a past, then moves the price every few
@@ -187,6 +189,9 @@ def run(node, workdir: Path, port: int, round_seconds: float, history_days: int,
     click.echo(f"Anvil at {node.uri}; deploying the markets of deployments/config.yaml (local) ...")
     config = load_config("deployments/config.yaml", "local")
     config["markets"] = [market | {"oracle": "pull"} for market in config["markets"]]
+    # USDC's blocklist too, so that a refused payout (owed, then claimed) can be tried on the page.
+    usdc = owner.deploy(project.MockBlocklistCollateral, "Mock USD Coin", "USDC", config["collateral_decimals"])
+    config["collateral"] = usdc.address
     manifest = deploy_plan(owner, plan_deployment(config, True), "local")
     service = PriceServiceProcess(workdir, node, price=str(Decimal(START_PRICE) / 10**8))
     service.start()

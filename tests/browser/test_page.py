@@ -615,6 +615,41 @@ def test_page__a_mint_the_price_moved_against__refunded_and_the_page_says_why(op
     expect(done).to_contain_text("ask again with a wider slippage bound (the Slippage bound field)")
 
 
+def test_page__a_payout_the_collateral_refuses__is_owed_and_claimed_from_the_page(open_page, market, accounts):
+    """USDC can block an account: a redeem's payout to it is refused, so the pool
+    owes it (`claimable`) rather than hold up the queue; once the account is
+    unblocked, the page shows what is owed and its Claim button pays it."""
+    user = accounts[1]  # holds iETH1 from the approval test
+    pool, book, collateral = market("1")
+    usdc = project.MockBlocklistCollateral.at(collateral.address)
+    shares = pool.balanceOf(user)
+    assert shares > 0 and pool.claimable(user) == 0
+    usdc.set_blocked(user, True, sender=user)
+    try:
+        far = chain.blocks.head.timestamp + 30 * 86_400
+        order_id = book.request_redeem(shares, 0, user, far, sender=user).return_value
+        deadline = time.monotonic() + SETTLES_WITHIN / 1_000
+        while book.order(order_id).status != ORDER_SETTLED:
+            assert time.monotonic() < deadline, "the keeper did not settle the redeem"
+            time.sleep(0.5)
+    finally:
+        usdc.set_blocked(user, False, sender=user)
+    owed = pool.claimable(user)
+    assert owed == settlement(pool, order_id).out > 0
+    cash = collateral.balanceOf(user)
+    page = open_page(user)
+    section = page.locator('section[data-market="1"]')
+    # What the user sees: what is owed beside the wallet's USDC, and the payout in the wallet after.
+    expect(section.locator('[data-field="claimable"]')).to_have_text(money(owed))
+    expect(section.locator('[data-field="cash"]')).to_have_text(money(cash))
+    section.get_by_role("button", name="Claim").click()
+    expect(section.locator(".progress.done")).to_contain_text(f"Claimed {money(owed)}.")
+    assert pool.claimable(user) == 0 and collateral.balanceOf(user) == cash + owed
+    expect(section.locator('[data-field="cash"]')).to_have_text(money(cash + owed))
+    expect(section.locator(".claim-row")).to_be_hidden()
+    expect(section.get_by_role("button", name="Claim")).to_be_hidden()
+
+
 def test_page__a_mint_larger_than_the_backing__partly_filled_and_the_page_says_why(open_page, market, accounts):
     """What does not fit the LPs' backing at settlement comes back, and the result
     says so in plain words, with what to do."""
