@@ -1283,7 +1283,14 @@ def _settings() -> Settings:
 
 @internal
 def _store_settings(settings: Settings):
-    # Each field is bounded by `_check_parameters` to fit (see the layout above).
+    # Each field is bounded by `_check_parameters` to fit (see the layout above);
+    # asserted here too, as a wider value would spill into the next field (no
+    # message: nothing a caller sends can reach it).
+    assert (
+        settings.mint_fee | settings.redeem_fee <= _MASK_56
+        and settings.min_backing <= _MASK_64
+        and settings.keeper_bounty <= _MASK_72
+    )
     word: uint256 = (
         settings.mint_fee << 8
         | settings.redeem_fee << 64
@@ -1317,7 +1324,12 @@ def _schedule() -> Schedule:
 def _store_schedule(schedule: Schedule):
     # A timestamp fits 40 bits until the year 36812, the bounty budget 24 bits
     # (at most BOUNTY_BUDGET); the parameters are bounded by `_check_parameters`
-    # (7 days < 2**24).
+    # (7 days < 2**24). Asserted here too, as in `_store_settings`.
+    assert (
+        schedule.last_rebalance | schedule.parameters_ready_at <= _MASK_40
+        and schedule.bounty_budget | schedule.interval <= _MASK_24
+        and schedule.threshold | schedule.management_fee <= _MASK_64
+    )
     self._schedule_word = (
         schedule.last_rebalance
         | schedule.bounty_budget << 40
@@ -1344,7 +1356,14 @@ def _terms() -> Terms:
 @internal
 def _store_terms(terms: Terms):
     # Bounded by `_check_parameters`: 5 units of 18 decimals < 2**72, an hour and
-    # two days < 2**24, 10,000 units < 2**80; a round time fits 56 bits.
+    # two days < 2**24, 10,000 units < 2**80; a round time fits 56 bits. Asserted
+    # here too, as in `_store_settings`.
+    assert (
+        terms.settle_fee <= _MASK_72
+        and terms.min_delay | terms.max_wait <= _MASK_24
+        and terms.min_order <= _MASK_80
+        and terms.fee_time <= _MASK_56
+    )
     self._terms_word = (
         terms.settle_fee
         | terms.min_delay << 72
@@ -1356,6 +1375,5 @@ def _store_terms(terms: Terms):
 
 @internal
 def _store_ledger(total_assets: uint256, reference_price: uint256):
-    assert total_assets <= _MASK_128, "pool: assets too large"
-    assert reference_price <= _MASK_128, "pool: price too large"
+    assert total_assets | reference_price <= _MASK_128, "pool: assets or price too large"
     self._ledger_word = total_assets | reference_price << 128

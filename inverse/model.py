@@ -753,10 +753,8 @@ class PoolModel:
         self._move(self.collateral, self.pool, receiver, assets)
 
     def _store_ledger(self, total_assets: int, reference_price: int) -> None:
-        if total_assets >= 2**128:
-            raise Revert("pool: assets too large")
-        if reference_price >= 2**128:
-            raise Revert("pool: price too large")
+        if total_assets >= 2**128 or reference_price >= 2**128:
+            raise Revert("pool: assets or price too large")
         self.total_assets = total_assets
         self.reference_price = reference_price
 
