@@ -346,6 +346,7 @@ def settle(
     held: Held = self._held()
     exit_terms: SideTerms = self._side_terms(self._exit_terms)
     shut: bool = exit_terms.flag
+    was_shut: bool = shut
     # Held deposits handed back (behind the queue's head, in the order they
     # were held), then the queue's next orders, each checked against its commitment, and
     # the round questions for the oracle: every queue order until the NAV is
@@ -506,13 +507,14 @@ def settle(
             self._exit_terms = self._pack_side(exit_terms)
         self._orders[o.id] = 0
     fallback_price: uint256 = 0  # a new one, if this batch fills in a later window
-    if pull and len(queries) != 0 and len(batch) != 0:
+    if pull and not was_shut and len(batch) != 0:
         # A fill's time follows its T along the queue, and a void's time (its
         # expiry, or its price's if earlier or late) is at or after every fill
         # before it: the batch's last pricing tells most batches, in the
-        # fallback's window, apart from the rest.
+        # fallback's window, apart from the rest (not one with orders after the
+        # shutdown, priced at the block's time, which a price may be ahead of).
         window: uint256 = held.fallback_at // _FALLBACK_WINDOW
-        if pricings[len(pricings) - 1].at // _FALLBACK_WINDOW > window:
+        if exit_terms.flag or pricings[len(pricings) - 1].at // _FALLBACK_WINDOW > window:
             for p: IOracle.Pricing in pricings:
                 if p.outcome == constants.ROUND_FILL and p.price != 0 and p.at // _FALLBACK_WINDOW > window:
                     held.fallback_at = p.at
@@ -593,7 +595,7 @@ def held_deposits() -> (uint256, uint256, uint256):
 
 @external
 @view
-def fallback() -> (uint256, uint256):
+def fallback_price() -> (uint256, uint256):
     """
     @notice Pull market: the price a shutdown that no Pyth price can prove
             would fix the NAV at (if later than the last rebalance; else the

@@ -454,8 +454,10 @@ def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
         due = _retry(lambda: due_orders(pending, market.feed, now, shut, limit))
         chunks = in_batches(due)[:MAX_BATCHES_PER_CHECK]
         return [Batch([(order, void) for order, _, void in chunk], [r for _, r, _ in chunk]) for chunk in chunks]
-    if all(order.held for order in pending) and _retry(market.orders.held_deposits)[2] > now + 1:
-        return []  # their round's Pyth price is ahead of the next block: the book holds them until it is not
+    if all(order.held for order in pending) and _retry(market.orders.held_deposits)[2] > now:
+        # Their round's Pyth price is ahead of the chain's clock: the book holds them
+        # until a block's time reaches it (the next block's may equal this one's).
+        return []
     # A pull batch proves at most PULL_MAX_PROOFS slots; a later batch counts the
     # slots an earlier one proves as proven.
     batches: list[Batch] = []

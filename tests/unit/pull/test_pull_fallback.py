@@ -24,6 +24,16 @@ def next_window(offset: int = 10) -> int:
     return t
 
 
+def mint_filled_at(usd: int, pool, book, minter, keeper, prices, chain, assets: int = 1_000 * USDC):
+    """ETH at `usd` from the start of the next window on, and a mint requested and
+    settled there: the window's first fill. Returns its `OrderSettled`."""
+    prices.set(usd * 10**8, next_window())
+    mint = request_mint(book, minter, chain, assets)
+    mine_past(mint.not_before)
+    [fill] = settled(settle_pull(book, prices, keeper), pool)
+    return fill
+
+
 def shutdown_without_any_price(pool, book, owner, keeper):
     """The owner's shutdown, then nothing Pyth publishes for a day past its expiry:
     settled void without a proof (the fallback). Returns its `OrderSettled`."""
@@ -41,15 +51,12 @@ def test_shutdown__no_price_ever_proven__nav_at_the_last_fill_not_the_older_refe
     goes silent for good. The last reference would fix the -1x NAV at about 1.00 (the
     LPs keep the holders' 10%); the fallback fixes it where the market last traded."""
     reference_nav = seeded.reference_nav()
-    prices.set(1_800 * 10**8, next_window())
-    mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
-    mine_past(mint.not_before)
-    [fill] = settled(settle_pull(pull_book, prices, keeper), seeded)
-    assert fill.price == 1_800 * WAD and pull_book.fallback() == (fill.price, fill.round_id)  # (price, its time)
+    fill = mint_filled_at(1_800, seeded, pull_book, minter, keeper, prices, chain, 10_000 * USDC)
+    assert fill.price == 1_800 * WAD and pull_book.fallback_price() == (fill.price, fill.round_id)  # (price, its time)
 
     log = shutdown_without_any_price(seeded, pull_book, owner, keeper)
 
-    assert (log.price, log.round_id) == pull_book.fallback()
+    assert (log.price, log.round_id) == pull_book.fallback_price()
     assert log.price == 1_800 * WAD and log.nav == fill.nav  # its price and time: the fee accrued to the fill
     assert log.nav > reference_nav * 1_099 // 1_000
     shares, cash = seeded.balanceOf(minter), collateral.balanceOf(minter)
@@ -64,10 +71,7 @@ def test_shutdown__no_price_after_a_rebalance_later_than_the_last_fill__nav_at_t
     seeded, pull_book, pull_pool, rebalancer, minter, owner, keeper, prices, chain, frozen_clock
 ):
     """A rebalance after the last fill set a newer reference: that stands."""
-    prices.set(1_800 * 10**8, next_window())
-    mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
-    mine_past(mint.not_before)
-    settle_pull(pull_book, prices, keeper)
+    mint_filled_at(1_800, seeded, pull_book, minter, keeper, prices, chain, 10_000 * USDC)
     prices.set(1_700 * 10**8, chain.pending_timestamp)
     mine_past(chain.pending_timestamp + 10)
     rebalance_now(rebalancer, pull_pool, prices, keeper)
@@ -107,41 +111,35 @@ def test_shutdown__no_price_ever_proven__the_same_nav_however_the_fills_were_bat
     mine_past(third.not_before)
     snapshot = chain.snapshot()
     settle_pull(pull_book, prices, keeper)  # the three in one call: two windows
-    assert pull_book.fallback() == (1_600 * WAD, third.not_before)
+    assert pull_book.fallback_price() == (1_600 * WAD, third.not_before)
     assert shutdown_without_any_price(seeded, pull_book, owner, keeper).price == 1_600 * WAD
 
     chain.restore(snapshot)
     settle_pull(pull_book, prices, keeper, limit=1)
     settle_pull(pull_book, prices, keeper)  # the second and the third
-    assert pull_book.fallback() == (1_600 * WAD, third.not_before)
+    assert pull_book.fallback_price() == (1_600 * WAD, third.not_before)
 
 
 def test_shutdown__its_own_price_not_positive__at_the_fallback(
     seeded, pull_book, minter, owner, keeper, prices, chain, frozen_clock
 ):
     """A first price that is not positive is no price: the fallback stands in."""
-    prices.set(1_800 * 10**8, next_window())
-    mint = request_mint(pull_book, minter, chain, 1_000 * USDC)
-    mine_past(mint.not_before)
-    settle_pull(pull_book, prices, keeper)
+    fill = mint_filled_at(1_800, seeded, pull_book, minter, keeper, prices, chain)
     order = order_from_log(seeded.shutdown(sender=owner).events.filter(pull_book.OrderRequested)[0])
     mine_past(order.not_before)
     update = signed(order.not_before, 0)
     receipt = pull_book.settle([order.as_struct()], [0], [(order.not_before, update)], value=1, sender=keeper)
     [log] = settled(receipt, seeded)
-    assert (log.outcome, log.price, log.round_id) == (OUTCOME_VOID, 1_800 * WAD, mint.not_before)
+    assert (log.outcome, log.price, log.round_id) == (OUTCOME_VOID, 1_800 * WAD, fill.round_id)
 
 
 def test_shutdown__no_price_after_a_rebalance_at_the_fallbacks_own_price__nav_at_that_reference(
     seeded, pull_book, pull_pool, rebalancer, minter, owner, keeper, prices, chain, frozen_clock
 ):
     """A rebalance at the very price of the fallback leaves its reference to stand."""
-    prices.set(1_700 * 10**8, next_window())
-    mint = request_mint(pull_book, minter, chain, 10_000 * USDC)
-    mine_past(mint.not_before)
-    settle_pull(pull_book, prices, keeper)
+    mint_filled_at(1_700, seeded, pull_book, minter, keeper, prices, chain, 10_000 * USDC)
     rebalance_now(rebalancer, pull_pool, prices, keeper)  # proves nothing new: the same slot
-    assert pull_pool.fee_time() == pull_book.fallback()[1]
+    assert pull_pool.fee_time() == pull_book.fallback_price()[1]
 
     log = shutdown_without_any_price(seeded, pull_book, owner, keeper)
 
@@ -187,3 +185,31 @@ def test_held_deposit__its_price_published_ahead_of_the_block__stays_held_until_
     profit = collateral.balanceOf(stranger) - cash
     assert lp_token.balanceOf(stranger) == 0
     assert -2 * SETTLE_FEE - 1 <= profit <= 0, f"the attacker made {profit / USDC:.2f} USDC"
+
+
+def test_fallback__a_held_deposits_fill__counts_whether_handed_back_alone_or_with_a_waiting_order(
+    seeded, pull_book, stranger, minter, keeper, prices, chain, frozen_clock
+):
+    """A held LP deposit's fill counts for the fallback when it is handed back, and
+    the same whether the settler hands it back alone or with an order that still
+    waits (a settler must not choose the price a void shutdown would take)."""
+    next_window()
+    receipt = pull_book.request_lp_deposit(1_000 * USDC, 0, stranger, chain.pending_timestamp + 600, sender=stranger)
+    deposit = order_from_log(receipt.events.filter(pull_book.OrderRequested)[0])
+    ahead = deposit.not_before + 12  # its price published ahead of the block that proves it: held
+    update = signed(ahead, 1_900 * 10**8, prev=deposit.not_before - 1)
+    mine_past(deposit.not_before + 1)
+    pull_book.settle([deposit.as_struct()], [0], [(deposit.not_before, update)], value=1, sender=keeper)
+    mine_past(ahead + 1)
+    waiting = request_mint(pull_book, minter, chain, 1_000 * USDC)  # its T is after the deposit's round
+    assert waiting.not_before > chain.pending_timestamp and pull_book.held_deposits()[0] == 1
+    snapshot = chain.snapshot()
+
+    results = []
+    for orders in ([deposit], [deposit, waiting]):
+        chain.restore(snapshot)
+        snapshot = chain.snapshot()
+        [log] = settled(pull_book.settle([o.as_struct() for o in orders], [0] * len(orders), sender=keeper), seeded)
+        assert log.order_id == deposit.id and pull_book.pending_orders() == 1  # the mint still waits
+        results.append(pull_book.fallback_price())
+    assert results[0] == results[1] == (1_900 * WAD, ahead)
