@@ -506,7 +506,7 @@ def settle(
             exit_terms.flag = True
             self._exit_terms = self._pack_side(exit_terms)
         self._orders[o.id] = 0
-    fallback_price: uint256 = 0  # a new one, if this batch fills in a later window
+    new_fallback: uint256 = 0  # a new one, if this batch fills in a later window
     if pull and not was_shut and len(batch) != 0:
         # A fill's time follows its T along the queue, and a void's time (its
         # expiry, or its price's if earlier or late) is at or after every fill
@@ -518,7 +518,7 @@ def settle(
             for p: IOracle.Pricing in pricings:
                 if p.outcome == constants.ROUND_FILL and p.price != 0 and p.at // _FALLBACK_WINDOW > window:
                     held.fallback_at = p.at
-                    fallback_price = p.price
+                    new_fallback = p.price
                     window = p.at // _FALLBACK_WINDOW
         if exit_terms.flag:
             # A shutdown void without any price: at the fallback, if later than the last rebalance.
@@ -527,15 +527,15 @@ def settle(
                     break
                 if batch[i].kind == constants.ORDER_SHUTDOWN:
                     if pricings[i].price == 0 and held.fallback_at > staticcall IPool(pool).fee_time():
-                        pricings[i].price = fallback_price if fallback_price != 0 else self._fallback_price
+                        pricings[i].price = new_fallback if new_fallback != 0 else self._fallback_price
                         pricings[i].at = held.fallback_at
                         pricings[i].round_id = held.fallback_at  # a fill's round id is its price's time
                     break
     queue.head += taken
     self._store_queue(queue)
     self._store_held(held)
-    if fallback_price != 0:
-        self._fallback_price = fallback_price
+    if new_fallback != 0:
+        self._fallback_price = new_fallback
     if len(batch) != 0:
         extcall IPool(pool).execute(batch, pricings, msg.sender)
     return len(batch)

@@ -454,7 +454,7 @@ def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
         due = _retry(lambda: due_orders(pending, market.feed, now, shut, limit))
         chunks = in_batches(due)[:MAX_BATCHES_PER_CHECK]
         return [Batch([(order, void) for order, _, void in chunk], [r for _, r, _ in chunk]) for chunk in chunks]
-    if all(order.held for order in pending) and _retry(market.orders.held_deposits)[2] > now:
+    if all(order.held for order in pending) and market.orders.held_at > now:
         # Their round's Pyth price is ahead of the chain's clock: the book holds them
         # until a block's time reaches it (the next block's may equal this one's).
         return []

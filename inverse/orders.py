@@ -423,6 +423,7 @@ class OrderCache:
         self.pending_orders = raw_view(book_address, "pending_orders()", ["uint256"])
         self.held_deposits = raw_view(book_address, "held_deposits()", ["uint256", "uint256", "uint256"])
         self.held_deposit = raw_view(book_address, "held_deposit(uint256)", ["uint256"])
+        self.held_at = 0  # the held deposits' round time, as `update` last read it
 
     def reset(self) -> None:
         """Forget everything and read again from the start (a log went missing)."""
@@ -453,7 +454,7 @@ class OrderCache:
 
         self._read_to(head_block)
         head, waiting = self.next_order(), self.pending_orders()
-        count, first, _ = self.held_deposits()
+        count, first, self.held_at = self.held_deposits()
         held = held_ids(count, first, self.held_deposit)
         keep_from = first if count else head
         pending = self._pending(head, keep_from)
