@@ -454,10 +454,6 @@ def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
         due = _retry(lambda: due_orders(pending, market.feed, now, shut, limit))
         chunks = in_batches(due)[:MAX_BATCHES_PER_CHECK]
         return [Batch([(order, void) for order, _, void in chunk], [r for _, r, _ in chunk]) for chunk in chunks]
-    if all(order.held for order in pending) and market.orders.held_at > now:
-        # Their round's Pyth price is ahead of the chain's clock: the book holds them
-        # until a block's time reaches it (the next block's may equal this one's).
-        return []
     # A pull batch proves at most PULL_MAX_PROOFS slots; a later batch counts the
     # slots an earlier one proves as proven.
     batches: list[Batch] = []
@@ -477,6 +473,11 @@ def due_batches(market: Market, pending: list[Order], now: int) -> list[Batch]:
         pending = pending[len(pulled.due) :]
         if len(pulled.due) < MAX_BATCH and len(pulled.updates) < PULL_MAX_PROOFS:
             break  # short of both limits: nothing more is due
+    if batches and all(order.held for order, _ in batches[0].due) and market.orders.held_at > now:
+        # Held deposits alone, their round's Pyth price ahead of the chain's clock (no
+        # queue order of a later round is due yet): the book holds them until a
+        # block's time reaches it (the next block's may equal this one's).
+        return []
     return batches
 
 
